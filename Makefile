@@ -1,0 +1,15 @@
+# The two commands of the README:
+#   go run ./cmd/paritycheck     the main job, on the embedded stories260K
+#   make test                    installs test dependencies, runs every test
+.PHONY: test setup vet
+
+setup:
+	./scripts/setup.sh
+
+test: setup
+	METALLIC_REQUIRE_ORACLES=1 go test -count=1 -timeout 20m ./...
+
+vet:
+	go vet ./...
+	GOOS=darwin GOARCH=arm64 go vet ./...
+	CGO_ENABLED=0 go build ./...

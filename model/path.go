@@ -1,0 +1,99 @@
+package model
+
+import "fmt"
+
+// Tensor is one checkpoint value produced by a path during a forward call:
+// a row-major [Rows, Cols] float tensor, one row per position.
+//
+// Data holds the values as the path stores them (f16 storage is widened to
+// float32 exactly). A Hook may modify Data in place (perturbation); the path
+// then continues with the modified values (rounded back to its storage dtype).
+// A hook that only observes must copy Data: the slice may alias a buffer the
+// path reuses.
+type Tensor struct {
+	Name  string    // full checkpoint name, e.g. "blk.3.ffn_act" or "logits"
+	Layer int       // block index, -1 outside blocks
+	Pos   int       // position of row 0
+	Rows  int       // number of positions in this forward call
+	Cols  int       // row width
+	Data  []float32 // len Rows*Cols
+}
+
+// Hook is called by a path each time it produces a checkpoint it
+// materializes. Hooks run synchronously on the calling goroutine.
+type Hook func(t *Tensor)
+
+// Path is one execution path over one loaded model. Paths are not safe for
+// concurrent use.
+type Path interface {
+	// Name is "reference", "dsl" or "llamacpp".
+	Name() string
+	// Config is the model's hyper-parameters.
+	Config() *Config
+	// Forward runs tokens at positions pos, pos+1, …, appending their keys and
+	// values to the KV cache, and returns the logits, row-major
+	// [len(tokens), Vocab]. pos must equal the number of positions already in
+	// the cache (0 after Reset).
+	Forward(tokens []int32, pos int) ([]float32, error)
+	// Reset empties the KV cache.
+	Reset()
+	// Checkpoints lists the checkpoint kinds this path materializes, by their
+	// per-layer suffix ("attn_norm", "q", …) or global name ("embd",
+	// "output_norm", "logits"), in execution order.
+	Checkpoints() []string
+	// SetHook installs h (nil removes it). With a hook installed, the path
+	// calls it for every materialized checkpoint of every forward call.
+	SetHook(h Hook)
+	// Close releases the path's resources.
+	Close() error
+}
+
+// Checkpoint kinds, in execution order, as DESIGN.md names them.
+var (
+	// GlobalBefore are produced before the first block.
+	GlobalBefore = []string{"embd"}
+	// PerLayer are produced by every block, in order.
+	PerLayer = []string{
+		"attn_norm", "q", "k", "v", "q_norm", "k_norm", "q_rope", "k_rope",
+		"attn_out", "attn_proj", "ffn_inp", "ffn_norm", "ffn_gate", "ffn_up",
+		"ffn_act", "ffn_out", "l_out",
+	}
+	// GlobalAfter are produced after the last block.
+	GlobalAfter = []string{"output_norm", "logits"}
+)
+
+// CheckpointName returns the full name of a checkpoint kind: "blk.L.kind"
+// for layer ≥ 0, else kind itself.
+func CheckpointName(kind string, layer int) string {
+	if layer < 0 {
+		return kind
+	}
+	return fmt.Sprintf("blk.%d.%s", layer, kind)
+}
+
+// ParseCheckpoint splits a full checkpoint name into its kind and layer
+// (-1 outside blocks). It returns an error for names that are not of the
+// form "blk.N.kind" or a known global kind.
+func ParseCheckpoint(name string) (kind string, layer int, err error) {
+	for _, g := range GlobalBefore {
+		if name == g {
+			return name, -1, nil
+		}
+	}
+	for _, g := range GlobalAfter {
+		if name == g {
+			return name, -1, nil
+		}
+	}
+	var l int
+	var rest string
+	if n, _ := fmt.Sscanf(name, "blk.%d.%s", &l, &rest); n == 2 && l >= 0 {
+		for _, k := range PerLayer {
+			if k == rest && name == CheckpointName(k, l) {
+				return k, l, nil
+			}
+		}
+		return "", 0, fmt.Errorf("model: unknown checkpoint kind %q in %q", rest, name)
+	}
+	return "", 0, fmt.Errorf("model: %q is not a checkpoint name (want blk.N.kind or one of embd, output_norm, logits)", name)
+}
