@@ -97,3 +97,11 @@ func ParseCheckpoint(name string) (kind string, layer int, err error) {
 	}
 	return "", 0, fmt.Errorf("model: %q is not a checkpoint name (want blk.N.kind or one of embd, output_norm, logits)", name)
 }
+
+// PathOptions are the options every execution path accepts.
+type PathOptions struct {
+	Backend  string // "cpu" (default), "metal", "cuda"
+	Ctx      int    // KV-cache capacity in positions; 0 means min(ContextLen, 4096)
+	ActDType string // activation and KV-cache storage: "f32" (default) or "f16"
+	Threads  int    // worker threads; 0 means GOMAXPROCS
+}

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/metallic-go/metallic/internal/embedded"
+)
+
+// errHelpShown is returned when --help was asked for (exit 0).
+var errHelpShown = errors.New("help shown")
+
+// newFlags returns a FlagSet for a command that prints its usage to stderr
+// and reports errors as usage errors instead of exiting.
+func newFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: paritycheck %s\n\nFlags:\n", usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args with fs, allowing flags and positional arguments to
+// be interleaved ("inspect MODEL --json" and "inspect --json MODEL" both
+// work). It returns the positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, errHelpShown
+			}
+			return nil, &usageError{err.Error()}
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// modelPath returns the model file named on the command line, or the
+// embedded stories260K when none was given.
+func modelPath(arg string) (string, error) {
+	if arg != "" {
+		return arg, nil
+	}
+	return embedded.Path()
+}
+
+// writeJSON writes v as one indented JSON object followed by a newline.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

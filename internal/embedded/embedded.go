@@ -1,0 +1,65 @@
+// Package embedded carries the stories260K model inside the binary, so that
+// paritycheck runs with no arguments on a fresh machine.
+package embedded
+
+import (
+	"bytes"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+//go:embed stories260K.gguf
+var stories []byte
+
+// Name is the embedded model's file name.
+const Name = "stories260K.gguf"
+
+// SHA256 is the hex SHA-256 of the embedded model file.
+const SHA256 = "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d"
+
+// Bytes returns the embedded model file. The slice must not be modified.
+func Bytes() []byte { return stories }
+
+// Path writes the embedded model to the user cache directory (once; the file
+// is verified by its SHA-256 before reuse) and returns its path, so that it
+// can be memory-mapped and handed to llama.cpp like any other file.
+func Path() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil || dir == "" {
+		dir = os.TempDir()
+	}
+	dir = filepath.Join(dir, "metallic")
+	p := filepath.Join(dir, Name)
+	if b, err := os.ReadFile(p); err == nil && bytes.Equal(b, stories) {
+		return p, nil
+	}
+	sum := sha256.Sum256(stories)
+	if hex.EncodeToString(sum[:]) != SHA256 {
+		return "", fmt.Errorf("embedded: model checksum mismatch (binary corrupt)")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("embedded: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, Name+".*")
+	if err != nil {
+		return "", fmt.Errorf("embedded: %w", err)
+	}
+	if _, err := tmp.Write(stories); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("embedded: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("embedded: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), p); err != nil {
+		os.Remove(tmp.Name())
+		return "", fmt.Errorf("embedded: %w", err)
+	}
+	return p, nil
+}
