@@ -1,6 +1,9 @@
 package model
 
-import "fmt"
+import (
+	"fmt"
+	"sort"
+)
 
 // Tensor is one checkpoint value produced by a path during a forward call:
 // a row-major [Rows, Cols] float tensor, one row per position.
@@ -104,4 +107,49 @@ type PathOptions struct {
 	Ctx      int    // KV-cache capacity in positions; 0 means min(ContextLen, 4096)
 	ActDType string // activation and KV-cache storage: "f32" (default) or "f16"
 	Threads  int    // worker threads; 0 means GOMAXPROCS
+	Spec     string // dsl only: spec file; empty means the embedded spec of the architecture
+	LibDir   string // llamacpp only: library folder; empty means METALLIC_LLAMACPP_DIR or the test cache
+}
+
+// Opener creates a path over a loaded model.
+type Opener func(m *Model, opts PathOptions) (Path, error)
+
+var openers = map[string]Opener{}
+
+// RegisterPath makes a path available by name to OpenPath. Path packages
+// call it from init (as database/sql drivers do); a program links a path in
+// by importing its package. It panics on a duplicate name.
+func RegisterPath(name string, o Opener) {
+	if _, dup := openers[name]; dup {
+		panic("model: path " + name + " registered twice")
+	}
+	openers[name] = o
+}
+
+// OpenPath opens the named path over m.
+func OpenPath(name string, m *Model, opts PathOptions) (Path, error) {
+	o, ok := openers[name]
+	if !ok {
+		return nil, fmt.Errorf("model: unknown path %q (linked in: %v)", name, PathNames())
+	}
+	return o(m, opts)
+}
+
+// PathNames lists the registered paths in a fixed order: reference, dsl,
+// llamacpp first, then any others sorted.
+func PathNames() []string {
+	var names []string
+	for _, n := range []string{"reference", "dsl", "llamacpp"} {
+		if _, ok := openers[n]; ok {
+			names = append(names, n)
+		}
+	}
+	var rest []string
+	for n := range openers {
+		if n != "reference" && n != "dsl" && n != "llamacpp" {
+			rest = append(rest, n)
+		}
+	}
+	sort.Strings(rest)
+	return append(names, rest...)
 }
