@@ -8,8 +8,8 @@ import (
 // Type is a ggml tensor element type, numbered as ggml's enum ggml_type.
 type Type uint32
 
-// The ggml types. Ids 4, 5, 31–33 and 36–38 were removed from ggml and are
-// not Known.
+// The ggml types. Ids 4, 5, 31–33 and 36–38 were removed from ggml (llama.cpp
+// rejects them in files) and are not Known.
 const (
 	TypeF32     Type = 0
 	TypeF16     Type = 1
@@ -43,6 +43,9 @@ const (
 	TypeTQ1_0   Type = 34
 	TypeTQ2_0   Type = 35
 	TypeMXFP4   Type = 39
+	TypeNVFP4   Type = 40
+	TypeQ1_0    Type = 41
+	TypeQ2_0    Type = 42
 )
 
 // QK_K is the super-block size of the k-quant and most i-quant types.
@@ -89,6 +92,9 @@ var typeTable = map[Type]typeTraits{
 	TypeTQ1_0:   {"TQ1_0", qkK, 48 + 4 + 2},
 	TypeTQ2_0:   {"TQ2_0", qkK, 64 + 2},
 	TypeMXFP4:   {"MXFP4", 32, 1 + 16},
+	TypeNVFP4:   {"NVFP4", 64, 4 + 32},
+	TypeQ1_0:    {"Q1_0", 128, 2 + 16},
+	TypeQ2_0:    {"Q2_0", 64, 2 + 16},
 }
 
 // Types returns every known type in id order.
