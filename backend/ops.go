@@ -1,0 +1,66 @@
+package backend
+
+// Built-in ops. Every backend implements them for F32 activations and, with
+// KernelSpec.In/Out = F16, for f16 storage (values widened to float32 to
+// compute, accumulation in float32, results rounded to f16 when stored).
+// Tensors are row-major; "W" is a weight of dtype KernelSpec.Weight stored
+// as N rows of K elements (y = W·x). Arguments are listed in order; each op
+// names its grid (one work item computes whole output rows or columns).
+const (
+	// OpEmbed gathers embedding rows: out[t,:] = W[ids[t],:].
+	// Grid{X: T}. Args: out [T,d] (Out), W [vocab,d], ids int32 [T], Int(d).
+	// ids must be in range (callers check).
+	OpEmbed = "embed"
+
+	// OpRMSNorm: out[r,:] = x[r,:] · 1/sqrt(mean(x[r,:]²)+eps) · γ.
+	// Grid{X: rows}. Args: out [rows,n] (Out), x [rows,n] (In), γ W [n],
+	// Int(n), Float(eps). out may equal x. Per-head RMSNorm (qwen3) is this
+	// op over rows = T·heads, n = head_dim.
+	OpRMSNorm = "rmsnorm"
+
+	// OpMatMul: out[t,n] = Σ_k W[n,k]·x[t,k] (GEMV for T = 1, GEMM else).
+	// Grid{X: N}: an item computes one output column for every t.
+	// Args: out [T,N] (Out), x [T,K] (In), W [N,K], Int(K), Int(N), Int(T).
+	// out must not overlap x.
+	OpMatMul = "matmul"
+
+	// OpAddBias: out[t,:] = x[t,:] + b. Grid{X: T}.
+	// Args: out [T,n] (Out), x [T,n] (In), b W [n], Int(n). out may equal x.
+	OpAddBias = "add_bias"
+
+	// OpRope rotates pairs of the first ropeDim dims of every head of
+	// position pos0+t by θ = pos·base^(-2i/ropeDim): (2i, 2i+1) for style 0
+	// (normal, llama), (i, i+ropeDim/2) for style 1 (NeoX, qwen).
+	// Grid{X: T·heads} (item = t·heads + h). Args: out (Out), x (In), both
+	// [T, heads·hd]; Int(heads), Int(hd), Int(ropeDim), Int(pos0),
+	// Float(base), Int(style). out may equal x.
+	OpRope = "rope"
+
+	// OpCopy copies rows, converting In to Out: dst[r,:] = src[r,:].
+	// Grid{X: rows}. Args: dst [rows,n] (Out), src [rows,n] (In), Int(n).
+	// It writes the KV cache (dst = BufAt(cache, pos·n·size)).
+	OpCopy = "copy"
+
+	// OpAttention is causal grouped-query attention over the KV cache: for
+	// query t (position pos0+t) and head h with kv head g = h/(heads/kvHeads),
+	// s_j = scale·q[t,h]·k[j,g] for j ≤ pos0+t (float32), p = softmax(s)
+	// with max subtraction, out[t,h] = Σ_j p_j·v[j,g].
+	// Grid{X: T·heads} (item = t·heads + h). Args: out [T,heads·hd] (Out),
+	// q [T,heads·hd] (In), kcache, vcache [ctx, kvHeads·hd] (In), Int(heads),
+	// Int(kvHeads), Int(hd), Int(pos0), Float(scale).
+	OpAttention = "attention"
+
+	// OpAdd: out = a + b elementwise. Grid{X: rows}. Args: out (Out), a, b
+	// (In), all [rows,n]; Int(n). out may equal a or b.
+	OpAdd = "add"
+
+	// OpSwiGLU: out = silu(gate)·up, silu(x) = x/(1+e^-x). Grid{X: rows}.
+	// Args: out (Out), gate, up (In), all [rows,n]; Int(n). out may equal
+	// gate or up.
+	OpSwiGLU = "swiglu"
+)
+
+// Ops lists the built-in op names.
+func Ops() []string {
+	return []string{OpEmbed, OpRMSNorm, OpMatMul, OpAddBias, OpRope, OpCopy, OpAttention, OpAdd, OpSwiGLU}
+}
