@@ -1,0 +1,208 @@
+package backendtest
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/metallic-go/metallic/backend"
+	"github.com/metallic-go/metallic/gguf"
+)
+
+const eps32 = 1.0 / (1 << 24)
+
+var acts = []backend.DType{backend.F32, backend.F16}
+
+// dispatch loads spec and runs it once over g in its own encoder.
+func (h *harness) dispatch(spec backend.KernelSpec, g backend.Grid, args ...backend.Arg) error {
+	spec.In, spec.Out = h.in, h.out
+	k, err := h.b.Load(spec)
+	if err != nil {
+		return err
+	}
+	enc := h.b.Begin()
+	enc.Dispatch(k, g, args...)
+	return enc.Commit()
+}
+
+type result = func(h *harness) ([]float64, []byte, []float64, []float64, error)
+
+// cases lists every conformance case in a fixed order.
+func cases() []testCase {
+	var cs []testCase
+	add := func(op, shape string, w gguf.Type, hasW bool, acc float64, run result) {
+		for _, a := range acts {
+			cs = append(cs, testCase{op: op, shape: shape, w: w, hasW: hasW, in: a, out: a, tol: storageTol(a, acc), run: run})
+		}
+	}
+	for _, w := range WeightTypes {
+		for _, s := range matmulShapes(w.BlockSize()) {
+			add(backend.OpMatMul, fmt.Sprintf("K=%d,N=%d,T=%d", s[0], s[1], s[2]), w, true, 1e-6, matmulCase(w, s[0], s[1], s[2]))
+		}
+	}
+	for _, w := range WeightTypes {
+		d := map[int]int{1: 67, 32: 96, 256: 256}[w.BlockSize()]
+		add(backend.OpEmbed, fmt.Sprintf("d=%d,vocab=11,T=5", d), w, true, 1e-6, embedCase(w, d, 11, 5))
+	}
+	for _, s := range [][2]int{{64, 1}, {67, 17}, {896, 3}, {128, 68}} {
+		add(backend.OpRMSNorm, fmt.Sprintf("n=%d,rows=%d", s[0], s[1]), gguf.TypeF32, false, 0, rmsnormCase(s[0], s[1]))
+	}
+	add(backend.OpAddBias, "n=67,T=17", gguf.TypeF32, false, eps32, addBiasCase(67, 17))
+	for _, s := range []struct{ heads, hd, rd, pos0, t int }{{3, 64, 64, 0, 17}, {2, 128, 128, 1000, 1}, {2, 64, 32, 5, 3}, {4, 128, 64, 3000, 2}} {
+		for style := range 2 {
+			add(backend.OpRope, fmt.Sprintf("heads=%d,hd=%d,rope_dim=%d,pos0=%d,T=%d,%s", s.heads, s.hd, s.rd, s.pos0, s.t, []string{"normal", "neox"}[style]),
+				gguf.TypeF32, false, 8*eps32, ropeCase(s.heads, s.hd, s.rd, s.pos0, s.t, style))
+		}
+	}
+	add(backend.OpCopy, "n=67,rows=17", gguf.TypeF32, false, 0, copyCase(67, 17))
+	for _, s := range []struct{ heads, kv, hd, t, pos0 int }{{4, 4, 64, 1, 0}, {4, 2, 64, 17, 0}, {14, 2, 64, 17, 300}, {2, 2, 128, 1, 777}, {7, 1, 128, 5, 40}} {
+		add(backend.OpAttention, fmt.Sprintf("heads=%d,kv=%d,hd=%d,T=%d,pos0=%d", s.heads, s.kv, s.hd, s.t, s.pos0),
+			gguf.TypeF32, false, 4e-6, attentionCase(s.heads, s.kv, s.hd, s.t, s.pos0))
+	}
+	add(backend.OpAdd, "n=67,rows=17", gguf.TypeF32, false, eps32, addCase(67, 17))
+	add(backend.OpSwiGLU, "n=67,rows=17", gguf.TypeF32, false, 8*eps32, swigluCase(67, 17))
+	return cs
+}
+
+// matmulShapes are (K, N, T) triples valid for a block size.
+func matmulShapes(bs int) [][3]int {
+	switch bs {
+	case 1:
+		return [][3]int{{67, 13, 1}, {67, 41, 17}, {512, 65, 3}}
+	case 32:
+		return [][3]int{{96, 13, 1}, {160, 41, 17}, {512, 65, 3}}
+	}
+	return [][3]int{{256, 13, 1}, {256, 41, 17}, {512, 65, 3}}
+}
+
+func matmulCase(w gguf.Type, K, N, T int) result {
+	return func(h *harness) ([]float64, []byte, []float64, []float64, error) {
+		x, xs, err := h.act(h.uniform(T*K, 1), h.in)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		wb, wv, err := h.weight(w, K, N, 1)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		out, err := h.alloc(T*N, h.out)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		if err := h.dispatch(backend.KernelSpec{Name: backend.OpMatMul, Weight: w}, backend.Grid{X: N},
+			backend.Buf(out), backend.Buf(x), backend.Buf(wb), backend.Int(K), backend.Int(N), backend.Int(T)); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		ref, mag := make([]float64, T*N), make([]float64, T*N)
+		for t := range T {
+			for n := range N {
+				var s, m float64
+				for k := range K {
+					p := wv[n*K+k] * xs[t*K+k]
+					s += p
+					m += math.Abs(p)
+				}
+				ref[t*N+n], mag[t*N+n] = s, m
+			}
+		}
+		got, raw, err := h.read(out, T*N, h.out)
+		return got, raw, ref, mag, err
+	}
+}
+
+func embedCase(w gguf.Type, d, vocab, T int) result {
+	return func(h *harness) ([]float64, []byte, []float64, []float64, error) {
+		wb, wv, err := h.weight(w, d, vocab, 1)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		ids := make([]int32, T)
+		idb, _ := h.b.Alloc(4 * T)
+		h.bufs = append(h.bufs, idb)
+		raw := make([]byte, 4*T)
+		for t := range ids {
+			ids[t] = int32(h.rng.IntN(vocab))
+			raw[4*t], raw[4*t+1], raw[4*t+2], raw[4*t+3] = byte(ids[t]), byte(ids[t]>>8), byte(ids[t]>>16), byte(ids[t]>>24)
+		}
+		if err := h.b.Upload(idb, 0, raw); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		out, err := h.alloc(T*d, h.out)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		if err := h.dispatch(backend.KernelSpec{Name: backend.OpEmbed, Weight: w}, backend.Grid{X: T},
+			backend.Buf(out), backend.Buf(wb), backend.Buf(idb), backend.Int(d)); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		ref, mag := make([]float64, T*d), make([]float64, T*d)
+		for t, id := range ids {
+			copy(ref[t*d:], wv[int(id)*d:(int(id)+1)*d])
+			for i := range d {
+				mag[t*d+i] = math.Abs(ref[t*d+i]) + 1
+			}
+		}
+		got, rawOut, err := h.read(out, T*d, h.out)
+		return got, rawOut, ref, mag, err
+	}
+}
+
+func rmsnormCase(n, rows int) result {
+	return func(h *harness) ([]float64, []byte, []float64, []float64, error) {
+		x, xs, err := h.act(h.uniform(rows*n, 2), h.in)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		gb, gv, err := h.weight(gguf.TypeF32, n, 1, 1.5)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		out, err := h.alloc(rows*n, h.out)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		const eps = 1e-5
+		if err := h.dispatch(backend.KernelSpec{Name: backend.OpRMSNorm}, backend.Grid{X: rows},
+			backend.Buf(out), backend.Buf(x), backend.Buf(gb), backend.Int(n), backend.Float(eps)); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		ref, mag := make([]float64, rows*n), make([]float64, rows*n)
+		for r := range rows {
+			var ss float64
+			for _, v := range xs[r*n : (r+1)*n] {
+				ss += v * v
+			}
+			s := 1 / math.Sqrt(ss/float64(n)+float64(float32(eps)))
+			for i := range n {
+				ref[r*n+i] = xs[r*n+i] * s * gv[i]
+				mag[r*n+i] = math.Abs(ref[r*n+i])
+			}
+		}
+		got, raw, err := h.read(out, rows*n, h.out)
+		return got, raw, ref, mag, err
+	}
+}
+
+func addBiasCase(n, T int) result {
+	return func(h *harness) ([]float64, []byte, []float64, []float64, error) {
+		x, xs, err := h.act(h.uniform(T*n, 3), h.in)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		bb, bv, err := h.weight(gguf.TypeF32, n, 1, 1)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		// In place, as the reference path uses it.
+		if err := h.dispatch(backend.KernelSpec{Name: backend.OpAddBias}, backend.Grid{X: T},
+			backend.Buf(x), backend.Buf(x), backend.Buf(bb), backend.Int(n)); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		ref, mag := make([]float64, T*n), make([]float64, T*n)
+		for i := range ref {
+			ref[i] = xs[i] + bv[i%n]
+			mag[i] = math.Abs(xs[i]) + math.Abs(bv[i%n])
+		}
+		got, raw, err := h.read(x, T*n, h.out)
+		return got, raw, ref, mag, err
+	}
+}

@@ -1,0 +1,200 @@
+package backendtest
+
+import (
+	"math"
+
+	"github.com/metallic-go/metallic/backend"
+)
+
+func ropeCase(heads, hd, rd, pos0, T, style int) result {
+	return func(h *harness) ([]float64, []byte, []float64, []float64, error) {
+		n := T * heads * hd
+		x, xs, err := h.act(h.uniform(n, 2), h.in)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		out, err := h.alloc(n, h.out)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		const base = 10000
+		if err := h.dispatch(backend.KernelSpec{Name: backend.OpRope}, backend.Grid{X: T * heads},
+			backend.Buf(out), backend.Buf(x), backend.Int(heads), backend.Int(hd), backend.Int(rd),
+			backend.Int(pos0), backend.Float(base), backend.Int(style)); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		ref, mag := make([]float64, n), make([]float64, n)
+		copy(ref, xs)
+		for i := range mag {
+			mag[i] = math.Abs(xs[i])
+		}
+		for t := range T {
+			for hh := range heads {
+				o := (t*heads + hh) * hd
+				for i := 0; i < rd/2; i++ {
+					theta := float64(pos0+t) * math.Pow(base, -2*float64(i)/float64(rd))
+					c, s := math.Cos(theta), math.Sin(theta)
+					j, k := o+2*i, o+2*i+1
+					if style == 1 {
+						j, k = o+i, o+i+rd/2
+					}
+					ref[j] = xs[j]*c - xs[k]*s
+					ref[k] = xs[j]*s + xs[k]*c
+					mag[j] = math.Abs(xs[j]*c) + math.Abs(xs[k]*s)
+					mag[k] = math.Abs(xs[j]*s) + math.Abs(xs[k]*c)
+				}
+			}
+		}
+		got, raw, err := h.read(out, n, h.out)
+		return got, raw, ref, mag, err
+	}
+}
+
+func copyCase(n, rows int) result {
+	return func(h *harness) ([]float64, []byte, []float64, []float64, error) {
+		x, xs, err := h.act(h.uniform(rows*n, 5), h.in)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		// Copy into rows 2.. of a larger buffer, as a KV-cache write does.
+		dst, err := h.alloc((rows+3)*n, h.out)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		if err := h.dispatch(backend.KernelSpec{Name: backend.OpCopy}, backend.Grid{X: rows},
+			backend.BufAt(dst, 2*n*h.out.Size()), backend.Buf(x), backend.Int(n)); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		ref := make([]float64, (rows+3)*n)
+		copy(ref[2*n:], xs)
+		mag := make([]float64, len(ref))
+		for i := range mag {
+			mag[i] = math.Abs(ref[i])
+		}
+		got, raw, err := h.read(dst, len(ref), h.out)
+		return got, raw, ref, mag, err
+	}
+}
+
+func attentionCase(heads, kvh, hd, T, pos0 int) result {
+	return func(h *harness) ([]float64, []byte, []float64, []float64, error) {
+		ctx := pos0 + T + 3 // three rows past the end that must not be read
+		kvDim := kvh * hd
+		q, qs, err := h.act(h.uniform(T*heads*hd, 1), h.in)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		kv := h.uniform(ctx*kvDim, 1)
+		vv := h.uniform(ctx*kvDim, 1)
+		for i := (pos0 + T) * kvDim; i < ctx*kvDim; i++ {
+			kv[i], vv[i] = 100, 100
+		}
+		kc, ks, err := h.act(kv, h.in)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		vc, vs, err := h.act(vv, h.in)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		out, err := h.alloc(T*heads*hd, h.out)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		scale := float32(1 / math.Sqrt(float64(hd)))
+		if err := h.dispatch(backend.KernelSpec{Name: backend.OpAttention}, backend.Grid{X: T * heads},
+			backend.Buf(out), backend.Buf(q), backend.Buf(kc), backend.Buf(vc), backend.Int(heads),
+			backend.Int(kvh), backend.Int(hd), backend.Int(pos0), backend.Float(scale)); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		ref, mag := make([]float64, T*heads*hd), make([]float64, T*heads*hd)
+		for t := range T {
+			for hh := range heads {
+				g := hh / (heads / kvh)
+				n := pos0 + t + 1
+				s := make([]float64, n)
+				mx := math.Inf(-1)
+				for j := range n {
+					var d float64
+					for i := range hd {
+						d += qs[(t*heads+hh)*hd+i] * ks[j*kvDim+g*hd+i]
+					}
+					s[j] = d * float64(scale)
+					mx = max(mx, s[j])
+				}
+				var sum float64
+				for j := range s {
+					s[j] = math.Exp(s[j] - mx)
+					sum += s[j]
+				}
+				o := (t*heads + hh) * hd
+				for j := range s {
+					p := s[j] / sum
+					for i := range hd {
+						v := vs[j*kvDim+g*hd+i]
+						ref[o+i] += p * v
+						mag[o+i] += p * math.Abs(v)
+					}
+				}
+			}
+		}
+		got, raw, err := h.read(out, len(ref), h.out)
+		return got, raw, ref, mag, err
+	}
+}
+
+func addCase(n, rows int) result {
+	return func(h *harness) ([]float64, []byte, []float64, []float64, error) {
+		a, as, err := h.act(h.uniform(rows*n, 3), h.in)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		b, bs, err := h.act(h.uniform(rows*n, 3), h.in)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		out, err := h.alloc(rows*n, h.out)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		if err := h.dispatch(backend.KernelSpec{Name: backend.OpAdd}, backend.Grid{X: rows},
+			backend.Buf(out), backend.Buf(a), backend.Buf(b), backend.Int(n)); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		ref, mag := make([]float64, rows*n), make([]float64, rows*n)
+		for i := range ref {
+			ref[i] = as[i] + bs[i]
+			mag[i] = math.Abs(as[i]) + math.Abs(bs[i])
+		}
+		got, raw, err := h.read(out, rows*n, h.out)
+		return got, raw, ref, mag, err
+	}
+}
+
+func swigluCase(n, rows int) result {
+	return func(h *harness) ([]float64, []byte, []float64, []float64, error) {
+		g, gs, err := h.act(h.uniform(rows*n, 4), h.in)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		u, us, err := h.act(h.uniform(rows*n, 2), h.in)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		out, err := h.alloc(rows*n, h.out)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		if err := h.dispatch(backend.KernelSpec{Name: backend.OpSwiGLU}, backend.Grid{X: rows},
+			backend.Buf(out), backend.Buf(g), backend.Buf(u), backend.Int(n)); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		ref, mag := make([]float64, rows*n), make([]float64, rows*n)
+		for i := range ref {
+			ref[i] = gs[i] / (1 + math.Exp(-gs[i])) * us[i]
+			mag[i] = math.Abs(ref[i])
+		}
+		got, raw, err := h.read(out, rows*n, h.out)
+		return got, raw, ref, mag, err
+	}
+}
