@@ -1,0 +1,58 @@
+package llamacpp
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/metallic-go/metallic/model"
+)
+
+// requireLib skips (or, with METALLIC_REQUIRE_ORACLES=1, fails) when the
+// pinned llama.cpp build does not load.
+func requireLib(t *testing.T) {
+	t.Helper()
+	if err := Available(); err != nil {
+		if os.Getenv("METALLIC_REQUIRE_ORACLES") == "1" {
+			t.Fatalf("llama.cpp oracle required (METALLIC_REQUIRE_ORACLES=1): %v", err)
+		}
+		t.Skipf("SKIP: llama.cpp unavailable: %v", err)
+	}
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, ok := findModuleRoot(wd)
+	if !ok {
+		t.Fatal("no go.mod above the test directory")
+	}
+	return root
+}
+
+func storiesPath(t *testing.T) string {
+	return filepath.Join(repoRoot(t), "testdata", "stories260K.gguf")
+}
+
+// openStories opens stories260K and a llama.cpp path over it.
+func openStories(t *testing.T, opts Options) (*model.Model, *Path) {
+	t.Helper()
+	requireLib(t)
+	m, err := model.Open(storiesPath(t))
+	if err != nil {
+		t.Fatalf("model.Open: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if opts.Threads == 0 {
+		opts.Threads = 2
+	}
+	p, err := New(m, opts)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return m, p
+}

@@ -1,0 +1,51 @@
+package llamacpp
+
+import (
+	"runtime"
+
+	"github.com/metallic-go/metallic/model"
+)
+
+// Options configure a llama.cpp path.
+type Options struct {
+	model.PathOptions
+	// LibDir is the library folder; it overrides PathOptions.LibDir. When
+	// both are empty, LibDir("") decides.
+	LibDir string
+	// Batch is the most positions one llama_decode call takes (n_batch and
+	// n_ubatch); longer Forward calls are split into chunks of Batch
+	// positions, each delivering its own checkpoints. 0 means min(Ctx, 512).
+	Batch int
+}
+
+// libDir is the folder the options ask for ("" = default lookup).
+func (o Options) libDir() string {
+	if o.LibDir != "" {
+		return o.LibDir
+	}
+	return o.PathOptions.LibDir
+}
+
+// resolved fills the defaults that depend on the model.
+func (o Options) resolved(cfg *model.Config) Options {
+	if o.Ctx <= 0 {
+		o.Ctx = min(cfg.ContextLen, 4096)
+		if o.Ctx <= 0 {
+			o.Ctx = 4096
+		}
+	}
+	if o.Batch <= 0 {
+		o.Batch = min(o.Ctx, 512)
+	}
+	o.Batch = min(o.Batch, o.Ctx)
+	if o.Threads <= 0 {
+		o.Threads = runtime.GOMAXPROCS(0)
+	}
+	if o.ActDType == "" {
+		o.ActDType = "f32"
+	}
+	if o.Backend == "" {
+		o.Backend = "cpu"
+	}
+	return o
+}
