@@ -1,0 +1,216 @@
+package oracle
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/floats"
+
+	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/model"
+)
+
+// cacheLimit is the largest weight (in elements) kept dequantized in memory;
+// larger ones (a big vocabulary's output matrix) are streamed in row chunks.
+const cacheLimit = 1 << 22
+
+// chunkRows is the number of weight rows dequantized at a time when streaming.
+const chunkRows = 1024
+
+// Cache holds exactly dequantized weights, shared by the evaluators of one
+// model (the global oracle and each path's local oracle). It is safe for
+// concurrent use.
+type Cache struct {
+	mu sync.Mutex
+	m  map[string][]float64
+}
+
+// NewCache returns an empty weight cache.
+func NewCache() *Cache { return &Cache{m: map[string][]float64{}} }
+
+// rows dequantizes rows [r0, r1) of w (each of w.K elements) into dst.
+func rows(w *model.Weight, r0, r1 int, dst []float64) error {
+	rb, err := gguf.RowBytes(w.Type, w.K)
+	if err != nil {
+		return fmt.Errorf("oracle: %s: %w", w.Name, err)
+	}
+	lo, hi := r0*rb, r1*rb
+	if hi > len(w.Data) {
+		return fmt.Errorf("oracle: %s: %d rows of %d %s need %d bytes, have %d", w.Name, r1, w.K, w.Type, hi, len(w.Data))
+	}
+	if err := gguf.DequantizeF64(w.Type, w.Data[lo:hi], dst[:(r1-r0)*w.K]); err != nil {
+		return fmt.Errorf("oracle: %s: %w", w.Name, err)
+	}
+	return nil
+}
+
+// full returns all of w dequantized (N rows of K), from the cache when small.
+func (c *Cache) full(w *model.Weight) ([]float64, error) {
+	if w.Data == nil {
+		return nil, fmt.Errorf("oracle: weight %q is absent", w.Name)
+	}
+	key := fmt.Sprintf("%s@%p", w.Name, w.Data)
+	c.mu.Lock()
+	v, ok := c.m[key]
+	c.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v = make([]float64, w.K*w.N)
+	if err := rows(w, 0, w.N, v); err != nil {
+		return nil, err
+	}
+	if w.K*w.N <= cacheLimit {
+		c.mu.Lock()
+		c.m[key] = v
+		c.mu.Unlock()
+	}
+	return v, nil
+}
+
+// vector returns a norm gain or bias (N = 1) of length n.
+func (c *Cache) vector(w *model.Weight, n int) ([]float64, error) {
+	v, err := c.full(w)
+	if err != nil {
+		return nil, err
+	}
+	if len(v) != n {
+		return nil, fmt.Errorf("oracle: %s has %d elements, want %d", w.Name, len(v), n)
+	}
+	return v, nil
+}
+
+// matmul returns Y[T×N] = X[T×K] · Wᵀ, W stored as N rows of K.
+func (c *Cache) matmul(w *model.Weight, x []float64, t int) ([]float64, error) {
+	if w.Data == nil {
+		return nil, fmt.Errorf("oracle: weight %q is absent", w.Name)
+	}
+	if len(x) != t*w.K {
+		return nil, fmt.Errorf("oracle: %s: input has %d elements, want %d×%d", w.Name, len(x), t, w.K)
+	}
+	y := make([]float64, t*w.N)
+	X := blas64.General{Rows: t, Cols: w.K, Stride: w.K, Data: x}
+	if w.K*w.N <= cacheLimit {
+		wf, err := c.full(w)
+		if err != nil {
+			return nil, err
+		}
+		W := blas64.General{Rows: w.N, Cols: w.K, Stride: w.K, Data: wf}
+		Y := blas64.General{Rows: t, Cols: w.N, Stride: w.N, Data: y}
+		blas64.Gemm(blas.NoTrans, blas.Trans, 1, X, W, 0, Y)
+		return y, nil
+	}
+	buf := make([]float64, chunkRows*w.K)
+	part := make([]float64, t*chunkRows)
+	for r0 := 0; r0 < w.N; r0 += chunkRows {
+		r1 := min(r0+chunkRows, w.N)
+		n := r1 - r0
+		if err := rows(w, r0, r1, buf); err != nil {
+			return nil, err
+		}
+		W := blas64.General{Rows: n, Cols: w.K, Stride: w.K, Data: buf[:n*w.K]}
+		P := blas64.General{Rows: t, Cols: n, Stride: n, Data: part[:t*n]}
+		blas64.Gemm(blas.NoTrans, blas.Trans, 1, X, W, 0, P)
+		for i := 0; i < t; i++ {
+			copy(y[i*w.N+r0:i*w.N+r1], part[i*n:(i+1)*n])
+		}
+	}
+	return y, nil
+}
+
+// rmsNorm normalizes each length-n row of x: x / sqrt(mean(x²) + eps) · g.
+func rmsNorm(x []float64, n int, g []float64, eps float64) []float64 {
+	y := make([]float64, len(x))
+	for r := 0; r+n <= len(x); r += n {
+		row := x[r : r+n]
+		ss := floats.Dot(row, row)
+		s := 1 / math.Sqrt(ss/float64(n)+eps)
+		for i, v := range row {
+			y[r+i] = v * s * g[i]
+		}
+	}
+	return y
+}
+
+// rope rotates every head (width hd) of every row of x (row t at position
+// t) by the angles pos·base^(−2i/ropeDim); normal style rotates pairs
+// (2i, 2i+1), NeoX pairs (i, i+ropeDim/2). Dimensions ≥ ropeDim are copied.
+func rope(x []float64, cols, hd, ropeDim int, base float64, style model.RopeStyle) []float64 {
+	y := append([]float64(nil), x...)
+	half := ropeDim / 2
+	for t := 0; t*cols < len(x); t++ {
+		for h := 0; h < cols/hd; h++ {
+			o := t*cols + h*hd
+			for i := 0; i < half; i++ {
+				theta := float64(t) * math.Pow(base, -2*float64(i)/float64(ropeDim))
+				sin, cos := math.Sincos(theta)
+				a, b := 2*i, 2*i+1
+				if style == model.RopeNeoX {
+					a, b = i, i+half
+				}
+				x0, x1 := x[o+a], x[o+b]
+				y[o+a] = x0*cos - x1*sin
+				y[o+b] = x0*sin + x1*cos
+			}
+		}
+	}
+	return y
+}
+
+// attention computes softmax(q·kᵀ/√hd + causal mask)·v for every row
+// (position) of q, with heads query heads sharing kvHeads key/value heads.
+func attention(q, k, v []float64, t, heads, kvHeads, hd int) []float64 {
+	qc, kc := heads*hd, kvHeads*hd
+	group := heads / kvHeads
+	out := make([]float64, t*qc)
+	scale := 1 / math.Sqrt(float64(hd))
+	p := make([]float64, t)
+	for i := 0; i < t; i++ {
+		for h := 0; h < heads; h++ {
+			qh := q[i*qc+h*hd : i*qc+(h+1)*hd]
+			kvh := h / group
+			mx := math.Inf(-1)
+			for j := 0; j <= i; j++ {
+				p[j] = floats.Dot(qh, k[j*kc+kvh*hd:j*kc+(kvh+1)*hd]) * scale
+				mx = math.Max(mx, p[j])
+			}
+			sum := 0.0
+			for j := 0; j <= i; j++ {
+				p[j] = math.Exp(p[j] - mx)
+				sum += p[j]
+			}
+			o := out[i*qc+h*hd : i*qc+(h+1)*hd]
+			for j := 0; j <= i; j++ {
+				floats.AddScaled(o, p[j]/sum, v[j*kc+kvh*hd:j*kc+(kvh+1)*hd])
+			}
+		}
+	}
+	return out
+}
+
+// swiglu returns silu(gate)·up elementwise.
+func swiglu(gate, up []float64) []float64 {
+	y := make([]float64, len(gate))
+	for i, g := range gate {
+		y[i] = g / (1 + math.Exp(-g)) * up[i]
+	}
+	return y
+}
+
+// add returns a + b elementwise.
+func add(a, b []float64) []float64 {
+	y := make([]float64, len(a))
+	floats.AddTo(y, a, b)
+	return y
+}
+
+// addBias adds the length-n vector b to every row of x in place.
+func addBias(x, b []float64) {
+	n := len(b)
+	for r := 0; r+n <= len(x); r += n {
+		floats.Add(x[r:r+n], b)
+	}
+}

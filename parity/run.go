@@ -1,0 +1,158 @@
+package parity
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/metallic-go/metallic/model"
+	"github.com/metallic-go/metallic/sample"
+)
+
+// Target is one path under test with the storage dtype its verdicts use.
+type Target struct {
+	Path  model.Path
+	DType DType
+	// QuantizesActivations says the path rounds activations to 8 bits
+	// before a mul_mat with quantized weights (llama.cpp does): those
+	// checkpoints are judged by the table's "q8" row.
+	QuantizesActivations bool
+}
+
+// Trace is one path's run over a token sequence: prefill of the prompt,
+// then one forward call per decode step, every checkpoint captured.
+type Trace struct {
+	Path    string
+	DType   DType
+	Quant   bool
+	Kinds   []string // the path's Checkpoints()
+	Tokens  []int32  // every position's token
+	Prompt  int      // positions prefilled in the first call
+	Logits  []float32
+	Vocab   int
+	Capture *Capture
+}
+
+// RunOptions drive one path through a sequence.
+type RunOptions struct {
+	// Tokens: with Decode > 0 the prompt, extended greedily from the path's
+	// own logits by Decode single-token steps; with Decode = 0 the full
+	// sequence, of which the first Prompt tokens are prefilled in one call
+	// and the rest fed one at a time.
+	Tokens []int32
+	Prompt int
+	Decode int
+	// Hook runs before the capture sees each checkpoint (perturbation).
+	Hook model.Hook
+}
+
+// Run resets the path, runs it as o says with a capturing hook installed,
+// and removes the hook.
+func Run(t Target, o RunOptions) (*Trace, error) {
+	p := t.Path
+	if len(o.Tokens) == 0 {
+		return nil, fmt.Errorf("parity: no tokens to run")
+	}
+	prompt := o.Prompt
+	if o.Decode > 0 || prompt <= 0 || prompt > len(o.Tokens) {
+		prompt = len(o.Tokens)
+	}
+	vocab := p.Config().Vocab
+	capt := NewCapture()
+	p.Reset()
+	p.SetHook(Chain(o.Hook, capt.Hook()))
+	defer p.SetHook(nil)
+	defer p.Reset()
+	tr := &Trace{Path: p.Name(), DType: t.DType, Quant: t.QuantizesActivations, Kinds: p.Checkpoints(),
+		Tokens: slices.Clone(o.Tokens[:prompt]), Prompt: prompt, Vocab: vocab, Capture: capt}
+	step := func(toks []int32, pos int) error {
+		capt.Begin(pos, len(toks))
+		lg, err := p.Forward(toks, pos)
+		if err != nil {
+			return fmt.Errorf("parity: %s: forward at position %d: %w", p.Name(), pos, err)
+		}
+		if len(lg) != len(toks)*vocab {
+			return fmt.Errorf("parity: %s: forward returned %d logits, want %d×%d", p.Name(), len(lg), len(toks), vocab)
+		}
+		tr.Logits = append(tr.Logits, lg...)
+		return capt.Err()
+	}
+	if err := step(tr.Tokens, 0); err != nil {
+		return nil, err
+	}
+	next := func(i int) int32 {
+		if o.Decode > 0 {
+			n := len(tr.Logits) / vocab
+			return sample.Greedy(tr.Logits[(n-1)*vocab:])
+		}
+		return o.Tokens[i]
+	}
+	steps := o.Decode
+	if o.Decode == 0 {
+		steps = len(o.Tokens) - prompt
+	}
+	for i := 0; i < steps; i++ {
+		pos := len(tr.Tokens)
+		tok := next(pos)
+		tr.Tokens = append(tr.Tokens, tok)
+		if err := step([]int32{tok}, pos); err != nil {
+			return nil, err
+		}
+	}
+	return tr, nil
+}
+
+// Order returns every checkpoint name of cfg in execution order.
+func Order(cfg *model.Config) []string {
+	var names []string
+	names = append(names, model.GlobalBefore...)
+	for l := 0; l < cfg.Layers; l++ {
+		for _, k := range model.PerLayer {
+			if (k == "q_norm" || k == "k_norm") && !cfg.QKNorm {
+				continue
+			}
+			names = append(names, model.CheckpointName(k, l))
+		}
+	}
+	return append(names, model.GlobalAfter...)
+}
+
+// checkPerturbations rejects perturbations of unknown paths or of
+// checkpoints the path does not materialize.
+func checkPerturbations(ts []Target, ps []Perturbation) error {
+	for _, pt := range ps {
+		var found *Target
+		for i := range ts {
+			if ts[i].Path.Name() == pt.Path {
+				found = &ts[i]
+			}
+		}
+		if found == nil {
+			var names []string
+			for _, t := range ts {
+				names = append(names, t.Path.Name())
+			}
+			return fmt.Errorf("parity: --perturb %s: path %q is not being run (paths: %s)", pt, pt.Path, strings.Join(names, ","))
+		}
+		kind, l, _ := model.ParseCheckpoint(pt.Checkpoint)
+		cfg := found.Path.Config()
+		if l >= cfg.Layers {
+			return fmt.Errorf("parity: --perturb %s: the model has %d layers", pt, cfg.Layers)
+		}
+		if !slices.Contains(found.Path.Checkpoints(), kind) {
+			return fmt.Errorf("parity: --perturb %s: path %s does not materialize %s (it has %s)", pt, pt.Path, kind, strings.Join(found.Path.Checkpoints(), ","))
+		}
+	}
+	return nil
+}
+
+// perturbHook combines the perturbations aimed at one path.
+func perturbHook(path string, ps []Perturbation) model.Hook {
+	var hs []model.Hook
+	for _, p := range ps {
+		if p.Path == path {
+			hs = append(hs, p.Hook())
+		}
+	}
+	return Chain(hs...)
+}

@@ -1,0 +1,145 @@
+package parity
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/metallic-go/metallic/model"
+)
+
+func fakeSteps(t *testing.T, m *model.Model, paths []model.Path, perturb ...string) *Steps {
+	t.Helper()
+	var ts []Target
+	for _, p := range paths {
+		ts = append(ts, Target{Path: p, DType: F32})
+	}
+	var ps []Perturbation
+	for _, s := range perturb {
+		p, err := ParsePerturb(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	s, err := RunSteps(StepsOptions{Targets: ts, Weights: &m.Weights, Prompt: []int32{1, 403, 407}, Decode: 3, Perturb: ps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestStepsFakePasses(t *testing.T) {
+	m := openStories(t)
+	ref := newFake(t, "reference", m)
+	dsl := newFake(t, "dsl", m, "attn_norm", "ffn_gate", "ffn_up", "attn_proj")
+	s := fakeSteps(t, m, []model.Path{ref, dsl})
+	if s.Failed() {
+		t.Fatalf("first failure %+v", *s.FirstFailure)
+	}
+	// Tokens: the prompt then greedy steps, which for stories260K from
+	// "<s> Once upon" continue " a time".
+	if got, want := s.Tokens, []int32{1, 403, 407, 261, 378, 432}; !slices.Equal(got, want) {
+		t.Errorf("tokens %v, want %v", got, want)
+	}
+	var local, fused, pair int
+	for _, r := range s.Rows {
+		switch {
+		case r.Verdict == Fused:
+			fused++
+			if r.A != "reference" || r.B != "dsl" {
+				t.Errorf("fused row %s: a=%s b=%s", r.Checkpoint, r.A, r.B)
+			}
+		case r.B == LocalOracle:
+			local++
+			if !(float64(r.NMSE) < 1e-11) || r.N == 0 {
+				t.Errorf("%s %s: nmse %g vs local oracle, want < 1e-11 for an f32 kernel", r.A, r.Checkpoint, float64(r.NMSE))
+			}
+		case r.B == "reference":
+			pair++
+		}
+	}
+	// 5 layers × 4 kinds fused away.
+	if fused != 20 {
+		t.Errorf("%d fused rows, want 20", fused)
+	}
+	nRef := 1 + 5*15 + 2 // llama: no q_norm/k_norm
+	if local != nRef+nRef-20 || pair != nRef-20 {
+		t.Errorf("%d local and %d pair rows, want %d and %d", local, pair, 2*nRef-20, nRef-20)
+	}
+	// Where dsl fused attn_proj away, its ffn_inp is judged from attn_out.
+	for _, r := range s.Rows {
+		if r.A == "dsl" && r.B == LocalOracle && r.Checkpoint == "blk.1.ffn_inp" {
+			if r.Note != "from blk.0.l_out,blk.1.attn_out via add+mul_mat" {
+				t.Errorf("note %q", r.Note)
+			}
+			if th, _ := ThresholdFor("mul_mat", F32); float64(r.Bound) != th {
+				t.Errorf("bound %g, want the mul_mat threshold %g", float64(r.Bound), th)
+			}
+		}
+	}
+}
+
+// TestStepsLocalizesFakeFaults perturbs one checkpoint at a time and checks
+// that the first failure is exactly it; with REL = 0 everything passes.
+func TestStepsLocalizesFakeFaults(t *testing.T) {
+	m := openStories(t)
+	for _, c := range []string{"embd", "blk.0.attn_norm", "blk.1.k_rope", "blk.2.v", "blk.2.attn_out", "blk.3.ffn_act",
+		"blk.4.l_out", "output_norm", "logits"} {
+		for _, path := range []string{"reference", "dsl"} {
+			t.Run(path+":"+c, func(t *testing.T) {
+				ref, dsl := newFake(t, "reference", m), newFake(t, "dsl", m)
+				s := fakeSteps(t, m, []model.Path{ref, dsl}, fmt.Sprintf("%s:%s=1e-3", path, c))
+				if s.FirstFailure == nil || s.FirstFailure.Checkpoint != c || s.FirstFailure.A != path {
+					t.Fatalf("first failure %+v, want %s on %s", s.FirstFailure, c, path)
+				}
+				b, err := Bisect(s)
+				if err != nil || b.Checkpoint != c || b.Path != path {
+					t.Fatalf("bisect %+v (%v), want %s on %s", b, err, c, path)
+				}
+				s = fakeSteps(t, m, []model.Path{ref, dsl}, fmt.Sprintf("%s:%s=0", path, c))
+				if s.Failed() {
+					t.Fatalf("REL=0: first failure %+v", *s.FirstFailure)
+				}
+			})
+		}
+	}
+}
+
+// TestStepsHiddenBug: a fault the hook cannot see (applied after capture,
+// like a kernel writing wrong values) still fails at the consumer.
+func TestStepsNoOracleBisect(t *testing.T) {
+	m := openStories(t)
+	ref, dsl := newFake(t, "reference", m), newFake(t, "dsl", m)
+	p, _ := ParsePerturb("dsl:blk.2.ffn_up=1e-2")
+	s, err := RunSteps(StepsOptions{Targets: []Target{{Path: ref, DType: F32}, {Path: dsl, DType: F32}},
+		Prompt: []int32{1, 403}, Decode: 2, Perturb: []Perturbation{p}, NoOracle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Bisect(s)
+	if err != nil || b.Checkpoint != "blk.2.ffn_up" || b.Layer != 2 || b.Op != "mul_mat" {
+		t.Fatalf("bisect without oracle: %+v, %v", b, err)
+	}
+}
+
+func TestPerturbErrors(t *testing.T) {
+	m := openStories(t)
+	ref := newFake(t, "reference", m, "ffn_gate")
+	for _, s := range []string{"dsl:blk.0.q=1e-3", "reference:blk.0.ffn_gate=1e-3", "reference:blk.9.q=1e-3"} {
+		p, err := ParsePerturb(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = RunSteps(StepsOptions{Targets: []Target{{Path: ref, DType: F32}}, Weights: &m.Weights,
+			Prompt: []int32{1}, Perturb: []Perturbation{p}})
+		if err == nil {
+			t.Errorf("%s: no error", s)
+		}
+	}
+	for _, s := range []string{"", "dsl", "dsl:blk.0.q", "dsl:blk.0.qq=1", "dsl:blk.0.q=-1", "dsl:blk.0.q=x", ":q=1"} {
+		if _, err := ParsePerturb(s); err == nil {
+			t.Errorf("ParsePerturb(%q): no error", s)
+		}
+	}
+}
