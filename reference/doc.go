@@ -1,0 +1,15 @@
+// Package reference is the hand-written execution path: one plain kernel
+// per op (the built-in ops of package backend) and one forward function per
+// architecture (llama.go, qwen2.go, qwen3.go) that reads top to bottom like
+// llama2.c's forward(), with the shape of every tensor in a comment.
+//
+// A Context keeps a KV cache of opts.Ctx positions; Forward runs T tokens in
+// one call (GEMM over T rows for a prompt, GEMV for one token) and appends
+// their keys and values. Activations and the KV cache are stored in f32 or
+// f16 (PathOptions.ActDType); arithmetic accumulates in float32; logits are
+// always float32. With a hook installed every checkpoint of DESIGN.md is
+// downloaded as stored, handed to the hook and written back, so observing
+// changes nothing and a modifying hook perturbs the rest of the forward.
+//
+// The package registers itself as the "reference" path.
+package reference
