@@ -1,0 +1,425 @@
+package golden
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	gguf_parser "github.com/gpustack/gguf-parser-go"
+
+	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/model"
+	"github.com/metallic-go/metallic/parity"
+	"github.com/metallic-go/metallic/sample"
+)
+
+var fakePrompt = []int32{1, 403, 407, 261}
+
+// recordFake records the fake path on stories260K into dir.
+func recordFake(t *testing.T, dir string, o RecordOptions) (string, *Golden) {
+	t.Helper()
+	o.Model = repoFile(t, "testdata/stories260K.gguf")
+	o.Paths = []string{fakePath}
+	if o.Prompt == nil {
+		o.Prompt = fakePrompt
+	}
+	if o.N == 0 {
+		o.N = 6
+	}
+	o.Created = time.Date(2026, 11, 27, 1, 2, 3, 0, time.UTC)
+	g, err := Record(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "fake.golden.gguf")
+	if err := g.WriteFile(out); err != nil {
+		t.Fatal(err)
+	}
+	return out, g
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, f16 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "f32", true: "f16"}[f16], func(t *testing.T) {
+			out, g := recordFake(t, t.TempDir(), RecordOptions{F16: f16, Sampler: sample.Options{Temperature: 0.8, TopK: 40, Seed: 7}})
+			back, err := Open(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := back.Meta
+			if m.ModelSHA256 != "270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d" {
+				t.Errorf("model sha256 %s", m.ModelSHA256)
+			}
+			if m.Sampler != g.Meta.Sampler || m.Sampler.Seed != 7 || m.Sampler.TopK != 40 {
+				t.Errorf("sampler got %+v, want %+v", m.Sampler, g.Meta.Sampler)
+			}
+			if !slices.Equal(m.PromptTokens, fakePrompt) || m.NGenerated != 6 || m.Created != g.Meta.Created {
+				t.Errorf("meta got %+v", m)
+			}
+			if m.Arch != "llama" || m.Backend != "cpu" || m.ActDType != "f32" || !slices.Equal(m.Paths, []string{fakePath}) {
+				t.Errorf("meta got arch %q backend %q act %q paths %v", m.Arch, m.Backend, m.ActDType, m.Paths)
+			}
+			wantStorage := map[bool]string{false: "f32", true: "f16"}[f16]
+			if m.Storage != wantStorage || m.Policy.Name != "nmse-by-kind/v1/"+wantStorage {
+				t.Errorf("storage %q policy %q", m.Storage, m.Policy.Name)
+			}
+			r, w := back.Runs[0], g.Runs[0]
+			// 1 embd + 5 layers × 2 + logits.
+			if len(r.Checkpoints) != 12 || len(w.Checkpoints) != 12 {
+				t.Fatalf("got %d checkpoints, recorded %d, want 12", len(r.Checkpoints), len(w.Checkpoints))
+			}
+			for i, c := range r.Checkpoints {
+				if c.Name != w.Checkpoints[i].Name || c.Layer != w.Checkpoints[i].Layer || !slices.Equal(c.Data, w.Checkpoints[i].Data) {
+					t.Errorf("checkpoint %d: %s/%d differs from %s/%d", i, c.Name, c.Layer, w.Checkpoints[i].Name, w.Checkpoints[i].Layer)
+				}
+			}
+			if r.Checkpoints[3].Name != "blk.1.attn_norm" || r.Checkpoints[3].Layer != 1 || r.Checkpoints[3].Rows != 4 || r.Checkpoints[3].Cols != 64 {
+				t.Errorf("checkpoint 3 is %+v", r.Checkpoints[3].Name)
+			}
+			if !slices.Equal(r.Tokens, w.Tokens) || len(r.Tokens) != 6 || !slices.Equal(r.GenLogits.Data, w.GenLogits.Data) {
+				t.Errorf("tokens %v, recorded %v", r.Tokens, w.Tokens)
+			}
+		})
+	}
+}
+
+func TestVerifyPassesUnchanged(t *testing.T) {
+	for _, f16 := range []bool{false, true} {
+		out, _ := recordFake(t, t.TempDir(), RecordOptions{F16: f16})
+		g, err := Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := Verify(g, VerifyOptions{Model: repoFile(t, "testdata/stories260K.gguf")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.Pass || rep.FirstFailure != nil {
+			t.Fatalf("f16=%v: verify failed: %+v", f16, rep.FirstFailure)
+		}
+		// 12 checkpoints + gen_logits + tokens; unchanged code reproduces exactly.
+		if len(rep.Rows) != 14 {
+			t.Errorf("got %d rows, want 14", len(rep.Rows))
+		}
+		for _, r := range rep.Rows {
+			if r.NMSE != 0 || r.MaxAbs != 0 || r.Verdict != Pass {
+				t.Errorf("f16=%v: %s: nmse %g max_abs %g verdict %s, want exact", f16, r.Checkpoint, r.NMSE, r.MaxAbs, r.Verdict)
+			}
+		}
+	}
+}
+
+func TestVerifyPerturbed(t *testing.T) {
+	out, _ := recordFake(t, t.TempDir(), RecordOptions{})
+	g, err := Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		spec  string
+		layer int
+	}{
+		{"golden-fake:blk.2.attn_norm=1e-3", 2},
+		{"golden-fake:blk.0.l_out=1e-2", 0},
+		{"golden-fake:embd=1e-4", -1},
+	} {
+		p, err := parity.ParsePerturb(tc.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := Verify(g, VerifyOptions{Model: repoFile(t, "testdata/stories260K.gguf"), Perturb: PerturbHooks([]parity.Perturbation{p})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := rep.FirstFailure
+		if rep.Pass || f == nil {
+			t.Fatalf("%s: verify passed", tc.spec)
+		}
+		if f.Checkpoint != p.Checkpoint || f.Layer != tc.layer || f.Verdict != Fail {
+			t.Errorf("%s: first failure %s layer %d (%s), want %s layer %d", tc.spec, f.Checkpoint, f.Layer, f.Verdict, p.Checkpoint, tc.layer)
+		}
+		// Everything upstream passes exactly.
+		for _, r := range rep.Rows {
+			if &r == f || r.Checkpoint == f.Checkpoint {
+				break
+			}
+			if r.NMSE != 0 {
+				t.Errorf("%s: upstream %s moved: nmse %g", tc.spec, r.Checkpoint, r.NMSE)
+			}
+		}
+	}
+}
+
+func TestModelMismatch(t *testing.T) {
+	dir := t.TempDir()
+	out, _ := recordFake(t, dir, RecordOptions{})
+	g, err := Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(dir, "other.gguf")
+	b, err := os.ReadFile(repoFile(t, "testdata/stories260K.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 1
+	if err := os.WriteFile(other, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	otherSum, _ := FileSHA256(other)
+	_, err = Verify(g, VerifyOptions{Model: other})
+	var mm *ModelMismatchError
+	if !errors.As(err, &mm) {
+		t.Fatalf("got %v, want a ModelMismatchError", err)
+	}
+	for _, want := range []string{g.Meta.ModelSHA256, otherSum, "stories260K.gguf", other} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}
+
+func TestCorruptFiles(t *testing.T) {
+	dir := t.TempDir()
+	out, _ := recordFake(t, dir, RecordOptions{})
+	good, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Parse(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ti, _ := f.Tensor(fakePath + "/blk.3.l_out")
+	last := f.Tensors[len(f.Tensors)-1]
+	flip := func(at int64, bit byte) []byte {
+		b := slices.Clone(good)
+		b[at] ^= bit
+		return b
+	}
+	meta := bytes.Index(good, []byte(Magic))                     // general.type's value
+	magic := bytes.Index(good, []byte(KeyMagic)) + len(KeyMagic) // then type, length, value
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want []string
+	}{
+		{"flip in tensor", flip(f.DataOffset+ti.Offset+17, 0x10), []string{`"golden-fake/blk.3.l_out"`, "checksum mismatch"}},
+		{"flip in tokens", flip(f.DataOffset+last.Offset, 0x01), []string{`"golden-fake/tokens"`, "checksum mismatch"}},
+		{"truncated data", good[:len(good)-10], []string{`"golden-fake/tokens"`, "truncated"}},
+		{"truncated mid-tensor", good[:f.DataOffset+ti.Offset+100], []string{`"golden-fake/blk.3.l_out"`, "truncated"}},
+		{"truncated header", good[:200], []string{"truncated"}},
+		{"flip in general.type", flip(int64(meta+2), 0x01), []string{"metadata checksum mismatch"}},
+		{"flip in magic", flip(int64(magic+12+2), 0x01), []string{"not a metallic golden"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_")+".gguf")
+			if err := os.WriteFile(p, tc.data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Open(p)
+			if err == nil {
+				t.Fatal("Open succeeded")
+			}
+			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrFormat) {
+				t.Errorf("error %v is neither ErrCorrupt nor ErrFormat", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestMetadataChecksum edits a provenance value (keeping the file valid
+// GGUF) and expects the metadata checksum to catch it.
+func TestMetadataChecksum(t *testing.T) {
+	dir := t.TempDir()
+	out, _ := recordFake(t, dir, RecordOptions{})
+	good, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The created time "2026-11-27T01:02:03Z" → "2026-11-27T01:02:04Z".
+	i := bytes.Index(good, []byte("2026-11-27T01:02:03Z"))
+	if i < 0 {
+		t.Fatal("created time not found")
+	}
+	b := slices.Clone(good)
+	b[i+18] = '4'
+	p := filepath.Join(dir, "edited.gguf")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(p); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "metadata checksum") {
+		t.Errorf("got %v, want a metadata checksum error", err)
+	}
+}
+
+func TestVersionHint(t *testing.T) {
+	dir := t.TempDir()
+	out, _ := recordFake(t, dir, RecordOptions{})
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, tc := range []struct {
+		version uint32
+		hint    string
+	}{{Version + 1, "update paritycheck"}, {0, "re-record"}} {
+		w := gguf.NewWriter()
+		for _, kv := range f.KV {
+			v := kv.Value
+			if kv.Key == KeyVersion {
+				v = tc.version
+			}
+			if err := w.AddKV(kv.Key, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range f.Tensors {
+			ti := &f.Tensors[i]
+			if err := w.AddTensor(ti.Name, ti.Type, ti.Shape, f.Data(ti)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p := filepath.Join(dir, "v.gguf")
+		if err := w.WriteFile(p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(p); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), tc.hint) {
+			t.Errorf("version %d: got %v, want ErrFormat with %q", tc.version, err, tc.hint)
+		}
+	}
+	if _, err := Open(repoFile(t, "testdata/stories260K.gguf")); !errors.Is(err, ErrFormat) {
+		t.Errorf("a model file: got %v, want ErrFormat", err)
+	}
+}
+
+func TestSelector(t *testing.T) {
+	out, _ := recordFake(t, t.TempDir(), RecordOptions{Checkpoints: []string{"blk.*.l_out", "embd"}})
+	g, err := Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range g.Runs[0].Checkpoints {
+		names = append(names, c.Name)
+	}
+	want := []string{"embd", "blk.0.l_out", "blk.1.l_out", "blk.2.l_out", "blk.3.l_out", "blk.4.l_out", "logits"}
+	if !slices.Equal(names, want) {
+		t.Errorf("got %v, want %v", names, want)
+	}
+	if _, err := Selector([]string{"blk.[.x"}); err == nil {
+		t.Error("a malformed glob was accepted")
+	}
+}
+
+func TestOpensInGGUFParser(t *testing.T) {
+	out, g := recordFake(t, t.TempDir(), RecordOptions{F16: true})
+	pf, err := gguf_parser.ParseGGUFFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(g.Runs[0].Checkpoints) + 2
+	if len(pf.TensorInfos) != n {
+		t.Errorf("gguf-parser-go sees %d tensors, want %d", len(pf.TensorInfos), n)
+	}
+	kv, ok := pf.Header.MetadataKV.Get(KeyModelSHA256)
+	if !ok || kv.ValueString() != g.Meta.ModelSHA256 {
+		t.Errorf("gguf-parser-go reads %s = %v", KeyModelSHA256, kv.Value)
+	}
+	var found bool
+	for _, ti := range pf.TensorInfos {
+		if ti.Name == fakePath+"/tokens" {
+			found = true
+			if ti.Type != gguf_parser.GGMLTypeI32 || len(ti.Dimensions) != 1 || ti.Dimensions[0] != 6 {
+				t.Errorf("tokens tensor is %v %v", ti.Type, ti.Dimensions)
+			}
+		}
+	}
+	if !found {
+		t.Error("gguf-parser-go does not list the tokens tensor")
+	}
+}
+
+// junitDoc is an independent reading of the JUnit XML.
+type junitDoc struct {
+	XMLName  xml.Name `xml:"testsuites"`
+	Tests    int      `xml:"tests,attr"`
+	Failures int      `xml:"failures,attr"`
+	Suites   []struct {
+		Name  string `xml:"name,attr"`
+		Cases []struct {
+			Name    string `xml:"name,attr"`
+			Failure *struct {
+				Message string `xml:"message,attr"`
+			} `xml:"failure"`
+		} `xml:"testcase"`
+	} `xml:"testsuite"`
+}
+
+func TestJUnit(t *testing.T) {
+	out, _ := recordFake(t, t.TempDir(), RecordOptions{})
+	g, err := Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := parity.ParsePerturb("golden-fake:blk.3.attn_norm=1e-2")
+	rep, err := Verify(g, VerifyOptions{Model: repoFile(t, "testdata/stories260K.gguf"), Perturb: PerturbHooks([]parity.Perturbation{p})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteJUnit(&buf, rep, "fake.golden.gguf"); err != nil {
+		t.Fatal(err)
+	}
+	var doc junitDoc
+	if err := xml.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatalf("JUnit is not well-formed XML: %v\n%s", err, buf.String())
+	}
+	if len(doc.Suites) != 1 || len(doc.Suites[0].Cases) != 14 || doc.Tests != 14 {
+		t.Fatalf("got %d suites, %d tests, want 1 suite of 14", len(doc.Suites), doc.Tests)
+	}
+	// blk.3.attn_norm, blk.3.l_out, blk.4.*, logits, gen_logits fail.
+	fails := 0
+	for _, c := range doc.Suites[0].Cases {
+		if c.Failure != nil {
+			fails++
+		}
+		if c.Name == "blk.3.attn_norm" && (c.Failure == nil || !strings.Contains(c.Failure.Message, "nmse")) {
+			t.Errorf("blk.3.attn_norm failure is %+v", c.Failure)
+		}
+		if c.Name == "blk.2.l_out" && c.Failure != nil {
+			t.Errorf("blk.2.l_out failed: %s", c.Failure.Message)
+		}
+	}
+	if fails != doc.Failures || fails < 6 {
+		t.Errorf("%d failing cases, header says %d, want ≥ 6", fails, doc.Failures)
+	}
+}
+
+func TestPolicy(t *testing.T) {
+	p, err := DefaultPolicy("f32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]float64{"embd": 1e-12, "blk.3.ffn_act": 1e-9, "logits": 1e-9, "gen_logits": 1e-9, "something": 1e-9} {
+		if got := p.Threshold(name); got != want {
+			t.Errorf("Threshold(%s) = %g, want %g", name, got, want)
+		}
+	}
+	if _, err := DefaultPolicy("q8_0"); err == nil {
+		t.Error("DefaultPolicy(q8_0) succeeded")
+	}
+	_ = model.CheckpointName
+}

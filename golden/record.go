@@ -1,0 +1,176 @@
+package golden
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/metallic-go/metallic/model"
+	"github.com/metallic-go/metallic/sample"
+)
+
+// RecordOptions configure Record.
+type RecordOptions struct {
+	Model       string            // model file
+	Paths       []string          // paths to record; empty means ["reference"]
+	PathOptions model.PathOptions // Backend, ActDType, Threads, … for every path
+	Checkpoints []string          // globs selecting checkpoints; empty means all
+	Prompt      []int32           // prompt tokens (at least one)
+	PromptText  string            // the text Prompt was tokenized from, for the record
+	N           int               // tokens to generate
+	Sampler     sample.Options
+	F16         bool      // store checkpoints and logits as f16
+	Policy      *Policy   // nil means DefaultPolicy of the storage dtype
+	ToolVersion string    // empty means ToolVersion()
+	Created     time.Time // zero means now
+}
+
+// Record runs every requested path over the model and returns the golden.
+func Record(o RecordOptions) (*Golden, error) {
+	if len(o.Prompt) == 0 {
+		return nil, fmt.Errorf("golden: record needs at least one prompt token")
+	}
+	if o.N < 0 {
+		return nil, fmt.Errorf("golden: -n %d is negative", o.N)
+	}
+	if err := o.Sampler.Validate(); err != nil {
+		return nil, err
+	}
+	keep, err := Selector(o.Checkpoints)
+	if err != nil {
+		return nil, err
+	}
+	paths := o.Paths
+	if len(paths) == 0 {
+		paths = []string{"reference"}
+	}
+	for i, p := range paths {
+		if p == "" || strings.Contains(p, "/") || slices.Contains(paths[:i], p) {
+			return nil, fmt.Errorf("golden: bad or repeated path name %q in %v", p, paths)
+		}
+	}
+	storage := storageF32
+	if o.F16 || o.PathOptions.ActDType == storageF16 {
+		storage = storageF16
+	}
+	policy := o.Policy
+	if policy == nil {
+		p, err := DefaultPolicy(storage)
+		if err != nil {
+			return nil, err
+		}
+		policy = &p
+	}
+	sum, err := FileSHA256(o.Model)
+	if err != nil {
+		return nil, err
+	}
+	m, err := model.Open(o.Model)
+	if err != nil {
+		return nil, fmt.Errorf("golden: %w", err)
+	}
+	defer m.Close()
+
+	created := o.Created
+	if created.IsZero() {
+		created = time.Now()
+	}
+	tool := o.ToolVersion
+	if tool == "" {
+		tool = ToolVersion()
+	}
+	backend, act := o.PathOptions.Backend, o.PathOptions.ActDType
+	if backend == "" {
+		backend = "cpu"
+	}
+	if act == "" {
+		act = "f32"
+	}
+	g := &Golden{Meta: Meta{
+		Version:      Version,
+		ModelSHA256:  sum,
+		ModelName:    m.Config.Name,
+		ModelFile:    filepath.Base(o.Model),
+		Arch:         m.Config.Arch,
+		Paths:        paths,
+		Backend:      backend,
+		ActDType:     act,
+		Sampler:      o.Sampler,
+		PromptTokens: append([]int32(nil), o.Prompt...),
+		PromptText:   o.PromptText,
+		NGenerated:   o.N,
+		Checkpoints:  o.Checkpoints,
+		Storage:      storage,
+		ToolVersion:  tool,
+		Created:      created.UTC().Truncate(time.Second),
+		Policy:       *policy,
+	}}
+	for _, name := range paths {
+		p, err := model.OpenPath(name, m, o.PathOptions)
+		if err != nil {
+			return nil, fmt.Errorf("golden: open path %s: %w", name, err)
+		}
+		run, err := runPath(p, runOptions{Prompt: o.Prompt, N: o.N, Sampler: o.Sampler, Keep: keep})
+		p.Close()
+		if err != nil {
+			return nil, err
+		}
+		if storage == storageF16 {
+			for i := range run.Checkpoints {
+				run.Checkpoints[i].Data = roundStorage(storage, run.Checkpoints[i].Data)
+			}
+			run.GenLogits.Data = roundStorage(storage, run.GenLogits.Data)
+		}
+		g.Runs = append(g.Runs, *run)
+	}
+	return g, nil
+}
+
+// FileSHA256 returns the hex SHA-256 of a file's contents.
+func FileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("golden: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("golden: hash %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ToolVersion describes the running binary: the main module's version and,
+// when built from a VCS checkout, the revision (with "+dirty" when modified).
+func ToolVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "metallic (unknown build)"
+	}
+	v := "metallic " + bi.Main.Version
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" {
+		v += " " + rev + dirty
+	}
+	return v + " " + bi.GoVersion
+}

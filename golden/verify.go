@@ -1,0 +1,222 @@
+package golden
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/metallic-go/metallic/model"
+	"github.com/metallic-go/metallic/parity"
+)
+
+// Verdicts of a Row.
+const (
+	Pass    = "pass"
+	Fail    = "fail"    // NMSE above the threshold, or non-finite values appeared
+	Missing = "missing" // the path no longer produces this checkpoint
+	Shape   = "shape"   // the checkpoint's shape changed
+)
+
+// VerifyOptions configure Verify.
+type VerifyOptions struct {
+	Model string // model file; its SHA-256 must equal the recorded one
+	// Backend and Threads override the recorded backend (empty) and the
+	// default thread count (0).
+	Backend string
+	Threads int
+	// Perturb, when set, returns a hook to run on every checkpoint a path
+	// produces (before it is captured), to prove that a fault is found.
+	Perturb func(path string) model.Hook
+}
+
+// Row is one compared checkpoint of one path.
+type Row struct {
+	Path       string `json:"path"`
+	Checkpoint string `json:"checkpoint"` // full name; "gen_logits" and "tokens" for the generation
+	Layer      int    `json:"layer"`      // block index, -1 outside blocks
+	parity.Metrics
+	Limit   parity.Num `json:"nmse_limit"`
+	Verdict string     `json:"verdict"`
+	Note    string     `json:"note,omitempty"`
+}
+
+// Failed reports whether the row is a regression.
+func (r *Row) Failed() bool { return r.Verdict != Pass }
+
+// Stream compares one path's generated tokens with the recorded ones.
+type Stream struct {
+	Recorded []int32 `json:"recorded"`
+	Got      []int32 `json:"got"` // sampled while teacher-forced on Recorded
+	// FirstDivergence is the first step whose sampled token differs, -1 if none.
+	FirstDivergence int `json:"first_divergence"`
+}
+
+// Report is the outcome of Verify.
+type Report struct {
+	ModelSHA256  string            `json:"model_sha256"`
+	Policy       string            `json:"policy"`
+	Rows         []Row             `json:"rows"` // per path, in execution order
+	Streams      map[string]Stream `json:"streams"`
+	Pass         bool              `json:"pass"`
+	FirstFailure *Row              `json:"first_failure"` // the first failing row, nil when all pass
+}
+
+// ModelMismatchError says that the model given to Verify is not the one the
+// golden was recorded on.
+type ModelMismatchError struct {
+	Recorded, RecordedFile string // SHA-256 and file name in the golden
+	Given, GivenFile       string // SHA-256 and path of the model given
+}
+
+func (e *ModelMismatchError) Error() string {
+	return fmt.Sprintf("golden: model mismatch: the golden was recorded on %s with sha256 %s, but %s has sha256 %s (pass the recorded model with --model, or re-record)",
+		e.RecordedFile, e.Recorded, e.GivenFile, e.Given)
+}
+
+// Verify reruns every recorded path on the model with the recorded settings
+// (teacher-forced on the recorded token stream, so that every logit row stays
+// comparable after a divergence) and compares the results with the golden.
+// A regression is not an error: it is reported by Report.Pass. Errors are
+// bad input: an unreadable model, a model whose hash differs
+// (*ModelMismatchError), a path that cannot be opened.
+func Verify(g *Golden, o VerifyOptions) (*Report, error) {
+	m := &g.Meta
+	sum, err := FileSHA256(o.Model)
+	if err != nil {
+		return nil, err
+	}
+	if sum != m.ModelSHA256 {
+		return nil, &ModelMismatchError{Recorded: m.ModelSHA256, RecordedFile: m.ModelFile, Given: sum, GivenFile: o.Model}
+	}
+	mod, err := model.Open(o.Model)
+	if err != nil {
+		return nil, fmt.Errorf("golden: %w", err)
+	}
+	defer mod.Close()
+	opts := model.PathOptions{Backend: m.Backend, ActDType: m.ActDType, Threads: o.Threads}
+	if o.Backend != "" {
+		opts.Backend = o.Backend
+	}
+	rep := &Report{ModelSHA256: sum, Policy: m.Policy.String(), Streams: map[string]Stream{}, Pass: true}
+	for i := range g.Runs {
+		want := &g.Runs[i]
+		p, err := model.OpenPath(want.Path, mod, opts)
+		if err != nil {
+			return nil, fmt.Errorf("golden: open path %s: %w", want.Path, err)
+		}
+		var extra model.Hook
+		if o.Perturb != nil {
+			extra = o.Perturb(want.Path)
+		}
+		names := map[string]bool{}
+		for _, c := range want.Checkpoints {
+			names[c.Name] = true
+		}
+		got, err := runPath(p, runOptions{
+			Prompt: m.PromptTokens, N: m.NGenerated, Sampler: m.Sampler,
+			Keep: func(n string) bool { return names[n] }, Extra: extra, Teacher: want.Tokens,
+		})
+		p.Close()
+		if err != nil {
+			return nil, err
+		}
+		rep.Rows = append(rep.Rows, compareRun(want, got, m)...)
+		rep.Streams[want.Path] = stream(want.Tokens, got.Tokens)
+	}
+	for i := range rep.Rows {
+		if rep.Rows[i].Failed() {
+			rep.Pass = false
+			rep.FirstFailure = &rep.Rows[i]
+			break
+		}
+	}
+	return rep, nil
+}
+
+// compareRun compares a fresh run with the recorded one, row by row.
+func compareRun(want, got *Run, m *Meta) []Row {
+	fresh := map[string]*Checkpoint{}
+	for i := range got.Checkpoints {
+		fresh[got.Checkpoints[i].Name] = &got.Checkpoints[i]
+	}
+	var rows []Row
+	for i := range want.Checkpoints {
+		w := &want.Checkpoints[i]
+		rows = append(rows, compareCheckpoint(want.Path, w, fresh[w.Name], m))
+	}
+	if len(want.Tokens) > 0 {
+		rows = append(rows, compareCheckpoint(want.Path, &want.GenLogits, &got.GenLogits, m))
+		s := stream(want.Tokens, got.Tokens)
+		r := Row{Path: want.Path, Checkpoint: tensorTokens, Layer: -1, Verdict: Pass}
+		r.N = len(want.Tokens)
+		if s.FirstDivergence >= 0 {
+			k := s.FirstDivergence
+			r.Verdict = Fail
+			r.Note = fmt.Sprintf("first divergence at step %d: sampled %d, recorded %d", k, got.Tokens[k], want.Tokens[k])
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// compareCheckpoint compares a fresh checkpoint (nil if the path did not
+// produce it) with the recorded one.
+func compareCheckpoint(path string, want, got *Checkpoint, m *Meta) Row {
+	r := Row{Path: path, Checkpoint: want.Name, Layer: want.Layer, Limit: parity.Num(m.Policy.Threshold(want.Name))}
+	switch {
+	case got == nil:
+		r.Verdict, r.Note = Missing, "the path no longer produces this checkpoint"
+		return r
+	case got.Rows != want.Rows || got.Cols != want.Cols:
+		r.Verdict = Shape
+		r.Note = fmt.Sprintf("shape [%d, %d], recorded [%d, %d]", got.Rows, got.Cols, want.Rows, want.Cols)
+		return r
+	}
+	dtype := parity.F32
+	if m.Storage == storageF16 || m.ActDType == storageF16 {
+		dtype = parity.F16
+	}
+	a := widen(roundStorage(m.Storage, got.Data))
+	b := widen(want.Data)
+	r.Metrics = parity.Compare(a, b, dtype)
+	mismatch := 0 // elements finite on one side only, or with different non-finite values
+	for i := range a {
+		fa, fb := finite(a[i]), finite(b[i])
+		if fa != fb || (!fa && !(a[i] == b[i] || math.IsNaN(a[i]) && math.IsNaN(b[i]))) {
+			mismatch++
+		}
+	}
+	switch {
+	case mismatch > 0:
+		r.Verdict = Fail
+		r.Note = fmt.Sprintf("%d elements are non-finite on one side only", mismatch)
+	case !(float64(r.NMSE) <= float64(r.Limit)):
+		r.Verdict = Fail
+		row, col := r.MaxAbsIndex/max(want.Cols, 1), r.MaxAbsIndex%max(want.Cols, 1)
+		r.Note = fmt.Sprintf("nmse %.3g > %.3g; max_abs %.3g at position %d, column %d", float64(r.NMSE), float64(r.Limit), float64(r.MaxAbs), row, col)
+	default:
+		r.Verdict = Pass
+	}
+	return r
+}
+
+// stream compares token streams.
+func stream(want, got []int32) Stream {
+	s := Stream{Recorded: want, Got: got, FirstDivergence: -1}
+	for i := range want {
+		if i >= len(got) || got[i] != want[i] {
+			s.FirstDivergence = i
+			break
+		}
+	}
+	return s
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+func widen(x []float32) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = float64(v)
+	}
+	return out
+}
