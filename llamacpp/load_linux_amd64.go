@@ -109,6 +109,9 @@ func load(dir string) (*lib, error) {
 	defer loader.mu.Unlock()
 	if loader.lib != nil {
 		if loader.lib.dir != d && !sameFile(loader.lib.dir, d) {
+			if err := checkDir(d); err != nil {
+				return nil, err
+			}
 			return nil, fmt.Errorf("llamacpp: library already loaded from %s; cannot load another from %s in the same process", loader.lib.dir, d)
 		}
 		return loader.lib, nil

@@ -1,0 +1,213 @@
+package llamacpp
+
+import (
+	"math"
+	"testing"
+
+	"github.com/metallic-go/metallic/model"
+)
+
+// captureRun runs tokens with a hook that copies every checkpoint.
+func captureRun(t *testing.T, p *Path, tokens []int32, perturb func(*model.Tensor)) (map[string]*model.Tensor, []string, []float32) {
+	t.Helper()
+	got := map[string]*model.Tensor{}
+	var order []string
+	p.SetHook(func(tt *model.Tensor) {
+		if perturb != nil {
+			perturb(tt)
+		}
+		c := *tt
+		c.Data = append([]float32(nil), tt.Data...)
+		got[tt.Name] = &c
+		order = append(order, tt.Name)
+	})
+	defer p.SetHook(nil)
+	p.Reset()
+	logits, err := p.Forward(tokens, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, order, logits
+}
+
+func TestCaptureEveryCheckpoint(t *testing.T) {
+	m, p := openStories(t, Options{})
+	cfg := m.Config
+	tokens := []int32{1, 403, 407, 261}
+	T := len(tokens)
+	plain, err := p.Forward(tokens, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, order, logits := captureRun(t, p, tokens, nil)
+
+	width := map[string]int{
+		"embd": cfg.Dim, "attn_norm": cfg.Dim, "q": cfg.Heads * cfg.HeadDim, "k": cfg.KVHeads * cfg.HeadDim,
+		"v": cfg.KVHeads * cfg.HeadDim, "q_rope": cfg.Heads * cfg.HeadDim, "k_rope": cfg.KVHeads * cfg.HeadDim,
+		"attn_out": cfg.Heads * cfg.HeadDim, "attn_proj": cfg.Dim, "ffn_inp": cfg.Dim, "ffn_norm": cfg.Dim,
+		"ffn_gate": cfg.FF, "ffn_up": cfg.FF, "ffn_act": cfg.FF, "ffn_out": cfg.Dim, "l_out": cfg.Dim,
+		"output_norm": cfg.Dim, "logits": cfg.Vocab,
+	}
+	var want []string
+	for _, kind := range p.Checkpoints() {
+		if _, ok := width[kind]; !ok {
+			t.Errorf("Checkpoints lists %q, not expected for llama", kind)
+		}
+		if _, l, err := model.ParseCheckpoint(kind); err == nil && l == -1 {
+			want = append(want, kind)
+			continue
+		}
+		for l := range cfg.Layers {
+			want = append(want, model.CheckpointName(kind, l))
+		}
+	}
+	if len(p.Checkpoints()) != 18 {
+		t.Errorf("Checkpoints() = %v, want 18 kinds", p.Checkpoints())
+	}
+	for _, name := range want {
+		tt, ok := got[name]
+		if !ok {
+			t.Errorf("checkpoint %s not delivered", name)
+			continue
+		}
+		kind, layer, _ := model.ParseCheckpoint(name)
+		if tt.Rows != T || tt.Cols != width[kind] || len(tt.Data) != T*width[kind] || tt.Layer != layer || tt.Pos != 0 {
+			t.Errorf("%s: rows %d cols %d len %d layer %d pos %d, want %d×%d layer %d pos 0",
+				name, tt.Rows, tt.Cols, len(tt.Data), tt.Layer, tt.Pos, T, width[kind], layer)
+		}
+	}
+	if len(order) != len(want) {
+		t.Errorf("delivered %d checkpoints, want %d", len(order), len(want))
+	}
+	for i := range plain {
+		if math.Float32bits(plain[i]) != math.Float32bits(logits[i]) || math.Float32bits(got["logits"].Data[i]) != math.Float32bits(logits[i]) {
+			t.Fatalf("logit %d: no hook %v, with hook %v, checkpoint %v: capture must not change results", i, plain[i], logits[i], got["logits"].Data[i])
+		}
+	}
+
+	// Independent checks of the mapping, in float64 from the GGUF file.
+	f := m.File
+	eps, ok := f.Float("llama.attention.layer_norm_rms_epsilon")
+	if !ok {
+		t.Fatal("no rms epsilon in metadata")
+	}
+	emb, _ := weightF64(t, f, "token_embd.weight")
+	gain, _ := weightF64(t, f, "blk.0.attn_norm.weight")
+	d := cfg.Dim
+	var maxEmb, maxNorm float64
+	for r, tok := range tokens {
+		x := emb[int(tok)*d : int(tok+1)*d]
+		var ss float64
+		for _, v := range x {
+			ss += v * v
+		}
+		scale := 1 / math.Sqrt(ss/float64(d)+eps)
+		for i := range d {
+			maxEmb = math.Max(maxEmb, math.Abs(float64(got["embd"].Data[r*d+i])-x[i]))
+			maxNorm = math.Max(maxNorm, math.Abs(float64(got["blk.0.attn_norm"].Data[r*d+i])-x[i]*scale*gain[i]))
+		}
+	}
+	t.Logf("embd vs token_embd rows: max |Δ| = %.3g; blk.0.attn_norm vs float64 RMSNorm: max |Δ| = %.3g", maxEmb, maxNorm)
+	if maxEmb != 0 || maxNorm > 2e-6 {
+		t.Errorf("embd max |Δ| %g (want 0), attn_norm max |Δ| %g (want ≤ 2e-6)", maxEmb, maxNorm)
+	}
+
+	// l_out = ffn_inp + ffn_out in float32; ffn_act = silu(gate)·up.
+	var maxAct float64
+	for l := range cfg.Layers {
+		inp, out, lo := got[model.CheckpointName("ffn_inp", l)], got[model.CheckpointName("ffn_out", l)], got[model.CheckpointName("l_out", l)]
+		for i := range lo.Data {
+			if inp.Data[i]+out.Data[i] != lo.Data[i] {
+				t.Fatalf("layer %d: l_out[%d] = %v, ffn_inp+ffn_out = %v", l, i, lo.Data[i], inp.Data[i]+out.Data[i])
+			}
+		}
+		g, u, a := got[model.CheckpointName("ffn_gate", l)], got[model.CheckpointName("ffn_up", l)], got[model.CheckpointName("ffn_act", l)]
+		for i := range a.Data {
+			x := float64(g.Data[i])
+			w := x / (1 + math.Exp(-x)) * float64(u.Data[i])
+			maxAct = math.Max(maxAct, math.Abs(float64(a.Data[i])-w)/(math.Abs(w)+1e-3))
+		}
+	}
+	t.Logf("ffn_act vs silu(gate)·up: max rel = %.3g", maxAct)
+	if maxAct > 1e-5 {
+		t.Errorf("ffn_act max rel error %g", maxAct)
+	}
+
+	// q_rope is q rotated pairwise (2i, 2i+1) per head, layout [T, heads·hd].
+	hd := cfg.HeadDim
+	var maxRope float64
+	for _, pair := range [][2]string{{"q", "q_rope"}, {"k", "k_rope"}} {
+		for l := range cfg.Layers {
+			q, qr := got[model.CheckpointName(pair[0], l)], got[model.CheckpointName(pair[1], l)]
+			for r := range T {
+				for h := range q.Cols / hd {
+					for i := 0; i < cfg.RopeDim; i += 2 {
+						th := float64(r) * math.Pow(float64(cfg.RopeBase), -float64(i)/float64(cfg.RopeDim))
+						o := r*q.Cols + h*hd + i
+						x0, x1 := float64(q.Data[o]), float64(q.Data[o+1])
+						y0, y1 := x0*math.Cos(th)-x1*math.Sin(th), x0*math.Sin(th)+x1*math.Cos(th)
+						maxRope = math.Max(maxRope, math.Max(math.Abs(float64(qr.Data[o])-y0), math.Abs(float64(qr.Data[o+1])-y1)))
+					}
+				}
+			}
+		}
+	}
+	t.Logf("q_rope/k_rope vs float64 RoPE of q/k: max |Δ| = %.3g", maxRope)
+	if maxRope > 1e-5 {
+		t.Errorf("rope max |Δ| %g", maxRope)
+	}
+}
+
+func TestPerturbationPropagates(t *testing.T) {
+	_, p := openStories(t, Options{})
+	tokens := []int32{1, 403, 407}
+	base, _, baseLogits := captureRun(t, p, tokens, nil)
+	const target = "blk.2.ffn_act"
+	pert, _, pertLogits := captureRun(t, p, tokens, func(tt *model.Tensor) {
+		if tt.Name == target {
+			for i := range tt.Data {
+				tt.Data[i] *= 1.25
+			}
+		}
+	})
+	same := func(name string) bool {
+		a, b := base[name].Data, pert[name].Data
+		for i := range a {
+			if a[i] != b[i] {
+				return false
+			}
+		}
+		return true
+	}
+	for _, name := range []string{"blk.2.ffn_up", "blk.1.l_out", "blk.2.ffn_inp"} {
+		if !same(name) {
+			t.Errorf("%s changed, but it is computed before %s", name, target)
+		}
+	}
+	for _, name := range []string{"blk.2.ffn_out", "blk.2.l_out", "blk.4.attn_norm", "logits"} {
+		if same(name) {
+			t.Errorf("%s unchanged after perturbing %s: the write-back did not propagate", name, target)
+		}
+	}
+	// ffn_out = W_down·act is linear in act: scaling act by 1.25 scales it.
+	var maxDiff, maxRef float64
+	b, q := base["blk.2.ffn_out"].Data, pert["blk.2.ffn_out"].Data
+	for i := range b {
+		maxDiff = math.Max(maxDiff, math.Abs(float64(q[i])-1.25*float64(b[i])))
+		maxRef = math.Max(maxRef, math.Abs(1.25*float64(b[i])))
+	}
+	maxRel := maxDiff / maxRef
+	t.Logf("perturbed ffn_out vs 1.25·ffn_out: max |Δ| / max |ref| = %.3g", maxRel)
+	if maxRel > 1e-5 {
+		t.Errorf("perturbed ffn_out is not 1.25× the original (max rel %g)", maxRel)
+	}
+	changed := 0
+	for i := range baseLogits {
+		if baseLogits[i] != pertLogits[i] {
+			changed++
+		}
+	}
+	if changed == 0 {
+		t.Error("logits unchanged by the perturbation")
+	}
+}
