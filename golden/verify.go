@@ -146,8 +146,9 @@ func compareRun(want, got *Run, m *Meta) []Row {
 	if len(want.Tokens) > 0 {
 		rows = append(rows, compareCheckpoint(want.Path, &want.GenLogits, &got.GenLogits, m))
 		s := stream(want.Tokens, got.Tokens)
+		// Only N, the verdict and the note mean anything for the stream.
 		r := Row{Path: want.Path, Checkpoint: tensorTokens, Layer: -1, Verdict: Pass}
-		r.N = len(want.Tokens)
+		r.N, r.Cos = len(want.Tokens), 1
 		if s.FirstDivergence >= 0 {
 			k := s.FirstDivergence
 			r.Verdict = Fail
