@@ -1,0 +1,18 @@
+// Package kernel composes fused compute kernels from stages.
+//
+// A stage is a prologue (it transforms the main stage's input vector: an
+// RMSNorm scale, an embedding gather, a RoPE rotation), a main body (GEMV
+// for every weight dtype, attention, copy/gather/scatter) or an epilogue
+// (it transforms each output value before the store: bias, residual with
+// alpha/beta, SwiGLU, GELU, softmax, a SIMD reduce ladder). Compose joins
+// prologues, one main and epilogues into one Kernel carrying Metal Shading
+// Language and CUDA C sources (emitted through the typed Builder, where
+// every variable is a Go value), a CPU implementation that runs the stages
+// fused per work item, the argument table and a dispatch preset.
+//
+// Kernel arguments are declared by each stage as a Go struct whose fields
+// are Buf, Int or Float handles tagged `dsl:"buffer"`, `dsl:"buffer,output"`,
+// `dsl:"param"`, `dsl:"param,dynamic"` or `dsl:"skip"`. Compose assigns
+// argument indices in declaration order (arguments of the same name are
+// shared between stages), and the kernel's Bind resolves them by name.
+package kernel

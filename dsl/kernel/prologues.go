@@ -1,0 +1,191 @@
+package kernel
+
+import (
+	"math"
+
+	"github.com/metallic-go/metallic/gguf"
+	"strings"
+)
+
+// RMSNorm is a prologue scaling the input by inv_rms = 1/√(mean(x²)+eps)
+// and the gain γ (a weight vector of dtype Gamma). It normalizes whatever
+// input vector the main reads: a whole row, or one head for per-head norms.
+type RMSNorm struct {
+	Gamma gguf.Type
+	Eps   float32
+	a     struct {
+		Gamma Buf        `dsl:"buffer"`
+		Eps   FloatParam `dsl:"param"`
+	}
+}
+
+// Name returns "rmsnorm".
+func (s *RMSNorm) Name() string { return "rmsnorm" }
+
+// Args declares γ and eps.
+func (s *RMSNorm) Args() any {
+	s.a.Gamma.Elem, s.a.Eps.Value = Uchar, s.Eps
+	return &s.a
+}
+
+// Includes returns γ's accessor.
+func (s *RMSNorm) Includes() []Include { return []Include{weightInclude(s.Gamma)} }
+
+// Setup computes inv_rms with a threadgroup reduction and returns the
+// loader x·inv_rms·γ evaluated on the fly.
+func (s *RMSNorm) Setup(c *Ctx, load Loader) Loader {
+	b := c.B
+	ss := b.Let(Float, "ss", Lit(0))
+	b.For("k", b.Tid(), c.InLen, I(b.Threads), func(k Expr) {
+		v := b.Let(Float, "v", load(k))
+		b.Set(ss, F("%s + %s * %s", ss, v, v))
+	})
+	tot := b.BlockReduce(OpAdd, ss.E())
+	inv := b.Let(Float, "inv_rms", b.Call(Rsqrt, F("%s / float(%s) + %s", tot, c.InLen, s.a.Eps.E())))
+	return func(k Expr) Expr {
+		return F("(%s * %s * %s)", load(k), inv, W(s.Gamma, &s.a.Gamma, I(0), I(0), k))
+	}
+}
+
+// CPU normalizes f.In in place.
+func (s *RMSNorm) CPU(f *Frame) {
+	var ss float64
+	for _, v := range f.In {
+		ss += float64(v) * float64(v)
+	}
+	inv := float32(1 / math.Sqrt(ss/float64(len(f.In))+float64(s.Eps)))
+	g := WeightRow(s.Gamma, f.Args[s.a.Gamma.Index].Bytes(), len(f.In), 0, f.Scratch(1, len(f.In)))
+	for i, v := range f.In {
+		f.In[i] = v * inv * g[i]
+	}
+}
+
+// Embed is a prologue that gathers the input row from an embedding table
+// (a weight of dtype Table, K columns) at the token id of the item's row.
+// It replaces the main's input loader.
+type Embed struct {
+	Table gguf.Type
+	K     int
+	a     struct {
+		Table Buf      `dsl:"buffer"`
+		Ids   Buf      `dsl:"buffer"`
+		RB    IntParam `dsl:"param"`
+	}
+}
+
+// Name returns "embed".
+func (s *Embed) Name() string { return "embed" }
+
+// Args declares the table, the token ids and the row bytes.
+func (s *Embed) Args() any {
+	rb, _ := gguf.RowBytes(s.Table, s.K)
+	s.a.Table.Elem, s.a.Ids.Elem, s.a.RB.Value = Uchar, Int, rb
+	return &s.a
+}
+
+// Includes returns the table's accessor.
+func (s *Embed) Includes() []Include { return []Include{weightInclude(s.Table)} }
+
+// Setup returns the table loader.
+func (s *Embed) Setup(c *Ctx, _ Loader) Loader {
+	b := c.B
+	tok := b.Let(Int, "tok", F("%s[%s]", s.a.Ids.v, c.Row))
+	return func(k Expr) Expr { return W(s.Table, &s.a.Table, s.a.RB.E(), tok.E(), k) }
+}
+
+// CPU fills f.In with the dequantized table row.
+func (s *Embed) CPU(f *Frame) {
+	tok := int(f.Args[s.a.Ids.Index].I32()[f.Row])
+	row := WeightRow(s.Table, f.Args[s.a.Table.Index].Bytes(), s.K, tok, f.Scratch(1, s.K))
+	copy(f.In, row)
+}
+
+// Rope is a prologue rotating the input vector (one head) by RoPE at
+// position pos + row: pairs (i, i+Dim/2) when NeoX, else (2i, 2i+1); only
+// the first Dim elements rotate. Pos is bound at dispatch ("rope.pos").
+type Rope struct {
+	NeoX bool
+	Dim  int
+	Base float32
+	a    struct {
+		Pos  IntParam   `dsl:"param,dynamic"`
+		Dim  IntParam   `dsl:"param"`
+		Base FloatParam `dsl:"param"`
+		NeoX IntParam   `dsl:"param"`
+	}
+}
+
+// Name returns "rope".
+func (s *Rope) Name() string { return "rope" }
+
+// Args declares the position and the rotation constants.
+func (s *Rope) Args() any {
+	s.a.Dim.Value, s.a.Base.Value = s.Dim, s.Base
+	s.a.NeoX.Value = 0
+	if s.NeoX {
+		s.a.NeoX.Value = 1
+	}
+	return &s.a
+}
+
+const ropeSrc = `FN float rope_mix(int k, float a, float b, int rd, int pos, float base, int neox) {
+    if (k >= rd) {
+        return a;
+    }
+    int i = neox != 0 ? k % (rd / 2) : k / 2;
+    bool first = neox != 0 ? k < rd / 2 : (k % 2) == 0;
+    float theta = float(pos) * pow(base, -2.0f * float(i) / float(rd));
+    float c = cos(theta);
+    float s = sin(theta);
+    return first ? a * c - b * s : b * s + a * c;
+}
+FN int rope_partner(int k, int rd, int neox) {
+    if (k >= rd) {
+        return k;
+    }
+    if (neox != 0) {
+        return k < rd / 2 ? k + rd / 2 : k - rd / 2;
+    }
+    return k ^ 1;
+}`
+
+// Includes returns the rotation helpers.
+func (s *Rope) Includes() []Include {
+	cuda := ropeSrc
+	for _, r := range [][2]string{{"pow(", "powf("}, {"cos(", "cosf("}, {"sin(", "sinf("}} {
+		cuda = strings.ReplaceAll(cuda, r[0], r[1])
+	}
+	return []Include{{Name: "rope", MSL: ropeSrc, CUDA: cuda}}
+}
+
+// Setup returns the rotating loader; it reads the partner element through
+// the previous loader, so a preceding per-head RMSNorm is applied first.
+func (s *Rope) Setup(c *Ctx, load Loader) Loader {
+	b := c.B
+	pos := b.Let(Int, "pos", F("%s + %s", s.a.Pos.E(), c.Row))
+	return func(k Expr) Expr {
+		p := F("rope_partner(%s, %s, %s)", k, s.a.Dim.E(), s.a.NeoX.E())
+		return F("rope_mix(%s, %s, %s, %s, %s, %s, %s)", k, load(k), load(p), s.a.Dim.E(), pos, s.a.Base.E(), s.a.NeoX.E())
+	}
+}
+
+// CPU rotates f.In in place.
+func (s *Rope) CPU(f *Frame) {
+	pos := f.Args[s.a.Pos.Index].I + f.Row
+	RopeRow(f.In, pos, s.Dim, s.Base, s.NeoX)
+}
+
+// RopeRow rotates one head vector x in place at position pos.
+func RopeRow(x []float32, pos, rd int, base float32, neox bool) {
+	for i := 0; i < rd/2; i++ {
+		theta := float64(pos) * math.Pow(float64(base), -2*float64(i)/float64(rd))
+		c, sn := float32(math.Cos(theta)), float32(math.Sin(theta))
+		a, b := 2*i, 2*i+1
+		if neox {
+			a, b = i, i+rd/2
+		}
+		x0, x1 := x[a], x[b]
+		x[a] = x0*c - x1*sn
+		x[b] = x0*sn + x1*c
+	}
+}
