@@ -1,0 +1,125 @@
+package parity
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/metallic-go/metallic/model"
+	"github.com/metallic-go/metallic/tokenizer"
+)
+
+// DefaultPrompt is the prompt of the default report and of `steps` and
+// `tokens` when none is given.
+const DefaultPrompt = "Once upon a time"
+
+// Session is an opened model with the paths under test.
+type Session struct {
+	Model   *model.Model
+	Targets []Target
+	// Skipped explains paths that were asked for optionally but could not
+	// be opened (llamacpp not installed), by name.
+	Skipped map[string]string
+}
+
+// SessionOptions configure Open.
+type SessionOptions struct {
+	// Paths to open, in order; the first is the reference of pair rows.
+	Paths []string
+	// Optional paths are skipped (and noted in Skipped) when they fail to
+	// open, instead of failing the session.
+	Optional    []string
+	PathOptions model.PathOptions
+}
+
+// Open loads the model file and opens the requested paths over it.
+func Open(file string, o SessionOptions) (*Session, error) {
+	dt, err := ParseDType(o.PathOptions.ActDType)
+	if err != nil {
+		return nil, err
+	}
+	if dt == BF16 {
+		return nil, fmt.Errorf("parity: paths store activations in f32 or f16, not bf16")
+	}
+	if len(o.Paths) == 0 {
+		return nil, fmt.Errorf("parity: no paths given (linked in: %s)", strings.Join(model.PathNames(), ","))
+	}
+	seen := map[string]bool{}
+	for _, n := range o.Paths {
+		if seen[n] {
+			return nil, fmt.Errorf("parity: path %q given twice", n)
+		}
+		seen[n] = true
+	}
+	m, err := model.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{Model: m, Skipped: map[string]string{}}
+	for _, n := range o.Paths {
+		p, err := model.OpenPath(n, m, o.PathOptions)
+		if err != nil {
+			if slices.Contains(o.Optional, n) {
+				s.Skipped[n] = err.Error()
+				continue
+			}
+			s.Close()
+			return nil, err
+		}
+		s.Targets = append(s.Targets, Target{Path: p, DType: dt, QuantizesActivations: n == "llamacpp"})
+	}
+	if len(s.Targets) == 0 {
+		s.Close()
+		return nil, fmt.Errorf("parity: none of the paths %s could be opened", strings.Join(o.Paths, ","))
+	}
+	return s, nil
+}
+
+// Paths returns the opened paths.
+func (s *Session) Paths() []model.Path {
+	var ps []model.Path
+	for _, t := range s.Targets {
+		ps = append(ps, t.Path)
+	}
+	return ps
+}
+
+// Close closes the paths and the model.
+func (s *Session) Close() error {
+	for _, t := range s.Targets {
+		t.Path.Close()
+	}
+	s.Targets = nil
+	return s.Model.Close()
+}
+
+// PromptTokens tokenizes prompt with the model's own tokenizer, with a BOS
+// token when the vocabulary asks for one.
+func (s *Session) PromptTokens(prompt string) ([]int32, error) {
+	tk, err := tokenizer.FromGGUF(s.Model.File)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := tk.Encode(prompt, tokenizer.EncodeOptions{BOS: tk.Vocab().AddBOS && tk.BOS() >= 0})
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("parity: the prompt %q has no tokens", prompt)
+	}
+	return ids, nil
+}
+
+// ParseTokens parses "1,2,3" into ids below vocab.
+func ParseTokens(s string, vocab int) ([]int32, error) {
+	var ids []int32
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		var v int64
+		if _, err := fmt.Sscan(f, &v); err != nil || v < 0 || v >= int64(vocab) || fmt.Sprint(v) != f {
+			return nil, fmt.Errorf("parity: token %q is not an id in [0, %d)", f, vocab)
+		}
+		ids = append(ids, int32(v))
+	}
+	return ids, nil
+}
