@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+)
+
+func init() {
+	register(command{
+		name:    "logits",
+		summary: "print the logits of one path for given tokens (one row per position)",
+		run:     runLogits,
+	})
+}
+
+const logitsUsage = `logits [MODEL] --tokens 1,2,3 [--path P] [--backend B] [--ctx N] [--act f32|f16] [--threads N] [--json]`
+
+type logitsOutput struct {
+	Tokens []int32     `json:"tokens"`
+	Logits [][]float32 `json:"logits"`
+	Path   string      `json:"path"`
+}
+
+func runLogits(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("logits", logitsUsage, stderr)
+	run := genAddRunFlags(fs)
+	tokens := fs.String("tokens", "", "token ids, comma-separated (required)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usagef("logits takes one MODEL, got %q", pos)
+	}
+	if *tokens == "" {
+		return usagef("logits needs --tokens")
+	}
+	ids, err := genParseTokens(*tokens)
+	if err != nil {
+		return err
+	}
+	arg := ""
+	if len(pos) == 1 {
+		arg = pos[0]
+	}
+	m, p, err := run.open(arg)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	defer p.Close()
+	V := m.Config.Vocab
+	if err := genCheckVocab(ids, V); err != nil {
+		return err
+	}
+	flat, err := p.Forward(ids, 0)
+	if err != nil {
+		return err
+	}
+	if len(flat) != len(ids)*V {
+		return fmt.Errorf("path %s returned %d logits for %d positions × vocab %d", p.Name(), len(flat), len(ids), V)
+	}
+	rows := make([][]float32, len(ids))
+	for i := range rows {
+		rows[i] = flat[i*V : (i+1)*V]
+		for _, v := range rows[i] {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("path %s produced a non-finite logit at position %d", p.Name(), i)
+			}
+		}
+	}
+	if run.json {
+		return writeJSON(stdout, logitsOutput{Tokens: ids, Logits: rows, Path: p.Name()})
+	}
+	for i, row := range rows {
+		best := 0
+		for j, v := range row {
+			if v > row[best] {
+				best = j
+			}
+		}
+		fmt.Fprintf(stdout, "pos %d token %d: argmax %d (%.4f)", i, ids[i], best, row[best])
+		for j := 0; j < min(8, V); j++ {
+			fmt.Fprintf(stdout, " %.4f", row[j])
+		}
+		fmt.Fprintln(stdout, " …")
+	}
+	return nil
+}
