@@ -103,6 +103,7 @@ const (
 	offTensorNe      = 16  // int64_t ne[4]
 	offTensorNb      = 48  // size_t nb[4]
 	offTensorOp      = 80  // enum ggml_op
+	offTensorSrc     = 152 // struct ggml_tensor * src[10]
 	offTensorViewSrc = 232 // struct ggml_tensor *
 	offTensorData    = 248 // void *
 	offTensorName    = 256 // char name[64]

@@ -20,6 +20,7 @@ type tensorInfo struct {
 	ne      [4]int64
 	nb      [4]uint64
 	op      int32
+	src     [2]unsafe.Pointer
 	viewSrc unsafe.Pointer
 	data    unsafe.Pointer
 	name    string
@@ -33,6 +34,7 @@ func readTensor(t unsafe.Pointer) tensorInfo {
 	ti.ne = *(*[4]int64)(unsafe.Add(t, offTensorNe))
 	ti.nb = *(*[4]uint64)(unsafe.Add(t, offTensorNb))
 	ti.op = *(*int32)(unsafe.Add(t, offTensorOp))
+	ti.src = *(*[2]unsafe.Pointer)(unsafe.Add(t, offTensorSrc))
 	ti.viewSrc = *(*unsafe.Pointer)(unsafe.Add(t, offTensorViewSrc))
 	ti.data = *(*unsafe.Pointer)(unsafe.Add(t, offTensorData))
 	name := unsafe.Slice((*byte)(unsafe.Add(t, offTensorName)), tensorNameLen)
@@ -73,7 +75,7 @@ func rules(cfg *model.Config) []rule {
 		rule{"Qcur", "ROPE", "q_rope"},
 		rule{"Kcur", "ROPE", "k_rope"},
 		rule{"kqv_out", "CONT", "attn_out"},
-		rule{"attn_out", "MUL_MAT", "attn_proj"},
+		rule{"", "MUL_MAT", "attn_proj"}, // matched by its input, kqv_out-L (see onEval)
 		rule{"ffn_inp", "ADD", "ffn_inp"},
 		rule{"ffn_norm", "MUL", "ffn_norm"},
 		rule{"ffn_gate", "MUL_MAT", "ffn_gate"},
@@ -124,11 +126,12 @@ type capture struct {
 	T     int
 	rules map[[2]string]string // {name, op} -> kind
 	seen  map[string]bool
+	kqv   map[unsafe.Pointer]int // kqv_out-L tensors seen, to find Wo·kqv_out (unnamed in qwen2/qwen3)
 	err   error
 }
 
 func newCapture(p *Path, T int) *capture {
-	c := &capture{p: p, pos: p.n, T: T, rules: map[[2]string]string{}, seen: map[string]bool{}}
+	c := &capture{p: p, pos: p.n, T: T, rules: map[[2]string]string{}, seen: map[string]bool{}, kqv: map[unsafe.Pointer]int{}}
 	for _, r := range rules(&p.cfg) {
 		c.rules[[2]string{r.name, r.op}] = r.kind
 	}
@@ -172,6 +175,16 @@ func onEval(t unsafe.Pointer, ask, ud uintptr) uintptr {
 	op := p.l.op(ti.op)
 	base, layer := splitName(ti.name)
 	kind, ok := c.rules[[2]string{base, op}]
+	if kind == "attn_out" {
+		c.kqv[t] = layer
+	}
+	if op == "MUL_MAT" {
+		// The attention output projection is named attn_out-L in llama's
+		// graph and left unnamed in qwen2/qwen3's: find it by its input.
+		if l, isProj := c.kqv[ti.src[1]]; isProj {
+			kind, layer, ok = "attn_proj", l, true
+		}
+	}
 	if asking {
 		if traceEval != nil {
 			traceEval(ti.name, op, ti.typ, ti.ne)

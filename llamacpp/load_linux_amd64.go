@@ -274,6 +274,9 @@ func (l *lib) checkTensorLayout() error {
 	if n := l.nbytes(t); n != 3*5*7*11*2 {
 		errs = append(errs, fmt.Sprintf("ggml_nbytes %d", n))
 	}
+	if src := readTensor(u).src; src[0] != t || src[1] != t {
+		errs = append(errs, "src of ggml_add(t, t) is not {t, t}")
+	}
 	if op := l.op(readTensor(u).op); op != "ADD" {
 		errs = append(errs, fmt.Sprintf("op of ggml_add is %q", op))
 	}
