@@ -109,10 +109,13 @@ func TestGenerateBadInput(t *testing.T) {
 		{"bad act", []string{"--act", "f8"}, "f8"},
 		{"bad temp", []string{"--temp", "-1"}, "temperature"},
 		{"prompt and tokens", []string{"--prompt", "a", "--tokens", "1"}, "exclusive"},
-		{"missing model", []string{"/nonexistent/model.gguf"}, "nonexistent"},
+		{"missing model", []string{"MODEL=/nonexistent/model.gguf"}, "no such file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append([]string{"generate", model, "-n", "2"}, tc.args...)
+			if m, ok := strings.CutPrefix(tc.args[0], "MODEL="); ok {
+				args = []string{"generate", m}
+			}
 			code, stdout, stderr := genRun(args...)
 			if code != 2 || !strings.Contains(stderr, tc.want) {
 				t.Errorf("exit %d stderr %q, want exit 2 with %q", code, stderr, tc.want)

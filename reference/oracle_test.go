@@ -1,0 +1,201 @@
+package reference_test
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/model"
+	"github.com/metallic-go/metallic/synth"
+)
+
+// forward64 is an independent float64 forward of any supported
+// architecture, one position at a time with exact dequantization: the
+// global oracle the reference is checked against.
+func forward64(t *testing.T, m *model.Model, tokens []int32) [][]float64 {
+	cfg, w := m.Config, m.Weights
+	deq := func(x model.Weight) []float64 {
+		if x.Data == nil {
+			return nil
+		}
+		out := make([]float64, x.K*x.N)
+		if err := gguf.DequantizeF64(x.Type, x.Data, out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	matvec := func(W []float64, x []float64, n int) []float64 {
+		k := len(x)
+		y := make([]float64, n)
+		for i := range n {
+			for j := range k {
+				y[i] += W[i*k+j] * x[j]
+			}
+		}
+		return y
+	}
+	rms := func(x, g []float64) []float64 {
+		var ss float64
+		for _, v := range x {
+			ss += v * v
+		}
+		s := 1 / math.Sqrt(ss/float64(len(x))+float64(cfg.NormEps))
+		y := make([]float64, len(x))
+		for i := range x {
+			y[i] = x[i] * s * g[i]
+		}
+		return y
+	}
+	hd := cfg.HeadDim
+	rope := func(x []float64, pos int) {
+		for h := 0; h < len(x)/hd; h++ {
+			for i := 0; i < cfg.RopeDim/2; i++ {
+				th := float64(pos) * math.Pow(float64(cfg.RopeBase), -2*float64(i)/float64(cfg.RopeDim))
+				a, b := h*hd+2*i, h*hd+2*i+1
+				if cfg.RopeStyle == model.RopeNeoX {
+					a, b = h*hd+i, h*hd+i+cfg.RopeDim/2
+				}
+				x0, x1 := x[a], x[b]
+				x[a] = x0*math.Cos(th) - x1*math.Sin(th)
+				x[b] = x0*math.Sin(th) + x1*math.Cos(th)
+			}
+		}
+	}
+	type layer struct{ an, q, k, v, bq, bk, bv, qn, kn, o, fn, g, u, d []float64 }
+	ls := make([]layer, cfg.Layers)
+	for i, l := range w.Layers {
+		ls[i] = layer{deq(l.AttnNorm), deq(l.Q), deq(l.K), deq(l.V), deq(l.QBias), deq(l.KBias), deq(l.VBias),
+			deq(l.QNorm), deq(l.KNorm), deq(l.O), deq(l.FFNNorm), deq(l.Gate), deq(l.Up), deq(l.Down)}
+	}
+	embd, onorm, out := deq(w.Embd), deq(w.OutputNorm), deq(w.Output)
+	kc := make([][][]float64, cfg.Layers)
+	vc := make([][][]float64, cfg.Layers)
+	var logits [][]float64
+	for pos, id := range tokens {
+		x := append([]float64(nil), embd[int(id)*cfg.Dim:(int(id)+1)*cfg.Dim]...)
+		for li, l := range ls {
+			xb := rms(x, l.an)
+			q := matvec(l.q, xb, cfg.Heads*hd)
+			k := matvec(l.k, xb, cfg.KVHeads*hd)
+			v := matvec(l.v, xb, cfg.KVHeads*hd)
+			for i := range l.bq {
+				q[i] += l.bq[i]
+			}
+			for i := range l.bk {
+				k[i] += l.bk[i]
+			}
+			for i := range l.bv {
+				v[i] += l.bv[i]
+			}
+			if l.qn != nil {
+				for h := 0; h < cfg.Heads; h++ {
+					copy(q[h*hd:], rms(q[h*hd:(h+1)*hd], l.qn))
+				}
+				for h := 0; h < cfg.KVHeads; h++ {
+					copy(k[h*hd:], rms(k[h*hd:(h+1)*hd], l.kn))
+				}
+			}
+			rope(q, pos)
+			rope(k, pos)
+			kc[li], vc[li] = append(kc[li], k), append(vc[li], v)
+			att := make([]float64, cfg.Heads*hd)
+			for h := 0; h < cfg.Heads; h++ {
+				g := h / (cfg.Heads / cfg.KVHeads)
+				s := make([]float64, pos+1)
+				mx := math.Inf(-1)
+				for j := range s {
+					for i := range hd {
+						s[j] += q[h*hd+i] * kc[li][j][g*hd+i]
+					}
+					s[j] /= math.Sqrt(float64(hd))
+					mx = max(mx, s[j])
+				}
+				var sum float64
+				for j := range s {
+					s[j] = math.Exp(s[j] - mx)
+					sum += s[j]
+				}
+				for j := range s {
+					for i := range hd {
+						att[h*hd+i] += s[j] / sum * vc[li][j][g*hd+i]
+					}
+				}
+			}
+			proj := matvec(l.o, att, cfg.Dim)
+			for i := range x {
+				x[i] += proj[i]
+			}
+			xb = rms(x, l.fn)
+			gt, up := matvec(l.g, xb, cfg.FF), matvec(l.u, xb, cfg.FF)
+			for i := range gt {
+				gt[i] = gt[i] / (1 + math.Exp(-gt[i])) * up[i]
+			}
+			dn := matvec(l.d, gt, cfg.Dim)
+			for i := range x {
+				x[i] += dn[i]
+			}
+		}
+		logits = append(logits, matvec(out, rms(x, onorm), cfg.Vocab))
+	}
+	return logits
+}
+
+// TestOracle compares the reference's logits at every position with the
+// float64 forward on synthetic models of every architecture, in f32 and f16
+// storage and with quantized weights.
+func TestOracle(t *testing.T) {
+	dir := t.TempDir()
+	tokens := []int32{1, 17, 300, 42, 5, 99, 260, 7, 8, 150, 3}
+	for _, preset := range []string{"tiny-llama", "tiny-qwen2", "tiny-qwen3"} {
+		for _, dt := range []gguf.Type{gguf.TypeF32, gguf.TypeQ8_0, gguf.TypeQ4_K} {
+			file := filepath.Join(dir, fmt.Sprintf("%s-%v.gguf", preset, dt))
+			if _, err := synth.WriteFile(file, synth.Options{Preset: preset, DType: dt, Seed: 7}); err != nil {
+				t.Fatal(err)
+			}
+			m, err := model.Open(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := forward64(t, m, tokens)
+			for _, act := range []string{"f32", "f16"} {
+				c, err := newCtx(m, act)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := c.Forward(tokens, 0)
+				c.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				// f32: float32 rounding only; f16: every stored value
+				// carries up to 2^-11 relative error.
+				limit := map[string]float64{"f32": 1e-9, "f16": 1e-5}[act]
+				V := m.Config.Vocab
+				worst := 0.0
+				for p := range tokens {
+					var se, sr float64
+					for j := range V {
+						d := float64(got[p*V+j]) - want[p][j]
+						se += d * d
+						sr += want[p][j] * want[p][j]
+					}
+					worst = max(worst, se/sr)
+				}
+				t.Logf("%s %v act %s: worst-position logits NMSE %.3g", preset, dt, act, worst)
+				if !(worst <= limit) {
+					t.Errorf("%s %v act %s: logits NMSE %.3g > %.0g", preset, dt, act, worst, limit)
+				}
+			}
+			m.Close()
+		}
+	}
+}
+
+func newCtx(m *model.Model, act string) (interface {
+	Forward([]int32, int) ([]float32, error)
+	Close() error
+}, error) {
+	return model.OpenPath("reference", m, model.PathOptions{ActDType: act, Ctx: 64})
+}
