@@ -11,9 +11,9 @@ import (
 // hb builds GGUF bytes by hand.
 type hb struct{ bytes.Buffer }
 
-func (b *hb) u32(v uint32) *hb { binary.Write(&b.Buffer, binary.LittleEndian, v); return b }
-func (b *hb) u64(v uint64) *hb { binary.Write(&b.Buffer, binary.LittleEndian, v); return b }
-func (b *hb) str(s string) *hb { b.u64(uint64(len(s))); b.WriteString(s); return b }
+func (b *hb) u32(v uint32) *hb  { binary.Write(&b.Buffer, binary.LittleEndian, v); return b }
+func (b *hb) u64(v uint64) *hb  { binary.Write(&b.Buffer, binary.LittleEndian, v); return b }
+func (b *hb) str(s string) *hb  { b.u64(uint64(len(s))); b.WriteString(s); return b }
 func (b *hb) raw(p ...byte) *hb { b.Write(p); return b }
 
 // header writes magic, version 3 and the two counts.
@@ -73,8 +73,8 @@ func malformedCases(t testing.TB) []malformedCase {
 		{"huge KV count", header(0, 1<<60).Bytes(), ErrMalformed, "metadata count 1152921504606846976 does not fit"},
 		{"huge tensor count", header(1<<60, 0).Bytes(), ErrMalformed, "tensor count 1152921504606846976 does not fit"},
 		{"huge key length", header(0, 1).u64(1 << 62).raw(make([]byte, 20)...).Bytes(), ErrMalformed, "key of metadata entry 0 at offset 24 has length 4611686018427387904"},
-		{"huge string length", header(0, 1).str("k").u32(valString).u64(1<<62).raw(make([]byte, 20)...).Bytes(), ErrMalformed, `value of key "k" at offset 37 has length 4611686018427387904`},
-		{"huge array length", header(0, 1).str("k").u32(valArray).u32(valUint32).u64(1<<61).raw(make([]byte, 20)...).Bytes(), ErrMalformed, `key "k": array of 2305843009213693952 uint32`},
+		{"huge string length", header(0, 1).str("k").u32(valString).u64(1 << 62).raw(make([]byte, 20)...).Bytes(), ErrMalformed, `value of key "k" at offset 37 has length 4611686018427387904`},
+		{"huge array length", header(0, 1).str("k").u32(valArray).u32(valUint32).u64(1 << 61).raw(make([]byte, 20)...).Bytes(), ErrMalformed, `key "k": array of 2305843009213693952 uint32`},
 		{"array depth bomb", nested.Bytes(), ErrMalformed, `key "deep": arrays nested deeper than 8`},
 		{"unknown value type", header(0, 1).str("k").u32(13).u32(0).Bytes(), ErrMalformed, `key "k" has unknown value type 13`},
 		{"unknown array element type", header(0, 1).str("k").u32(valArray).u32(77).u64(0).Bytes(), ErrMalformed, `key "k" has unknown array element type 77`},
