@@ -1,0 +1,270 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/metallic-go/metallic/model"
+	"github.com/metallic-go/metallic/parity"
+	_ "github.com/metallic-go/metallic/parity/paths" // link every path
+	"github.com/metallic-go/metallic/sample"
+)
+
+func init() {
+	register(command{
+		name:    "report",
+		summary: "full parity report: steps of every path + token parity (the default)",
+		run:     runReport,
+	})
+}
+
+// pcRun holds the flags shared by report, steps, tokens and bisect.
+type pcRun struct {
+	paths, prompt, tokens, dtype, backend string
+	threads, decode, n                    int
+	perturb                               pcList
+	json, explain, all, noOracle          bool
+	plot                                  string
+	temp, topP, minP, tieEps              float64
+	topK                                  int
+	seed                                  uint64
+}
+
+// pcList is a repeatable string flag.
+type pcList []string
+
+func (l *pcList) String() string     { return strings.Join(*l, ",") }
+func (l *pcList) Set(s string) error { *l = append(*l, s); return nil }
+
+// pcFlags registers the shared flags; tokens adds the sampler ones.
+func pcFlags(fs *flag.FlagSet, r *pcRun, sampler bool) {
+	fs.StringVar(&r.paths, "paths", "", "comma-separated paths, the first is the reference (default: every linked path; llamacpp when installed)")
+	fs.StringVar(&r.prompt, "prompt", "", "prompt text (default \""+parity.DefaultPrompt+"\")")
+	fs.StringVar(&r.tokens, "tokens", "", "prompt token ids, e.g. 1,403,407 (instead of --prompt)")
+	fs.StringVar(&r.dtype, "dtype", "f32", "activation storage dtype of the paths: f32 or f16")
+	fs.StringVar(&r.backend, "backend", "cpu", "backend of the reference and dsl paths")
+	fs.IntVar(&r.threads, "threads", 0, "worker threads (0 = GOMAXPROCS)")
+	fs.Var(&r.perturb, "perturb", "PATH:CHECKPOINT=REL: multiply the checkpoint by (1+REL·u), u seeded uniform in [-1,1] (repeatable)")
+	fs.BoolVar(&r.json, "json", false, "print one JSON object")
+	fs.IntVar(&r.decode, "decode", 3, "greedy decode steps after the prompt in step parity")
+	if sampler {
+		fs.IntVar(&r.n, "n", 32, "tokens to generate")
+		fs.Float64Var(&r.temp, "temp", 0, "sampling temperature (0 = greedy)")
+		fs.IntVar(&r.topK, "top-k", 0, "top-k (0 = off)")
+		fs.Float64Var(&r.topP, "top-p", 0, "top-p (0 or 1 = off)")
+		fs.Float64Var(&r.minP, "min-p", 0, "min-p (0 = off)")
+		fs.Uint64Var(&r.seed, "seed", 0, "sampler seed")
+		fs.Float64Var(&r.tieEps, "tie-eps", parity.TieEps, "top-2 logit gap under which a divergence is a tie_flip")
+	}
+}
+
+func (r *pcRun) sampler() sample.Options {
+	return sample.Options{Temperature: float32(r.temp), TopK: r.topK, TopP: float32(r.topP), MinP: float32(r.minP), Seed: r.seed}
+}
+
+// pcSession opens the model and paths. Without --paths, every linked path
+// is opened and llamacpp is optional (skipped with a note when absent).
+func pcSession(r *pcRun, pos []string, stderr io.Writer) (*parity.Session, []parity.Perturbation, []int32, error) {
+	if len(pos) > 1 {
+		return nil, nil, nil, usagef("expected at most one MODEL, got %q", pos)
+	}
+	arg := ""
+	if len(pos) == 1 {
+		arg = pos[0]
+	}
+	file, err := modelPath(arg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if _, err := parity.ParseDType(r.dtype); err != nil || r.dtype == "bf16" {
+		return nil, nil, nil, usagef("--dtype %q: want f32 or f16", r.dtype)
+	}
+	var ps []parity.Perturbation
+	for _, s := range r.perturb {
+		p, err := parity.ParsePerturb(s)
+		if err != nil {
+			return nil, nil, nil, usagef("%v", err)
+		}
+		ps = append(ps, p)
+	}
+	so := parity.SessionOptions{PathOptions: model.PathOptions{Backend: r.backend, ActDType: r.dtype, Threads: r.threads}}
+	if r.paths == "" {
+		so.Paths = model.PathNames()
+		so.Optional = []string{"llamacpp"}
+	} else {
+		for _, p := range strings.Split(r.paths, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				so.Paths = append(so.Paths, p)
+			}
+		}
+	}
+	s, err := parity.Open(file, so)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for n, why := range s.Skipped {
+		fmt.Fprintf(stderr, "paritycheck: %s skipped: %s\n", n, why)
+	}
+	var toks []int32
+	if r.tokens != "" {
+		if r.prompt != "" {
+			s.Close()
+			return nil, nil, nil, usagef("give --prompt or --tokens, not both")
+		}
+		toks, err = parity.ParseTokens(r.tokens, s.Model.Config.Vocab)
+	} else {
+		p := r.prompt
+		if p == "" {
+			p = parity.DefaultPrompt
+		}
+		toks, err = s.PromptTokens(p)
+	}
+	if err != nil {
+		s.Close()
+		return nil, nil, nil, err
+	}
+	return s, ps, toks, nil
+}
+
+// pcTerminal reports whether f is a character device (a terminal).
+func pcTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// pcColor reports whether stdout is a terminal that gets ANSI colors.
+func pcColor(stdout io.Writer) bool {
+	f, ok := stdout.(*os.File)
+	return ok && pcTerminal(f) && os.Getenv("NO_COLOR") == ""
+}
+
+// pcProgress returns a stage reporter drawing a progress bar on stderr when
+// it is a terminal, and nil otherwise.
+func pcProgress(stderr io.Writer, total int, what string) func(string) {
+	f, ok := stderr.(*os.File)
+	if !ok || !pcTerminal(f) {
+		return nil
+	}
+	bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription(what),
+		progressbar.OptionClearOnFinish(), progressbar.OptionShowCount())
+	return func(stage string) {
+		bar.Describe(what + ": " + stage)
+		bar.Add(1)
+	}
+}
+
+// reportJSON is the default report's JSON object.
+type reportJSON struct {
+	Model   string            `json:"model"`
+	Arch    string            `json:"arch"`
+	Steps   *parity.Steps     `json:"steps"`
+	Tokens  *parity.Tokens    `json:"tokens"`
+	Skipped map[string]string `json:"skipped"`
+	Pass    bool              `json:"pass"`
+	Seconds float64           `json:"seconds"`
+}
+
+func runReport(args []string, stdout, stderr io.Writer) error {
+	var r pcRun
+	fs := newFlags("report", "[report] [MODEL] [--paths reference,dsl,llamacpp] [--prompt S] [-n N] [--perturb P:C=R] [--plot F.png] [--explain] [--json]", stderr)
+	pcFlags(fs, &r, true)
+	fs.BoolVar(&r.explain, "explain", false, "print the verdict rules and thresholds")
+	fs.BoolVar(&r.all, "all", false, "also print the drift rows (path vs global oracle)")
+	fs.StringVar(&r.plot, "plot", "", "write error vs layer to this PNG file")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if r.n <= 0 {
+		return usagef("-n must be > 0")
+	}
+	start := time.Now()
+	s, ps, toks, err := pcSession(&r, pos, stderr)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	prog := pcProgress(stderr, 2*len(s.Targets)+1, "report")
+	steps, err := parity.RunSteps(parity.StepsOptions{Targets: s.Targets, Weights: &s.Model.Weights, Prompt: toks,
+		Decode: r.decode, Perturb: ps, Progress: prog})
+	if err != nil {
+		return err
+	}
+	var tokens *parity.Tokens
+	if len(s.Targets) > 1 {
+		hooks := pcHooks(s, ps)
+		tokens, err = parity.RunTokens(parity.TokensOptions{Paths: s.Paths(), Prompt: toks, N: r.n, Sampler: r.sampler(),
+			TieEps: r.tieEps, Hooks: hooks, Progress: prog})
+		if err != nil {
+			return err
+		}
+	}
+	if r.plot != "" {
+		if err := parity.WritePlot(steps, r.plot); err != nil {
+			return err
+		}
+	}
+	failed := steps.Failed() || (tokens != nil && tokens.Failed())
+	if r.json {
+		if err := writeJSON(stdout, reportJSON{Model: s.Model.Path, Arch: steps.Arch, Steps: steps, Tokens: tokens,
+			Skipped: s.Skipped, Pass: !failed, Seconds: time.Since(start).Seconds()}); err != nil {
+			return err
+		}
+	} else {
+		if r.explain {
+			parity.Explain(stdout)
+			fmt.Fprintln(stdout)
+		}
+		po := parity.PrintOptions{Color: pcColor(stdout), All: r.all}
+		if err := parity.PrintSteps(stdout, steps, po); err != nil {
+			return err
+		}
+		if tokens != nil {
+			fmt.Fprintln(stdout)
+			if err := parity.PrintTokens(stdout, tokens, po); err != nil {
+				return err
+			}
+		} else {
+			fmt.Fprintln(stdout, "token parity: needs two paths, only one could be opened")
+		}
+		fmt.Fprintf(stdout, "\n%s in %.1f s\n", map[bool]string{true: "FAIL", false: "PASS"}[failed], time.Since(start).Seconds())
+	}
+	if failed {
+		return pcFailure(steps, tokens)
+	}
+	return nil
+}
+
+// pcHooks returns each opened path's perturbation hook (nil for none).
+func pcHooks(s *parity.Session, ps []parity.Perturbation) []model.Hook {
+	hooks := make([]model.Hook, len(s.Targets))
+	for i, t := range s.Targets {
+		var hs []model.Hook
+		for _, p := range ps {
+			if p.Path == t.Path.Name() {
+				hs = append(hs, p.Hook())
+			}
+		}
+		hooks[i] = parity.Chain(hs...)
+	}
+	return hooks
+}
+
+// pcFailure wraps errParity with what failed first.
+func pcFailure(steps *parity.Steps, tokens *parity.Tokens) error {
+	var why []string
+	if steps != nil && steps.FirstFailure != nil {
+		f := steps.FirstFailure
+		why = append(why, fmt.Sprintf("first failing checkpoint %s (%s vs %s)", f.Checkpoint, f.A, f.B))
+	}
+	if tokens != nil && tokens.Failed() {
+		why = append(why, fmt.Sprintf("token streams %s vs %s: %s at %d", tokens.A, tokens.B, tokens.Class, tokens.FirstDivergence))
+	}
+	return fmt.Errorf("%w: %s", errParity, strings.Join(why, "; "))
+}

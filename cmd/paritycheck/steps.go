@@ -1,0 +1,65 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/metallic-go/metallic/parity"
+)
+
+func init() {
+	register(command{
+		name:    "steps",
+		summary: "checkpoint-by-checkpoint parity of the paths against float64 oracles and each other",
+		run:     runSteps,
+	})
+}
+
+func runSteps(args []string, stdout, stderr io.Writer) error {
+	var r pcRun
+	fs := newFlags("steps", "steps [MODEL] [--prompt S | --tokens 1,2] [--paths reference,dsl,llamacpp] [--perturb P:C=R] [--plot F.png] [--explain] [--all] [--json]", stderr)
+	pcFlags(fs, &r, false)
+	fs.BoolVar(&r.explain, "explain", false, "print the verdict rules and thresholds")
+	fs.BoolVar(&r.all, "all", false, "also print the drift rows (path vs global oracle)")
+	fs.StringVar(&r.plot, "plot", "", "write error vs layer to this PNG file")
+	fs.BoolVar(&r.noOracle, "no-oracle", false, "compare the paths with each other only")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if r.decode < 0 {
+		return usagef("--decode must be ≥ 0")
+	}
+	s, ps, toks, err := pcSession(&r, pos, stderr)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	steps, err := parity.RunSteps(parity.StepsOptions{Targets: s.Targets, Weights: &s.Model.Weights, Prompt: toks,
+		Decode: r.decode, Perturb: ps, NoOracle: r.noOracle, Progress: pcProgress(stderr, len(s.Targets)+1, "steps")})
+	if err != nil {
+		return err
+	}
+	if r.plot != "" {
+		if err := parity.WritePlot(steps, r.plot); err != nil {
+			return err
+		}
+	}
+	if r.json {
+		if err := writeJSON(stdout, steps); err != nil {
+			return err
+		}
+	} else {
+		if r.explain {
+			parity.Explain(stdout)
+			fmt.Fprintln(stdout)
+		}
+		if err := parity.PrintSteps(stdout, steps, parity.PrintOptions{Color: pcColor(stdout), All: r.all}); err != nil {
+			return err
+		}
+	}
+	if steps.Failed() {
+		return pcFailure(steps, nil)
+	}
+	return nil
+}

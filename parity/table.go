@@ -1,0 +1,131 @@
+package parity
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+)
+
+// PrintOptions control the text rendering of reports.
+type PrintOptions struct {
+	// Color highlights failures with ANSI escapes (only for terminals).
+	Color bool
+	// All includes the informational drift rows (path vs global oracle).
+	All bool
+}
+
+const (
+	red   = "\x1b[1;31m"
+	green = "\x1b[32m"
+	dim   = "\x1b[2m"
+	reset = "\x1b[0m"
+)
+
+func paint(on bool, code, s string) string {
+	if !on {
+		return s
+	}
+	return code + s + reset
+}
+
+func g3(n Num) string {
+	return strconv.FormatFloat(float64(n), 'g', 3, 64)
+}
+
+// PrintSteps writes s as a table, one row per checkpoint and comparison,
+// failures highlighted and the first failure named at the bottom.
+func PrintSteps(w io.Writer, s *Steps, o PrintOptions) error {
+	fmt.Fprintf(w, "step parity: %s, paths %s, %d positions (prompt %d)", s.Arch, strings.Join(s.Paths, ","), len(s.Tokens), s.PromptLen)
+	if len(s.Perturb) > 0 {
+		fmt.Fprintf(w, ", perturbed %s", strings.Join(s.Perturb, " "))
+	}
+	fmt.Fprintln(w)
+	tw := tablewriter.NewTable(w)
+	tw.Header("checkpoint", "a", "b", "max_abs", "mean_abs", "nmse", "cos", "max_ulp", "bound", "verdict")
+	counts := map[string]int{}
+	for _, r := range s.Rows {
+		counts[r.Verdict]++
+		if r.Verdict == Info && !o.All {
+			continue
+		}
+		cells := []string{r.Checkpoint, r.A, r.B, g3(r.MaxAbs), g3(r.MeanAbs), g3(r.NMSE),
+			strconv.FormatFloat(float64(r.Cos), 'f', 9, 64), strconv.FormatInt(r.MaxULP, 10), g3(r.Bound), r.Verdict}
+		if r.Verdict == Fused {
+			for i := 3; i < 9; i++ {
+				cells[i] = "-"
+			}
+		}
+		switch r.Verdict {
+		case Fail:
+			for i := range cells {
+				cells[i] = paint(o.Color, red, cells[i])
+			}
+		case Pass:
+			cells[9] = paint(o.Color, green, cells[9])
+		default:
+			cells[9] = paint(o.Color, dim, cells[9])
+		}
+		if err := tw.Append(cells); err != nil {
+			return err
+		}
+	}
+	if err := tw.Render(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%d pass, %d fail, %d fused (not compared), %d drift rows (info%s)\n",
+		counts[Pass], counts[Fail], counts[Fused], counts[Info], map[bool]string{true: "", false: ", hidden: --all"}[o.All])
+	if f := s.FirstFailure; f != nil {
+		fmt.Fprintln(w, paint(o.Color, red, fmt.Sprintf("FIRST FAILURE: %s (layer %d, %s): %s", f.Checkpoint, f.Layer, f.Op, evidence(f))))
+	} else {
+		fmt.Fprintln(w, paint(o.Color, green, "every compared checkpoint passes"))
+	}
+	return nil
+}
+
+// PrintTokens writes a generation-parity report.
+func PrintTokens(w io.Writer, t *Tokens, o PrintOptions) error {
+	fmt.Fprintf(w, "token parity: prompt %v\n", t.Prompt)
+	names := []string{t.Pairs[0].A}
+	for _, p := range t.Pairs {
+		names = append(names, p.B)
+	}
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %v\n", n, t.Streams[n])
+	}
+	tw := tablewriter.NewTable(w)
+	tw.Header("a", "b", "first_div", "class", "kld_mean", "kld_p99", "kld_max", "top1", "rms_dp", "verdict")
+	for _, p := range t.Pairs {
+		cells := []string{p.A, p.B, strconv.Itoa(p.FirstDivergence), p.Class, g3(p.KLMean), g3(p.KLP99), g3(p.KLMax),
+			strconv.FormatFloat(float64(p.Top1Agreement), 'f', 4, 64), g3(p.RMSdp), p.Verdict}
+		if p.Verdict == Fail {
+			for i := range cells {
+				cells[i] = paint(o.Color, red, cells[i])
+			}
+		} else {
+			cells[9] = paint(o.Color, green, cells[9])
+		}
+		if err := tw.Append(cells); err != nil {
+			return err
+		}
+	}
+	if err := tw.Render(); err != nil {
+		return err
+	}
+	for _, p := range t.Pairs {
+		if p.FirstDivergence < 0 {
+			continue
+		}
+		fmt.Fprintf(w, "%s vs %s diverge at generated token %d (%s, gap %s):\n", p.A, p.B, p.FirstDivergence, p.Class, g3(p.Gap))
+		for _, n := range []string{p.A, p.B} {
+			var parts []string
+			for _, c := range p.Top5[n] {
+				parts = append(parts, fmt.Sprintf("%d:%.4f", c.ID, c.Logit))
+			}
+			fmt.Fprintf(w, "  top-5 %-10s %s\n", n, strings.Join(parts, "  "))
+		}
+	}
+	return nil
+}
