@@ -23,11 +23,16 @@ var logState struct {
 	cb      uintptr
 	forward bool
 	mu      sync.Mutex
-	recent  []string
+	recent  []logLine
 	keeping bool // the previous message was kept (for GGML_LOG_LEVEL_CONT)
 }
 
-const logKeep = 6
+const logKeep = 8
+
+type logLine struct {
+	level int32
+	text  string
+}
 
 // logCallback returns the process's ggml_log_callback, created once.
 func logCallback() uintptr {
@@ -43,13 +48,13 @@ func logCallback() uintptr {
 			defer logState.mu.Unlock()
 			switch {
 			case lv == logWarn || lv == logError:
-				logState.recent = append(logState.recent, strings.TrimRight(s, "\n"))
+				logState.recent = append(logState.recent, logLine{lv, strings.TrimRight(s, "\n")})
 				if len(logState.recent) > logKeep {
 					logState.recent = logState.recent[len(logState.recent)-logKeep:]
 				}
 				logState.keeping = true
 			case lv == logCont && logState.keeping && len(logState.recent) > 0:
-				logState.recent[len(logState.recent)-1] += strings.TrimRight(s, "\n")
+				logState.recent[len(logState.recent)-1].text += strings.TrimRight(s, "\n")
 			default:
 				logState.keeping = false
 			}
@@ -66,7 +71,19 @@ func recentLog() string {
 	if len(logState.recent) == 0 {
 		return ""
 	}
-	s := "; llama.cpp said: " + strings.Join(logState.recent, " | ")
+	// Errors alone when there are any, else the warnings.
+	var errs, warns []string
+	for _, l := range logState.recent {
+		if l.level == logError {
+			errs = append(errs, l.text)
+		} else {
+			warns = append(warns, l.text)
+		}
+	}
+	if len(errs) == 0 {
+		errs = warns
+	}
+	s := "; llama.cpp said: " + strings.Join(errs, " | ")
 	logState.recent = nil
 	return s
 }
