@@ -62,7 +62,8 @@ func goldenRecord(args []string, stdout, stderr io.Writer) error {
 	tokens := fs.String("tokens", "", "prompt token ids, comma-separated (instead of --prompt)")
 	n := fs.Int("n", 16, "tokens to generate")
 	backend := fs.String("backend", "cpu", "backend: cpu, metal, cuda")
-	act := fs.String("act-dtype", "f32", "activation storage dtype: f32 or f16")
+	act := fs.String("act", "f32", "activation and KV-cache storage: f32 or f16 (f16 implies f16 golden storage)")
+	threads := fs.Int("threads", 0, "cpu worker threads (0 = GOMAXPROCS); results do not depend on it")
 	f16 := fs.Bool("f16", false, "store checkpoints and logits as f16 (half the size)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	so := goldenSamplerFlags(fs)
@@ -75,6 +76,12 @@ func goldenRecord(args []string, stdout, stderr io.Writer) error {
 	}
 	if *out == "" {
 		return usagef("golden record needs --out F")
+	}
+	if *act != "f32" && *act != "f16" {
+		return usagef("--act %q: want f32 or f16", *act)
+	}
+	if *n < 0 || *threads < 0 {
+		return usagef("-n and --threads must be ≥ 0")
 	}
 	if *prompt != "" && *tokens != "" {
 		return usagef("give --prompt or --tokens, not both")
@@ -94,7 +101,7 @@ func goldenRecord(args []string, stdout, stderr io.Writer) error {
 	g, err := golden.Record(golden.RecordOptions{
 		Model:       mp,
 		Paths:       goldenSplit(*paths),
-		PathOptions: model.PathOptions{Backend: *backend, ActDType: *act},
+		PathOptions: model.PathOptions{Backend: *backend, ActDType: *act, Threads: *threads},
 		Checkpoints: goldenSplit(*checks),
 		Prompt:      ids,
 		PromptText:  text,
@@ -137,7 +144,8 @@ func goldenVerify(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("golden verify", "golden verify F [--model M] [--junit F] [--perturb P:C=R] [--json]", stderr)
 	modelArg := fs.String("model", "", "model file (default the embedded stories260K); its SHA-256 must match the golden's")
 	junit := fs.String("junit", "", "write JUnit XML to this file")
-	backend := fs.String("backend", "", "override the recorded backend")
+	backend := fs.String("backend", "", "override the recorded backend (cpu, metal, cuda)")
+	threads := fs.Int("threads", 0, "cpu worker threads (0 = GOMAXPROCS)")
 	var perturbs goldenList
 	fs.Var(&perturbs, "perturb", "multiply PATH's CHECKPOINT by (1 + R·u) as it is produced, u uniform in [-1,1] (repeatable), e.g. reference:blk.2.ffn_act=1e-2")
 	asJSON := fs.Bool("json", false, "print one JSON object")
@@ -164,7 +172,7 @@ func goldenVerify(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep, err := golden.Verify(g, golden.VerifyOptions{Model: mp, Backend: *backend, Perturb: golden.PerturbHooks(ps)})
+	rep, err := golden.Verify(g, golden.VerifyOptions{Model: mp, Backend: *backend, Threads: *threads, Perturb: golden.PerturbHooks(ps)})
 	if err != nil {
 		return err
 	}
