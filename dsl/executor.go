@@ -1,0 +1,329 @@
+package dsl
+
+import (
+	"embed"
+	"fmt"
+	"os"
+	"unsafe"
+
+	"github.com/metallic-go/metallic/backend"
+	_ "github.com/metallic-go/metallic/backend/cpu" // the default backend
+	"github.com/metallic-go/metallic/dsl/kernel"
+	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/model"
+)
+
+//go:embed specs/*.json
+var specFS embed.FS
+
+// EmbeddedSpec returns the embedded spec of an architecture.
+func EmbeddedSpec(arch string) ([]byte, error) {
+	data, err := specFS.ReadFile("specs/" + arch + ".json")
+	if err != nil {
+		return nil, fmt.Errorf("dsl: no embedded spec for architecture %q", arch)
+	}
+	return data, nil
+}
+
+func init() {
+	model.RegisterPath("dsl", func(m *model.Model, opts model.PathOptions) (model.Path, error) {
+		return New(m, Options{PathOptions: opts})
+	})
+}
+
+// Options configure the executor. PathOptions.Spec is a spec file; empty
+// means the embedded spec of the model's architecture.
+type Options struct {
+	model.PathOptions
+}
+
+// Executor runs a compiled spec over a model: the dsl path.
+type Executor struct {
+	m           *model.Model
+	spec        *Spec
+	be          backend.Backend
+	act         kernel.Type
+	ctx         int
+	vars        map[string]any
+	weights     map[string]*model.Weight
+	wbufs       map[string]backend.Buffer
+	acts        map[string]*Act
+	caches      map[string]*Act
+	kernels     map[uint64]*Loaded
+	kernelOrder []*Loaded
+	ops         []*Op
+	ids         backend.Buffer
+	capRows     int
+	n           int // positions in the cache
+	hook        model.Hook
+	logits      *Act
+}
+
+// New compiles the spec (opts.Spec or the embedded one) for m on the
+// chosen backend.
+func New(m *model.Model, opts Options) (*Executor, error) {
+	data, err := specData(m, opts.Spec)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Architecture != m.Config.Arch {
+		return nil, specErr("architecture", "spec is for %q, model is %q", spec.Architecture, m.Config.Arch)
+	}
+	dt, err := backend.ParseDType(opts.ActDType)
+	if err != nil {
+		return nil, err
+	}
+	be, err := backend.OpenOptions(opts.Backend, backend.Options{Threads: opts.Threads})
+	if err != nil {
+		return nil, err
+	}
+	e := &Executor{m: m, spec: spec, be: be, act: kernel.ActType(dt == backend.F16),
+		vars: map[string]any{}, weights: map[string]*model.Weight{}, wbufs: map[string]backend.Buffer{},
+		acts: map[string]*Act{}, caches: map[string]*Act{}, kernels: map[uint64]*Loaded{}}
+	e.ctx = opts.Ctx
+	if e.ctx <= 0 {
+		e.ctx = min(m.Config.ContextLen, 4096)
+	}
+	if e.ctx <= 0 {
+		e.ctx = 4096
+	}
+	for name, v := range spec.Variables {
+		if v.From != "" {
+			e.vars[name] = sourceValue(&m.Config, v.From)
+		} else {
+			e.vars[name] = v.Value
+		}
+	}
+	e.indexWeights()
+	if err := e.compile(spec.Forward, map[string]int{}, -1); err != nil {
+		be.Close()
+		return nil, err
+	}
+	if e.logits == nil {
+		be.Close()
+		return nil, specErr("forward", "no step produces the logits checkpoint")
+	}
+	return e, nil
+}
+
+func specData(m *model.Model, file string) ([]byte, error) {
+	if file == "" {
+		return EmbeddedSpec(m.Config.Arch)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("dsl: reading spec: %w", err)
+	}
+	return data, nil
+}
+
+func (e *Executor) indexWeights() {
+	add := func(w *model.Weight) {
+		if w.Data != nil && w.Name != "" {
+			e.weights[w.Name] = w
+		}
+	}
+	ws := &e.m.Weights
+	add(&ws.Embd)
+	add(&ws.OutputNorm)
+	add(&ws.Output)
+	for i := range ws.Layers {
+		l := &ws.Layers[i]
+		for _, w := range []*model.Weight{&l.AttnNorm, &l.Q, &l.K, &l.V, &l.QBias, &l.KBias, &l.VBias,
+			&l.QNorm, &l.KNorm, &l.O, &l.FFNNorm, &l.Gate, &l.Up, &l.Down} {
+			add(w)
+		}
+	}
+}
+
+func (e *Executor) compile(steps []*Step, loops map[string]int, layer int) error {
+	for _, st := range steps {
+		if st.Op == "repeat" {
+			b := &Build{e: e, step: st, loops: loops, Layer: layer}
+			st.Fields["count"] = st.Count
+			n := b.Int("count")
+			if n < 0 || n > 1<<12 {
+				return b.Errorf("count", "repeat count %d out of range", n)
+			}
+			for i := 0; i < n; i++ {
+				inner := map[string]int{st.Var: i}
+				for k, v := range loops {
+					inner[k] = v
+				}
+				if err := e.compile(st.Steps, inner, i); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		b := &Build{e: e, step: st, loops: loops, Layer: layer}
+		if err := stepDefs[st.Op].Build(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Name returns "dsl".
+func (e *Executor) Name() string { return "dsl" }
+
+// Config returns the model's hyper-parameters.
+func (e *Executor) Config() *model.Config { return &e.m.Config }
+
+// Reset empties the KV cache.
+func (e *Executor) Reset() { e.n = 0 }
+
+// SetHook installs h (nil removes it).
+func (e *Executor) SetHook(h model.Hook) { e.hook = h }
+
+// Kernels lists the distinct composed kernels of the compiled spec.
+func (e *Executor) Kernels() []*kernel.Kernel {
+	out := make([]*kernel.Kernel, len(e.kernelOrder))
+	for i, l := range e.kernelOrder {
+		out[i] = l.K
+	}
+	return out
+}
+
+// Checkpoints lists the checkpoint kinds the compiled program
+// materializes, in execution order.
+func (e *Executor) Checkpoints() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, op := range e.ops {
+		for _, c := range op.Checkpoints {
+			if !seen[c.Kind] {
+				seen[c.Kind] = true
+				out = append(out, c.Kind)
+			}
+		}
+	}
+	return out
+}
+
+// Close releases the backend.
+func (e *Executor) Close() error { return e.be.Close() }
+
+func (e *Executor) ensure(rows int) error {
+	if rows <= e.capRows {
+		return nil
+	}
+	for _, a := range e.acts {
+		if a.Buf != nil {
+			e.be.Free(a.Buf)
+		}
+		buf, err := e.be.Alloc(rows * a.Width * elemSize(a.Elem))
+		if err != nil {
+			return err
+		}
+		a.Buf, a.Rows = buf, rows
+	}
+	if e.ids != nil {
+		e.be.Free(e.ids)
+	}
+	ids, err := e.be.Alloc(rows * 4)
+	if err != nil {
+		return err
+	}
+	e.ids = ids
+	e.capRows = rows
+	return nil
+}
+
+// Forward runs tokens at positions pos… and returns their logits.
+func (e *Executor) Forward(tokens []int32, pos int) ([]float32, error) {
+	T := len(tokens)
+	if T == 0 {
+		return nil, fmt.Errorf("dsl: no tokens")
+	}
+	if pos != e.n {
+		return nil, fmt.Errorf("dsl: position %d, but the cache holds %d", pos, e.n)
+	}
+	if pos+T > e.ctx {
+		return nil, fmt.Errorf("dsl: %d positions exceed the context of %d", pos+T, e.ctx)
+	}
+	for _, t := range tokens {
+		if t < 0 || int(t) >= e.m.Config.Vocab {
+			return nil, fmt.Errorf("dsl: token %d out of range [0, %d)", t, e.m.Config.Vocab)
+		}
+	}
+	if err := e.ensure(T); err != nil {
+		return nil, err
+	}
+	if err := e.be.Upload(e.ids, 0, unsafe.Slice((*byte)(unsafe.Pointer(&tokens[0])), 4*T)); err != nil {
+		return nil, err
+	}
+	r := &Run{T: T, Pos: pos}
+	enc := e.be.Begin()
+	for _, op := range e.ops {
+		args, err := op.L.K.Bind(op.Bind(r))
+		if err != nil {
+			return nil, err
+		}
+		enc.Dispatch(op.L.B, op.L.K.Grid(T), args...)
+		if e.hook != nil && len(op.Checkpoints) > 0 {
+			if err := enc.Commit(); err != nil {
+				return nil, err
+			}
+			for _, c := range op.Checkpoints {
+				if err := e.capture(c, r); err != nil {
+					return nil, err
+				}
+			}
+			enc = e.be.Begin()
+		}
+	}
+	if err := enc.Commit(); err != nil {
+		return nil, err
+	}
+	if err := e.be.Sync(); err != nil {
+		return nil, err
+	}
+	out := make([]float32, T*e.logits.Width)
+	if err := e.be.Download(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), 4*len(out)), e.logits.Buf, 0); err != nil {
+		return nil, err
+	}
+	e.n += T
+	return out, nil
+}
+
+// capture hands a checkpoint to the hook and writes back what it changed
+// (rounded to the storage dtype), so perturbations propagate.
+func (e *Executor) capture(c Checkpoint, r *Run) error {
+	row0 := 0
+	if c.Cache {
+		row0 = r.Pos
+	}
+	a := c.Buf
+	n := r.T * a.Width
+	size := elemSize(a.Elem)
+	raw := make([]byte, n*size)
+	off := row0 * a.Width * size
+	if err := e.be.Download(raw, a.Buf, off); err != nil {
+		return err
+	}
+	data := make([]float32, n)
+	if a.Elem == kernel.Half {
+		for i := range data {
+			data[i] = gguf.F16ToF32(uint16(raw[2*i]) | uint16(raw[2*i+1])<<8)
+		}
+	} else {
+		copy(data, unsafe.Slice((*float32)(unsafe.Pointer(&raw[0])), n))
+	}
+	t := &model.Tensor{Name: model.CheckpointName(c.Kind, c.Layer), Layer: c.Layer, Pos: r.Pos,
+		Rows: r.T, Cols: a.Width, Data: data}
+	e.hook(t)
+	if a.Elem == kernel.Half {
+		for i, v := range t.Data {
+			h := gguf.F32ToF16(v)
+			raw[2*i], raw[2*i+1] = byte(h), byte(h>>8)
+		}
+	} else {
+		copy(unsafe.Slice((*float32)(unsafe.Pointer(&raw[0])), n), t.Data)
+	}
+	return e.be.Upload(a.Buf, off, raw)
+}

@@ -1,0 +1,255 @@
+package dsl
+
+import (
+	"github.com/metallic-go/metallic/backend"
+	"github.com/metallic-go/metallic/dsl/kernel"
+	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/model"
+)
+
+func buildRope(b *Build) error {
+	q, k := b.In("q"), b.In("k")
+	heads, kvh, hd := b.Int("heads"), b.Int("kv_heads"), b.Int("head_dim")
+	rd := b.Int("rope_dim")
+	if heads <= 0 || kvh <= 0 || hd <= 0 || q.Width != heads*hd || k.Width != kvh*hd {
+		return b.Errorf("", "q is %d wide and k %d wide, want heads·head_dim = %d and kv_heads·head_dim = %d", q.Width, k.Width, heads*hd, kvh*hd)
+	}
+	if rd <= 0 || rd > hd || rd%2 != 0 {
+		return b.Errorf("rope_dim", "rope_dim %d must be even and in (0, %d]", rd, hd)
+	}
+	var neox bool
+	switch s := b.String("style"); s {
+	case "neox":
+		neox = true
+	case "normal":
+	default:
+		return b.Errorf("style", "want \"neox\" or \"normal\", got %q", s)
+	}
+	norms, err := b.weights("q_norm", "k_norm")
+	if err != nil {
+		return err
+	}
+	if (norms[0] == nil) != (norms[1] == nil) {
+		return b.Errorf("q_norm", "q_norm and k_norm go together")
+	}
+	if norms[0] != nil && !b.Has("eps") {
+		return b.Errorf("eps", "missing float field (needed by q_norm/k_norm)")
+	}
+	qout, err := b.Out("q_out", q.Width, false)
+	if err != nil {
+		return err
+	}
+	kc, err := b.Cache("k_cache", k.Width)
+	if err != nil {
+		return err
+	}
+	mk := func(name string, in *Act, segs int, norm *model.Weight, offset bool) (*Loaded, backend.Buffer, error) {
+		var pros []kernel.Prologue
+		var gb backend.Buffer
+		if norm != nil {
+			if norm.K != hd {
+				return nil, nil, b.Errorf(name+"_norm", "tensor %s has %d elements, want head_dim %d", norm.Name, norm.K, hd)
+			}
+			pros = append(pros, &kernel.RMSNorm{Gamma: norm.Type, Eps: b.Float("eps")})
+			if gb, err = b.Weight(norm); err != nil {
+				return nil, nil, err
+			}
+		}
+		pros = append(pros, &kernel.Rope{NeoX: neox, Dim: rd, Base: b.Float("base")})
+		l, err := b.Kernel("rope_"+name, pros, &kernel.Copy{N: hd, Segs: segs, SrcStride: in.Width,
+			DstStride: in.Width, In: in.Elem, Out: qout.Elem, Offset: offset}, nil)
+		return l, gb, err
+	}
+	lq, gq, err := mk("q", q, heads, norms[0], false)
+	if err != nil {
+		return err
+	}
+	lk, gk, err := mk("k", k, kvh, norms[1], true)
+	if err != nil {
+		return err
+	}
+	withGamma := func(bd kernel.Binding, g backend.Buffer) kernel.Binding {
+		if g != nil {
+			bd["gamma"] = backend.Buf(g)
+		}
+		return bd
+	}
+	b.Emit(&Op{L: lq, Bind: func(r *Run) kernel.Binding {
+		return withGamma(kernel.Binding{"x": q.At(0), "y": qout.At(0), "rope.pos": backend.Int(r.Pos)}, gq)
+	}, Checkpoints: []Checkpoint{{Kind: "q_rope", Layer: b.Layer, Buf: qout}}})
+	b.Emit(&Op{L: lk, Bind: func(r *Run) kernel.Binding {
+		return withGamma(kernel.Binding{"x": k.At(0), "y": kc.At(0), "rope.pos": backend.Int(r.Pos),
+			"copy.row0": backend.Int(r.Pos)}, gk)
+	}, Checkpoints: []Checkpoint{{Kind: "k_rope", Layer: b.Layer, Buf: kc, Cache: true}}})
+	return nil
+}
+
+func buildAttention(b *Build) error {
+	q := b.In("q")
+	heads, kvh, hd := b.Int("heads"), b.Int("kv_heads"), b.Int("head_dim")
+	if q.Width != heads*hd {
+		return b.Errorf("q", "q is %d wide, want heads·head_dim = %d", q.Width, heads*hd)
+	}
+	kc, err := b.Cache("k_cache", kvh*hd)
+	if err != nil {
+		return err
+	}
+	vc, err := b.Cache("v_cache", kvh*hd)
+	if err != nil {
+		return err
+	}
+	out, err := b.Out("out", heads*hd, false)
+	if err != nil {
+		return err
+	}
+	l, err := b.Kernel("attention", nil, &kernel.Attention{Heads: heads, KVHeads: kvh, HeadDim: hd,
+		In: q.Elem, Cache: kc.Elem, Out: out.Elem}, nil)
+	if err != nil {
+		return err
+	}
+	b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
+		return kernel.Binding{"q": q.At(0), "k_cache": kc.At(0), "v_cache": vc.At(0), "y": out.At(0),
+			"attention.pos": backend.Int(r.Pos)}
+	}, Checkpoints: []Checkpoint{{Kind: "attn_out", Layer: b.Layer, Buf: out}}})
+	return nil
+}
+
+func (b *Build) checkpoint(out *Act) []Checkpoint {
+	if !b.Has("checkpoint") {
+		return nil
+	}
+	c := Checkpoint{Kind: b.String("checkpoint"), Layer: b.Layer, Buf: out}
+	if c.Kind == "logits" || c.Kind == "embd" || c.Kind == "output_norm" {
+		c.Layer = -1
+	}
+	if c.Kind == "logits" {
+		b.e.logits = out
+	}
+	return []Checkpoint{c}
+}
+
+func buildGemvResidual(b *Build) error {
+	x, res := b.In("input"), b.In("residual")
+	if b.String("input") == b.String("out") {
+		return b.Errorf("out", "the output must not overwrite the input %q", b.String("input"))
+	}
+	ws, err := b.weights("w", "bias")
+	if err != nil {
+		return err
+	}
+	w := ws[0]
+	if err := b.checkK("w", w, x.Width); err != nil {
+		return err
+	}
+	if res.Width != w.N {
+		return b.Errorf("residual", "residual is %d wide, W has N=%d", res.Width, w.N)
+	}
+	out, err := b.Out("out", w.N, false)
+	if err != nil {
+		return err
+	}
+	var epis []kernel.Epilogue
+	if ws[1] != nil {
+		epis = append(epis, &kernel.Bias{Types: []gguf.Type{ws[1].Type}})
+	}
+	epis = append(epis, &kernel.Residual{Alpha: 1, Beta: 1, Elem: res.Elem})
+	l, err := b.Kernel("gemv_residual", nil, &kernel.Gemv{Types: []gguf.Type{w.Type}, K: w.K, N: []int{w.N},
+		In: x.Elem, Out: out.Elem}, epis)
+	if err != nil {
+		return err
+	}
+	wb, err := b.Weight(w)
+	if err != nil {
+		return err
+	}
+	var bb backend.Buffer
+	if ws[1] != nil {
+		if bb, err = b.Weight(ws[1]); err != nil {
+			return err
+		}
+	}
+	b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
+		bd := kernel.Binding{"x": x.At(0), "w0": backend.Buf(wb), "y0": out.At(0), "residual": res.At(0)}
+		if bb != nil {
+			bd["b0"] = backend.Buf(bb)
+		}
+		return bd
+	}, Checkpoints: b.checkpoint(out)})
+	return nil
+}
+
+func buildSwiGLU(b *Build) error {
+	x := b.In("input")
+	ws, err := b.weights("gamma", "gate", "up")
+	if err != nil {
+		return err
+	}
+	if ws[0].K != x.Width {
+		return b.Errorf("gamma", "tensor %s has %d elements, input is %d wide", ws[0].Name, ws[0].K, x.Width)
+	}
+	for i, f := range []string{"gate", "up"} {
+		if err := b.checkK(f, ws[i+1], x.Width); err != nil {
+			return err
+		}
+	}
+	if ws[1].N != ws[2].N {
+		return b.Errorf("up", "gate has N=%d, up has N=%d", ws[1].N, ws[2].N)
+	}
+	out, err := b.Out("out", ws[1].N, false)
+	if err != nil {
+		return err
+	}
+	l, err := b.Kernel("rmsnorm_swiglu", []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: b.Float("eps")}},
+		&kernel.Gemv{Types: []gguf.Type{ws[1].Type, ws[2].Type}, K: x.Width, N: []int{ws[1].N}, In: x.Elem, Out: out.Elem, Pair: true},
+		[]kernel.Epilogue{kernel.SwiGLU{}})
+	if err != nil {
+		return err
+	}
+	bufs := make([]backend.Buffer, 3)
+	for i := range ws {
+		if bufs[i], err = b.Weight(ws[i]); err != nil {
+			return err
+		}
+	}
+	b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
+		return kernel.Binding{"x": x.At(0), "gamma": backend.Buf(bufs[0]), "w0": backend.Buf(bufs[1]),
+			"w1": backend.Buf(bufs[2]), "y0": out.At(0)}
+	}, Checkpoints: []Checkpoint{{Kind: "ffn_act", Layer: b.Layer, Buf: out}}})
+	return nil
+}
+
+func buildNormGemv(b *Build) error {
+	x := b.In("input")
+	ws, err := b.weights("gamma", "w")
+	if err != nil {
+		return err
+	}
+	if ws[0].K != x.Width {
+		return b.Errorf("gamma", "tensor %s has %d elements, input is %d wide", ws[0].Name, ws[0].K, x.Width)
+	}
+	if err := b.checkK("w", ws[1], x.Width); err != nil {
+		return err
+	}
+	logits := b.String("checkpoint") == "logits"
+	out, err := b.Out("out", ws[1].N, logits)
+	if err != nil {
+		return err
+	}
+	l, err := b.Kernel("rmsnorm_gemv", []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: b.Float("eps")}},
+		&kernel.Gemv{Types: []gguf.Type{ws[1].Type}, K: x.Width, N: []int{ws[1].N}, In: x.Elem, Out: out.Elem}, nil)
+	if err != nil {
+		return err
+	}
+	gb, err := b.Weight(ws[0])
+	if err != nil {
+		return err
+	}
+	wb, err := b.Weight(ws[1])
+	if err != nil {
+		return err
+	}
+	b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
+		return kernel.Binding{"x": x.At(0), "gamma": backend.Buf(gb), "w0": backend.Buf(wb), "y0": out.At(0)}
+	}, Checkpoints: b.checkpoint(out)})
+	return nil
+}
