@@ -39,6 +39,7 @@ func (t *Tokenizer) initBPE() error {
 		t.pre = func(s string) []string { return splitLlama3(s, 1) }
 	case PreLlama3:
 		t.pre = func(s string) []string { return splitLlama3(s, 3) }
+		t.wholeWords = true
 	default:
 		t.pre = splitGPT2
 	}
@@ -116,6 +117,11 @@ func (q *bpeQueue) Pop() any {
 func (t *Tokenizer) bpeWord(out []int32, word string) ([]int32, error) {
 	if word == "" {
 		return out, nil
+	}
+	if t.wholeWords {
+		if id, ok := t.ids[ByteLevel(word)]; ok {
+			return append(out, id), nil
+		}
 	}
 	syms := make([]bpeSym, len(word))
 	for i := 0; i < len(word); i++ {

@@ -173,3 +173,25 @@ func TestChat(t *testing.T) {
 		t.Error("ApplyChat on a vocabulary without ChatML tokens succeeded")
 	}
 }
+
+// TestBPEIgnoreMerges: with llama3 a word that is a token is emitted whole
+// even when the merges would split it differently (llama.cpp's
+// ignore_merges); qwen2 merges it.
+func TestBPEIgnoreMerges(t *testing.T) {
+	merges := []string{"b c", "a b", "ab c"} // bc=256, ab=257, abc=258
+	for _, tc := range []struct {
+		pre  string
+		want []int32
+	}{
+		{PreQwen2, []int32{'a', 256}},
+		{PreLlama3, []int32{258}},
+	} {
+		tok, err := New(bpeVocab(tc.pre, merges))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := tok.Encode("abc", EncodeOptions{}); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: Encode(abc) = %v, want %v", tc.pre, got, tc.want)
+		}
+	}
+}

@@ -142,7 +142,7 @@ func TestQwenDecodeRoundTrip(t *testing.T) {
 // variantJSON writes a copy of the Qwen tokenizer.json (and its
 // tokenizer_config.json) whose pre_tokenizer section is replaced by pre, so
 // the llama3 and default splitters can be checked against the same oracle.
-func variantJSON(t *testing.T, pre string) string {
+func variantJSON(t *testing.T, pre string, ignoreMerges bool) string {
 	t.Helper()
 	src := qwenJSONPath(t)
 	data, err := os.ReadFile(src)
@@ -157,7 +157,11 @@ func variantJSON(t *testing.T, pre string) string {
 	var out bytes.Buffer
 	out.Write(data[:i])
 	out.WriteString(`"pre_tokenizer": ` + pre + ",\n  ")
-	out.Write(data[j:])
+	rest := data[j:]
+	if ignoreMerges {
+		rest = bytes.Replace(rest, []byte(`"ignore_merges": false`), []byte(`"ignore_merges": true`), 1)
+	}
+	out.Write(rest)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "tokenizer.json")
 	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
@@ -172,7 +176,8 @@ func variantJSON(t *testing.T, pre string) string {
 }
 
 // TestPreTokenizerVariants checks the llama3 and GPT-2 default splitters on
-// the Qwen vocabulary against the oracle run with the same pre-tokenizer.
+// the Qwen vocabulary against the oracle run with the same pre-tokenizer
+// (and ignore_merges for llama3, as Llama 3 has).
 func TestPreTokenizerVariants(t *testing.T) {
 	fullQwen(t) // skips when the npm files are missing
 	regex, err := json.Marshal(hfLlama3Regex)
@@ -185,7 +190,7 @@ func TestPreTokenizerVariants(t *testing.T) {
 		{PreDefault, PreDefault, `{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := variantJSON(t, tc.json)
+			path := variantJSON(t, tc.json, tc.pre == PreLlama3)
 			tok, err := FromHFJSON(path)
 			if err != nil {
 				t.Fatal(err)

@@ -11,7 +11,9 @@
 //     "llama3" or "default", hand-written equivalents of the published
 //     regular expressions), each piece's bytes are mapped to the GPT-2
 //     printable byte alphabet, and merges are applied by rank, lowest
-//     first, leftmost on ties.
+//     first, leftmost on ties. With "llama3", as in llama.cpp and the Llama 3
+//     tokenizer.json (ignore_merges), a word that is itself a token is
+//     emitted whole.
 //
 // Special tokens: user-defined tokens (type 4) are always matched in the
 // input text; control and unknown tokens (types 3 and 2) only when

@@ -27,6 +27,7 @@ type hfFile struct {
 		Vocab        map[string]int64 `json:"vocab"`
 		Merges       json.RawMessage  `json:"merges"`
 		ByteFallback bool             `json:"byte_fallback"`
+		IgnoreMerges bool             `json:"ignore_merges"`
 	} `json:"model"`
 }
 
@@ -56,7 +57,7 @@ func FromHFJSON(path string) (*Tokenizer, error) {
 // marked special and user-defined tokens otherwise. Ids missing between
 // the vocabulary and the added tokens become unused "[PAD{id}]" tokens. The
 // pre-tokenizer must be the Qwen2 or Llama-3 Split regex or plain GPT-2
-// ByteLevel; the normalizer none or NFC (which is not applied, see the
+// ByteLevel, with ignore_merges set exactly for Llama-3; the normalizer none or NFC (which is not applied, see the
 // package doc). EOS is <|endoftext|> when present; there is no BOS.
 func VocabFromHFJSON(path string) (*Vocab, error) {
 	data, err := os.ReadFile(path)
@@ -87,6 +88,9 @@ func parseHFJSON(data []byte) (*Vocab, error) {
 	pre, err := hfPre(f.PreTokenizer)
 	if err != nil {
 		return nil, err
+	}
+	if f.Model.IgnoreMerges != (pre == PreLlama3) {
+		return nil, fmt.Errorf("%w: tokenizer.json ignore_merges=%v with the %s pre-tokenizer is not supported (llama.cpp ties ignore_merges to llama3)", ErrVocab, f.Model.IgnoreMerges, pre)
 	}
 	v := &Vocab{Model: ModelBPE, Pre: pre, BOS: -1, EOS: -1, UNK: -1, PAD: -1}
 

@@ -21,10 +21,11 @@ type Tokenizer struct {
 	spmBytes [256]int32
 
 	// Byte-level BPE.
-	pre      func(string) []string
-	bpeBytes [256]int32          // id of the single-character token of each byte
-	merges   map[uint64]mergeRes // (left id, right id) -> rank and result
-	unByte   map[rune]byte       // GPT-2 alphabet character -> byte
+	pre        func(string) []string
+	wholeWords bool                // llama3: a word that is a token is not merged (ignore_merges)
+	bpeBytes   [256]int32          // id of the single-character token of each byte
+	merges     map[uint64]mergeRes // (left id, right id) -> rank and result
+	unByte     map[rune]byte       // GPT-2 alphabet character -> byte
 }
 
 type mergeRes struct{ rank, id int32 }
