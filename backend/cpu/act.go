@@ -1,8 +1,6 @@
 package cpu
 
 import (
-	"encoding/binary"
-	"math"
 	"sync"
 
 	"github.com/metallic-go/metallic/backend"
@@ -32,47 +30,63 @@ func newAct(dt backend.DType) act {
 	return a
 }
 
-// load copies n elements starting at element off of arg a into dst.
-func (s act) load(a backend.Arg, off int, dst []float32) {
+// tensor is an activation argument resolved once per call: float32
+// elements, or f16 bits with the widening table.
+type tensor struct {
+	f   []float32
+	h   []uint16
+	lut []float32
+}
+
+// bind resolves argument a in storage s.
+func (s act) bind(a backend.Arg) tensor {
 	if s.dt == backend.F16 {
-		src := a.U16()[off : off+len(dst)]
+		return tensor{h: a.U16(), lut: s.lut}
+	}
+	return tensor{f: a.F32()}
+}
+
+// load copies len(dst) elements starting at element off into dst.
+func (t tensor) load(off int, dst []float32) {
+	if t.h != nil {
+		src := t.h[off : off+len(dst)]
 		for i, h := range src {
-			dst[i] = s.lut[h]
+			dst[i] = t.lut[h]
 		}
 		return
 	}
-	copy(dst, a.F32()[off:off+len(dst)])
+	copy(dst, t.f[off:off+len(dst)])
 }
 
 // view returns n elements at off as float32: a view for f32 storage, else
 // a widened copy in scratch.
-func (s act) view(a backend.Arg, off, n int, scratch []float32) []float32 {
-	if s.dt == backend.F32 {
-		return a.F32()[off : off+n]
+func (t tensor) view(off, n int, scratch []float32) []float32 {
+	if t.h == nil {
+		return t.f[off : off+n]
 	}
-	s.load(a, off, scratch[:n])
+	t.load(off, scratch[:n])
 	return scratch[:n]
 }
 
-// store writes src at element off of arg a, rounding to the storage dtype.
-func (s act) store(a backend.Arg, off int, src []float32) {
-	if s.dt == backend.F16 {
-		dst := a.U16()[off : off+len(src)]
+// store writes src at element off, rounding to the storage dtype.
+func (t tensor) store(off int, src []float32) {
+	if t.h != nil {
+		dst := t.h[off : off+len(src)]
 		for i, v := range src {
 			dst[i] = gguf.F32ToF16(v)
 		}
 		return
 	}
-	copy(a.F32()[off:off+len(src)], src)
+	copy(t.f[off:off+len(src)], src)
 }
 
 // store1 writes one element.
-func (s act) store1(a backend.Arg, off int, v float32) {
-	if s.dt == backend.F16 {
-		a.U16()[off] = gguf.F32ToF16(v)
+func (t tensor) store1(off int, v float32) {
+	if t.h != nil {
+		t.h[off] = gguf.F32ToF16(v)
 		return
 	}
-	a.F32()[off] = v
+	t.f[off] = v
 }
 
 // weights reads rows of a weight of one dtype: N rows of K elements.
@@ -101,24 +115,9 @@ func (w weights) row(a backend.Arg, n int, scratch []float32) []float32 {
 	switch w.t {
 	case gguf.TypeF32:
 		return f32s(src)
-	case gguf.TypeF16:
-		dst := scratch[:len(src)/2]
-		for i := range dst {
-			dst[i] = w.lut[binary.LittleEndian.Uint16(src[2*i:])]
-		}
-		return dst
-	case gguf.TypeBF16:
-		dst := scratch[:len(src)/2]
-		for i := range dst {
-			dst[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(src[2*i:])) << 16)
-		}
-		return dst
 	}
-	k := len(src) / w.t.BlockBytes() * w.t.BlockSize()
-	dst := scratch[:k]
-	if err := gguf.Dequantize(w.t, src, dst); err != nil {
-		panic(err)
-	}
+	dst := scratch[:len(src)/w.t.BlockBytes()*w.t.BlockSize()]
+	w.decodeChunk(src, dst)
 	return dst
 }
 

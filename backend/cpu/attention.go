@@ -14,6 +14,7 @@ func rope(c backend.CPUCall, in, out act) {
 	sc := getScratch(hd + rd)
 	defer putScratch(sc)
 	x, cs := (*sc)[:hd], (*sc)[hd:]
+	xt, o := in.bind(a[1]), out.bind(a[0])
 	lastT := -1
 	for it := c.Lo; it < c.Hi; it++ {
 		t, h := it/heads, it%heads
@@ -27,7 +28,7 @@ func rope(c backend.CPUCall, in, out act) {
 			lastT = t
 		}
 		off := (t*heads + h) * hd
-		in.load(a[1], off, x)
+		xt.load(off, x)
 		for i := 0; i < rd/2; i++ {
 			j, k := 2*i, 2*i+1 // normal: adjacent pairs
 			if neox {
@@ -38,7 +39,7 @@ func rope(c backend.CPUCall, in, out act) {
 			x[j] = x0*cos - x1*sin
 			x[k] = x0*sin + x1*cos
 		}
-		out.store(a[0], off, x)
+		o.store(off, x)
 	}
 }
 
@@ -54,14 +55,15 @@ func attention(c backend.CPUCall, in, out act) {
 	defer putScratch(sc)
 	s := *sc
 	q, acc, kr, vr, scores := s[:hd], s[hd:2*hd], s[2*hd:3*hd], s[3*hd:4*hd], s[4*hd:]
+	qt, kt, vt, o := in.bind(a[1]), in.bind(a[2]), in.bind(a[3]), out.bind(a[0])
 	for it := c.Lo; it < c.Hi; it++ {
 		t, h := it/heads, it%heads
 		g := h / group
 		n := pos0 + t + 1 // positions 0..pos0+t
-		in.load(a[1], (t*heads+h)*hd, q)
+		qt.load((t*heads+h)*hd, q)
 		mx := float32(math.Inf(-1))
 		for j := range n {
-			k := in.view(a[2], j*kvDim+g*hd, hd, kr)
+			k := kt.view(j*kvDim+g*hd, hd, kr)
 			v := dot(q, k) * scale
 			scores[j] = v
 			mx = max(mx, v)
@@ -76,11 +78,11 @@ func attention(c backend.CPUCall, in, out act) {
 		clear(acc)
 		for j := range n {
 			p := scores[j] * inv
-			v := in.view(a[3], j*kvDim+g*hd, hd, vr)
+			v := vt.view(j*kvDim+g*hd, hd, vr)
 			for i, vv := range v {
 				acc[i] += p * vv
 			}
 		}
-		out.store(a[0], (t*heads+h)*hd, acc)
+		o.store((t*heads+h)*hd, acc)
 	}
 }

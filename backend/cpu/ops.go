@@ -66,9 +66,9 @@ func embed(c backend.CPUCall, wt gguf.Type, out act) {
 	}
 	sc := getScratch(d)
 	defer putScratch(sc)
-	ids := c.Args[2].I32()
+	ids, o := c.Args[2].I32(), out.bind(c.Args[0])
 	for t := c.Lo; t < c.Hi; t++ {
-		out.store(c.Args[0], t*d, w.row(c.Args[1], int(ids[t]), *sc))
+		o.store(t*d, w.row(c.Args[1], int(ids[t]), *sc))
 	}
 }
 
@@ -82,9 +82,9 @@ func rmsnorm(c backend.CPUCall, wt gguf.Type, in, out act) {
 	sc := getScratch(2 * n)
 	defer putScratch(sc)
 	g := w.row(c.Args[2], 0, (*sc)[n:])
-	x := (*sc)[:n]
+	x, xt, o := (*sc)[:n], in.bind(c.Args[1]), out.bind(c.Args[0])
 	for r := c.Lo; r < c.Hi; r++ {
-		in.load(c.Args[1], r*n, x)
+		xt.load(r*n, x)
 		var sum float64
 		for _, v := range x {
 			sum += float64(v * v)
@@ -93,32 +93,7 @@ func rmsnorm(c backend.CPUCall, wt gguf.Type, in, out act) {
 		for i, v := range x {
 			x[i] = (v * scale) * g[i]
 		}
-		out.store(c.Args[0], r*n, x)
-	}
-}
-
-// matmul: out [T,N], x [T,K], W [N,K], K, N, T. Item = output column n.
-func matmul(c backend.CPUCall, wt gguf.Type, in, out act) {
-	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
-	w, err := newWeights(wt, K)
-	if err != nil {
-		panic(err)
-	}
-	var xs []float32
-	if in.dt == backend.F32 {
-		xs = in.view(c.Args[1], 0, T*K, nil)
-	} else {
-		xsc := getScratch(T * K)
-		defer putScratch(xsc)
-		xs = in.view(c.Args[1], 0, T*K, *xsc)
-	}
-	sc := getScratch(K)
-	defer putScratch(sc)
-	for n := c.Lo; n < c.Hi; n++ {
-		row := w.row(c.Args[2], n, *sc)
-		for t := range T {
-			out.store1(c.Args[0], t*N+n, dot(row, xs[t*K:(t+1)*K]))
-		}
+		o.store(r*n, x)
 	}
 }
 
@@ -132,13 +107,13 @@ func addBias(c backend.CPUCall, wt gguf.Type, in, out act) {
 	sc := getScratch(2 * n)
 	defer putScratch(sc)
 	b := w.row(c.Args[2], 0, (*sc)[n:])
-	x := (*sc)[:n]
+	x, xt, o := (*sc)[:n], in.bind(c.Args[1]), out.bind(c.Args[0])
 	for t := c.Lo; t < c.Hi; t++ {
-		in.load(c.Args[1], t*n, x)
+		xt.load(t*n, x)
 		for i := range x {
 			x[i] += b[i]
 		}
-		out.store(c.Args[0], t*n, x)
+		o.store(t*n, x)
 	}
 }
 
@@ -147,9 +122,10 @@ func copyRows(c backend.CPUCall, in, out act) {
 	n := c.Args[2].I
 	sc := getScratch(n)
 	defer putScratch(sc)
+	src, dst := in.bind(c.Args[1]), out.bind(c.Args[0])
 	for r := c.Lo; r < c.Hi; r++ {
-		in.load(c.Args[1], r*n, *sc)
-		out.store(c.Args[0], r*n, *sc)
+		src.load(r*n, *sc)
+		dst.store(r*n, *sc)
 	}
 }
 
@@ -159,13 +135,14 @@ func add(c backend.CPUCall, in, out act) {
 	sc := getScratch(2 * n)
 	defer putScratch(sc)
 	a, b := (*sc)[:n], (*sc)[n:]
+	at, bt, o := in.bind(c.Args[1]), in.bind(c.Args[2]), out.bind(c.Args[0])
 	for r := c.Lo; r < c.Hi; r++ {
-		in.load(c.Args[1], r*n, a)
-		in.load(c.Args[2], r*n, b)
+		at.load(r*n, a)
+		bt.load(r*n, b)
 		for i := range a {
 			a[i] += b[i]
 		}
-		out.store(c.Args[0], r*n, a)
+		o.store(r*n, a)
 	}
 }
 
@@ -175,12 +152,13 @@ func swiglu(c backend.CPUCall, in, out act) {
 	sc := getScratch(2 * n)
 	defer putScratch(sc)
 	g, u := (*sc)[:n], (*sc)[n:]
+	gt, ut, o := in.bind(c.Args[1]), in.bind(c.Args[2]), out.bind(c.Args[0])
 	for r := c.Lo; r < c.Hi; r++ {
-		in.load(c.Args[1], r*n, g)
-		in.load(c.Args[2], r*n, u)
+		gt.load(r*n, g)
+		ut.load(r*n, u)
 		for i, v := range g {
 			g[i] = v / (1 + float32(math.Exp(float64(-v)))) * u[i]
 		}
-		out.store(c.Args[0], r*n, g)
+		o.store(r*n, g)
 	}
 }

@@ -1,0 +1,102 @@
+package cpu
+
+import (
+	"math"
+
+	"github.com/metallic-go/metallic/backend"
+	"github.com/metallic-go/metallic/gguf"
+)
+
+// chunk is the number of weight elements decoded at a time: a multiple of
+// every block size (1, 32, 256), small enough to stay in L1.
+const chunk = 256
+
+// decodeChunk dequantizes the weight bytes src (a whole number of blocks)
+// into dst. F32 weights are never decoded (rowDot reads them in place).
+func (w weights) decodeChunk(src []byte, dst []float32) {
+	switch w.t {
+	case gguf.TypeF16:
+		h := u16s(src)
+		for i := range dst {
+			dst[i] = w.lut[h[i]]
+		}
+	case gguf.TypeBF16:
+		h := u16s(src)
+		for i := range dst {
+			dst[i] = math.Float32frombits(uint32(h[i]) << 16)
+		}
+	default:
+		if err := gguf.Dequantize(w.t, src, dst); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// rowDot computes out[t] = Σ_k W[n,k]·xs[t·K+k] for t < T, where row holds
+// the K elements of weight row n. It decodes one chunk of the row at a time
+// and dots it with every x row, so each weight byte is decoded once per
+// call. Each out[t] uses four float32 accumulators (element i goes to
+// accumulator i mod 4 of its chunk), the same arithmetic for any T.
+func (w weights) rowDot(row []byte, xs []float32, K, T int, acc, blk, out []float32) {
+	clear(acc[:4*T])
+	bpc := chunk / w.t.BlockSize() * w.t.BlockBytes() // bytes per full chunk
+	for k0 := 0; k0 < K; k0 += chunk {
+		n := min(chunk, K-k0)
+		var wc []float32
+		if w.t == gguf.TypeF32 {
+			wc = f32s(row[4*k0 : 4*(k0+n)])
+		} else {
+			b0 := k0 / chunk * bpc
+			wc = blk[:n]
+			w.decodeChunk(row[b0:b0+n/w.t.BlockSize()*w.t.BlockBytes()], wc)
+		}
+		for t := range T {
+			x := xs[t*K+k0 : t*K+k0+n]
+			a := acc[4*t : 4*t+4 : 4*t+4]
+			s0, s1, s2, s3 := a[0], a[1], a[2], a[3]
+			i := 0
+			for ; i+4 <= n; i += 4 {
+				s0 += wc[i] * x[i]
+				s1 += wc[i+1] * x[i+1]
+				s2 += wc[i+2] * x[i+2]
+				s3 += wc[i+3] * x[i+3]
+			}
+			for ; i < n; i++ {
+				s0 += wc[i] * x[i]
+			}
+			a[0], a[1], a[2], a[3] = s0, s1, s2, s3
+		}
+	}
+	for t := range T {
+		a := acc[4*t : 4*t+4]
+		out[t] = (a[0] + a[1]) + (a[2] + a[3])
+	}
+}
+
+// matmul: out [T,N], x [T,K], W [N,K], K, N, T. Item = output column n.
+func matmul(c backend.CPUCall, wt gguf.Type, in, out act) {
+	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
+	w, err := newWeights(wt, K)
+	if err != nil {
+		panic(err)
+	}
+	var xs []float32
+	if in.dt == backend.F32 {
+		xs = in.bind(c.Args[1]).view(0, T*K, nil)
+	} else {
+		xsc := getScratch(T * K)
+		defer putScratch(xsc)
+		xs = in.bind(c.Args[1]).view(0, T*K, *xsc)
+	}
+	o := out.bind(c.Args[0])
+	sc := getScratch(chunk + 5*T)
+	defer putScratch(sc)
+	blk, acc, res := (*sc)[:chunk], (*sc)[chunk:chunk+4*T], (*sc)[chunk+4*T:]
+	wb := c.Args[2].Bytes()
+	for n := c.Lo; n < c.Hi; n++ {
+		w.rowDot(wb[n*w.rowBytes:(n+1)*w.rowBytes], xs, K, T, acc, blk, res)
+		for t := range T {
+			o.store1(t*N+n, res[t])
+		}
+	}
+}
