@@ -3,6 +3,8 @@ package synth
 import (
 	"fmt"
 	"strings"
+
+	"github.com/metallic-go/metallic/tokenizer"
 )
 
 // Preset is the shape of a synthetic model.
@@ -47,7 +49,7 @@ var presets = []Preset{
 	},
 	{
 		Name: "qwen2.5-0.5b", Arch: "qwen2", Dim: 896, Layers: 24, Heads: 14, KVHeads: 2, HeadDim: 64, FF: 4864,
-		ContextLen: 32768, RopeBase: 1000000, NormEps: 1e-6, Tied: true, Vocab: "qwen", QwenTokens: 1024, PadVocab: 151936,
+		ContextLen: 32768, RopeBase: 1000000, NormEps: 1e-6, Tied: true, Vocab: "qwen", QwenTokens: tokenizer.QwenSubVocabTokens + 3, PadVocab: 151936,
 		Description: "the shape of Qwen2.5-0.5B: qwen2, GQA 7, tied output, vocabulary padded to 151936",
 	},
 }

@@ -3,6 +3,7 @@ package synth
 import (
 	"bytes"
 	"crypto/sha256"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -66,29 +67,18 @@ func build(t *testing.T, opts Options) (*model.Model, *Info, []byte) {
 }
 
 func TestTinyPresets(t *testing.T) {
-	full := qwenFull(t)
-	specials := 0
-	for id := 1024; id < len(full.Tokens); id++ {
-		if ty := full.Type(int32(id)); ty == tokenizer.TypeControl || ty == tokenizer.TypeUserDefined {
-			specials++
-		}
-	}
-	t.Logf("Qwen vocabulary: %d tokens, %d specials", len(full.Tokens), specials)
 	want := map[string]model.Config{
 		"tiny-llama": {Arch: "llama", Dim: 256, Layers: 3, Heads: 8, KVHeads: 4, HeadDim: 32, FF: 768, Vocab: 512,
 			ContextLen: 1024, RopeBase: 10000, RopeDim: 32, RopeStyle: model.RopeNormal, NormEps: 1e-5},
-		"tiny-qwen2": {Arch: "qwen2", Dim: 256, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 64, FF: 768, Vocab: 1024 + specials,
+		"tiny-qwen2": {Arch: "qwen2", Dim: 256, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 64, FF: 768, Vocab: 1024,
 			ContextLen: 1024, RopeBase: 1e6, RopeDim: 64, RopeStyle: model.RopeNeoX, NormEps: 1e-6, QKVBias: true, TiedOutput: true},
-		"tiny-qwen3": {Arch: "qwen3", Dim: 256, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 128, FF: 768, Vocab: 1024 + specials,
+		"tiny-qwen3": {Arch: "qwen3", Dim: 256, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 128, FF: 768, Vocab: 1024,
 			ContextLen: 1024, RopeBase: 1e6, RopeDim: 128, RopeStyle: model.RopeNeoX, NormEps: 1e-6, QKNorm: true, TiedOutput: true},
 	}
 	for _, name := range []string{"tiny-llama", "tiny-qwen2", "tiny-qwen3"} {
 		for _, dt := range DTypes() {
 			t.Run(name+"/"+dt.String(), func(t *testing.T) {
 				opts := Options{Preset: name, DType: dt, Seed: 1}
-				if name != "tiny-llama" {
-					opts.QwenVocab = full
-				}
 				m, info, _ := build(t, opts)
 				c := m.Config
 				w := want[name]
@@ -120,6 +110,42 @@ func TestTinyPresets(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestQwenVocabSources checks that the tiny Qwen presets are the same file
+// whether the vocabulary comes from the embedded sub-vocabulary or is cut
+// from the full npm tokenizer.json.
+func TestQwenVocabSources(t *testing.T) {
+	full := qwenFull(t)
+	for _, name := range []string{"tiny-qwen2", "tiny-qwen3"} {
+		var a, b bytes.Buffer
+		if _, err := WriteTo(&a, Options{Preset: name, Seed: 5}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := WriteTo(&b, Options{Preset: name, Seed: 5, QwenVocab: full}); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a.Bytes(), b.Bytes()) {
+			t.Errorf("%s: embedded and tokenizer.json vocabularies give different files", name)
+		}
+	}
+	n := len(full.Tokens)
+	v, err := vocabFor(mustPreset(t, "qwen2.5-0.5b"), Options{QwenVocab: full})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Tokens) != 151936 || len(full.Tokens) != n || v.Tokens[n] != fmt.Sprintf("[PAD%d]", n) || v.Types[151935] != tokenizer.TypeUnused {
+		t.Fatalf("padded vocabulary: %d tokens (full now %d), token %d = %q", len(v.Tokens), len(full.Tokens), n, v.Tokens[n])
+	}
+}
+
+func mustPreset(t *testing.T, name string) Preset {
+	t.Helper()
+	p, err := Lookup(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestDeterminism(t *testing.T) {
@@ -237,5 +263,26 @@ func TestWriteFile(t *testing.T) {
 	m.Close()
 	if _, err := WriteFile(filepath.Join(t.TempDir(), "no", "dir.gguf"), Options{Preset: "tiny-llama"}); err == nil {
 		t.Fatal("writing into a missing folder worked")
+	}
+}
+
+// TestEncodeMatchesQuantize checks the fast F32/F16/BF16 loops against
+// gguf.Quantize, including values that round, overflow and underflow.
+func TestEncodeMatchesQuantize(t *testing.T) {
+	x := make([]float32, 4096)
+	fill(x, 9, "x", 0, 1)
+	x = append(x, 65504, 65520, 1e6, -1e-8, 6e-8, float32(math.Inf(-1)), 0, float32(math.Copysign(0, -1)))
+	for _, dt := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16} {
+		got, err := encode(dt, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := gguf.Quantize(dt, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%v: encode differs from gguf.Quantize", dt)
+		}
 	}
 }
