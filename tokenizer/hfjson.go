@@ -16,9 +16,12 @@ const (
 
 type hfFile struct {
 	AddedTokens []struct {
-		ID      int64  `json:"id"`
-		Content string `json:"content"`
-		Special bool   `json:"special"`
+		ID         int64  `json:"id"`
+		Content    string `json:"content"`
+		Special    bool   `json:"special"`
+		LStrip     bool   `json:"lstrip"`
+		RStrip     bool   `json:"rstrip"`
+		SingleWord bool   `json:"single_word"`
 	} `json:"added_tokens"`
 	Normalizer   *hfPart `json:"normalizer"`
 	PreTokenizer *hfPart `json:"pre_tokenizer"`
@@ -110,6 +113,9 @@ func parseHFJSON(data []byte) (*Vocab, error) {
 	for _, a := range f.AddedTokens {
 		if err := grow(a.ID); err != nil {
 			return nil, err
+		}
+		if a.Content == "" || a.LStrip || a.RStrip || a.SingleWord {
+			return nil, fmt.Errorf("%w: tokenizer.json added token %d %q: empty, lstrip, rstrip and single_word are not supported", ErrVocab, a.ID, a.Content)
 		}
 	}
 	v.Tokens = make([]string, size)
