@@ -1,0 +1,142 @@
+package parity_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/model"
+	"github.com/metallic-go/metallic/parity"
+	_ "github.com/metallic-go/metallic/parity/paths"
+	"github.com/metallic-go/metallic/synth"
+)
+
+var synthDir struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// testModel returns the path of stories260K or of a synth preset (written
+// once per test binary, F32 weights, seed 7).
+func testModel(t *testing.T, name string) string {
+	t.Helper()
+	if name == "stories260K" {
+		return filepath.Join("..", "testdata", "stories260K.gguf")
+	}
+	synthDir.once.Do(func() {
+		synthDir.dir, synthDir.err = os.MkdirTemp("", "parity-synth-")
+	})
+	if synthDir.err != nil {
+		t.Fatal(synthDir.err)
+	}
+	p := filepath.Join(synthDir.dir, name+".gguf")
+	if _, err := os.Stat(p); err != nil {
+		if _, err := synth.WriteFile(p, synth.Options{Preset: name, DType: gguf.TypeF32, Seed: 7}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if synthDir.dir != "" {
+		os.RemoveAll(synthDir.dir)
+	}
+	os.Exit(code)
+}
+
+func referenceSteps(t *testing.T, file string, perturb string) *parity.Steps {
+	t.Helper()
+	s, err := parity.Open(file, parity.SessionOptions{Paths: []string{"reference"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var ps []parity.Perturbation
+	if perturb != "" {
+		p, err := parity.ParsePerturb(perturb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	prompt := []int32{1, 403, 407, 261}
+	st, err := parity.RunSteps(parity.StepsOptions{Targets: s.Targets, Weights: &s.Model.Weights, Prompt: prompt, Decode: 2, Perturb: ps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestFaultLocalization is the acceptance test of the harness: a relative
+// perturbation of 1e-3 at one checkpoint of the reference path makes the
+// first failure, and bisect, name exactly that checkpoint and layer; the
+// same run with REL = 0 passes everywhere.
+func TestFaultLocalization(t *testing.T) {
+	cases := []struct{ model, checkpoint string }{
+		{"stories260K", "embd"},
+		{"stories260K", "blk.0.attn_norm"},
+		{"stories260K", "blk.1.q_rope"},
+		{"stories260K", "blk.2.attn_out"},
+		{"stories260K", "blk.3.ffn_act"},
+		{"stories260K", "blk.4.l_out"},
+		{"stories260K", "output_norm"},
+		{"stories260K", "logits"},
+		{"tiny-qwen2", "blk.0.q"},
+		{"tiny-qwen2", "blk.0.v"},
+		{"tiny-qwen2", "blk.1.k_rope"},
+		{"tiny-qwen2", "blk.1.ffn_gate"},
+		{"tiny-qwen3", "blk.0.q_norm"},
+		{"tiny-qwen3", "blk.1.k_norm"},
+		{"tiny-qwen3", "blk.0.attn_proj"},
+		{"tiny-qwen3", "blk.1.ffn_out"},
+	}
+	for _, c := range cases {
+		t.Run(c.model+"/"+c.checkpoint, func(t *testing.T) {
+			file := testModel(t, c.model)
+			_, layer, _ := model.ParseCheckpoint(c.checkpoint)
+			st := referenceSteps(t, file, fmt.Sprintf("reference:%s=1e-3", c.checkpoint))
+			f := st.FirstFailure
+			if f == nil || f.Checkpoint != c.checkpoint || f.Layer != layer {
+				t.Fatalf("first_failure %+v, want %s (layer %d)", f, c.checkpoint, layer)
+			}
+			b, err := parity.Bisect(st)
+			if err != nil || !b.Found || b.Checkpoint != c.checkpoint || b.Layer != layer || b.Path != "reference" {
+				t.Fatalf("bisect %+v (%v), want %s layer %d", b, err, c.checkpoint, layer)
+			}
+			// rel²/3 ≈ 3.3e-7 is injected; the row must show it.
+			if nm := float64(f.NMSE); nm < 1e-7 || nm > 1e-6 {
+				t.Errorf("nmse %g, want ≈ 3.3e-7", nm)
+			}
+			if st := referenceSteps(t, file, fmt.Sprintf("reference:%s=0", c.checkpoint)); st.Failed() {
+				t.Fatalf("REL=0: first failure %+v", *st.FirstFailure)
+			}
+		})
+	}
+}
+
+// TestReferenceMargins: on every model the reference's local errors stay
+// 100× under their bounds, so the thresholds are not tuned to the edge.
+func TestReferenceMargins(t *testing.T) {
+	for _, name := range []string{"stories260K", "tiny-qwen2", "tiny-qwen3"} {
+		st := referenceSteps(t, testModel(t, name), "")
+		n := 0
+		for _, r := range st.Rows {
+			if r.B != parity.LocalOracle {
+				continue
+			}
+			n++
+			if !(float64(r.NMSE) <= float64(r.Bound)/100) {
+				t.Errorf("%s %s: nmse %g is within 100× of its bound %g", name, r.Checkpoint, float64(r.NMSE), float64(r.Bound))
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: no local rows", name)
+		}
+	}
+}
