@@ -93,6 +93,7 @@ func (t tensor) store1(off int, v float32) {
 type weights struct {
 	t        gguf.Type
 	rowBytes int
+	bs, bb   int // block size in elements and in bytes
 	lut      []float32
 }
 
@@ -101,7 +102,7 @@ func newWeights(t gguf.Type, k int) (weights, error) {
 	if err != nil {
 		return weights{}, err
 	}
-	w := weights{t: t, rowBytes: rb}
+	w := weights{t: t, rowBytes: rb, bs: t.BlockSize(), bb: t.BlockBytes()}
 	if t == gguf.TypeF16 {
 		w.lut = f16Table()
 	}
@@ -116,7 +117,7 @@ func (w weights) row(a backend.Arg, n int, scratch []float32) []float32 {
 	case gguf.TypeF32:
 		return f32s(src)
 	}
-	dst := scratch[:len(src)/w.t.BlockBytes()*w.t.BlockSize()]
+	dst := scratch[:len(src)/w.bb*w.bs]
 	w.decodeChunk(src, dst)
 	return dst
 }

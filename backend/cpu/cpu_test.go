@@ -3,6 +3,7 @@ package cpu_test
 import (
 	"runtime"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/metallic-go/metallic/backend"
@@ -27,5 +28,70 @@ func TestThreadsBitIdentical(t *testing.T) {
 	g2 := backendtest.Fingerprint(cpu.New(backend.Options{}))
 	if !slices.Equal(g1, g2) || !slices.Equal(g1, one) {
 		t.Errorf("GOMAXPROCS=1 and GOMAXPROCS=2 differ")
+	}
+}
+
+// TestDispatchSplits checks that a dispatch is really spread over workers
+// (otherwise the bit-identity test above could not fail) and that every
+// item is computed exactly once.
+func TestDispatchSplits(t *testing.T) {
+	b := cpu.New(backend.Options{Threads: 2})
+	var calls atomic.Int32
+	seen := make([]int32, 1000)
+	k, err := b.Load(backend.KernelSpec{Name: "count", Grain: 1, CPU: func(c backend.CPUCall) {
+		calls.Add(1)
+		for i := c.Lo; i < c.Hi; i++ {
+			atomic.AddInt32(&seen[i], 1)
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := b.Begin()
+	enc.Dispatch(k, backend.Grid{X: 10, Y: 100})
+	if err := enc.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if calls.Load() < 2 {
+		t.Errorf("%d calls: the dispatch was not split", calls.Load())
+	}
+	for i, n := range seen {
+		if n != 1 {
+			t.Fatalf("item %d computed %d times", i, n)
+		}
+	}
+}
+
+// TestErrors checks that bad dispatches are errors, not panics.
+func TestErrors(t *testing.T) {
+	b := cpu.New(backend.Options{})
+	if _, err := b.Load(backend.KernelSpec{Name: "nope"}); err == nil {
+		t.Error("unknown op loaded")
+	}
+	if _, err := b.Load(backend.KernelSpec{Name: backend.OpMatMul, Weight: 16}); err == nil {
+		t.Error("matmul on IQ2_XXS loaded")
+	}
+	if _, err := b.Load(backend.KernelSpec{Name: "msl-only", MSL: "kernel void f() {}"}); err == nil {
+		t.Error("kernel without a CPU implementation loaded")
+	}
+	k, err := b.Load(backend.KernelSpec{Name: backend.OpAdd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, _ := b.Alloc(8)
+	enc := b.Begin()
+	enc.Dispatch(k, backend.Grid{X: 4}, backend.Buf(small), backend.Buf(small), backend.Buf(small), backend.Int(100))
+	if err := enc.Commit(); err == nil {
+		t.Error("out-of-range add did not fail")
+	}
+	if err := b.Sync(); err == nil {
+		t.Error("Sync did not report the failed encoder")
+	}
+	w, _ := b.Wrap([]byte{1, 2, 3, 4})
+	if err := b.Upload(w, 0, []byte{0}); err == nil {
+		t.Error("upload into a wrapped buffer succeeded")
+	}
+	if err := b.Download(make([]byte, 9), small, 0); err == nil {
+		t.Error("download past the end succeeded")
 	}
 }

@@ -39,7 +39,7 @@ func (w weights) decodeChunk(src []byte, dst []float32) {
 // accumulator i mod 4 of its chunk), the same arithmetic for any T.
 func (w weights) rowDot(row []byte, xs []float32, K, T int, acc, blk, out []float32) {
 	clear(acc[:4*T])
-	bpc := chunk / w.t.BlockSize() * w.t.BlockBytes() // bytes per full chunk
+	bpc := chunk / w.bs * w.bb // bytes per full chunk
 	for k0 := 0; k0 < K; k0 += chunk {
 		n := min(chunk, K-k0)
 		var wc []float32
@@ -48,7 +48,7 @@ func (w weights) rowDot(row []byte, xs []float32, K, T int, acc, blk, out []floa
 		} else {
 			b0 := k0 / chunk * bpc
 			wc = blk[:n]
-			w.decodeChunk(row[b0:b0+n/w.t.BlockSize()*w.t.BlockBytes()], wc)
+			w.decodeChunk(row[b0:b0+n/w.bs*w.bb], wc)
 		}
 		for t := range T {
 			x := xs[t*K+k0 : t*K+k0+n]

@@ -19,9 +19,10 @@ func builtin(spec backend.KernelSpec) (backend.Kernel, error) {
 	}
 	in, out := newAct(spec.In), newAct(spec.Out)
 	k := &kernel{name: spec.Name}
-	// Row ops: an item costs about n (args[len-?]) operations.
+	// Row ops: an item costs about n = args[i] operations; a task should do
+	// enough work (tens of µs) to pay for waking a goroutine.
 	rowGrain := func(n int) func([]backend.Arg, backend.Grid) int {
-		return func(a []backend.Arg, _ backend.Grid) int { return 1 + 8192/max(a[n].I, 1) }
+		return func(a []backend.Arg, _ backend.Grid) int { return 1 + 32768/max(a[n].I, 1) }
 	}
 	switch spec.Name {
 	case backend.OpEmbed:
@@ -32,7 +33,7 @@ func builtin(spec backend.KernelSpec) (backend.Kernel, error) {
 		k.grain = rowGrain(3)
 	case backend.OpMatMul:
 		k.fn = func(c backend.CPUCall) { matmul(c, wt, in, out) }
-		k.grain = func(a []backend.Arg, _ backend.Grid) int { return 1 + 16384/max(a[3].I*a[5].I, 1) }
+		k.grain = func(a []backend.Arg, _ backend.Grid) int { return 1 + 65536/max(a[3].I*a[5].I, 1) }
 	case backend.OpAddBias:
 		k.fn = func(c backend.CPUCall) { addBias(c, wt, in, out) }
 		k.grain = rowGrain(3)
@@ -44,7 +45,7 @@ func builtin(spec backend.KernelSpec) (backend.Kernel, error) {
 		k.grain = rowGrain(2)
 	case backend.OpAttention:
 		k.fn = func(c backend.CPUCall) { attention(c, in, out) }
-		k.grain = func(a []backend.Arg, _ backend.Grid) int { return 1 + 8192/max(a[6].I*(a[7].I+1), 1) }
+		k.grain = func(a []backend.Arg, _ backend.Grid) int { return 1 + 32768/max(a[6].I*(a[7].I+1), 1) }
 	case backend.OpAdd:
 		k.fn = func(c backend.CPUCall) { add(c, in, out) }
 		k.grain = rowGrain(3)
