@@ -138,6 +138,17 @@ func TestGoldenFiles(t *testing.T) {
 			if len(rep.Rows) < 2+len(g.Runs[0].Checkpoints) || len(g.Runs[0].Checkpoints) < 30 {
 				t.Errorf("%d rows for %d checkpoints", len(rep.Rows), len(g.Runs[0].Checkpoints))
 			}
+			// The reference path promises thread-count independence: one
+			// worker gives the same numbers as the default.
+			rep1, err := Verify(g, VerifyOptions{Model: mf, Threads: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range rep1.Rows {
+				if r.Metrics != rep.Rows[i].Metrics || r.Verdict != Pass {
+					t.Errorf("threads 1: %s nmse %g %s, default threads nmse %g", r.Checkpoint, float64(r.NMSE), r.Verdict, float64(rep.Rows[i].NMSE))
+				}
+			}
 			t.Logf("%s: %d bytes, %d checkpoints × %d positions, stream %v", file, st.Size(), len(g.Runs[0].Checkpoints), len(g.Meta.PromptTokens), g.Runs[0].Tokens)
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -422,4 +423,63 @@ func TestPolicy(t *testing.T) {
 		t.Error("DefaultPolicy(q8_0) succeeded")
 	}
 	_ = model.CheckpointName
+}
+
+// TestVerifyVerdicts edits a decoded golden in memory and checks each
+// verdict: a checkpoint the path no longer produces, a changed shape, a
+// changed token stream.
+func TestVerifyVerdicts(t *testing.T) {
+	out, _ := recordFake(t, t.TempDir(), RecordOptions{})
+	mf := repoFile(t, "testdata/stories260K.gguf")
+	for _, tc := range []struct {
+		name      string
+		edit      func(g *Golden)
+		first     string
+		verdict   string
+		note      string
+		tokensRow string
+	}{
+		{"missing", func(g *Golden) {
+			r := &g.Runs[0]
+			c := r.Checkpoints[2]
+			c.Name = "blk.0.ffn_act"
+			r.Checkpoints = slices.Insert(r.Checkpoints, 3, c)
+		}, "blk.0.ffn_act", Missing, "no longer produces", Pass},
+		{"shape", func(g *Golden) {
+			c := &g.Runs[0].Checkpoints[4]
+			c.Rows, c.Cols = c.Cols, c.Rows
+		}, "blk.1.l_out", Shape, "shape [4, 64], recorded [64, 4]", Pass},
+		{"stream", func(g *Golden) {
+			g.Runs[0].Tokens[3]++
+		}, "gen_logits", Fail, "position 4", Fail},
+		{"nan", func(g *Golden) {
+			g.Runs[0].Checkpoints[0].Data[5] = float32(math.NaN())
+		}, "embd", Fail, "non-finite", Pass},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, err := Open(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.edit(g)
+			rep, err := Verify(g, VerifyOptions{Model: mf})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := rep.FirstFailure
+			if rep.Pass || f == nil || f.Checkpoint != tc.first || f.Verdict != tc.verdict || !strings.Contains(f.Note, tc.note) {
+				t.Fatalf("first failure %+v, want %s %s with note %q", f, tc.first, tc.verdict, tc.note)
+			}
+			last := rep.Rows[len(rep.Rows)-1]
+			if last.Checkpoint != "tokens" || last.Verdict != tc.tokensRow {
+				t.Errorf("tokens row %s %s (%s), want %s", last.Checkpoint, last.Verdict, last.Note, tc.tokensRow)
+			}
+			if tc.name == "stream" {
+				s := rep.Streams[fakePath]
+				if s.FirstDivergence != 3 || !strings.Contains(last.Note, "step 3") {
+					t.Errorf("first divergence %d (%s), want 3", s.FirstDivergence, last.Note)
+				}
+			}
+		})
+	}
 }
