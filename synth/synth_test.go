@@ -286,3 +286,43 @@ func TestEncodeMatchesQuantize(t *testing.T) {
 		}
 	}
 }
+
+// TestQwen05BShape checks the full-size preset without generating its
+// weights: 290 tensors and 494,032,768 parameters (llama.cpp's
+// llama_model_n_params on a written file says the same), and the k-quant
+// fallbacks for rows of d = 896 elements.
+func TestQwen05BShape(t *testing.T) {
+	p := mustPreset(t, "qwen2.5-0.5b")
+	for _, c := range []struct {
+		dt, wide, down gguf.Type // requested; stored for K = 896; stored for ffn_down (K = 4864)
+	}{
+		{gguf.TypeF16, gguf.TypeF16, gguf.TypeF16},
+		{gguf.TypeQ8_0, gguf.TypeQ8_0, gguf.TypeQ8_0},
+		{gguf.TypeQ4_K, gguf.TypeQ4_0, gguf.TypeQ4_K},
+		{gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeQ6_K},
+	} {
+		ts := tensors(p, 151936, c.dt)
+		var params int64
+		for _, x := range ts {
+			n := int64(1)
+			for _, d := range x.shape {
+				n *= d
+			}
+			params += n
+			want := gguf.TypeF32
+			switch {
+			case len(x.shape) == 1:
+			case x.shape[0] == 4864:
+				want = c.down
+			default:
+				want = c.wide
+			}
+			if x.typ != want {
+				t.Errorf("%v: %s %v stored as %v, want %v", c.dt, x.name, x.shape, x.typ, want)
+			}
+		}
+		if len(ts) != 290 || params != 494032768 {
+			t.Errorf("%v: %d tensors, %d parameters; want 290, 494032768", c.dt, len(ts), params)
+		}
+	}
+}
