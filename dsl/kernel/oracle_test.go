@@ -1,0 +1,201 @@
+package kernel
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"unsafe"
+
+	"github.com/metallic-go/metallic/backend"
+	"github.com/metallic-go/metallic/backend/cpu"
+	"github.com/metallic-go/metallic/gguf"
+)
+
+// harness runs composed kernels on the cpu backend with float64 oracles.
+type harness struct {
+	t    *testing.T
+	be   backend.Backend
+	rng  *rand.Rand
+	half bool
+}
+
+func newHarness(t *testing.T, half bool, threads int) *harness {
+	be := cpu.New(backend.Options{Threads: threads})
+	t.Cleanup(func() { be.Close() })
+	return &harness{t: t, be: be, rng: rand.New(rand.NewPCG(1, 2)), half: half}
+}
+
+func (h *harness) elem() Type { return ActType(h.half) }
+
+func (h *harness) randn(n int, scale float64) []float64 {
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = h.rng.NormFloat64() * scale
+	}
+	return v
+}
+
+// act allocates an activation buffer holding v (rounded to the storage
+// dtype) and returns the rounded values.
+func (h *harness) act(v []float64) (backend.Buffer, []float64) {
+	size := 4
+	if h.half {
+		size = 2
+	}
+	buf, err := h.be.Alloc(len(v) * size)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	f := make([]float32, len(v))
+	for i, x := range v {
+		f[i] = float32(x)
+	}
+	WriteAct(backend.Buf(buf), h.elem(), 0, f)
+	ReadAct(backend.Buf(buf), h.elem(), 0, f)
+	out := make([]float64, len(v))
+	for i, x := range f {
+		out[i] = float64(x)
+	}
+	return buf, out
+}
+
+func (h *harness) zeros(n int, elem Type) backend.Buffer {
+	size := 4
+	if elem == Half {
+		size = 2
+	}
+	buf, err := h.be.Alloc(n * size)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return buf
+}
+
+// weight quantizes random rows×k values to t; it returns the buffer and
+// the exact dequantized values.
+func (h *harness) weight(t gguf.Type, rows, k int, scale float64) (backend.Buffer, []float64) {
+	src := make([]float32, rows*k)
+	for i := range src {
+		src[i] = float32(h.rng.NormFloat64() * scale)
+	}
+	data, err := gguf.Quantize(t, src)
+	if err != nil {
+		h.t.Fatalf("quantize %s: %v", t, err)
+	}
+	exact := make([]float64, rows*k)
+	if err := gguf.DequantizeF64(t, data, exact); err != nil {
+		h.t.Fatal(err)
+	}
+	buf, err := h.be.Wrap(data)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return buf, exact
+}
+
+func (h *harness) ids(v []int32) backend.Buffer {
+	buf, err := h.be.Alloc(4 * len(v))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.be.Upload(buf, 0, unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), 4*len(v))); err != nil {
+		h.t.Fatal(err)
+	}
+	return buf
+}
+
+func (h *harness) run(k *Kernel, rows int, b Binding) {
+	h.t.Helper()
+	kk, err := h.be.Load(k.Spec())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	args, err := k.Bind(b)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	enc := h.be.Begin()
+	enc.Dispatch(kk, k.Grid(rows), args...)
+	if err := enc.Commit(); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.be.Sync(); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *harness) read(buf backend.Buffer, n int, elem Type) []float32 {
+	out := make([]float32, n)
+	ReadAct(backend.Buf(buf), elem, 0, out)
+	return out
+}
+
+// check compares got with the float64 oracle within abs + |ref|·rel,
+// where abs scales with the oracle's RMS.
+func (h *harness) check(name string, got []float32, want []float64, outHalf bool) {
+	h.t.Helper()
+	var rms float64
+	for _, w := range want {
+		rms += w * w
+	}
+	rms = math.Sqrt(rms / float64(len(want)))
+	abs, rel := 1e-5*rms+1e-6, 1e-4
+	if h.half || outHalf {
+		abs, rel = 2e-3*rms+1e-4, 2e-3
+	}
+	if len(got) != len(want) {
+		h.t.Fatalf("%s: %d values, want %d", name, len(got), len(want))
+	}
+	for i := range got {
+		if d := math.Abs(float64(got[i]) - want[i]); !(d <= abs+rel*math.Abs(want[i])) {
+			h.t.Fatalf("%s: [%d] = %g, oracle %g (|diff| %g > %g + %g·|ref|)", name, i, got[i], want[i], d, abs, rel)
+		}
+	}
+}
+
+func rmsnorm64(x, g []float64, eps float64) []float64 {
+	var ss float64
+	for _, v := range x {
+		ss += v * v
+	}
+	inv := 1 / math.Sqrt(ss/float64(len(x))+eps)
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = v * inv * g[i]
+	}
+	return out
+}
+
+func matvec64(w []float64, x []float64, n int) []float64 {
+	k := len(x)
+	out := make([]float64, n)
+	for r := 0; r < n; r++ {
+		var s float64
+		for i := 0; i < k; i++ {
+			s += w[r*k+i] * x[i]
+		}
+		out[r] = s
+	}
+	return out
+}
+
+func rope64(x []float64, pos, rd int, base float64, neox bool) {
+	for i := 0; i < rd/2; i++ {
+		th := float64(pos) * math.Pow(base, -2*float64(i)/float64(rd))
+		a, b := 2*i, 2*i+1
+		if neox {
+			a, b = i, i+rd/2
+		}
+		x0, x1 := x[a], x[b]
+		x[a] = x0*math.Cos(th) - x1*math.Sin(th)
+		x[b] = x0*math.Sin(th) + x1*math.Cos(th)
+	}
+}
+
+var allTypes = []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeQ4_0,
+	gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeQ4_K, gguf.TypeQ6_K}
+
+func quantizable(t gguf.Type) bool {
+	_, err := gguf.Quantize(t, make([]float32, 256))
+	return err == nil
+}
