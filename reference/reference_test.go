@@ -241,6 +241,11 @@ func TestErrors(t *testing.T) {
 	bad.Config.Arch = "gpt9"
 	_, err = reference.New(&bad, model.PathOptions{})
 	check("architecture", err, `unsupported architecture "gpt9"`)
+	badW := *m
+	badW.Weights.Layers = slices.Clone(m.Weights.Layers)
+	badW.Weights.Layers[0].Q.Type = gguf.TypeIQ2_XXS
+	_, err = reference.New(&badW, model.PathOptions{})
+	check("weight dtype", err, "unsupported weight dtype IQ2_XXS")
 	_, err = reference.New(m, model.PathOptions{ActDType: "f8"})
 	check("act dtype", err, `unknown activation dtype "f8"`)
 	_, err = reference.New(m, model.PathOptions{Backend: "tpu"})

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/metallic-go/metallic/gguf"
 )
 
 // storiesGolden are stories260K's first 48 greedy tokens from BOS (DESIGN.md).
@@ -124,6 +126,25 @@ func TestGenerateBadInput(t *testing.T) {
 				t.Errorf("stdout %q, want nothing", stdout)
 			}
 		})
+	}
+}
+
+// TestGenerateUnsupportedArch: a GGUF of an architecture no path knows is
+// exit 2 with a message naming it.
+func TestGenerateUnsupportedArch(t *testing.T) {
+	w := gguf.NewWriter()
+	if err := w.AddKV("general.architecture", "gpt2"); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "gpt2.gguf")
+	if err := w.WriteFile(file); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"generate", "logits"} {
+		code, _, stderr := genRun(cmd, file, "--tokens", "1")
+		if code != 2 || !strings.Contains(stderr, "gpt2") {
+			t.Errorf("%s: exit %d stderr %q, want exit 2 naming gpt2", cmd, code, stderr)
+		}
 	}
 }
 
