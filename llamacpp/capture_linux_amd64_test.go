@@ -2,6 +2,7 @@ package llamacpp
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/metallic-go/metallic/model"
@@ -209,5 +210,36 @@ func TestPerturbationPropagates(t *testing.T) {
 	}
 	if changed == 0 {
 		t.Error("logits unchanged by the perturbation")
+	}
+}
+
+func TestCaptureChunksAndHookPanic(t *testing.T) {
+	_, p := openStories(t, Options{Batch: 2})
+	type call struct{ pos, rows int }
+	var logits []call
+	p.SetHook(func(tt *model.Tensor) {
+		if tt.Name == "logits" {
+			logits = append(logits, call{tt.Pos, tt.Rows})
+		}
+	})
+	if _, err := p.Forward([]int32{1, 403, 407, 261, 378}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if want := []call{{0, 2}, {2, 2}, {4, 1}}; len(logits) != 3 || logits[0] != want[0] || logits[1] != want[1] || logits[2] != want[2] {
+		t.Errorf("logits checkpoints (pos, rows) = %v, want %v", logits, want)
+	}
+	p.Reset()
+	p.SetHook(func(tt *model.Tensor) {
+		if tt.Name == "blk.1.ffn_up" {
+			panic("boom")
+		}
+	})
+	if _, err := p.Forward([]int32{1, 403}, 0); err == nil || !strings.Contains(err.Error(), "hook panicked on blk.1.ffn_up: boom") {
+		t.Fatalf("err = %v, want the hook's panic", err)
+	}
+	p.SetHook(nil)
+	p.Reset()
+	if _, err := p.Forward([]int32{1, 403}, 0); err != nil {
+		t.Fatalf("forward after a panicking hook: %v", err)
 	}
 }

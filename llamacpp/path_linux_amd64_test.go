@@ -85,7 +85,6 @@ func directLogits(t *testing.T, file string, tokens []int32, threads int) []floa
 		freeM   func(unsafe.Pointer)
 		initC   func(unsafe.Pointer, contextParams) unsafe.Pointer
 		freeC   func(unsafe.Pointer)
-		getOne  func(unsafe.Pointer, int32) batch
 		decode  func(unsafe.Pointer, batch) int32
 		logits  func(unsafe.Pointer) unsafe.Pointer
 		vocab   func(unsafe.Pointer) unsafe.Pointer
@@ -97,7 +96,6 @@ func directLogits(t *testing.T, file string, tokens []int32, threads int) []floa
 	purego.RegisterLibFunc(&freeM, h, "llama_model_free")
 	purego.RegisterLibFunc(&initC, h, "llama_init_from_model")
 	purego.RegisterLibFunc(&freeC, h, "llama_free")
-	purego.RegisterLibFunc(&getOne, h, "llama_batch_get_one")
 	purego.RegisterLibFunc(&decode, h, "llama_decode")
 	purego.RegisterLibFunc(&logits, h, "llama_get_logits")
 	purego.RegisterLibFunc(&vocab, h, "llama_model_get_vocab")
@@ -121,8 +119,7 @@ func directLogits(t *testing.T, file string, tokens []int32, threads int) []floa
 		t.Fatal("direct: context failed")
 	}
 	defer freeC(ctx)
-	// llama_batch_get_one requests logits for the last token only; ask
-	// for all of them with a batch we fill ourselves.
+	// A batch filled here, asking for the logits of every position.
 	nv := int(nTokens(vocab(m)))
 	toks := append([]int32(nil), tokens...)
 	pos := make([]int32, len(toks))
@@ -139,7 +136,6 @@ func directLogits(t *testing.T, file string, tokens []int32, threads int) []floa
 		t.Fatalf("direct: llama_decode = %d", rc)
 	}
 	out := append([]float32(nil), unsafe.Slice((*float32)(logits(ctx)), len(toks)*nv)...)
-	_ = getOne
 	return out
 }
 

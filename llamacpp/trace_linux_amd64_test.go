@@ -10,9 +10,11 @@ import (
 	"github.com/metallic-go/metallic/synth"
 )
 
-func TestTraceQwen(t *testing.T) {
+// TestTraceGraph prints every node llama.cpp's eval callback is asked
+// about for a synth preset: the tool for extending the checkpoint mapping.
+func TestTraceGraph(t *testing.T) {
 	if os.Getenv("TRACE") == "" {
-		t.Skip()
+		t.Skip("SKIP: set TRACE=<synth preset> to print llama.cpp's graph node names")
 	}
 	requireLib(t)
 	file := filepath.Join(t.TempDir(), "q.gguf")
