@@ -8,12 +8,12 @@ import (
 	"github.com/metallic-go/metallic/parity"
 )
 
-// Verdicts of a Row.
+// Verdicts of a Row (Pass and Fail spelled as parity's).
 const (
-	Pass    = "pass"
-	Fail    = "fail"    // NMSE above the threshold, or non-finite values appeared
-	Missing = "missing" // the path no longer produces this checkpoint
-	Shape   = "shape"   // the checkpoint's shape changed
+	Pass    = parity.Pass
+	Fail    = parity.Fail // NMSE above the threshold, or non-finite values appeared
+	Missing = "missing"   // the path no longer produces this checkpoint
+	Shape   = "shape"     // the checkpoint's shape changed
 )
 
 // VerifyOptions configure Verify.
