@@ -75,7 +75,6 @@ func rules(cfg *model.Config) []rule {
 		rule{"Qcur", "ROPE", "q_rope"},
 		rule{"Kcur", "ROPE", "k_rope"},
 		rule{"kqv_out", "CONT", "attn_out"},
-		rule{"", "MUL_MAT", "attn_proj"}, // matched by its input, kqv_out-L (see onEval)
 		rule{"ffn_inp", "ADD", "ffn_inp"},
 		rule{"ffn_norm", "MUL", "ffn_norm"},
 		rule{"ffn_gate", "MUL_MAT", "ffn_gate"},
@@ -93,7 +92,8 @@ func rules(cfg *model.Config) []rule {
 // q_rope, k_rope, attn_out, attn_proj, ffn_inp, ffn_norm, ffn_gate, ffn_up,
 // ffn_act, ffn_out, l_out, output_norm, logits.
 func (p *Path) Checkpoints() []string {
-	have := map[string]bool{}
+	// attn_proj has no rule: it is matched by its input, kqv_out-L (see onEval).
+	have := map[string]bool{"attn_proj": true}
 	for _, r := range rules(&p.cfg) {
 		have[r.kind] = true
 	}

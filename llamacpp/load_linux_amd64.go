@@ -224,6 +224,9 @@ func open(dir string) (*lib, error) {
 	if err := l.checkTensorLayout(); err != nil {
 		return nil, err
 	}
+	if err := l.checkBatch(); err != nil {
+		return nil, err
+	}
 
 	// Silence the log before anything else prints; the callback drops
 	// messages unless METALLIC_LLAMACPP_LOG=1, keeping recent warnings and
@@ -309,4 +312,15 @@ func goString(p unsafe.Pointer) string {
 		n++
 	}
 	return string(unsafe.Slice((*byte)(p), n))
+}
+
+// checkBatch checks llama_batch_init's result through the Go mirror: with
+// embd = 0 only the embd pointer is NULL and n_tokens is 0.
+func (l *lib) checkBatch() error {
+	b := l.batchInit(4, 0, 1)
+	defer l.batchFree(b)
+	if b.NTokens != 0 || b.Embd != nil || b.Token == nil || b.Pos == nil || b.NSeqID == nil || b.SeqID == nil || b.Logits == nil {
+		return fmt.Errorf("llamacpp: llama_batch_init(4, 0, 1) returned %+v: llama_batch layout differs from the pinned build", b)
+	}
+	return nil
 }

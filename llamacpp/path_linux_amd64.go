@@ -142,6 +142,8 @@ func (p *Path) Vocab() *Vocab { return p.vocab }
 // requested for every position, and returns them row-major
 // [len(tokens), Vocab] exactly as llama_get_logits_ith gives them. Calls
 // longer than Options.Batch are split into several llama_decode calls.
+// When the hook panics or a checkpoint cannot be captured, the decode still
+// completes (its positions stay in the cache) and Forward returns the error.
 func (p *Path) Forward(tokens []int32, pos int) ([]float32, error) {
 	if p.ctx == nil {
 		return nil, errors.New("llamacpp: path is closed")
