@@ -1,0 +1,49 @@
+package oracle
+
+import (
+	"math"
+	"testing"
+
+	"github.com/metallic-go/metallic/model"
+)
+
+func near(t *testing.T, what string, got, want []float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d values, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		if math.Abs(got[i]-want[i]) > 1e-15*math.Max(1, math.Abs(want[i])) {
+			t.Errorf("%s[%d] = %.17g, want %.17g", what, i, got[i], want[i])
+		}
+	}
+}
+
+func TestOpsByHand(t *testing.T) {
+	// RMSNorm of (3, 4): mean square 12.5, eps 0.5 → scale 1/√13.
+	s := 1 / math.Sqrt(13)
+	near(t, "rmsNorm", rmsNorm([]float64{3, 4}, 2, []float64{1, 2}, 0.5), []float64{3 * s, 8 * s})
+
+	// RoPE, head dim 4, rope dim 4, base 100, row 1 (position 1):
+	// pair i rotates by 100^(−2i/4) = 1, 0.1.
+	x := []float64{0, 0, 0, 0, 1, 2, 3, 4}
+	c0, s0, c1, s1 := math.Cos(1), math.Sin(1), math.Cos(0.1), math.Sin(0.1)
+	near(t, "rope normal", rope(x, 4, 4, 4, 100, model.RopeNormal)[4:],
+		[]float64{c0 - 2*s0, s0 + 2*c0, 3*c1 - 4*s1, 3*s1 + 4*c1})
+	near(t, "rope neox", rope(x, 4, 4, 4, 100, model.RopeNeoX)[4:],
+		[]float64{c0 - 3*s0, 2*c1 - 4*s1, s0 + 3*c0, 2*s1 + 4*c1})
+	// Rope dim 2 of head dim 4 leaves dims 2, 3 alone.
+	near(t, "rope partial", rope(x, 4, 4, 2, 100, model.RopeNormal)[4:], []float64{c0 - 2*s0, s0 + 2*c0, 3, 4})
+
+	// Attention, one head of dim 2, two positions, causal.
+	q := []float64{1, 0, 1, 0}
+	k := []float64{1, 0, 0, 1}
+	v := []float64{1, 2, 3, 4}
+	e := math.Exp(1 / math.Sqrt2)
+	p0, p1 := e/(e+1), 1/(e+1)
+	near(t, "attention", attention(q, k, v, 2, 1, 1, 2), []float64{1, 2, p0*1 + p1*3, p0*2 + p1*4})
+	// GQA: two query heads share one kv head.
+	near(t, "gqa", attention([]float64{1, 0, 0, 1}, []float64{1, 0}, []float64{5, 6}, 1, 2, 1, 2), []float64{5, 6, 5, 6})
+
+	near(t, "swiglu", swiglu([]float64{0, 2}, []float64{3, 5}), []float64{0, 2 / (1 + math.Exp(-2)) * 5})
+}
