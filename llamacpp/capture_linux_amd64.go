@@ -233,35 +233,19 @@ func (c *capture) deliver(t unsafe.Pointer, ti tensorInfo, kind string, layer in
 		fail("tensor has no backend buffer")
 		return
 	}
-	n := ne[0] * ne[1] * ne[2]
 	size := c.p.l.nbytes(t)
+	if size == 0 {
+		fail("tensor has no data")
+		return
+	}
 	raw := make([]byte, size)
 	c.p.l.tensorGet(t, unsafe.Pointer(&raw[0]), 0, size)
-	esize := uint64(4)
-	if ti.typ == ggmlTypeF16 {
-		esize = 2
+	data, offs, err := gather(raw, ti.typ, ne, nb)
+	if err != nil {
+		fail("%v", err)
+		return
 	}
-	offs := make([]uint64, 0, n)
-	for i2 := range ne[2] {
-		for i1 := range ne[1] {
-			for i0 := range ne[0] {
-				o := uint64(i0)*nb[0] + uint64(i1)*nb[1] + uint64(i2)*nb[2]
-				if o+esize > size {
-					fail("element offset %d beyond %d bytes", o, size)
-					return
-				}
-				offs = append(offs, o)
-			}
-		}
-	}
-	data := make([]float32, n)
-	for i, o := range offs {
-		if esize == 4 {
-			data[i] = math.Float32frombits(le32(raw[o:]))
-		} else {
-			data[i] = gguf.F16ToF32(le16(raw[o:]))
-		}
-	}
+	n := int64(len(data))
 	orig := append([]float32(nil), data...)
 	tt := &model.Tensor{Name: name, Layer: layer, Pos: c.pos, Rows: c.T, Cols: int(n / T), Data: data}
 	c.p.hook(tt)
@@ -269,21 +253,57 @@ func (c *capture) deliver(t unsafe.Pointer, ti tensorInfo, kind string, layer in
 		fail("hook changed the length of Data from %d to %d", len(orig), len(tt.Data))
 		return
 	}
-	changed := false
-	for i, v := range tt.Data {
-		if math.Float32bits(v) != math.Float32bits(orig[i]) {
-			changed = true
-			o := offs[i]
-			if esize == 4 {
-				put32(raw[o:], math.Float32bits(v))
-			} else {
-				put16(raw[o:], gguf.F32ToF16(v))
+	if scatter(raw, ti.typ, offs, orig, tt.Data) {
+		c.p.l.tensorSet(t, unsafe.Pointer(&raw[0]), 0, size)
+	}
+}
+
+// gather reads the F32 or F16 elements of a tensor of shape ne (ne[3] = 1)
+// and byte strides nb from raw, in row-major order (ne[0] fastest), and
+// returns them with their byte offsets.
+func gather(raw []byte, typ int32, ne [4]int64, nb [4]uint64) ([]float32, []uint64, error) {
+	esize := uint64(4)
+	if typ == ggmlTypeF16 {
+		esize = 2
+	}
+	n := ne[0] * ne[1] * ne[2]
+	offs := make([]uint64, 0, n)
+	data := make([]float32, 0, n)
+	for i2 := range ne[2] {
+		for i1 := range ne[1] {
+			for i0 := range ne[0] {
+				o := uint64(i0)*nb[0] + uint64(i1)*nb[1] + uint64(i2)*nb[2]
+				if o+esize > uint64(len(raw)) {
+					return nil, nil, fmt.Errorf("element offset %d beyond %d bytes", o, len(raw))
+				}
+				offs = append(offs, o)
+				if esize == 4 {
+					data = append(data, math.Float32frombits(le32(raw[o:])))
+				} else {
+					data = append(data, gguf.F16ToF32(le16(raw[o:])))
+				}
 			}
 		}
 	}
-	if changed {
-		c.p.l.tensorSet(t, unsafe.Pointer(&raw[0]), 0, size)
+	return data, offs, nil
+}
+
+// scatter writes the elements of data that differ bitwise from orig back to
+// raw at offs (rounded to F16 for F16 tensors) and reports whether any did.
+func scatter(raw []byte, typ int32, offs []uint64, orig, data []float32) bool {
+	changed := false
+	for i, v := range data {
+		if math.Float32bits(v) == math.Float32bits(orig[i]) {
+			continue
+		}
+		changed = true
+		if typ == ggmlTypeF16 {
+			put16(raw[offs[i]:], gguf.F32ToF16(v))
+		} else {
+			put32(raw[offs[i]:], math.Float32bits(v))
+		}
 	}
+	return changed
 }
 
 func le32(b []byte) uint32 {
