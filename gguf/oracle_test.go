@@ -256,7 +256,7 @@ func TestOracleDequantize(t *testing.T) {
 	}
 }
 
-// TestOracleQuantize: Q8_0 and Q4_0 follow ggml's reference quantizers bit
+// TestOracleQuantize: Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 follow ggml's reference quantizers bit
 // for bit; our Q4_K and Q6_K searches must be about as accurate as ggml's
 // reference ones.
 func TestOracleQuantize(t *testing.T) {
@@ -274,7 +274,7 @@ func TestOracleQuantize(t *testing.T) {
 		typ    Type
 		exact  bool
 		maxRel float64 // our RMSE / llama.cpp's RMSE
-	}{{TypeQ8_0, true, 1}, {TypeQ4_0, true, 1}, {TypeQ4_K, false, 1.02}, {TypeQ6_K, false, 1.02}} {
+	}{{TypeQ8_0, true, 1}, {TypeQ4_0, true, 1}, {TypeQ4_1, true, 1}, {TypeQ5_0, true, 1}, {TypeQ5_1, true, 1}, {TypeQ4_K, false, 1.02}, {TypeQ6_K, false, 1.02}} {
 		n, _ := RowBytes(c.typ, len(x))
 		out := filepath.Join(dir, "out")
 		runOracle(t, []string{"ORACLE_BYTES=" + strconv.Itoa(n)}, "quant", c.typ.String(), in, out)

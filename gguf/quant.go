@@ -16,6 +16,9 @@ func init() {
 		TypeBF16: func(x []float32, b []byte) { le.PutUint16(b, F32ToBF16(x[0])) },
 		TypeQ8_0: qQ8_0,
 		TypeQ4_0: qQ4_0,
+		TypeQ4_1: qQ4_1,
+		TypeQ5_0: qQ5_0,
+		TypeQ5_1: qQ5_1,
 		TypeQ4_K: qQ4K,
 		TypeQ6_K: qQ6K,
 	}
@@ -24,7 +27,8 @@ func init() {
 // Quantize encodes src as type t. len(src) must be a multiple of
 // t.BlockSize(). The result is deterministic: the same input always gives
 // the same bytes. Quantized types reject Inf and NaN inputs; F32, F16 and
-// BF16 convert them. Supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K.
+// BF16 convert them. Supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0,
+// Q5_1, Q4_K and Q6_K (CanQuantize).
 func Quantize(t Type, src []float32) ([]byte, error) {
 	q, ok := quantizers[t]
 	if !ok {
@@ -74,13 +78,7 @@ func qQ8_0(x []float32, b []byte) {
 // qQ4_0 uses ggml's reference rule: the element of largest magnitude maps
 // to −8, d = that element / −8, q = min(15, trunc(x/d + 8.5)).
 func qQ4_0(x []float32, b []byte) {
-	var amax, mx float32
-	for _, v := range x {
-		if a := abs32(v); a > amax {
-			amax, mx = a, v
-		}
-	}
-	d := mx / -8
+	d := signedMax(x) / -8
 	var id float32
 	if d != 0 {
 		id = 1 / d

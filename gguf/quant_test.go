@@ -60,7 +60,7 @@ func TestQuantizeErrorBounds(t *testing.T) {
 		maxRel float64 // bound on relative RMSE
 	}{
 		{TypeF32, 0}, {TypeF16, 3e-4}, {TypeBF16, 3e-3},
-		{TypeQ8_0, 0.006}, {TypeQ4_0, 0.1}, {TypeQ4_K, 0.08}, {TypeQ6_K, 0.02},
+		{TypeQ8_0, 0.006}, {TypeQ4_0, 0.1}, {TypeQ4_1, 0.1}, {TypeQ5_0, 0.05}, {TypeQ5_1, 0.05}, {TypeQ4_K, 0.08}, {TypeQ6_K, 0.02},
 	} {
 		for name, x := range map[string][]float32{"gaussian": gaussian(n, 1), "cosine": cosine} {
 			y := roundTrip(t, c.typ, x)
