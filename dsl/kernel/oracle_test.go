@@ -78,9 +78,14 @@ func (h *harness) weight(t gguf.Type, rows, k int, scale float64) (backend.Buffe
 	for i := range src {
 		src[i] = float32(h.rng.NormFloat64() * scale)
 	}
-	data, err := gguf.Quantize(t, src)
-	if err != nil {
-		h.t.Fatalf("quantize %s: %v", t, err)
+	var data []byte
+	if t.CanQuantize() {
+		var err error
+		if data, err = gguf.Quantize(t, src); err != nil {
+			h.t.Fatalf("quantize %s: %v", t, err)
+		}
+	} else {
+		data = h.rawBlocks(t, rows*k, scale)
 	}
 	exact := make([]float64, rows*k)
 	if err := gguf.DequantizeF64(t, data, exact); err != nil {
@@ -91,6 +96,39 @@ func (h *harness) weight(t gguf.Type, rows, k int, scale float64) (backend.Buffe
 		h.t.Fatal(err)
 	}
 	return buf, exact
+}
+
+// scaleOffsets are the byte offsets of the f16 scales inside a block of
+// the types gguf cannot quantize (Q8_K's is an f32).
+var scaleOffsets = map[gguf.Type][]int{
+	gguf.TypeQ4_1: {0, 2}, gguf.TypeQ5_0: {0}, gguf.TypeQ5_1: {0, 2},
+	gguf.TypeQ2_K: {80, 82}, gguf.TypeQ3_K: {108}, gguf.TypeQ5_K: {0, 2},
+}
+
+// rawBlocks returns random blocks of type t with small, finite scales.
+func (h *harness) rawBlocks(t gguf.Type, n int, scale float64) []byte {
+	nb := n / t.BlockSize()
+	data := make([]byte, nb*t.BlockBytes())
+	for i := range data {
+		data[i] = byte(h.rng.UintN(256))
+	}
+	for b := 0; b < nb; b++ {
+		blk := data[b*t.BlockBytes():]
+		if t == gguf.TypeQ8_K {
+			bits := math.Float32bits(float32(scale / 64 * (1 + h.rng.Float64())))
+			blk[0], blk[1], blk[2], blk[3] = byte(bits), byte(bits>>8), byte(bits>>16), byte(bits>>24)
+			continue
+		}
+		offs, ok := scaleOffsets[t]
+		if !ok {
+			h.t.Fatalf("no random-block recipe for %s", t)
+		}
+		for _, o := range offs {
+			v := gguf.F32ToF16(float32(scale / 16 * (1 + h.rng.Float64())))
+			blk[o], blk[o+1] = byte(v), byte(v>>8)
+		}
+	}
+	return data
 }
 
 func (h *harness) ids(v []int32) backend.Buffer {
@@ -192,10 +230,8 @@ func rope64(x []float64, pos, rd int, base float64, neox bool) {
 	}
 }
 
+// allTypes are every weight dtype gguf dequantizes: the CPU path runs
+// them all.
 var allTypes = []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeQ4_0,
-	gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeQ4_K, gguf.TypeQ6_K}
-
-func quantizable(t gguf.Type) bool {
-	_, err := gguf.Quantize(t, make([]float32, 256))
-	return err == nil
-}
+	gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K,
+	gguf.TypeQ5_K, gguf.TypeQ6_K, gguf.TypeQ8_K}

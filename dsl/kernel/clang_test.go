@@ -1,0 +1,101 @@
+package kernel
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/metallic-go/metallic/dsl/kernel/clangcheck"
+	"github.com/metallic-go/metallic/gguf"
+)
+
+// requireClang skips without clang, or fails when oracles are required.
+func requireClang(t *testing.T) {
+	t.Helper()
+	if _, err := clangcheck.Clang(); err != nil {
+		if os.Getenv("METALLIC_REQUIRE_ORACLES") == "1" {
+			t.Fatalf("METALLIC_REQUIRE_ORACLES=1: %v", err)
+		}
+		t.Skip(err)
+	}
+}
+
+// stageMatrix composes every stage with every GPU weight dtype and both
+// activation dtypes.
+func stageMatrix(t *testing.T) []*Kernel {
+	var ks []*Kernel
+	add := func(name string, pros []Prologue, main Main, epis []Epilogue) {
+		k, err := Compose(fmt.Sprintf("%s_%d", name, len(ks)), pros, main, epis)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		ks = append(ks, k)
+	}
+	for _, half := range []bool{false, true} {
+		a := ActType(half)
+		for _, wt := range GPUWeightTypes() {
+			add("qkv", []Prologue{&RMSNorm{Gamma: wt, Eps: 1e-6}},
+				&Gemv{Types: []gguf.Type{wt, wt, wt}, K: 256, N: []int{64, 32, 32}, In: a, Out: a},
+				[]Epilogue{&Bias{Types: []gguf.Type{wt, wt, wt}}})
+			add("down", nil, &Gemv{Types: []gguf.Type{wt}, K: 256, N: []int{64}, In: a, Out: a},
+				[]Epilogue{&Bias{Types: []gguf.Type{wt}}, &Residual{Alpha: 1, Beta: 1, Elem: a}})
+			add("ffn", []Prologue{&RMSNorm{Gamma: wt}}, &Gemv{Types: []gguf.Type{wt, wt}, K: 256, N: []int{64}, In: a, Out: a, Pair: true},
+				[]Epilogue{SwiGLU{}})
+			add("gelu", nil, &Gemv{Types: []gguf.Type{wt}, K: 256, N: []int{64}, In: a, Out: Float}, []Epilogue{GELU{}})
+			add("embed", []Prologue{&Embed{Table: wt, K: 256}}, &Copy{N: 256, Segs: 1, DstStride: 256, Out: a, Gathered: true}, nil)
+		}
+		for _, neox := range []bool{false, true} {
+			add("rope", []Prologue{&RMSNorm{Gamma: gguf.TypeF32}, &Rope{NeoX: neox, Dim: 64, Base: 1e6}},
+				&Copy{N: 64, Segs: 2, SrcStride: 128, DstStride: 128, In: a, Out: a, Offset: true}, nil)
+		}
+		add("attn", nil, &Attention{Heads: 4, KVHeads: 2, HeadDim: 64, In: a, Cache: a, Out: a}, nil)
+		add("softmax", nil, &Copy{N: 100, Segs: 1, SrcStride: 100, DstStride: 100, In: a, Out: a, SIMD: true}, []Epilogue{&Softmax{}})
+		for _, op := range []Op{OpAdd, OpMax, OpMin} {
+			add("reduce", nil, &Copy{N: 100, Segs: 1, SrcStride: 100, DstStride: 1, In: a, Out: Float}, []Epilogue{&Reduce{Op: op}})
+		}
+		add("gather", nil, &Copy{Mode: CopyGather, N: 16, Segs: 1, SrcStride: 16, DstStride: 16, In: a, Out: a}, nil)
+		add("scatter", nil, &Copy{Mode: CopyScatter, N: 16, Segs: 1, SrcStride: 16, DstStride: 16, In: a, Out: a}, nil)
+	}
+	return ks
+}
+
+// TestClangSyntaxStages parses every stage × dtype kernel in both
+// dialects.
+func TestClangSyntaxStages(t *testing.T) {
+	requireClang(t)
+	ks := stageMatrix(t)
+	for _, d := range []Dialect{MSL, CUDA} {
+		var srcs []clangcheck.Source
+		for _, k := range ks {
+			code := k.MSL
+			if d == CUDA {
+				code = k.CUDA
+			}
+			srcs = append(srcs, clangcheck.Source{Name: k.Name, Code: code})
+		}
+		if err := clangcheck.Check(d.String(), srcs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d kernels parsed in MSL and CUDA", len(ks))
+}
+
+// The syntax check can fail: a kernel with a type error is rejected.
+func TestClangRejectsBrokenKernel(t *testing.T) {
+	requireClang(t)
+	k, err := Compose("broken", nil, plainGemv(), []Epilogue{&testEpi{name: "e", apply: func(c *Ctx, v Expr) Expr {
+		return F("%s * undeclared_thing", v)
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []Dialect{MSL, CUDA} {
+		code := k.MSL
+		if d == CUDA {
+			code = k.CUDA
+		}
+		if err := clangcheck.Check(d.String(), []clangcheck.Source{{Name: "broken", Code: code}}); err == nil {
+			t.Fatalf("%s: clang accepted an undeclared identifier", d)
+		}
+	}
+}
