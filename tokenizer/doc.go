@@ -20,6 +20,10 @@
 // EncodeOptions.Special is set, otherwise their text is tokenized like any
 // other text.
 //
+// Decode concatenates token pieces as llama.cpp prints them while
+// generating; DecodeOptions.DropPrefixSpace gives llama_detokenize's
+// result instead.
+//
 // No Unicode normalization is applied (llama.cpp applies none either);
 // Hugging Face tokenizers whose normalizer is NFC give the same ids for text
 // that is already in NFC.

@@ -23,13 +23,21 @@ func TestStoriesGoldenDecode(t *testing.T) {
 	if got != goldenStoriesText {
 		t.Fatalf("Decode(golden) = %q, want %q", got, goldenStoriesText)
 	}
-	// After BOS the leading space of the first piece is dropped.
+	// BOS renders as nothing and the space stays, as in llama.cpp.
 	got, err = tok.Decode(append([]int32{1}, goldenStories...))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got != goldenStoriesText {
+		t.Fatalf("Decode(BOS+golden) = %q, want %q", got, goldenStoriesText)
+	}
+	// llama_detokenize drops the prefix space of a first non-BOS token.
+	got, err = tok.DecodeWith(goldenStories, DecodeOptions{DropPrefixSpace: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if want := strings.TrimPrefix(goldenStoriesText, " "); got != want {
-		t.Fatalf("Decode(BOS+golden) = %q, want %q", got, want)
+		t.Fatalf("DecodeWith(golden, DropPrefixSpace) = %q, want %q", got, want)
 	}
 }
 
@@ -52,9 +60,9 @@ func TestStoriesGoldenEncode(t *testing.T) {
 	if !slices.Equal(got, append([]int32{1}, goldenStories...)) {
 		t.Fatalf("Encode with BOS = %v", got)
 	}
-	back, err := tok.Decode(got)
+	back, err := tok.DecodeWith(goldenStories, DecodeOptions{DropPrefixSpace: true})
 	if err != nil || back != text {
-		t.Fatalf("Decode(Encode(text, BOS)) = %q, %v; want %q", back, err, text)
+		t.Fatalf("DecodeWith(Encode(text), DropPrefixSpace) = %q, %v; want %q", back, err, text)
 	}
 }
 
@@ -109,7 +117,7 @@ func TestStoriesDecode(t *testing.T) {
 		want string
 	}{
 		{[]int32{3 + 0xF0, 3 + 0x9F, 3 + 0x98, 3 + 0x80}, "😀"},
-		{[]int32{1, 410, 403}, " Once"}, // only one space is dropped after BOS
+		{[]int32{1, 410, 403}, "  Once"}, // nothing is dropped after BOS
 		{[]int32{2}, ""},                // control tokens render as nothing
 		{[]int32{403, 3 + 0x0A, 403}, " Once\n Once"},
 	} {

@@ -67,13 +67,14 @@ func New(v *Vocab) (*Tokenizer, error) {
 	return t, nil
 }
 
-// FromGGUF builds the tokenizer stored in f's metadata.
+// FromGGUF builds the tokenizer stored in f's metadata, with the token
+// types llama.cpp uses for it (see LlamaCppTypes).
 func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 	v, err := VocabFromGGUF(f)
 	if err != nil {
 		return nil, err
 	}
-	return New(v)
+	return New(LlamaCppTypes(v))
 }
 
 // Vocab returns the tokenizer's vocabulary (shared, do not modify).
@@ -195,13 +196,21 @@ type DecodeOptions struct {
 	// Special renders control tokens as their text ("<|im_end|>");
 	// otherwise they render as nothing.
 	Special bool
+	// DropPrefixSpace drops one leading space of the first token's piece
+	// when the vocabulary adds a space prefix (SentencePiece), which is
+	// what llama.cpp's llama_detokenize does with remove_special off. The
+	// first token is dropped-from even when it is BOS (which renders as
+	// nothing), so after BOS the space stays.
+	DropPrefixSpace bool
 }
 
-// Decode returns the text of ids; control tokens render as nothing. For
-// SentencePiece vocabularies "▁" becomes a space, byte tokens become their
-// byte, and the space a token carries right after BOS is dropped. The result
-// may be invalid UTF-8 when ids end inside a multi-byte character. Ids out
-// of range are an error.
+// Decode returns the concatenated pieces of ids, as llama.cpp prints them
+// token by token: control tokens render as nothing, for SentencePiece "▁"
+// becomes a space and byte tokens become their byte, for byte-level BPE each
+// character maps back to its byte. So Decode(a+b) == Decode(a)+Decode(b),
+// and the golden stories260K stream decodes to " Once upon a time, …" with
+// its leading space. The result may be invalid UTF-8 when ids end inside a
+// multi-byte character. Ids out of range are an error.
 func (t *Tokenizer) Decode(ids []int32) (string, error) {
 	return t.DecodeWith(ids, DecodeOptions{})
 }
@@ -209,17 +218,15 @@ func (t *Tokenizer) Decode(ids []int32) (string, error) {
 // DecodeWith is Decode with options.
 func (t *Tokenizer) DecodeWith(ids []int32, opts DecodeOptions) (string, error) {
 	var sb strings.Builder
-	prev := int32(-1)
-	for _, id := range ids {
+	for i, id := range ids {
 		if id < 0 || int(id) >= len(t.v.Tokens) {
 			return "", fmt.Errorf("tokenizer: token id %d out of range [0,%d)", id, len(t.v.Tokens))
 		}
 		p := t.piece(id, opts.Special)
-		if t.v.Model == ModelSPM && prev >= 0 && prev == t.v.BOS && t.v.AddSpacePrefix {
+		if i == 0 && opts.DropPrefixSpace && t.v.AddSpacePrefix {
 			p = strings.TrimPrefix(p, " ")
 		}
 		sb.WriteString(p)
-		prev = id
 	}
 	return sb.String(), nil
 }
