@@ -13,21 +13,30 @@
 //  2. Temperature ≤ 0 (or NaN) means greedy: the highest logit wins, ties go
 //     to the lowest id, and no random number is drawn.
 //  3. Temperature: every logit is divided by it.
-//  4. Candidates are sorted by logit, highest first, ties by lowest id.
+//  4. Candidates are ranked by logit, highest first, ties by lowest id.
 //     Top-k (TopK > 0) keeps the first k.
-//  5. Top-p (0 < TopP < 1): the probabilities of the remaining candidates
-//     (softmax in float64) are summed in that order, and the shortest prefix
-//     whose sum reaches TopP is kept (at least one candidate).
+//  5. Top-p (0 < TopP < 1): every remaining candidate gets the weight
+//     exp(l − max) in float64, W is the sum of these weights added in
+//     ascending id order, and the shortest prefix of the ranking whose
+//     running weight sum (added in rank order) reaches TopP × W is kept (at
+//     least one candidate).
 //  6. Min-p (0 < MinP ≤ 1): candidates whose probability is below
 //     MinP × (the highest probability) are dropped, i.e. logit <
 //     max + ln(MinP). The best candidate always stays.
-//  7. The kept candidates get weights exp(l − max) in float64; one uniform
-//     u ∈ [0, 1) is drawn and the first candidate, in sorted order, whose
-//     running weight sum exceeds u × (total weight) is returned
-//     (inverse-CDF draw; the last candidate if rounding leaves none).
+//  7. Draw: one uniform u ∈ [0, 1) is taken from the generator; the kept
+//     candidates are walked in ascending id order, adding their weights,
+//     and the first whose running sum exceeds u × W' is returned, W' being
+//     the sum of the kept weights in that same order (the last kept id if
+//     rounding leaves none).
 //
-// Exactly one random number is drawn per non-greedy Sample call, so two
-// paths given the same seed consume the generator identically.
+// Sums in id order make the draw independent of how much of the ranking
+// was computed: Sample ranks only as long a prefix as the cuts need, so a
+// 151,936-token row costs a few passes over the logits, not a sort.
+//
+// Exactly one random number is drawn per non-greedy Sample call (even when
+// the best logit is infinite and the best-ranked id is returned without a
+// draw), so two paths given the same seed consume the generator
+// identically.
 //
 // # Random number generator
 //

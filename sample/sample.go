@@ -3,7 +3,6 @@ package sample
 import (
 	"fmt"
 	"math"
-	"slices"
 )
 
 // DefaultRepeatLastN is the penalty window used when Options.RepeatLastN is
@@ -46,27 +45,6 @@ func (o Options) Validate() error {
 // Greedy reports whether these options always pick the highest logit.
 func (o Options) Greedy() bool { return !(o.Temperature > 0) }
 
-// cand is one candidate token.
-type cand struct {
-	id int32
-	l  float64
-}
-
-// better orders candidates: higher logit first, ties by lower id.
-func better(a, b cand) int {
-	switch {
-	case a.l > b.l:
-		return -1
-	case a.l < b.l:
-		return 1
-	case a.id < b.id:
-		return -1
-	case a.id > b.id:
-		return 1
-	}
-	return 0
-}
-
 // Sampler draws tokens with fixed options and its own seeded RNG. It reuses
 // its buffers between calls, so it is not safe for concurrent use.
 type Sampler struct {
@@ -74,6 +52,10 @@ type Sampler struct {
 	rng   RNG
 	work  []float64 // penalized logits
 	cands []cand
+	w     []float64 // weights
+	ids   []int32   // kept ids in id order
+	rank  ranking
+	keys  []keyed  // radix sort buffers
 	seen  []uint32 // seen[id] == stamp marks ids already penalized
 	stamp uint32
 }
@@ -106,27 +88,58 @@ func (s *Sampler) Sample(logits []float32, history []int32) int32 {
 		return Greedy(logits)
 	}
 	l := s.penalized(logits, history, s.penalty())
+	best := greedy64(l)
 	if s.opts.Greedy() {
-		return greedy64(l)
+		return best
 	}
-	c := s.kept(l)
-	maxL := c[0].l
-	if math.IsInf(maxL, 0) {
-		return c[0].id // nothing finite to weigh: the best-ordered id
+	u := s.rng.Float64() // drawn first: every non-greedy call takes one
+	r, w, m := s.keep(l, best)
+	if r == nil {
+		return best // nothing finite to weigh: the best-ranked id
 	}
-	total := 0.0
-	for i := range c {
-		total += math.Exp(c[i].l - maxL)
+	return r.draw(w, m, u)
+}
+
+// keep scales the penalized logits l (whose best id is best) by the
+// temperature in place and applies top-k, top-p and min-p. The kept
+// candidates are the first m of the returned ranking; w holds every id's
+// weight. A nil ranking means the best logit is not finite.
+func (s *Sampler) keep(l []float64, best int32) (r *ranking, w []float64, m int) {
+	inv := 1 / float64(s.opts.Temperature)
+	for i := range l {
+		l[i] *= inv
 	}
-	target := s.rng.Float64() * total
-	cum := 0.0
-	for i := range c {
-		cum += math.Exp(c[i].l - maxL)
-		if target < cum {
-			return c[i].id
+	maxL := l[best]
+	if math.IsInf(maxL, 0) || math.IsNaN(maxL) {
+		return nil, nil, 0
+	}
+	w = s.weights(l, maxL)
+	r = &s.rank
+	*r = ranking{s: s, l: l, limit: len(l)}
+	if k := s.opts.TopK; k > 0 && k < len(l) {
+		r.limit = k
+	}
+	m = r.limit // the kept candidates are the first m in sorted order
+	if p := float64(s.opts.TopP); p > 0 && p < 1 {
+		total := r.prefixSum(w, m)
+		cum := 0.0
+		for i := range m {
+			cum += w[r.at(i).id]
+			if cum >= p*total {
+				m = i + 1
+				break
+			}
 		}
 	}
-	return c[len(c)-1].id
+	if mp := float64(s.opts.MinP); mp > 0 && mp <= 1 {
+		th := maxL + math.Log(mp)
+		k := 1
+		for k < m && r.at(k).l >= th {
+			k++
+		}
+		m = k
+	}
+	return r, w, m
 }
 
 // penalty reports whether the repetition penalty is on.
@@ -135,44 +148,16 @@ func (s *Sampler) penalty() bool {
 	return p > 0 && p != 1 && !math.IsInf(p, 0)
 }
 
-// kept applies temperature, top-k, top-p and min-p to penalized logits l and
-// returns the surviving candidates, best first, with temperature-scaled
-// logits. It never returns an empty slice for a non-empty l.
-func (s *Sampler) kept(l []float64) []cand {
-	o := &s.opts
-	c := s.candidates(l, o.TopK)
-	inv := 1 / float64(o.Temperature)
-	for i := range c {
-		c[i].l *= inv
+// weights returns exp(l[i] − maxL) for every id, in a reused buffer.
+func (s *Sampler) weights(l []float64, maxL float64) []float64 {
+	if cap(s.w) < len(l) {
+		s.w = make([]float64, len(l))
 	}
-	maxL := c[0].l
-	if math.IsInf(maxL, 0) {
-		return c[:1]
+	w := s.w[:len(l)]
+	for i, v := range l {
+		w[i] = math.Exp(v - maxL)
 	}
-	if p := float64(o.TopP); p > 0 && p < 1 {
-		total := 0.0
-		for i := range c {
-			total += math.Exp(c[i].l - maxL)
-		}
-		cum, keep := 0.0, len(c)
-		for i := range c {
-			cum += math.Exp(c[i].l - maxL)
-			if cum >= p*total {
-				keep = i + 1
-				break
-			}
-		}
-		c = c[:keep]
-	}
-	if mp := float64(o.MinP); mp > 0 && mp <= 1 {
-		th := maxL + math.Log(mp)
-		keep := 1
-		for keep < len(c) && c[keep].l >= th {
-			keep++
-		}
-		c = c[:keep]
-	}
-	return c
+	return w
 }
 
 // penalized copies logits to float64 (NaN becomes -Inf) and applies the
@@ -222,67 +207,6 @@ func (s *Sampler) penalized(logits []float32, history []int32, penalty bool) []f
 		}
 	}
 	return l
-}
-
-// candidates returns the ids of l sorted by better, cut to the k best when
-// 0 < k < len(l).
-func (s *Sampler) candidates(l []float64, k int) []cand {
-	n := len(l)
-	if cap(s.cands) < n {
-		s.cands = make([]cand, n)
-	}
-	if k <= 0 || k >= n {
-		c := s.cands[:n]
-		for i, v := range l {
-			c[i] = cand{int32(i), v}
-		}
-		slices.SortFunc(c, better)
-		return c
-	}
-	// Keep the k best in a heap whose root is the worst kept candidate.
-	h := s.cands[:0]
-	for i, v := range l {
-		x := cand{int32(i), v}
-		if len(h) < k {
-			h = append(h, x)
-			siftUp(h, len(h)-1)
-		} else if better(x, h[0]) < 0 {
-			h[0] = x
-			siftDown(h, 0)
-		}
-	}
-	slices.SortFunc(h, better)
-	return h
-}
-
-// siftUp and siftDown maintain a heap where every parent is worse than its
-// children (by better).
-func siftUp(h []cand, i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if better(h[i], h[p]) <= 0 {
-			return
-		}
-		h[i], h[p] = h[p], h[i]
-		i = p
-	}
-}
-
-func siftDown(h []cand, i int) {
-	for {
-		w := i
-		if a := 2*i + 1; a < len(h) && better(h[a], h[w]) > 0 {
-			w = a
-		}
-		if b := 2*i + 2; b < len(h) && better(h[b], h[w]) > 0 {
-			w = b
-		}
-		if w == i {
-			return
-		}
-		h[i], h[w] = h[w], h[i]
-		i = w
-	}
 }
 
 // Greedy returns the id of the highest logit; ties go to the lowest id and

@@ -2,6 +2,7 @@ package sample
 
 import (
 	"math"
+	"slices"
 	"testing"
 )
 
@@ -90,10 +91,11 @@ func logs(p ...float64) []float32 {
 
 func keptIDs(o Options, logits []float32) []int32 {
 	s := New(o)
-	c := s.kept(s.penalized(logits, nil, false))
-	ids := make([]int32, len(c))
-	for i := range c {
-		ids[i] = c[i].id
+	l := s.penalized(logits, nil, false)
+	r, _, m := s.keep(l, greedy64(l))
+	ids := make([]int32, m)
+	for i := range ids {
+		ids[i] = r.at(i).id
 	}
 	return ids
 }
@@ -288,4 +290,140 @@ func equal(a, b []int32) bool {
 		}
 	}
 	return true
+}
+
+// TestDrawIDOrder checks that the draw walks kept ids in ascending id order:
+// p = (0.1, 0.2, 0.5, 0.2) has running sums 0.1, 0.3, 0.8, 1.0, so the
+// seed-1337 uniforms (0.676, 0.814, 0.778, 0.931, 0.179) give 2, 3, 2, 3, 1.
+func TestDrawIDOrder(t *testing.T) {
+	s := New(Options{Temperature: 1, Seed: 1337})
+	l := logs(0.1, 0.2, 0.5, 0.2)
+	want := []int32{2, 3, 2, 3, 1}
+	var got []int32
+	for range want {
+		got = append(got, s.Sample(l, nil))
+	}
+	if !equal(got, want) {
+		t.Fatalf("draws = %v, want %v", got, want)
+	}
+}
+
+// naive is the package doc's algorithm written plainly: full sort, cuts,
+// id-order sums. It checks that the lazy ranking changes nothing.
+func naive(o Options, logits []float32, u float64) int32 {
+	n := len(logits)
+	l := make([]float64, n)
+	for i, v := range logits {
+		l[i] = float64(v) / float64(o.Temperature)
+	}
+	c := make([]cand, n)
+	for i := range c {
+		c[i] = cand{int32(i), l[i]}
+	}
+	slices.SortFunc(c, better)
+	if o.TopK > 0 && o.TopK < n {
+		c = c[:o.TopK]
+	}
+	maxL := c[0].l
+	w := func(x cand) float64 { return math.Exp(x.l - maxL) }
+	idSum := func(c []cand) float64 {
+		ids := make([]cand, len(c))
+		copy(ids, c)
+		slices.SortFunc(ids, func(a, b cand) int { return int(a.id - b.id) })
+		s := 0.0
+		for _, x := range ids {
+			s += w(x)
+		}
+		return s
+	}
+	if p := float64(o.TopP); p > 0 && p < 1 {
+		total, cum := idSum(c), 0.0
+		for i, x := range c {
+			cum += w(x)
+			if cum >= p*total {
+				c = c[:i+1]
+				break
+			}
+		}
+	}
+	if mp := float64(o.MinP); mp > 0 {
+		k := 1
+		for k < len(c) && c[k].l >= maxL+math.Log(mp) {
+			k++
+		}
+		c = c[:k]
+	}
+	slices.SortFunc(c, func(a, b cand) int { return int(a.id - b.id) })
+	target, cum := u*idSum(c), 0.0
+	for _, x := range c {
+		cum += w(x)
+		if target < cum {
+			return x.id
+		}
+	}
+	return c[len(c)-1].id
+}
+
+func TestMatchesNaive(t *testing.T) {
+	r := NewRNG(11)
+	for trial := range 300 {
+		n := []int{1, 2, 7, 300, 5000}[trial%5]
+		l := make([]float32, n)
+		spread := []float64{0.5, 4, 30}[trial%3]
+		for i := range l {
+			l[i] = float32(math.Round((r.Float64()*2-1)*spread*8) / 8) // rounded: many ties
+		}
+		o := Options{
+			Temperature: float32(0.3 + r.Float64()),
+			TopK:        []int{0, 1, 5, 40, 1000}[trial%5],
+			TopP:        []float32{0, 0.5, 0.9, 0.99}[trial%4],
+			MinP:        []float32{0, 0, 0.05}[trial%3],
+			Seed:        uint64(trial),
+		}
+		s := New(o)
+		u := NewRNG(uint64(trial))
+		for step := range 5 {
+			got := s.Sample(l, nil)
+			want := naive(o, l, u.Float64())
+			if got != want {
+				t.Fatalf("trial %d step %d n=%d %+v: Sample %d, naive %d", trial, step, n, o, got, want)
+			}
+		}
+	}
+}
+
+// TestRadixMatchesSort checks the radix sort against slices.SortFunc with
+// better, on rows with ties, ±0 and infinities.
+func TestRadixMatchesSort(t *testing.T) {
+	r := NewRNG(4)
+	negZero := math.Copysign(0, -1)
+	for _, n := range []int{1024, 3000, 70000} {
+		l := make([]float64, n)
+		for i := range l {
+			switch r.Uint64() % 8 {
+			case 0:
+				l[i] = 0
+			case 1:
+				l[i] = negZero
+			case 2:
+				l[i] = math.Inf(-1)
+			case 3:
+				l[i] = math.Inf(1)
+			default:
+				l[i] = math.Round((r.Float64()*2-1)*1e4) / 16
+			}
+		}
+		var s Sampler
+		got := s.candidates(l, n)
+		want := make([]cand, n)
+		for i := range want {
+			want[i] = cand{int32(i), l[i]}
+		}
+		slices.SortFunc(want, better)
+		for i := range want {
+			if got[i].id != want[i].id {
+				t.Fatalf("n=%d rank %d: radix id %d (%v), sort id %d (%v)", n, i, got[i].id, got[i].l, want[i].id, want[i].l)
+			}
+		}
+	}
 }
