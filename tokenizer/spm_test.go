@@ -118,7 +118,7 @@ func TestStoriesDecode(t *testing.T) {
 	}{
 		{[]int32{3 + 0xF0, 3 + 0x9F, 3 + 0x98, 3 + 0x80}, "😀"},
 		{[]int32{1, 410, 403}, "  Once"}, // nothing is dropped after BOS
-		{[]int32{2}, ""},                // control tokens render as nothing
+		{[]int32{2}, ""},                 // control tokens render as nothing
 		{[]int32{403, 3 + 0x0A, 403}, " Once\n Once"},
 	} {
 		got, err := tok.Decode(tc.ids)
