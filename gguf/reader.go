@@ -120,6 +120,20 @@ func (r *reader) str(what string) (string, error) {
 	return string(r.next(int64(n))), nil
 }
 
+// strElem is str for element i of a string array, without building a
+// description unless there is an error (vocabularies have ~10^5 strings).
+func (r *reader) strElem(key string, i int) (string, error) {
+	if r.remaining() < 8 {
+		return r.str("string " + itoa(uint64(i)) + " of key " + quote(key))
+	}
+	n := binary.LittleEndian.Uint64(r.b[r.pos:])
+	if n > uint64(r.remaining()-8) {
+		return r.str("string " + itoa(uint64(i)) + " of key " + quote(key))
+	}
+	r.pos += 8
+	return string(r.next(int64(n))), nil
+}
+
 func (r *reader) parse() (*File, error) {
 	if err := r.need(4, "magic"); err != nil {
 		return nil, err
@@ -289,7 +303,7 @@ func (r *reader) array(key string, depth int) (any, error) {
 	case valString:
 		out := make([]string, n)
 		for i := range out {
-			s, err := r.str("string " + itoa(uint64(i)) + " of key " + quote(key))
+			s, err := r.strElem(key, i)
 			if err != nil {
 				return nil, err
 			}
