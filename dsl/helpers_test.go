@@ -35,3 +35,5 @@ func openStories(t testing.TB) *model.Model {
 	t.Cleanup(func() { m.Close() })
 	return m
 }
+
+func oraclesRequired() bool { return os.Getenv("METALLIC_REQUIRE_ORACLES") == "1" }
