@@ -49,7 +49,7 @@ func pcFlags(fs *flag.FlagSet, r *pcRun, sampler bool) {
 	fs.StringVar(&r.tokens, "tokens", "", "prompt token ids, e.g. 1,403,407 (instead of --prompt)")
 	fs.StringVar(&r.dtype, "dtype", "f32", "activation storage dtype of the paths: f32 or f16")
 	fs.StringVar(&r.backend, "backend", "cpu", "backend of the reference and dsl paths")
-	fs.IntVar(&r.threads, "threads", 0, "worker threads (0 = GOMAXPROCS)")
+	fs.IntVar(&r.threads, "threads", 1, "worker threads of every path (0 = GOMAXPROCS); 1 by default: the models parity runs on are small, and llama.cpp's spinning workers crawl on a loaded machine")
 	fs.Var(&r.perturb, "perturb", "PATH:CHECKPOINT=REL: multiply the checkpoint by (1+REL·u), u seeded uniform in [-1,1] (repeatable)")
 	fs.BoolVar(&r.json, "json", false, "print one JSON object")
 	fs.IntVar(&r.decode, "decode", 3, "greedy decode steps after the prompt in step parity")

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/metallic-go/metallic/llamacpp"
+	"github.com/metallic-go/metallic/model"
 	"github.com/metallic-go/metallic/parity"
 )
 
@@ -59,7 +60,7 @@ func TestRequireParityPasses(t *testing.T) {
 		t.Fatal("no rows")
 	}
 	needLlamacpp(t)
-	tk := RequireTokenParity(t, m, Options{Paths: []string{"reference", "llamacpp"}, N: 16, Tokens: []int32{1}})
+	tk := RequireTokenParity(t, m, Options{Paths: []string{"reference", "llamacpp"}, N: 16, Tokens: []int32{1}, PathOptions: model.PathOptions{Threads: 1}})
 	// Greedy from BOS: the documented stories260K continuation.
 	want := []int32{403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338}
 	for _, path := range []string{"reference", "llamacpp"} {
