@@ -193,8 +193,9 @@ func (t *Tokenizer) partition(text string, special bool, emit func(raw string, s
 
 // DecodeOptions controls DecodeWith.
 type DecodeOptions struct {
-	// Special renders control tokens as their text ("<|im_end|>");
-	// otherwise they render as nothing.
+	// Special renders control and unknown tokens as their text
+	// ("<|im_end|>", "<unk>"); otherwise they render as nothing, as in
+	// llama.cpp.
 	Special bool
 	// DropPrefixSpace drops one leading space of the first token's piece
 	// when the vocabulary adds a space prefix (SentencePiece), which is
@@ -205,7 +206,7 @@ type DecodeOptions struct {
 }
 
 // Decode returns the concatenated pieces of ids, as llama.cpp prints them
-// token by token: control tokens render as nothing, for SentencePiece "▁"
+// token by token: control and unknown tokens render as nothing, for SentencePiece "▁"
 // becomes a space and byte tokens become their byte, for byte-level BPE each
 // character maps back to its byte. So Decode(a+b) == Decode(a)+Decode(b),
 // and the golden stories260K stream decodes to " Once upon a time, …" with
@@ -243,12 +244,12 @@ func (t *Tokenizer) Piece(id int32, special bool) string {
 func (t *Tokenizer) piece(id int32, special bool) string {
 	text := t.v.Tokens[id]
 	switch t.v.Type(id) {
-	case TypeControl:
+	case TypeControl, TypeUnknown:
 		if special {
 			return text
 		}
 		return ""
-	case TypeUserDefined, TypeUnknown:
+	case TypeUserDefined:
 		return text
 	case TypeByte:
 		if b, ok := parseByteToken(text); ok {

@@ -2,9 +2,10 @@
 // (npm @node-llama-cpp/linux-x64), loading only the GGUF's vocabulary.
 //
 // Usage: node llamacpp_oracle.cjs ADDON_DIR < request.json > response.json
-// request:  {"model": "/path/model.gguf", "strings": ["…"], "special": true,
-//            "decode": [[ids…], …]}
-// response: after a line "@@ORACLE-JSON@@": {"ids": [[…], …], "text": ["…", …]}
+// request:  {"model": "/path/model.gguf", "strings": ["…"], "decode": [[ids…], …]}
+// response: after a line "@@ORACLE-JSON@@": {"special": [[ids…], …], "plain": [[ids…], …], "text": ["…", …]}
+// special: tokenized parsing special-token text; plain: without; text:
+// llama_detokenize of each decode list (remove_special and unparse_special off).
 "use strict";
 const fs = require("fs");
 const path = require("path");
@@ -14,10 +15,11 @@ async function main() {
   const req = JSON.parse(fs.readFileSync(0, "utf8"));
   const model = new addon.AddonModel(req.model, { vocabOnly: true });
   if (!(await model.init())) throw new Error("llama.cpp could not load " + req.model);
-  const ids = (req.strings || []).map((s) => Array.from(model.tokenize(s, !!req.special)));
+  const special = req.strings.map((s) => Array.from(model.tokenize(s, true)));
+  const plain = req.strings.map((s) => Array.from(model.tokenize(s, false)));
   const text = (req.decode || []).map((t) => model.detokenize(Uint32Array.from(t), false));
   // llama.cpp logs to stdout too, so the answer follows a marker line.
-  process.stdout.write("\n@@ORACLE-JSON@@\n" + JSON.stringify({ ids, text }) + "\n");
+  process.stdout.write("\n@@ORACLE-JSON@@\n" + JSON.stringify({ special, plain, text }) + "\n");
   model.dispose();
 }
 main().catch((e) => {
