@@ -173,3 +173,20 @@ func TestVocabFromHFJSON(t *testing.T) {
 		t.Error("missing file accepted")
 	}
 }
+
+func TestLlamaCppTypes(t *testing.T) {
+	v := bpeVocab(PreQwen2, nil, "<|im_end|>", "</s>", "<|fim_prefix|>", "<think>")
+	v.Types[257], v.Types[258], v.Types[259] = TypeNormal, TypeUserDefined, TypeUserDefined
+	got := LlamaCppTypes(v)
+	if got == v || v.Types[257] != TypeNormal {
+		t.Fatal("LlamaCppTypes must copy, not modify, a vocabulary it changes")
+	}
+	// <|im_end|> was control already, </s> and <|fim_prefix|> are promoted,
+	// <think> is not a llama.cpp control text.
+	if want := []int32{TypeControl, TypeControl, TypeControl, TypeUserDefined}; !slices.Equal(got.Types[256:], want) {
+		t.Errorf("types %v, want %v", got.Types[256:], want)
+	}
+	if same := LlamaCppTypes(got); same != got {
+		t.Error("LlamaCppTypes copied a vocabulary it did not change")
+	}
+}
