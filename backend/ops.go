@@ -24,6 +24,19 @@ const (
 	// out must not overlap x.
 	OpMatMul = "matmul"
 
+	// OpMatMulQ is OpMatMul with x first rounded the way llama.cpp's CPU
+	// backend prepares activations for the weight's dot product (its
+	// vec_dot_type), so a path can match llama.cpp's arithmetic:
+	// out[t,n] = Σ_k W[n,k]·x̂[t,k] with x̂ = dequant(quant(x)) per row:
+	//   - F32 weights: x̂ = x;
+	//   - F16 / BF16 weights: x rounded to f16 / bf16 (nearest even);
+	//   - Q4_0, Q5_0, Q8_0, Q4_1, Q5_1 weights: Q8_0 blocks of 32 (ggml's
+	//     reference rule: d = f16(max|x|/127), q = roundf(x/d));
+	//   - k-quant weights: Q8_K blocks of 256 (m = the element of largest
+	//     magnitude, s = −127/m, q = min(127, nearest-even(s·x)), d = 1/s).
+	// Grid and arguments as OpMatMul.
+	OpMatMulQ = "matmul_q"
+
 	// OpAddBias: out[t,:] = x[t,:] + b. Grid{X: T}.
 	// Args: out [T,n] (Out), x [T,n] (In), b W [n], Int(n). out may equal x.
 	OpAddBias = "add_bias"
@@ -62,5 +75,5 @@ const (
 
 // Ops lists the built-in op names.
 func Ops() []string {
-	return []string{OpEmbed, OpRMSNorm, OpMatMul, OpAddBias, OpRope, OpCopy, OpAttention, OpAdd, OpSwiGLU}
+	return []string{OpEmbed, OpRMSNorm, OpMatMul, OpMatMulQ, OpAddBias, OpRope, OpCopy, OpAttention, OpAdd, OpSwiGLU}
 }

@@ -124,7 +124,7 @@ func (c *Context) setup() error {
 		out backend.DType
 	}{
 		{backend.OpEmbed, &w.Embd, c.act}, {backend.OpRMSNorm, &w.OutputNorm, c.act},
-		{backend.OpMatMul, &w.Output, backend.F32},
+		{backend.OpMatMulQ, &w.Output, backend.F32},
 	} {
 		if _, err := c.kernel(k.op, k.w.Type, k.out); err != nil {
 			return fmt.Errorf("reference: %s (%v): %w", k.w.Name, k.w.Type, err)
@@ -132,7 +132,7 @@ func (c *Context) setup() error {
 	}
 	for _, l := range w.Layers {
 		for _, wt := range []model.Weight{l.Q, l.K, l.V, l.O, l.Gate, l.Up, l.Down} {
-			if _, err := c.kernel(backend.OpMatMul, wt.Type, c.act); err != nil {
+			if _, err := c.kernel(backend.OpMatMulQ, wt.Type, c.act); err != nil {
 				return fmt.Errorf("reference: %s (%v): %w", wt.Name, wt.Type, err)
 			}
 		}

@@ -40,6 +40,10 @@ func cases() []testCase {
 		}
 	}
 	for _, w := range WeightTypes {
+		s := matmulShapes(w.BlockSize())[1]
+		add(backend.OpMatMulQ, fmt.Sprintf("K=%d,N=%d,T=%d", s[0], s[1], s[2]), w, true, 1e-6, matmulQCase(w, s[0], s[1], s[2]))
+	}
+	for _, w := range WeightTypes {
 		d := map[int]int{1: 67, 32: 96, 256: 256}[w.BlockSize()]
 		add(backend.OpEmbed, fmt.Sprintf("d=%d,vocab=11,T=5", d), w, true, 1e-6, embedCase(w, d, 11, 5))
 	}

@@ -74,14 +74,24 @@ func (w weights) rowDot(row []byte, xs []float32, K, T int, acc, blk, out []floa
 }
 
 // matmul: out [T,N], x [T,K], W [N,K], K, N, T. Item = output column n.
-func matmul(c backend.CPUCall, wt gguf.Type, in, out act) {
+// With quant (OpMatMulQ) x is first rounded as llama.cpp rounds it for the
+// weight type; every call rounds whole rows, the same way for any split.
+func matmul(c backend.CPUCall, wt gguf.Type, in, out act, quant bool) {
 	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
 	w, err := newWeights(wt, K)
 	if err != nil {
 		panic(err)
 	}
 	var xs []float32
-	if in.dt == backend.F32 {
+	if quant && wt != gguf.TypeF32 {
+		xsc := getScratch(T * K)
+		defer putScratch(xsc)
+		in.bind(c.Args[1]).load(0, *xsc)
+		xs = *xsc
+		for t := range T {
+			backend.RoundForDot(wt, xs[t*K:(t+1)*K])
+		}
+	} else if in.dt == backend.F32 {
 		xs = in.bind(c.Args[1]).view(0, T*K, nil)
 	} else {
 		xsc := getScratch(T * K)

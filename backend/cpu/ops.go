@@ -31,8 +31,9 @@ func builtin(spec backend.KernelSpec) (backend.Kernel, error) {
 	case backend.OpRMSNorm:
 		k.fn = func(c backend.CPUCall) { rmsnorm(c, wt, in, out) }
 		k.grain = rowGrain(3)
-	case backend.OpMatMul:
-		k.fn = func(c backend.CPUCall) { matmul(c, wt, in, out) }
+	case backend.OpMatMul, backend.OpMatMulQ:
+		q := spec.Name == backend.OpMatMulQ
+		k.fn = func(c backend.CPUCall) { matmul(c, wt, in, out, q) }
 		k.grain = func(a []backend.Arg, _ backend.Grid) int { return 1 + 65536/max(a[3].I*a[5].I, 1) }
 	case backend.OpAddBias:
 		k.fn = func(c backend.CPUCall) { addBias(c, wt, in, out) }

@@ -1,0 +1,108 @@
+package backendtest
+
+import (
+	"math"
+
+	"github.com/metallic-go/metallic/backend"
+	"github.com/metallic-go/metallic/gguf"
+)
+
+// roundedX is the oracle of OpMatMulQ's activation rounding: x as llama.cpp
+// quantizes it for a dot product with weights of type w, widened exactly.
+func roundedX(w gguf.Type, xs []float64, K int) ([]float64, error) {
+	out := make([]float64, len(xs))
+	row := make([]float32, K)
+	for t := 0; t < len(xs)/K; t++ {
+		for i := range row {
+			row[i] = float32(xs[t*K+i])
+		}
+		dst := out[t*K : (t+1)*K]
+		switch w {
+		case gguf.TypeF32:
+			for i, v := range row {
+				dst[i] = float64(v)
+			}
+		case gguf.TypeF16:
+			for i, v := range row {
+				dst[i] = float64(gguf.F16ToF32(gguf.F32ToF16(v)))
+			}
+		case gguf.TypeBF16:
+			for i, v := range row {
+				dst[i] = float64(gguf.BF16ToF32(gguf.F32ToBF16(v)))
+			}
+		case gguf.TypeQ4_0, gguf.TypeQ5_0, gguf.TypeQ8_0, gguf.TypeQ4_1, gguf.TypeQ5_1:
+			q, err := gguf.Quantize(gguf.TypeQ8_0, row)
+			if err != nil {
+				return nil, err
+			}
+			if err := gguf.DequantizeF64(gguf.TypeQ8_0, q, dst); err != nil {
+				return nil, err
+			}
+		default:
+			for b := 0; b < K; b += 256 {
+				q8k(row[b:b+256], dst[b:b+256])
+			}
+		}
+	}
+	return out, nil
+}
+
+// q8k is ggml's reference Q8_K rule in float32, widened: the element of
+// largest magnitude m sets s = −127/m; q = min(127, nearest-even(s·x));
+// x̂ = (1/s)·q.
+func q8k(x []float32, dst []float64) {
+	var amax, m float32
+	for _, v := range x {
+		if a := float32(math.Abs(float64(v))); a > amax {
+			amax, m = a, v
+		}
+	}
+	if amax == 0 {
+		clear(dst)
+		return
+	}
+	s := -127 / m
+	d := 1 / s
+	for i, v := range x {
+		dst[i] = float64(d * float32(min(127, math.RoundToEven(float64(s*v)))))
+	}
+}
+
+func matmulQCase(w gguf.Type, K, N, T int) result {
+	return func(h *harness) ([]float64, []byte, []float64, []float64, error) {
+		x, xs, err := h.act(h.uniform(T*K, 1), h.in)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		xq, err := roundedX(w, xs, K)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		wb, wv, err := h.weight(w, K, N, 1)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		out, err := h.alloc(T*N, h.out)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
+		if err := h.dispatch(backend.KernelSpec{Name: backend.OpMatMulQ, Weight: w}, backend.Grid{X: N},
+			backend.Buf(out), backend.Buf(x), backend.Buf(wb), backend.Int(K), backend.Int(N), backend.Int(T)); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		ref, mag := make([]float64, T*N), make([]float64, T*N)
+		for t := range T {
+			for n := range N {
+				var s, m float64
+				for k := range K {
+					p := wv[n*K+k] * xq[t*K+k]
+					s += p
+					m += math.Abs(p)
+				}
+				ref[t*N+n], mag[t*N+n] = s, m
+			}
+		}
+		got, raw, err := h.read(out, T*N, h.out)
+		return got, raw, ref, mag, err
+	}
+}
