@@ -8,6 +8,8 @@ import (
 // Open maps the file at path read-only and parses its header. Tensor data
 // is not read: Data returns views into the mapping, valid until Close.
 // On platforms without mmap support the whole file is read into memory.
+// The file must not be truncated while it is open: reading a mapped page
+// past the new end faults.
 func Open(path string) (*File, error) {
 	fh, err := os.Open(path)
 	if err != nil {

@@ -122,25 +122,27 @@ func valueType(v any) (typ uint32, isArray bool, ok bool) {
 	return 0, false, false
 }
 
+// checkValue checks that v is a metadata value Writer can encode, and that
+// every element of an array of arrays is itself an array.
 func checkValue(v any, depth int) error {
-	_, isArray, ok := valueType(v)
-	if !ok {
+	if _, _, ok := valueType(v); !ok {
 		return fmt.Errorf("unsupported value type %T", v)
 	}
-	if outer, ok := v.([]any); ok {
-		if depth+1 >= maxArrayDepth {
-			return fmt.Errorf("arrays nested deeper than %d", maxArrayDepth)
+	outer, ok := v.([]any)
+	if !ok {
+		return nil
+	}
+	if depth+1 >= maxArrayDepth {
+		return fmt.Errorf("arrays nested deeper than %d", maxArrayDepth)
+	}
+	for i, e := range outer {
+		if _, arr, ok := valueType(e); !ok || !arr {
+			return fmt.Errorf("element %d of an array of arrays is %T, not an array", i, e)
 		}
-		for i, e := range outer {
-			if _, arr, ok := valueType(e); !ok || !arr {
-				return fmt.Errorf("element %d of an array of arrays is %T, not an array", i, e)
-			}
-			if err := checkValue(e, depth+1); err != nil {
-				return err
-			}
+		if err := checkValue(e, depth+1); err != nil {
+			return err
 		}
 	}
-	_ = isArray
 	return nil
 }
 
