@@ -95,6 +95,8 @@ type Run struct {
 	Checkpoints []Checkpoint // prompt positions, in the order the path produced them
 	GenLogits   Checkpoint   // [n, vocab]: row i is what token i was sampled from
 	Tokens      []int32      // the n generated tokens
+
+	produced []string // every checkpoint the path produced during the prefill (Record's check)
 }
 
 // Golden is a decoded golden file.

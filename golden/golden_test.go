@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -23,7 +24,7 @@ import (
 var fakePrompt = []int32{1, 403, 407, 261}
 
 // recordFake records the fake path on stories260K into dir.
-func recordFake(t *testing.T, dir string, o RecordOptions) (string, *Golden) {
+func recordFake(t testing.TB, dir string, o RecordOptions) (string, *Golden) {
 	t.Helper()
 	o.Model = repoFile(t, "testdata/stories260K.gguf")
 	o.Paths = []string{fakePath}
@@ -482,4 +483,52 @@ func TestVerifyVerdicts(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRecordBadSelection(t *testing.T) {
+	_, err := Record(RecordOptions{
+		Model: repoFile(t, "testdata/stories260K.gguf"), Paths: []string{fakePath}, Prompt: fakePrompt,
+		N: 1, Checkpoints: []string{"blk.*.l_out", "blk.*.ffn_actt"},
+	})
+	if err == nil || !strings.Contains(err.Error(), "blk.*.ffn_actt match no checkpoint") || !strings.Contains(err.Error(), "blk.N.l_out") {
+		t.Errorf("got %v, want an error naming the glob that matches nothing", err)
+	}
+}
+
+// FuzzDecode feeds damaged goldens (bits flipped at two places, the tail
+// cut) to the decoder: it must return an error or, for harmless damage
+// (alignment padding, GGUF version 3 → 2), the original content; never
+// panic.
+func FuzzDecode(f *testing.F) {
+	out, _ := recordFake(f, f.TempDir(), RecordOptions{N: 2})
+	good, err := os.ReadFile(out)
+	if err != nil {
+		f.Fatal(err)
+	}
+	gf0, err := gguf.Parse(good)
+	if err != nil {
+		f.Fatal(err)
+	}
+	want, err := decode(gf0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(uint32(0), byte(0), uint32(0), byte(0), uint32(0))
+	f.Add(uint32(100), byte(1), uint32(3000), byte(0x40), uint32(0))
+	f.Add(uint32(len(good)/2), byte(0x80), uint32(0), byte(0), uint32(9))
+	f.Add(uint32(24), byte(0xff), uint32(16), byte(2), uint32(len(good)/3))
+	f.Fuzz(func(t *testing.T, at1 uint32, x1 byte, at2 uint32, x2 byte, cut uint32) {
+		data := slices.Clone(good)
+		data[int(at1)%len(data)] ^= x1
+		data[int(at2)%len(data)] ^= x2
+		data = data[:len(data)-int(cut)%len(data)]
+		gf, err := gguf.Parse(data)
+		if err != nil {
+			return
+		}
+		g, err := decode(gf)
+		if err == nil && !reflect.DeepEqual(g, want) {
+			t.Errorf("damage at %d/%d (cut %d) changed the content unnoticed", at1, at2, cut)
+		}
+	})
 }

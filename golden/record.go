@@ -122,6 +122,10 @@ func Record(o RecordOptions) (*Golden, error) {
 		if err != nil {
 			return nil, err
 		}
+		if bad := unmatched(o.Checkpoints, run.produced); len(bad) > 0 {
+			return nil, fmt.Errorf("golden: --checkpoints %s match no checkpoint of %s (it produces %s)",
+				strings.Join(bad, ","), name, summarize(run.produced))
+		}
 		if storage == storageF16 {
 			for i := range run.Checkpoints {
 				run.Checkpoints[i].Data = roundStorage(storage, run.Checkpoints[i].Data)
@@ -131,6 +135,22 @@ func Record(o RecordOptions) (*Golden, error) {
 		g.Runs = append(g.Runs, *run)
 	}
 	return g, nil
+}
+
+// summarize lists checkpoint names compactly: the globals and layer 0's,
+// with "blk.N" standing for every layer.
+func summarize(names []string) string {
+	var out []string
+	for _, n := range names {
+		kind, layer, err := model.ParseCheckpoint(n)
+		switch {
+		case err != nil || layer < 0:
+			out = append(out, n)
+		case layer == 0:
+			out = append(out, "blk.N."+kind)
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // FileSHA256 returns the hex SHA-256 of a file's contents.

@@ -47,6 +47,9 @@ func runPath(p model.Path, o runOptions) (*Run, error) {
 		if o.Extra != nil {
 			o.Extra(t)
 		}
+		if capturing {
+			run.produced = append(run.produced, t.Name)
+		}
 		if !capturing || (t.Name != "logits" && !o.Keep(t.Name)) {
 			return
 		}
@@ -121,6 +124,28 @@ func runPath(p model.Path, o runOptions) (*Run, error) {
 		pos++
 	}
 	return run, nil
+}
+
+// unmatched returns the globs that match none of names.
+func unmatched(globs, names []string) []string {
+	var out []string
+	for _, g := range globs {
+		keep, err := Selector([]string{g})
+		if err != nil || strings.TrimSpace(g) == "" {
+			continue
+		}
+		hit := false
+		for _, n := range names {
+			if keep(n) {
+				hit = true
+				break
+			}
+		}
+		if !hit {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // Selector returns a predicate matching checkpoint names against globs
