@@ -52,7 +52,12 @@ func TestMain(m *testing.M) {
 
 func referenceSteps(t *testing.T, file string, perturb string) *parity.Steps {
 	t.Helper()
-	s, err := parity.Open(file, parity.SessionOptions{Paths: []string{"reference"}})
+	return pathSteps(t, file, perturb, "reference")
+}
+
+func pathSteps(t *testing.T, file string, perturb string, paths ...string) *parity.Steps {
+	t.Helper()
+	s, err := parity.Open(file, parity.SessionOptions{Paths: paths, PathOptions: model.PathOptions{Threads: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +122,58 @@ func TestFaultLocalization(t *testing.T) {
 				t.Fatalf("REL=0: first failure %+v", *st.FirstFailure)
 			}
 		})
+	}
+}
+
+// TestFaultLocalizationDSL perturbs checkpoints the fused path
+// materializes, running reference and dsl together: the first failure is
+// dsl's own row at that checkpoint, never the reference's.
+func TestFaultLocalizationDSL(t *testing.T) {
+	cases := []struct{ model, checkpoint string }{
+		{"stories260K", "blk.0.q"},
+		{"stories260K", "blk.2.k_rope"},
+		{"stories260K", "blk.3.ffn_act"},
+		{"stories260K", "logits"},
+		{"tiny-qwen2", "blk.1.v"},
+		{"tiny-qwen3", "blk.0.attn_out"},
+	}
+	for _, c := range cases {
+		t.Run(c.model+"/"+c.checkpoint, func(t *testing.T) {
+			file := testModel(t, c.model)
+			_, layer, _ := model.ParseCheckpoint(c.checkpoint)
+			st := pathSteps(t, file, "dsl:"+c.checkpoint+"=1e-3", "reference", "dsl")
+			f := st.FirstFailure
+			if f == nil || f.Checkpoint != c.checkpoint || f.Layer != layer || f.A != "dsl" {
+				t.Fatalf("first_failure %+v, want dsl at %s", f, c.checkpoint)
+			}
+			if b, _ := parity.Bisect(st); b == nil || b.Checkpoint != c.checkpoint || b.Path != "dsl" {
+				t.Fatalf("bisect %+v", b)
+			}
+			if st := pathSteps(t, file, "dsl:"+c.checkpoint+"=0", "reference", "dsl"); st.Failed() {
+				t.Fatalf("REL=0: first failure %+v", *st.FirstFailure)
+			}
+		})
+	}
+}
+
+// TestThreePathsPass: reference, dsl and (when installed) llama.cpp agree
+// on every model, including the fused-vs-reference rule.
+func TestThreePathsPass(t *testing.T) {
+	for _, name := range []string{"stories260K", "tiny-qwen2", "tiny-qwen3"} {
+		s, err := parity.Open(testModel(t, name), parity.SessionOptions{Paths: []string{"reference", "dsl", "llamacpp"},
+			Optional: []string{"llamacpp"}, PathOptions: model.PathOptions{Threads: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		st, err := parity.RunSteps(parity.StepsOptions{Targets: s.Targets, Weights: &s.Model.Weights, Prompt: []int32{1, 403, 407, 261}, Decode: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Failed() {
+			t.Errorf("%s: first failure %+v", name, *st.FirstFailure)
+		}
+		t.Logf("%s: paths %v (skipped %v)", name, st.Paths, s.Skipped)
 	}
 }
 
