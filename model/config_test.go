@@ -139,3 +139,60 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Open(dir + "/missing.gguf"); err == nil {
+		t.Fatal("opened a missing file")
+	}
+	fk := &fake{cfg: tinyQwen2(), skip: map[string]bool{"blk.1.ffn_up.weight": true}}
+	b := fk.file(t)
+	w := gguf.NewWriter()
+	for _, kv := range b.KV {
+		if err := w.AddKV(kv.Key, kv.Value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range b.Tensors {
+		ti := &b.Tensors[i]
+		if err := w.AddTensor(ti.Name, ti.Type, ti.Shape, b.Data(ti)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := dir + "/bad.gguf"
+	if err := w.WriteFile(p); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(p)
+	if err == nil || !errors.Is(err, ErrBind) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "blk.1.ffn_up.weight") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestConfigNoPanic feeds random hyper-parameter values (zero, huge,
+// negative, wrong types) to LoadConfig and Bind: they must return errors,
+// never panic.
+func TestConfigNoPanic(t *testing.T) {
+	keys := []string{"context_length", "embedding_length", "block_count", "feed_forward_length",
+		"attention.head_count", "attention.head_count_kv", "attention.key_length", "rope.dimension_count",
+		"attention.layer_norm_rms_epsilon", "rope.freq_base"}
+	vals := []any{uint32(0), uint32(1), uint32(3), uint64(1 << 62), int32(-4), int64(-1), float32(-1),
+		float32(1e30), "x", true, []int32{}, []int32{7, 7}, []string{"a"}, uint32(1 << 20)}
+	seed := uint64(1)
+	next := func(n int) int {
+		seed = seed*6364136223846793005 + 1442695040888963407
+		return int(seed>>33) % n
+	}
+	for range 300 {
+		meta := map[string]any{}
+		for range 1 + next(3) {
+			meta["qwen2."+keys[next(len(keys))]] = vals[next(len(vals))]
+		}
+		f := (&fake{cfg: tinyQwen2(), meta: meta}).file(t)
+		cfg, err := LoadConfig(f)
+		if err != nil {
+			continue
+		}
+		_, _ = Bind(f, cfg)
+	}
+}
