@@ -12,7 +12,7 @@ import (
 // concurrent use once built.
 type Tokenizer struct {
 	v   *Vocab
-	ids map[string]int32 // token text -> lowest id with that text
+	ids map[string]int32 // token text -> id; the last of duplicates wins, as in llama.cpp
 
 	// specials are the tokens matched in the input text, longest first.
 	specials []int32
@@ -37,8 +37,8 @@ func New(v *Vocab) (*Tokenizer, error) {
 		return nil, err
 	}
 	t := &Tokenizer{v: v, ids: make(map[string]int32, len(v.Tokens))}
-	for i := len(v.Tokens) - 1; i >= 0; i-- {
-		t.ids[v.Tokens[i]] = int32(i)
+	for i, s := range v.Tokens {
+		t.ids[s] = int32(i)
 	}
 	for i, s := range v.Tokens {
 		switch v.Type(int32(i)) {
