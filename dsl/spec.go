@@ -271,7 +271,14 @@ func literal(path string, raw any, t VarType) (any, error) {
 			}
 		}
 	}
-	return nil, specErr(path, "want a %s, got %s", t, jsonType(raw))
+	return nil, specErr(path, "want %s, got %s", article(t), jsonType(raw))
+}
+
+func article(t VarType) string {
+	if t == TInt {
+		return "an int"
+	}
+	return "a " + string(t)
 }
 
 func (s *Spec) parseTensors(raw any) error {
