@@ -10,7 +10,7 @@
 //     semantics: every distinct id among the last RepeatLastN history tokens
 //     has its logit divided by the penalty when positive and multiplied by it
 //     otherwise. Ids outside [0, len(logits)) are ignored.
-//  2. Temperature ≤ 0 (or NaN) means greedy: the highest logit wins, ties go
+//  2. Temperature ≤ 0 (or NaN or +Inf) means greedy: the highest logit wins, ties go
 //     to the lowest id, and no random number is drawn.
 //  3. Temperature: every logit is divided by it.
 //  4. Candidates are ranked by logit, highest first, ties by lowest id.

@@ -42,8 +42,12 @@ func (o Options) Validate() error {
 	return nil
 }
 
-// Greedy reports whether these options always pick the highest logit.
-func (o Options) Greedy() bool { return !(o.Temperature > 0) }
+// Greedy reports whether these options always pick the highest logit: a
+// temperature that is not a positive finite number (Validate rejects the
+// negative and non-finite ones) means greedy.
+func (o Options) Greedy() bool {
+	return !(o.Temperature > 0) || math.IsInf(float64(o.Temperature), 1)
+}
 
 // Sampler draws tokens with fixed options and its own seeded RNG. It reuses
 // its buffers between calls, so it is not safe for concurrent use.

@@ -271,6 +271,9 @@ func TestInfinities(t *testing.T) {
 	if got := s.Sample([]float32{0, inf, inf}, nil); got != 1 {
 		t.Errorf("+Inf row: %d, want 1", got)
 	}
+	if got := New(Options{Temperature: inf}).Sample([]float32{0, 2, 1}, nil); got != 1 {
+		t.Errorf("temperature +Inf: %d, want greedy 1", got)
+	}
 	ninf := float32(math.Inf(-1))
 	if got := s.Sample([]float32{ninf, ninf}, nil); got != 0 {
 		t.Errorf("-Inf row: %d, want 0", got)
