@@ -124,7 +124,12 @@ type kernel struct {
 	fn   backend.CPUFunc
 	// grain returns the minimum number of items per task for a dispatch.
 	grain func(args []backend.Arg, g backend.Grid) int
+	// sig is the argument kinds of a built-in op: b buffer, i int, f float
+	// ("" for composed kernels, which check their own arguments).
+	sig string
 }
+
+var kindLetter = map[backend.ArgKind]byte{backend.ArgBuffer: 'b', backend.ArgInt: 'i', backend.ArgFloat: 'f'}
 
 func (k *kernel) Name() string { return k.name }
 
@@ -174,6 +179,16 @@ func (e *encoder) Dispatch(k backend.Kernel, g backend.Grid, args ...backend.Arg
 	if !ok || kk == nil {
 		e.err = fmt.Errorf("cpu: kernel %T was not loaded by the cpu backend", k)
 		return
+	}
+	if kk.sig != "" {
+		got := make([]byte, len(args))
+		for i, a := range args {
+			got[i] = kindLetter[a.Kind]
+		}
+		if string(got) != kk.sig {
+			e.err = fmt.Errorf("cpu: %s takes arguments %q (b buffer, i int, f float), got %q", kk.name, kk.sig, got)
+			return
+		}
 	}
 	for i, a := range args {
 		if a.Kind == backend.ArgBuffer {

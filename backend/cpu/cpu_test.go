@@ -3,6 +3,7 @@ package cpu_test
 import (
 	"runtime"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -87,6 +88,12 @@ func TestErrors(t *testing.T) {
 	if err := b.Sync(); err == nil {
 		t.Error("Sync did not report the failed encoder")
 	}
+	enc = b.Begin()
+	enc.Dispatch(k, backend.Grid{X: 4}, backend.Buf(small), backend.Buf(small))
+	if err := enc.Commit(); err == nil || !strings.Contains(err.Error(), `takes arguments "bbbi"`) {
+		t.Errorf("add with two arguments: error %v", err)
+	}
+	b.Sync()
 	w, _ := b.Wrap([]byte{1, 2, 3, 4})
 	if err := b.Upload(w, 0, []byte{0}); err == nil {
 		t.Error("upload into a wrapped buffer succeeded")

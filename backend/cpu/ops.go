@@ -26,31 +26,40 @@ func builtin(spec backend.KernelSpec) (backend.Kernel, error) {
 	}
 	switch spec.Name {
 	case backend.OpEmbed:
+		k.sig = "bbbi"
 		k.fn = func(c backend.CPUCall) { embed(c, wt, out) }
 		k.grain = rowGrain(3)
 	case backend.OpRMSNorm:
+		k.sig = "bbbif"
 		k.fn = func(c backend.CPUCall) { rmsnorm(c, wt, in, out) }
 		k.grain = rowGrain(3)
 	case backend.OpMatMul, backend.OpMatMulQ:
+		k.sig = "bbbiii"
 		q := spec.Name == backend.OpMatMulQ
 		k.fn = func(c backend.CPUCall) { matmul(c, wt, in, out, q) }
 		k.grain = func(a []backend.Arg, _ backend.Grid) int { return 1 + 65536/max(a[3].I*a[5].I, 1) }
 	case backend.OpAddBias:
+		k.sig = "bbbi"
 		k.fn = func(c backend.CPUCall) { addBias(c, wt, in, out) }
 		k.grain = rowGrain(3)
 	case backend.OpRope:
+		k.sig = "bbiiiifi"
 		k.fn = func(c backend.CPUCall) { rope(c, in, out) }
 		k.grain = rowGrain(3)
 	case backend.OpCopy:
+		k.sig = "bbi"
 		k.fn = func(c backend.CPUCall) { copyRows(c, in, out) }
 		k.grain = rowGrain(2)
 	case backend.OpAttention:
+		k.sig = "bbbbiiiif"
 		k.fn = func(c backend.CPUCall) { attention(c, in, out) }
 		k.grain = func(a []backend.Arg, _ backend.Grid) int { return 1 + 32768/max(a[6].I*(a[7].I+1), 1) }
 	case backend.OpAdd:
+		k.sig = "bbbi"
 		k.fn = func(c backend.CPUCall) { add(c, in, out) }
 		k.grain = rowGrain(3)
 	case backend.OpSwiGLU:
+		k.sig = "bbbi"
 		k.fn = func(c backend.CPUCall) { swiglu(c, in, out) }
 		k.grain = rowGrain(3)
 	default:
