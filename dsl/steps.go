@@ -55,8 +55,9 @@ func init() {
 	})
 }
 
-// weights resolves several tensor fields at once.
-func (b *Build) weights(fields ...string) ([]*model.Weight, error) {
+// Weights resolves several tensor fields at once (nil for absent optional
+// ones).
+func (b *Build) Weights(fields ...string) ([]*model.Weight, error) {
 	out := make([]*model.Weight, len(fields))
 	for i, f := range fields {
 		w, err := b.Tensor(f)
@@ -104,7 +105,7 @@ func buildEmbed(b *Build) error {
 
 func buildQKV(b *Build) error {
 	x := b.In("input")
-	ws, err := b.weights("gamma", "wq", "wk", "wv", "bq", "bk", "bv")
+	ws, err := b.Weights("gamma", "wq", "wk", "wv", "bq", "bk", "bv")
 	if err != nil {
 		return err
 	}
@@ -165,4 +166,19 @@ func buildQKV(b *Build) error {
 	}, Checkpoints: []Checkpoint{{Kind: "q", Layer: b.Layer, Buf: q}, {Kind: "k", Layer: b.Layer, Buf: k},
 		{Kind: "v", Layer: b.Layer, Buf: vc, Cache: true}}})
 	return nil
+}
+
+// Buffers wraps weights as backend buffers (nil stays nil).
+func (b *Build) Buffers(ws ...*model.Weight) ([]backend.Buffer, error) {
+	out := make([]backend.Buffer, len(ws))
+	for i, w := range ws {
+		if w == nil {
+			continue
+		}
+		var err error
+		if out[i], err = b.Weight(w); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -25,7 +25,7 @@ func buildRope(b *Build) error {
 	default:
 		return b.Errorf("style", "want \"neox\" or \"normal\", got %q", s)
 	}
-	norms, err := b.weights("q_norm", "k_norm")
+	norms, err := b.Weights("q_norm", "k_norm")
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,10 @@ func buildAttention(b *Build) error {
 	return nil
 }
 
-func (b *Build) checkpoint(out *Act) []Checkpoint {
+// CheckpointsOf returns the checkpoint named by the step's optional
+// "checkpoint" field for out; "logits" also makes out the logits that
+// Forward returns.
+func (b *Build) CheckpointsOf(out *Act) []Checkpoint {
 	if !b.Has("checkpoint") {
 		return nil
 	}
@@ -133,7 +136,7 @@ func buildGemvResidual(b *Build) error {
 	if b.String("input") == b.String("out") {
 		return b.Errorf("out", "the output must not overwrite the input %q", b.String("input"))
 	}
-	ws, err := b.weights("w", "bias")
+	ws, err := b.Weights("w", "bias")
 	if err != nil {
 		return err
 	}
@@ -174,13 +177,13 @@ func buildGemvResidual(b *Build) error {
 			bd["b0"] = backend.Buf(bb)
 		}
 		return bd
-	}, Checkpoints: b.checkpoint(out)})
+	}, Checkpoints: b.CheckpointsOf(out)})
 	return nil
 }
 
 func buildSwiGLU(b *Build) error {
 	x := b.In("input")
-	ws, err := b.weights("gamma", "gate", "up")
+	ws, err := b.Weights("gamma", "gate", "up")
 	if err != nil {
 		return err
 	}
@@ -220,7 +223,7 @@ func buildSwiGLU(b *Build) error {
 
 func buildNormGemv(b *Build) error {
 	x := b.In("input")
-	ws, err := b.weights("gamma", "w")
+	ws, err := b.Weights("gamma", "w")
 	if err != nil {
 		return err
 	}
@@ -250,6 +253,6 @@ func buildNormGemv(b *Build) error {
 	}
 	b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
 		return kernel.Binding{"x": x.At(0), "gamma": backend.Buf(gb), "w0": backend.Buf(wb), "y0": out.At(0)}
-	}, Checkpoints: b.checkpoint(out)})
+	}, Checkpoints: b.CheckpointsOf(out)})
 	return nil
 }

@@ -1,0 +1,69 @@
+package dsl_test
+
+import (
+	"math"
+
+	"github.com/metallic-go/metallic/backend"
+	"github.com/metallic-go/metallic/dsl"
+	"github.com/metallic-go/metallic/dsl/kernel"
+	"github.com/metallic-go/metallic/gguf"
+)
+
+// Softcap is an epilogue computing cap·tanh(v/cap) (logit soft-capping).
+type Softcap struct {
+	Cap float32
+	a   struct {
+		Cap kernel.FloatParam `dsl:"param"` // becomes softcap_params.cap
+	}
+}
+
+func (s *Softcap) Name() string               { return "softcap" }
+func (s *Softcap) Args() any                  { s.a.Cap.Value = s.Cap; return &s.a }
+func (s *Softcap) Includes() []kernel.Include { return nil }
+
+// Apply emits the GPU code (MSL and CUDA) through the typed builder.
+func (s *Softcap) Apply(c *kernel.Ctx, _ int, _, v kernel.Expr) kernel.Expr {
+	t := c.B.Call(kernel.Tanh, kernel.F("%s / %s", v, s.a.Cap.E()))
+	return kernel.F("(%s * %s)", s.a.Cap.E(), t)
+}
+
+// CPU transforms the work item's outputs in place, before the store.
+func (s *Softcap) CPU(f *kernel.Frame) {
+	for i, v := range f.Out {
+		f.Out[i] = s.Cap * float32(math.Tanh(float64(v/s.Cap)))
+	}
+}
+
+func init() {
+	dsl.RegisterStep("rmsnorm_gemv_softcap", dsl.StepDef{
+		Doc: "out = cap·tanh(W·(RMSNorm(input)·γ) / cap)",
+		Fields: []dsl.Field{{Name: "input", Kind: dsl.FBufIn}, {Name: "gamma", Kind: dsl.FTensor},
+			{Name: "eps", Kind: dsl.FFloat}, {Name: "w", Kind: dsl.FTensor}, {Name: "cap", Kind: dsl.FFloat},
+			{Name: "out", Kind: dsl.FBufOut}, {Name: "checkpoint", Kind: dsl.FCheckpoint, Optional: true}},
+		Build: func(b *dsl.Build) error {
+			x := b.In("input")
+			ws, err := b.Weights("gamma", "w")
+			if err != nil {
+				return err
+			}
+			bufs, err := b.Buffers(ws...)
+			if err != nil {
+				return err
+			}
+			out, err := b.Out("out", ws[1].N, true)
+			if err != nil {
+				return err
+			}
+			l, err := b.Kernel("softcap_head", []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: b.Float("eps")}},
+				&kernel.Gemv{Types: []gguf.Type{ws[1].Type}, K: x.Width, N: []int{ws[1].N}, In: x.Elem, Out: out.Elem},
+				[]kernel.Epilogue{&Softcap{Cap: b.Float("cap")}})
+			if err != nil {
+				return err
+			}
+			b.Emit(&dsl.Op{L: l, Checkpoints: b.CheckpointsOf(out), Bind: func(r *dsl.Run) kernel.Binding {
+				return kernel.Binding{"x": x.At(0), "gamma": backend.Buf(bufs[0]), "w0": backend.Buf(bufs[1]), "y0": out.At(0)}
+			}})
+			return nil
+		},
+	})
+}
