@@ -1,5 +1,7 @@
 package gguf
 
+import "math"
+
 // Quantizers for Q4_K and Q6_K. Each 16- or 32-element group gets a scale
 // (and for Q4_K a min) chosen by a small search that minimises the squared
 // error; the group scales are then quantized against one float16
@@ -7,33 +9,33 @@ package gguf
 // the encoding is what dequantization will see.
 
 // fitAffine searches scale s ≥ 0 and offset m ≥ 0 so that x ≈ s·q − m with
-// integer q in [0, nmax], minimising Σ(x − (s·q − m))².
+// integer q in [0, nmax], minimising Σ(x − (s·q − m))². Each of 21
+// candidate grids assigns q, then s and m are the least-squares fit for
+// that assignment; the squared error follows from the sums.
 func fitAffine(x []float32, nmax int) (s, m float32) {
-	lo, hi := x[0], x[0]
-	for _, v := range x {
-		lo, hi = min(lo, v), max(hi, v)
-	}
+	lo, hi := minMax(x)
 	lo = min(lo, 0)
 	if hi == lo {
 		return 0, -lo
 	}
-	bestErr := float64(-1)
-	q := make([]int, len(x))
+	var sx, sxx float64
+	for _, v := range x {
+		sx += float64(v)
+		sxx += float64(v) * float64(v)
+	}
+	n := float64(len(x))
+	bestErr := math.Inf(1)
 	for step := -10; step <= 10; step++ {
 		iscale := (float32(nmax) + 0.05*float32(step)) / (hi - lo)
-		for i, v := range x {
-			q[i] = clampInt(roundAway(iscale*(v-lo)), 0, nmax)
-		}
-		// Least squares for x ≈ a·q + c.
-		var sq, sqq, sx, sxq float64
-		for i, v := range x {
-			fq := float64(q[i])
+		var sq, sqq, sxq float64
+		for _, v := range x {
+			q := min(nmax, int(iscale*(v-lo)+0.5)) // v−lo ≥ 0: round half up
+			fq := float64(q)
 			sq += fq
 			sqq += fq * fq
-			sx += float64(v)
 			sxq += float64(v) * fq
 		}
-		n := float64(len(x))
+		// Least squares for x ≈ a·q + c.
 		det := n*sqq - sq*sq
 		if det <= 0 {
 			continue
@@ -47,55 +49,50 @@ func fitAffine(x []float32, nmax int) (s, m float32) {
 		if a < 0 {
 			continue
 		}
-		var e float64
-		for i, v := range x {
-			d := float64(v) - (a*float64(q[i]) + c)
-			e += d * d
-		}
-		if bestErr < 0 || e < bestErr {
+		e := sxx - 2*a*sxq - 2*c*sx + a*a*sqq + 2*a*c*sq + n*c*c
+		if e < bestErr {
 			bestErr, s, m = e, float32(a), float32(-c)
 		}
 	}
-	if bestErr < 0 {
+	if math.IsInf(bestErr, 1) {
 		return (hi - lo) / float32(nmax), -lo
 	}
 	return s, m
 }
 
-// fitSymmetric searches a scale s (of either sign) so that x ≈ s·q with
-// integer q in [−nmax, nmax−1], minimising Σ(x − s·q)².
-func fitSymmetric(x []float32, nmax int) float32 {
-	var amax, mx float32
-	for _, v := range x {
-		if a := abs32(v); a > amax {
-			amax, mx = a, v
-		}
+// roundHalfAway rounds to the nearest integer, halves away from zero (C's
+// roundf), for values well inside the int range.
+func roundHalfAway(v float32) int {
+	if v < 0 {
+		return -int(-v + 0.5)
 	}
-	if amax == 0 {
+	return int(v + 0.5)
+}
+
+// fitSymmetric searches a scale s (of either sign) so that x ≈ s·q with
+// integer q in [−nmax, nmax−1], minimising Σ(x − s·q)². For a given
+// assignment q the best s is Σxq/Σq² and the error Σx² − (Σxq)²/Σq², so
+// the candidate with the largest (Σxq)²/Σq² wins.
+func fitSymmetric(x []float32, nmax int) float32 {
+	mx := signedMax(x)
+	if mx == 0 {
 		return 0
 	}
 	var best float32
-	bestErr := float64(-1)
+	bestGain := -1.0
 	for step := -9; step <= 9; step++ {
 		iscale := -(float32(nmax) + 0.1*float32(step)) / mx
 		var sxq, sqq float64
 		for _, v := range x {
-			q := float64(clampInt(roundAway(iscale*v), -nmax, nmax-1))
+			q := float64(clampInt(roundHalfAway(iscale*v), -nmax, nmax-1))
 			sxq += float64(v) * q
 			sqq += q * q
 		}
 		if sqq == 0 {
 			continue
 		}
-		s := sxq / sqq
-		var e float64
-		for _, v := range x {
-			q := float64(clampInt(roundAway(iscale*v), -nmax, nmax-1))
-			d := float64(v) - s*q
-			e += d * d
-		}
-		if bestErr < 0 || e < bestErr {
-			bestErr, best = e, float32(s)
+		if g := sxq * sxq / sqq; g > bestGain {
+			bestGain, best = g, float32(sxq/sqq)
 		}
 	}
 	return best
@@ -113,10 +110,10 @@ func qQ4K(x []float32, b []byte) {
 	var ls, lm [8]byte
 	for j := 0; j < 8; j++ {
 		if d > 0 {
-			ls[j] = byte(clampInt(roundAway(sc[j]/d), 0, 63))
+			ls[j] = byte(clampInt(roundHalfAway(sc[j]/d), 0, 63))
 		}
 		if dmin > 0 {
-			lm[j] = byte(clampInt(roundAway(mn[j]/dmin), 0, 63))
+			lm[j] = byte(clampInt(roundHalfAway(mn[j]/dmin), 0, 63))
 		}
 	}
 	le.PutUint16(b[0:], F32ToF16(d))
@@ -133,7 +130,7 @@ func qQ4K(x []float32, b []byte) {
 		for l := 0; l < 32; l++ {
 			q := 0
 			if es > 0 {
-				q = clampInt(roundAway((x[32*j+l]+em)/es), 0, 15)
+				q = clampInt(roundHalfAway((x[32*j+l]+em)/es), 0, 15)
 			}
 			c, hi := j/2, j%2
 			if hi == 0 {
@@ -171,7 +168,7 @@ func qQ6K(x []float32, b []byte) {
 	d := roundF16(maxSc / -128)
 	var ls [16]int8
 	for j := 0; j < 16; j++ {
-		ls[j] = int8(clampInt(roundAway(sc[j]/d), -128, 127))
+		ls[j] = int8(clampInt(roundHalfAway(sc[j]/d), -128, 127))
 		b[192+j] = byte(ls[j])
 	}
 	le.PutUint16(b[208:], F32ToF16(d))
@@ -180,7 +177,7 @@ func qQ6K(x []float32, b []byte) {
 		for l := 0; l < 16; l++ {
 			q := 32
 			if es != 0 {
-				q = clampInt(roundAway(x[16*j+l]/es), -32, 31) + 32
+				q = clampInt(roundHalfAway(x[16*j+l]/es), -32, 31) + 32
 			}
 			// Element e = 16j+l sits in half n = e/128 at position p = e%128:
 			// ql byte 64n + p%64 (low nibble for p < 64… see dqQ6K).
