@@ -13,7 +13,7 @@ import (
 func init() {
 	register(command{
 		name:    "synth",
-		summary: "write a random-weight GGUF model of a real shape (tiny-llama, tiny-qwen2, …)",
+		summary: "write a random-weight GGUF model of a real shape",
 		run:     runSynth,
 	})
 }
@@ -29,7 +29,8 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 	var presetHelp []string
 	for _, name := range synth.Presets() {
 		p, _ := synth.Lookup(name)
-		presetHelp = append(presetHelp, fmt.Sprintf("\n  %-13s %s", name, p.Description))
+		presetHelp = append(presetHelp, fmt.Sprintf("\n  %-13s d %d, %d layers, %d/%d heads × %d, ff %d:\n  %13s %s",
+			name, p.Dim, p.Layers, p.Heads, p.KVHeads, p.HeadDim, p.FF, "", p.Description))
 	}
 	var dtypes []string
 	for _, t := range synth.DTypes() {
