@@ -137,14 +137,18 @@ func TestInspectMalformed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	overlap := gguf.NewWriter()
-	overlap.AddTensor("a", gguf.TypeF32, []int64{8}, make([]byte, 32))
-	overlap.AddTensor("b", gguf.TypeF32, []int64{8}, make([]byte, 32))
-	ob, _ := overlap.Bytes()
-	// Point tensor b (offset field = the last 8 header bytes before padding)
-	// at offset 0: find it as the second little-endian 32.
-	i := bytes.LastIndex(ob[:bytes.LastIndex(ob, []byte("b"))+40], []byte{32, 0, 0, 0, 0, 0, 0, 0})
-	ob[i] = 0
+	// Two 8-element F32 tensors "a" and "b", both at data offset 0.
+	var infos []byte
+	for _, name := range []string{"a", "b"} {
+		infos = binary.LittleEndian.AppendUint64(infos, 1)
+		infos = append(infos, name...)
+		infos = binary.LittleEndian.AppendUint32(infos, 1) // n_dims
+		infos = binary.LittleEndian.AppendUint64(infos, 8) // ne0
+		infos = binary.LittleEndian.AppendUint32(infos, 0) // F32
+		infos = binary.LittleEndian.AppendUint64(infos, 0) // offset
+	}
+	ob := inspectBadHeader(3, 2, 0, infos...)
+	ob = append(ob, make([]byte, 64+64-len(ob)%32)...)
 	for _, c := range []struct {
 		name string
 		data []byte
