@@ -532,3 +532,23 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestVerifySamplerChange records a sampled run and verifies it with
+// another seed: the logits pass, the stream fails, and the note blames the
+// sampler.
+func TestVerifySamplerChange(t *testing.T) {
+	out, _ := recordFake(t, t.TempDir(), RecordOptions{N: 12, Sampler: sample.Options{Temperature: 1.5, Seed: 1}})
+	g, err := Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Meta.Sampler.Seed = 2
+	rep, err := Verify(g, VerifyOptions{Model: repoFile(t, "testdata/stories260K.gguf")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := rep.FirstFailure
+	if f == nil || f.Checkpoint != "tokens" || !strings.Contains(f.Note, "the sampler changed") {
+		t.Fatalf("first failure %+v, want the tokens row blaming the sampler", f)
+	}
+}

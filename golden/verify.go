@@ -144,7 +144,8 @@ func compareRun(want, got *Run, m *Meta) []Row {
 		rows = append(rows, compareCheckpoint(want.Path, w, fresh[w.Name], m))
 	}
 	if len(want.Tokens) > 0 {
-		rows = append(rows, compareCheckpoint(want.Path, &want.GenLogits, &got.GenLogits, m))
+		gen := compareCheckpoint(want.Path, &want.GenLogits, &got.GenLogits, m)
+		rows = append(rows, gen)
 		s := stream(want.Tokens, got.Tokens)
 		// Only N, the verdict and the note mean anything for the stream.
 		r := Row{Path: want.Path, Checkpoint: tensorTokens, Layer: -1, Verdict: Pass}
@@ -153,6 +154,9 @@ func compareRun(want, got *Run, m *Meta) []Row {
 			k := s.FirstDivergence
 			r.Verdict = Fail
 			r.Note = fmt.Sprintf("first divergence at step %d: sampled %d, recorded %d", k, got.Tokens[k], want.Tokens[k])
+			if !gen.Failed() {
+				r.Note += " (the logits it was sampled from pass: the sampler changed)"
+			}
 		}
 		rows = append(rows, r)
 	}
