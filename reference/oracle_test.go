@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/metallic-go/metallic/gguf"
@@ -262,4 +263,42 @@ func newCtx(m *model.Model, act string) (interface {
 	Close() error
 }, error) {
 	return model.OpenPath("reference", m, model.PathOptions{ActDType: act, Ctx: 64})
+}
+
+// TestHookQwen3 checks the qwen3-only checkpoints (q_norm, k_norm) reach
+// the hook in order, and that observing leaves the logits bit-identical.
+func TestHookQwen3(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "q3.gguf")
+	if _, err := synth.WriteFile(file, synth.Options{Preset: "tiny-qwen3", DType: gguf.TypeQ8_0, Seed: 3}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := model.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	c := open(t, m, model.PathOptions{Ctx: 16, ActDType: "f16"})
+	toks := []int32{1, 2, 3, 4, 5}
+	want, err := c.Forward(toks, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Reset()
+	var names []string
+	c.SetHook(func(x *model.Tensor) { names = append(names, x.Name) })
+	got, err := c.Forward(toks, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Error("logits changed when a hook observes")
+	}
+	want1 := []string{"blk.1.v", "blk.1.q_norm", "blk.1.k_norm", "blk.1.q_rope"}
+	i := slices.Index(names, "blk.1.v")
+	if i < 0 || i+4 > len(names) || !slices.Equal(names[i:i+4], want1) {
+		t.Errorf("hook order around blk.1.v: %v, want %v", names, want1)
+	}
+	if n := 1 + 2*17 + 2; len(names) != n {
+		t.Errorf("hook saw %d checkpoints, want %d", len(names), n)
+	}
 }
