@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -21,9 +22,18 @@ var synthDir struct {
 }
 
 // testModel returns the path of stories260K or of a synth preset (written
-// once per test binary, F32 weights, seed 7).
+// once per test binary, seed 7): "tiny-qwen2" has F32 weights,
+// "tiny-qwen2@q4_k" Q4_K ones.
 func testModel(t *testing.T, name string) string {
 	t.Helper()
+	preset, dt := name, gguf.TypeF32
+	if i := strings.IndexByte(name, '@'); i >= 0 {
+		var err error
+		preset = name[:i]
+		if dt, err = gguf.ParseType(name[i+1:]); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if name == "stories260K" {
 		return filepath.Join("..", "testdata", "stories260K.gguf")
 	}
@@ -35,7 +45,7 @@ func testModel(t *testing.T, name string) string {
 	}
 	p := filepath.Join(synthDir.dir, name+".gguf")
 	if _, err := os.Stat(p); err != nil {
-		if _, err := synth.WriteFile(p, synth.Options{Preset: name, DType: gguf.TypeF32, Seed: 7}); err != nil {
+		if _, err := synth.WriteFile(p, synth.Options{Preset: preset, DType: dt, Seed: 7}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -100,6 +110,11 @@ func TestFaultLocalization(t *testing.T) {
 		{"tiny-qwen3", "blk.1.k_norm"},
 		{"tiny-qwen3", "blk.0.attn_proj"},
 		{"tiny-qwen3", "blk.1.ffn_out"},
+		// Quantized weights: the oracle applies the path's activation
+		// rounding, so 1e-3 stays detectable.
+		{"tiny-qwen2@q4_k", "blk.1.ffn_up"},
+		{"tiny-qwen3@q8_0", "blk.0.k"},
+		{"tiny-qwen3@f16", "logits"},
 	}
 	for _, c := range cases {
 		t.Run(c.model+"/"+c.checkpoint, func(t *testing.T) {
@@ -159,7 +174,7 @@ func TestFaultLocalizationDSL(t *testing.T) {
 // TestThreePathsPass: reference, dsl and (when installed) llama.cpp agree
 // on every model, including the fused-vs-reference rule.
 func TestThreePathsPass(t *testing.T) {
-	for _, name := range []string{"stories260K", "tiny-qwen2", "tiny-qwen3"} {
+	for _, name := range []string{"stories260K", "tiny-qwen2", "tiny-qwen3", "tiny-qwen2@q4_k", "tiny-qwen3@q8_0", "tiny-qwen3@f16"} {
 		s, err := parity.Open(testModel(t, name), parity.SessionOptions{Paths: []string{"reference", "dsl", "llamacpp"},
 			Optional: []string{"llamacpp"}, PathOptions: model.PathOptions{Threads: 1}})
 		if err != nil {
@@ -180,7 +195,7 @@ func TestThreePathsPass(t *testing.T) {
 // TestReferenceMargins: on every model the reference's local errors stay
 // 100× under their bounds, so the thresholds are not tuned to the edge.
 func TestReferenceMargins(t *testing.T) {
-	for _, name := range []string{"stories260K", "tiny-qwen2", "tiny-qwen3"} {
+	for _, name := range []string{"stories260K", "tiny-qwen2", "tiny-qwen3", "tiny-qwen2@q4_k", "tiny-qwen3@q8_0"} {
 		st := referenceSteps(t, testModel(t, name), "")
 		n := 0
 		for _, r := range st.Rows {

@@ -13,9 +13,11 @@ import (
 type Target struct {
 	Path  model.Path
 	DType DType
-	// QuantizesActivations says the path rounds activations to 8 bits
-	// before a mul_mat with quantized weights (llama.cpp does): those
-	// checkpoints are judged by the table's "q8" row.
+	// QuantizesActivations says the path rounds each mul_mat's input the
+	// way llama.cpp prepares it for the weight's dtype (f16 for F16
+	// weights, Q8_0/Q8_K blocks for quantized ones); its local oracle then
+	// applies the same rounding (backend.RoundForDot) before the float64
+	// product, so the verdict isolates the kernel's own error.
 	QuantizesActivations bool
 }
 

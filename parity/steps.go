@@ -2,10 +2,8 @@ package parity
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
-	"github.com/metallic-go/metallic/gguf"
 	"github.com/metallic-go/metallic/model"
 	"github.com/metallic-go/metallic/parity/oracle"
 )
@@ -117,9 +115,9 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 		if j.global, err = oracle.New(oracle.Options{Config: cfg, Weights: o.Weights, Tokens: s.Tokens, Cache: cache}); err != nil {
 			return nil, err
 		}
-		j.quant = anyQuantized(o.Weights)
 		for _, tr := range s.Traces {
-			ev, err := oracle.New(oracle.Options{Config: cfg, Weights: o.Weights, Tokens: s.Tokens, Cache: cache, Captured: widened(tr.Capture)})
+			ev, err := oracle.New(oracle.Options{Config: cfg, Weights: o.Weights, Tokens: s.Tokens, Cache: cache,
+				Captured: widened(tr.Capture), RoundActivations: tr.Quant})
 			if err != nil {
 				return nil, err
 			}
@@ -148,20 +146,10 @@ type judge struct {
 	n      int
 	global *oracle.Evaluator
 	local  []*oracle.Evaluator
-	quant  bool
 }
 
 func (j *judge) threshold(tr *Trace, ops []string) float64 {
-	th := chainThreshold(ops, tr.DType)
-	if tr.Quant && j.quant {
-		for _, op := range ops {
-			if op == "mul_mat" {
-				q, _ := ThresholdFor("mul_mat", "q8")
-				th = math.Max(th, q)
-			}
-		}
-	}
-	return th
+	return chainThreshold(ops, tr.DType)
 }
 
 func (j *judge) checkpoint(name string) error {
@@ -290,20 +278,4 @@ func widened(c *Capture) func(string) ([]float64, bool) {
 		}
 		return v, ok
 	}
-}
-
-// anyQuantized reports whether a projection weight is block-quantized.
-func anyQuantized(w *model.Weights) bool {
-	q := func(x model.Weight) bool {
-		return x.Data != nil && x.Type != gguf.TypeF32 && x.Type != gguf.TypeF16 && x.Type != gguf.TypeBF16
-	}
-	if q(w.Output) {
-		return true
-	}
-	for _, l := range w.Layers {
-		if q(l.Q) || q(l.K) || q(l.V) || q(l.O) || q(l.Gate) || q(l.Up) || q(l.Down) {
-			return true
-		}
-	}
-	return false
 }

@@ -3,6 +3,8 @@ package oracle
 import (
 	"fmt"
 
+	"github.com/metallic-go/metallic/backend"
+	"github.com/metallic-go/metallic/gguf"
 	"github.com/metallic-go/metallic/model"
 )
 
@@ -17,6 +19,12 @@ type Options struct {
 	Captured func(name string) ([]float64, bool)
 	// Cache shares dequantized weights between evaluators; nil makes one.
 	Cache *Cache
+	// RoundActivations makes the mul_mat of a local recomputation first
+	// round each input row the way the path does for the weight's dtype
+	// (backend.RoundForDot: f16/bf16 for F16/BF16 weights, Q8_0 or Q8_K
+	// blocks for quantized ones — llama.cpp's vec_dot_type), so a path that
+	// models llama.cpp's arithmetic is judged from the values it multiplied.
+	RoundActivations bool
 	// Jitter, when non-zero, multiplies every element each operation
 	// produces by (1 + Jitter·u), u uniform in [−1, 1] from a SplitMix64
 	// stream seeded with Seed: the self-check's "perturbed rounding".
@@ -237,7 +245,11 @@ func (e *Evaluator) apply(kind string, l int, in []*Result) ([]float64, error) {
 		return rmsNorm(x, n, g, eps), nil
 	}
 	proj := func(mw, bias *model.Weight) ([]float64, error) {
-		y, err := cache.matmul(mw, in[0].Data, t)
+		x := in[0].Data
+		if e.o.RoundActivations && mw.Type != gguf.TypeF32 {
+			x = roundRows(mw.Type, x, mw.K)
+		}
+		y, err := cache.matmul(mw, x, t)
 		if err != nil || bias == nil || bias.Data == nil {
 			return y, err
 		}
@@ -327,4 +339,21 @@ outer:
 		s = append(s, a)
 	}
 	return s
+}
+
+// roundRows returns a copy of x (rows of k) with each row rounded to float32
+// and then as backend.RoundForDot rounds activations for weights of type t.
+func roundRows(t gguf.Type, x []float64, k int) []float64 {
+	row := make([]float32, k)
+	out := make([]float64, len(x))
+	for r := 0; r+k <= len(x); r += k {
+		for i, v := range x[r : r+k] {
+			row[i] = float32(v)
+		}
+		backend.RoundForDot(t, row)
+		for i, v := range row {
+			out[r+i] = float64(v)
+		}
+	}
+	return out
 }
