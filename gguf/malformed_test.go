@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -136,6 +137,34 @@ func TestTruncatedEverywhere(t *testing.T) {
 	for n := 0; n < int(f.DataOffset); n++ {
 		if _, err := Parse(valid[:n]); !errors.Is(err, ErrMalformed) {
 			t.Fatalf("prefix of %d bytes: err = %v, want ErrMalformed", n, err)
+		}
+	}
+}
+
+// TestCountsDoNotDriveAllocation: counts that fit the file but are not
+// backed by entries (64 MiB of zeros claiming ~5M KVs or 2M tensors, or
+// of 0xff claiming an 8M-string array) must fail without allocating in
+// proportion.
+func TestCountsDoNotDriveAllocation(t *testing.T) {
+	pad := make([]byte, 64<<20)
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{
+		{"KVs", append(header(0, uint64(len(pad))/14).Bytes(), pad...)},
+		{"tensors", append(header(uint64(len(pad))/32, 0).Bytes(), pad...)},
+		{"strings", append(header(0, 1).str("k").u32(valArray).u32(valString).u64(uint64(len(pad))/8).Bytes(), fill(len(pad), 0xff)...)},
+	} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, err := Parse(c.data)
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err = %v", c.name, err)
+		}
+		if got := after.TotalAlloc - before.TotalAlloc; got > 16<<20 {
+			t.Errorf("%s: Parse allocated %d MiB for a %d MiB file", c.name, got>>20, len(c.data)>>20)
 		}
 	}
 }

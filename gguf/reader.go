@@ -25,6 +25,8 @@ const (
 	// maxArrayDepth bounds arrays of arrays so a crafted file cannot
 	// recurse without limit.
 	maxArrayDepth = 8
+	// initialCap bounds capacity taken from counts in the file.
+	initialCap = 1 << 16
 )
 
 // GGUF metadata value type ids.
@@ -172,13 +174,16 @@ func (r *reader) parse() (*File, error) {
 	if nTensors > left/minTensor || nKV*minKV+nTensors*minTensor > left {
 		return nil, malformed("tensor count %d does not fit in the %d bytes left", nTensors, left)
 	}
+	// The counts fit the bytes present, but a large file (mostly tensor
+	// data) could still claim millions of entries: grow as entries are
+	// actually parsed instead of trusting the counts for capacity.
 	f := &File{
 		Version: version,
-		KV:      make([]KV, 0, nKV),
-		Tensors: make([]TensorInfo, 0, nTensors),
+		KV:      make([]KV, 0, min(nKV, initialCap)),
+		Tensors: make([]TensorInfo, 0, min(nTensors, initialCap)),
 		Size:    int64(len(r.b)),
-		keys:    make(map[string]int, nKV),
-		tensors: make(map[string]int, nTensors),
+		keys:    make(map[string]int, min(nKV, initialCap)),
+		tensors: make(map[string]int, min(nTensors, initialCap)),
 		data:    r.b,
 	}
 	for i := uint64(0); i < nKV; i++ {
@@ -299,25 +304,28 @@ func (r *reader) array(key string, depth int) (any, error) {
 		return nil, malformed("key %q: array of %d %s at offset %d does not fit in the %d bytes left", key, n64, valTypeNames[elem], at, r.remaining())
 	}
 	n := int(n64)
+	// Strings and nested arrays take more memory than their minimum
+	// encoded size, so their slices grow as elements are parsed; fixed-size
+	// elements decode from bytes known to be present.
 	switch elem {
 	case valString:
-		out := make([]string, n)
-		for i := range out {
+		out := make([]string, 0, min(n, initialCap))
+		for i := 0; i < n; i++ {
 			s, err := r.strElem(key, i)
 			if err != nil {
 				return nil, err
 			}
-			out[i] = s
+			out = append(out, s)
 		}
 		return out, nil
 	case valArray:
-		out := make([]any, n)
-		for i := range out {
+		out := make([]any, 0, min(n, initialCap))
+		for i := 0; i < n; i++ {
 			v, err := r.array(key, depth+1)
 			if err != nil {
 				return nil, err
 			}
-			out[i] = v
+			out = append(out, v)
 		}
 		return out, nil
 	}
