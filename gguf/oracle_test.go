@@ -159,7 +159,13 @@ func TestOracleLoadsOurFiles(t *testing.T) {
 	if err := w.WriteFile(ours); err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{ours, storiesPath(t)} {
+	kvOnly := filepath.Join(dir, "kv-only.gguf")
+	w2 := NewWriter()
+	w2.AddKV("general.architecture", "llama")
+	if err := w2.WriteFile(kvOnly); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{ours, kvOnly, storiesPath(t)} {
 		f, err := Open(path)
 		if err != nil {
 			t.Fatal(err)

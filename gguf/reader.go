@@ -199,7 +199,12 @@ func (r *reader) parse() (*File, error) {
 			return nil, err
 		}
 	}
-	f.DataOffset = alignUp(r.pos, f.Alignment)
+	// Like llama.cpp, a file without tensors has no (padded) data section:
+	// its data offset is the end of the header.
+	f.DataOffset = r.pos
+	if nTensors > 0 {
+		f.DataOffset = alignUp(r.pos, f.Alignment)
+	}
 	if err := f.checkTensorData(); err != nil {
 		return nil, err
 	}

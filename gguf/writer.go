@@ -217,7 +217,9 @@ func (w *Writer) WriteTo(out io.Writer) (int64, error) {
 		e.u32(uint32(t.info.Type))
 		e.u64(uint64(t.info.Offset))
 	}
-	e.pad(w.alignment)
+	if len(w.tensors) > 0 {
+		e.pad(w.alignment)
+	}
 	base := cw.n
 	for _, t := range w.tensors {
 		e.zeros(base + t.info.Offset - cw.n)
