@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	_ "github.com/metallic-go/metallic/dsl" // registers the "dsl" path
 	"github.com/metallic-go/metallic/gguf"
 	_ "github.com/metallic-go/metallic/reference" // registers the "reference" path
 	"github.com/metallic-go/metallic/sample"
@@ -24,6 +25,9 @@ var update = flag.Bool("update", false, "re-record testdata/golden/*.golden.gguf
 // is recorded on; the model is rebuilt at test time and must hash to the
 // recorded SHA-256 (synth is bit-reproducible).
 const SynthSeed = 1
+
+// goldenPaths are the paths every committed golden freezes.
+var goldenPaths = []string{"reference", "dsl"}
 
 // goldenFile is one committed golden.
 type goldenFile struct {
@@ -94,7 +98,7 @@ func TestGoldenFiles(t *testing.T) {
 			file := repoFile(t, filepath.Join("testdata", "golden", gf.name+".golden.gguf"))
 			if *update {
 				g, err := Record(RecordOptions{
-					Model: mf, Paths: []string{"reference"}, Prompt: promptOf(t, mf, gf.prompt),
+					Model: mf, Paths: goldenPaths, Prompt: promptOf(t, mf, gf.prompt),
 					PromptText: gf.prompt, N: gf.n, F16: gf.f16, Sampler: gf.samp,
 				})
 				if err != nil {
@@ -118,8 +122,13 @@ func TestGoldenFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if gf.want != nil && !slices.Equal(g.Runs[0].Tokens, gf.want) {
-				t.Errorf("golden stream %v, want %v", g.Runs[0].Tokens, gf.want)
+			if !slices.Equal(g.Meta.Paths, goldenPaths) {
+				t.Errorf("golden paths %v, want %v", g.Meta.Paths, goldenPaths)
+			}
+			for _, r := range g.Runs {
+				if gf.want != nil && !slices.Equal(r.Tokens, gf.want) {
+					t.Errorf("%s: golden stream %v, want %v", r.Path, r.Tokens, gf.want)
+				}
 			}
 			rep, err := Verify(g, VerifyOptions{Model: mf})
 			var mm *ModelMismatchError
@@ -133,10 +142,14 @@ func TestGoldenFiles(t *testing.T) {
 				f := rep.FirstFailure
 				t.Fatalf("regression: %s (layer %d) moved first: %s %s", f.Checkpoint, f.Layer, f.Verdict, f.Note)
 			}
-			// Every checkpoint the reference path materializes is recorded:
-			// 1 + layers × kinds + output_norm + logits, then gen_logits, tokens.
-			if len(rep.Rows) < 2+len(g.Runs[0].Checkpoints) || len(g.Runs[0].Checkpoints) < 30 {
-				t.Errorf("%d rows for %d checkpoints", len(rep.Rows), len(g.Runs[0].Checkpoints))
+			// Every checkpoint each path materializes is recorded (1 + layers ×
+			// kinds + output_norm + logits), then gen_logits and tokens.
+			n := 0
+			for _, r := range g.Runs {
+				n += len(r.Checkpoints) + 2
+			}
+			if len(rep.Rows) != n || len(g.Runs[0].Checkpoints) < 30 {
+				t.Errorf("%d rows for %d checkpoints", len(rep.Rows), n)
 			}
 			// The reference path promises thread-count independence: one
 			// worker gives the same numbers as the default.
@@ -149,7 +162,7 @@ func TestGoldenFiles(t *testing.T) {
 					t.Errorf("threads 1: %s nmse %g %s, default threads nmse %g", r.Checkpoint, float64(r.NMSE), r.Verdict, float64(rep.Rows[i].NMSE))
 				}
 			}
-			t.Logf("%s: %d bytes, %d checkpoints × %d positions, stream %v", file, st.Size(), len(g.Runs[0].Checkpoints), len(g.Meta.PromptTokens), g.Runs[0].Tokens)
+			t.Logf("%s: %d bytes, %d rows × %d positions, stream %v", file, st.Size(), n, len(g.Meta.PromptTokens), g.Runs[0].Tokens)
 		})
 	}
 }

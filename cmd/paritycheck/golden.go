@@ -11,6 +11,7 @@ import (
 
 	"github.com/olekukonko/tablewriter"
 
+	_ "github.com/metallic-go/metallic/dsl" // registers the "dsl" path
 	"github.com/metallic-go/metallic/gguf"
 	"github.com/metallic-go/metallic/golden"
 	"github.com/metallic-go/metallic/model"
