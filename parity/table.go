@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
+	twopt "github.com/olekukonko/tablewriter/tw"
 )
 
 // PrintOptions control the text rendering of reports.
@@ -43,7 +44,7 @@ func PrintSteps(w io.Writer, s *Steps, o PrintOptions) error {
 		fmt.Fprintf(w, ", perturbed %s", strings.Join(s.Perturb, " "))
 	}
 	fmt.Fprintln(w)
-	tw := tablewriter.NewTable(w)
+	tw := tablewriter.NewTable(w, tablewriter.WithRowMergeMode(twopt.MergeHierarchical))
 	tw.Header("checkpoint", "a", "b", "max_abs", "mean_abs", "nmse", "cos", "max_ulp", "bound", "verdict")
 	counts := map[string]int{}
 	for _, r := range s.Rows {
