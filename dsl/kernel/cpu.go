@@ -24,6 +24,10 @@ type Frame struct {
 	Col0 int       // column of Out[0] in output O
 	OutW int       // row width of output O
 	scr  [4][]float32
+	// inValid says In already holds the fused input of token row inRow
+	// for this call (mains whose input does not depend on x reuse it).
+	inValid bool
+	inRow   int
 }
 
 // Scratch returns per-frame scratch slot i (0–3) of n floats.
@@ -47,7 +51,7 @@ func cpuFunc(k *Kernel, pros []Prologue, main Main, epis []Epilogue) backend.CPU
 	return func(c backend.CPUCall) {
 		f := framePool.Get().(*Frame)
 		defer framePool.Put(f)
-		f.Args, f.Grid = c.Args, c.Grid
+		f.Args, f.Grid, f.inValid = c.Args, c.Grid, false
 		pro := func() {
 			for _, p := range pros {
 				p.CPU(f)
@@ -70,9 +74,10 @@ func cpuFunc(k *Kernel, pros []Prologue, main Main, epis []Epilogue) backend.CPU
 // elem (Float or Half) starting at element off.
 func ReadAct(a backend.Arg, elem Type, off int, dst []float32) {
 	if elem == Half {
+		lut := f16Table()
 		src := a.U16()[off : off+len(dst)]
 		for i, h := range src {
-			dst[i] = gguf.F16ToF32(h)
+			dst[i] = lut[h]
 		}
 		return
 	}
@@ -101,8 +106,9 @@ func WeightRow(t gguf.Type, data []byte, k, r int, scratch []float32) []float32 
 	case gguf.TypeF32:
 		return unsafe.Slice((*float32)(unsafe.Pointer(&b[0])), k)
 	case gguf.TypeF16:
+		lut := f16Table()
 		for i := range scratch[:k] {
-			scratch[i] = gguf.F16ToF32(uint16(b[2*i]) | uint16(b[2*i+1])<<8)
+			scratch[i] = lut[uint16(b[2*i])|uint16(b[2*i+1])<<8]
 		}
 		return scratch[:k]
 	}
@@ -110,6 +116,65 @@ func WeightRow(t gguf.Type, data []byte, k, r int, scratch []float32) []float32 
 		panic(err) // sizes are checked when the kernel is composed
 	}
 	return scratch[:k]
+}
+
+var (
+	f16Once sync.Once
+	f16LUT  []float32
+)
+
+// f16Table is the 65536-entry f16 → f32 table.
+func f16Table() []float32 {
+	f16Once.Do(func() {
+		f16LUT = make([]float32, 1<<16)
+		for i := range f16LUT {
+			f16LUT[i] = gguf.F16ToF32(uint16(i))
+		}
+	})
+	return f16LUT
+}
+
+// DotRow is row r (k elements) of a weight of type t dotted with x, fused:
+// F16, BF16 and Q8_0 rows are decoded inside the dot product; other
+// dtypes are dequantized into scratch first.
+func DotRow(t gguf.Type, data []byte, k, r int, x, scratch []float32) float32 {
+	rb, _ := gguf.RowBytes(t, k)
+	b := data[r*rb : (r+1)*rb]
+	switch t {
+	case gguf.TypeF16:
+		lut := f16Table()
+		h := unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), k)
+		x = x[:k]
+		var s0, s1, s2, s3 float32
+		i := 0
+		for ; i+4 <= k; i += 4 {
+			s0 += lut[h[i]] * x[i]
+			s1 += lut[h[i+1]] * x[i+1]
+			s2 += lut[h[i+2]] * x[i+2]
+			s3 += lut[h[i+3]] * x[i+3]
+		}
+		for ; i < k; i++ {
+			s0 += lut[h[i]] * x[i]
+		}
+		return (s0 + s1) + (s2 + s3)
+	case gguf.TypeQ8_0:
+		lut := f16Table()
+		var sum float32
+		for blk := 0; blk < k/32; blk++ {
+			q := b[blk*34 : blk*34+34]
+			xs := x[blk*32 : blk*32+32]
+			var s0, s1, s2, s3 float32
+			for i := 0; i < 32; i += 4 {
+				s0 += float32(int8(q[2+i])) * xs[i]
+				s1 += float32(int8(q[3+i])) * xs[i+1]
+				s2 += float32(int8(q[4+i])) * xs[i+2]
+				s3 += float32(int8(q[5+i])) * xs[i+3]
+			}
+			sum += lut[uint16(q[0])|uint16(q[1])<<8] * ((s0 + s1) + (s2 + s3))
+		}
+		return sum
+	}
+	return Dot(WeightRow(t, data, k, r, scratch), x)
 }
 
 // Dot is the float32 dot product with four running sums, in a fixed order.

@@ -151,10 +151,15 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 		blk -= nb
 		o++
 	}
-	f.Row = f.Y
-	f.In = grow(f.In, g.K)
-	ReadAct(f.Args[g.a.X.Index], g.In, f.Row*g.K, f.In)
-	pro()
+	// Items of one call that share the token row share the fused input:
+	// the prologues run once per row and call, in this worker's scratch.
+	if !f.inValid || f.inRow != f.Y {
+		f.Row = f.Y
+		f.In = grow(f.In, g.K)
+		ReadAct(f.Args[g.a.X.Index], g.In, f.Row*g.K, f.In)
+		pro()
+		f.inValid, f.inRow = true, f.Y
+	}
 	n := g.N[o]
 	r0 := blk * g.rows()
 	r1 := min(n, r0+g.rows())
@@ -167,12 +172,12 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 	}
 	wb := f.Args[g.w(wi).Index].Bytes()
 	for r := r0; r < r1; r++ {
-		f.Out[r-r0] = Dot(WeightRow(g.Types[wi], wb, g.K, r, f.Scratch(0, g.K)), f.In)
+		f.Out[r-r0] = DotRow(g.Types[wi], wb, g.K, r, f.In, f.Scratch(0, g.K))
 	}
 	if g.Pair {
 		wb := f.Args[g.w(1).Index].Bytes()
 		for r := r0; r < r1; r++ {
-			f.Aux[r-r0] = Dot(WeightRow(g.Types[1], wb, g.K, r, f.Scratch(0, g.K)), f.In)
+			f.Aux[r-r0] = DotRow(g.Types[1], wb, g.K, r, f.In, f.Scratch(0, g.K))
 		}
 	}
 	epi()
