@@ -1,6 +1,8 @@
 package parity_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -189,6 +191,19 @@ func TestThreePathsPass(t *testing.T) {
 			t.Errorf("%s: first failure %+v", name, *st.FirstFailure)
 		}
 		t.Logf("%s: paths %v (skipped %v)", name, st.Paths, s.Skipped)
+		if why, ok := s.Skipped["llamacpp"]; ok && os.Getenv("METALLIC_REQUIRE_ORACLES") == "1" {
+			t.Errorf("llama.cpp is required: %s", why)
+		}
+	}
+}
+
+// TestStepsDeterministic: two runs give identical reports.
+func TestStepsDeterministic(t *testing.T) {
+	file := testModel(t, "tiny-qwen2")
+	a, _ := json.Marshal(pathSteps(t, file, "", "reference", "dsl").Rows)
+	b, _ := json.Marshal(pathSteps(t, file, "", "reference", "dsl").Rows)
+	if !bytes.Equal(a, b) {
+		t.Error("two identical runs gave different rows")
 	}
 }
 
