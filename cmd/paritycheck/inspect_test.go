@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -234,5 +235,50 @@ func TestInspectLargeFileFast(t *testing.T) {
 	t.Logf("inspect of a %d-byte file took %v", out.FileBytes, el)
 	if el > time.Second {
 		t.Errorf("inspect took %v, want < 1s", el)
+	}
+}
+
+// TestInspectOddMetadata: non-finite floats, arrays of arrays, empty and
+// long arrays all render as valid JSON and as a table.
+func TestInspectOddMetadata(t *testing.T) {
+	w := gguf.NewWriter()
+	long := make([]uint32, 17)
+	for _, kv := range []struct {
+		key string
+		v   any
+	}{
+		{"general.architecture", "qwen2"},
+		{"x.nan", float32(math.NaN())},
+		{"x.inf", math.Inf(-1)},
+		{"x.nested", []any{[]int32{1, 2}, []string{"a"}}},
+		{"x.empty", []string{}},
+		{"x.long", long},
+		{"x.short", []float32{0.5, float32(math.Inf(1))}},
+		{"x.text", "line one\nline two"},
+	} {
+		if err := w.AddKV(kv.key, kv.v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.AddTensor("t", gguf.TypeQ8_0, []int64{32, 2}, make([]byte, 68)); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "odd.gguf")
+	if err := w.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	out := runInspectJSON(t, path, "--json")
+	m := out.Metadata
+	if out.Arch != "qwen2" || m["x.nan"] != "NaN" || m["x.inf"] != "-Inf" || len(m["x.nested"].([]any)) != 2 ||
+		len(m["x.empty"].([]any)) != 0 || m["x.long"].(map[string]any)["len"] != float64(17) ||
+		m["x.short"].([]any)[1] != "+Inf" || m["x.text"] != "line one\nline two" {
+		t.Errorf("metadata %v", m)
+	}
+	if len(out.Tensors) != 1 || out.Tensors[0].Type != "Q8_0" || out.Tensors[0].Bytes != 68 {
+		t.Errorf("tensors %+v", out.Tensors)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"inspect", path}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), `"line one\nline two"`) {
+		t.Errorf("table: exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}
 }
