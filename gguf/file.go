@@ -72,7 +72,8 @@ func (f *File) Close() error {
 	return u()
 }
 
-// Get returns the value of key.
+// Get returns the value of key. Files from Open and Parse are safe for
+// concurrent reads.
 func (f *File) Get(key string) (any, bool) {
 	if f.keys == nil {
 		f.index()
@@ -228,8 +229,9 @@ func (f *File) Tensor(name string) (*TensorInfo, bool) {
 
 // Data returns a zero-copy view of t's bytes, or nil when t lies outside
 // the file's data (which Open and Parse rule out for the File's own
-// tensors) or the File is closed. The view aliases the mapping: it is
-// read-only (writing to it faults) and invalid after Close.
+// tensors) or the File is closed. For a File from Open the view aliases
+// the read-only mapping (writing to it faults) and is invalid after Close;
+// for a File from Parse it aliases the parsed slice.
 func (f *File) Data(t *TensorInfo) []byte {
 	if t == nil || f.data == nil || t.Offset < 0 || t.Bytes < 0 {
 		return nil
