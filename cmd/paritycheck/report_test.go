@@ -115,18 +115,30 @@ func TestDefaultReport(t *testing.T) {
 // exits 0 for both.
 func TestCLIFaultLocalization(t *testing.T) {
 	stories := genStories(t)
-	qwen3 := filepath.Join(t.TempDir(), "tiny-qwen3.gguf")
-	if code, _, stderr := pctRun("synth", "--preset", "tiny-qwen3", "--out", qwen3); code != 0 {
-		t.Fatalf("synth: %s", stderr)
+	dir := t.TempDir()
+	qwen2, qwen3 := filepath.Join(dir, "tiny-qwen2.gguf"), filepath.Join(dir, "tiny-qwen3.gguf")
+	for _, f := range []string{qwen2, qwen3} {
+		preset := strings.TrimSuffix(filepath.Base(f), ".gguf")
+		if code, _, stderr := pctRun("synth", "--preset", preset, "--out", f); code != 0 {
+			t.Fatalf("synth: %s", stderr)
+		}
 	}
 	for _, c := range []struct {
 		file, checkpoint, op string
 		layer                int
 	}{
-		{stories, "blk.3.ffn_act", "swiglu", 3},
+		{stories, "embd", "get_rows", -1},
 		{stories, "blk.0.k", "mul_mat", 0},
+		{stories, "blk.1.q_rope", "rope", 1},
+		{stories, "blk.2.attn_out", "attention", 2},
+		{stories, "blk.3.ffn_act", "swiglu", 3},
 		{stories, "output_norm", "rms_norm", -1},
+		{qwen2, "blk.0.v", "mul_mat", 0},
+		{qwen2, "blk.1.ffn_inp", "add", 1},
+		{qwen2, "logits", "mul_mat", -1},
 		{qwen3, "blk.1.q_norm", "rms_norm", 1},
+		{qwen3, "blk.0.k_rope", "rope", 0},
+		{qwen3, "blk.1.l_out", "add", 1},
 	} {
 		t.Run(filepath.Base(c.file)+"/"+c.checkpoint, func(t *testing.T) {
 			p := "reference:" + c.checkpoint + "=1e-3"
