@@ -8,7 +8,9 @@ import (
 	"slices"
 	"testing"
 
+	gguf_parser "github.com/gpustack/gguf-parser-go"
 	_ "github.com/metallic-go/metallic/dsl" // registers the "dsl" path
+
 	"github.com/metallic-go/metallic/gguf"
 	_ "github.com/metallic-go/metallic/reference" // registers the "reference" path
 	"github.com/metallic-go/metallic/sample"
@@ -58,6 +60,19 @@ var goldenFiles = []goldenFile{
 		// Sampled, so that the seed and sampler settings are exercised.
 		samp: sample.Options{Temperature: 1.5, TopK: 40, Seed: 42},
 	},
+}
+
+// rowsOf lists the tensor names of g: each path's checkpoints, gen_logits
+// and tokens.
+func rowsOf(g *Golden) []string {
+	var names []string
+	for _, r := range g.Runs {
+		for _, c := range r.Checkpoints {
+			names = append(names, tensorName(r.Path, c.Name))
+		}
+		names = append(names, tensorName(r.Path, tensorGenLogits), tensorName(r.Path, tensorTokens))
+	}
+	return names
 }
 
 // synthTinyQwen2 builds the synthetic model into the test's temp folder.
@@ -121,6 +136,14 @@ func TestGoldenFiles(t *testing.T) {
 			g, err := Open(file)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// Any GGUF reader opens it: gguf-parser-go sees every tensor.
+			pf, err := gguf_parser.ParseGGUFFile(file)
+			if err != nil {
+				t.Fatalf("gguf-parser-go: %v", err)
+			}
+			if nt := uint64(len(pf.TensorInfos)); nt != pf.Header.TensorCount || nt != uint64(len(rowsOf(g))) {
+				t.Errorf("gguf-parser-go sees %d tensors (header %d), want %d", nt, pf.Header.TensorCount, len(rowsOf(g)))
 			}
 			if !slices.Equal(g.Meta.Paths, goldenPaths) {
 				t.Errorf("golden paths %v, want %v", g.Meta.Paths, goldenPaths)
