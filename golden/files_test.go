@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	gguf_parser "github.com/gpustack/gguf-parser-go"
-	_ "github.com/metallic-go/metallic/dsl" // registers the "dsl" path
 
+	_ "github.com/metallic-go/metallic/dsl" // registers the "dsl" path
 	"github.com/metallic-go/metallic/gguf"
 	_ "github.com/metallic-go/metallic/reference" // registers the "reference" path
 	"github.com/metallic-go/metallic/sample"
