@@ -79,8 +79,8 @@ func evidence(r *Row) string {
 	if r.B == LocalOracle {
 		against = "its local float64 oracle"
 	}
-	fmt.Fprintf(&b, "%s vs %s: nmse %.3g exceeds %.3g (%s); max_abs %.3g at element %d, cos %.9f",
-		r.A, against, float64(r.NMSE), float64(r.Bound), r.Op, float64(r.MaxAbs), r.MaxAbsIndex, float64(r.Cos))
+	fmt.Fprintf(&b, "%s vs %s: nmse %.3g exceeds %.3g (%s); max_abs %.3g at position %d column %d, cos %.9f",
+		r.A, against, float64(r.NMSE), float64(r.Bound), r.Op, float64(r.MaxAbs), r.MaxAbsPos, r.MaxAbsCol, float64(r.Cos))
 	if r.Note != "" {
 		fmt.Fprintf(&b, "; %s", r.Note)
 	}

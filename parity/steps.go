@@ -26,9 +26,12 @@ type Row struct {
 	// Bound is what the verdict compared against: the NMSE threshold for a
 	// local row, the RMSE bound m·err(ref)+floor for a fused-vs-reference
 	// row, 4× the NMSE threshold for a path-vs-path row without oracle.
-	Bound   Num    `json:"bound"`
-	Verdict string `json:"verdict"`
-	Note    string `json:"note,omitempty"`
+	Bound Num `json:"bound"`
+	// MaxAbsPos and MaxAbsCol locate max_abs: position and column.
+	MaxAbsPos int    `json:"max_abs_pos"`
+	MaxAbsCol int    `json:"max_abs_col"`
+	Verdict   string `json:"verdict"`
+	Note      string `json:"note,omitempty"`
 }
 
 // Failed reports whether the row is a failure.
@@ -127,6 +130,14 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 	for _, name := range Order(cfg) {
 		if err := j.checkpoint(name); err != nil {
 			return nil, err
+		}
+	}
+	for i := range s.Rows {
+		r := &s.Rows[i]
+		r.MaxAbsPos, r.MaxAbsCol = -1, -1
+		if kind, _, err := model.ParseCheckpoint(r.Checkpoint); err == nil && r.MaxAbsIndex >= 0 && r.N > 0 {
+			cols := oracle.Cols(cfg, kind)
+			r.MaxAbsPos, r.MaxAbsCol = r.MaxAbsIndex/cols, r.MaxAbsIndex%cols
 		}
 	}
 	for i := range s.Rows {
