@@ -96,9 +96,13 @@ func TestVerifyPassesUnchanged(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := Verify(g, VerifyOptions{Model: repoFile(t, "testdata/stories260K.gguf")})
+		var stages []string
+		rep, err := Verify(g, VerifyOptions{Model: repoFile(t, "testdata/stories260K.gguf"), Progress: func(s string) { stages = append(stages, s) }})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if len(stages) != 7 || stages[0] != fakePath+" prefill" || stages[6] != fakePath+" token 6/6" {
+			t.Errorf("progress stages %q, want prefill and 6 tokens", stages)
 		}
 		if !rep.Pass || rep.FirstFailure != nil {
 			t.Fatalf("f16=%v: verify failed: %+v", f16, rep.FirstFailure)

@@ -30,6 +30,9 @@ type RecordOptions struct {
 	Policy      *Policy   // nil means DefaultPolicy of the storage dtype
 	ToolVersion string    // empty means ToolVersion()
 	Created     time.Time // zero means now
+	// Progress, when set, is called len(Paths)·(1+N) times, after each
+	// prefill and each token.
+	Progress func(stage string)
 }
 
 // Record runs every requested path over the model and returns the golden.
@@ -117,7 +120,7 @@ func Record(o RecordOptions) (*Golden, error) {
 		if err != nil {
 			return nil, fmt.Errorf("golden: open path %s: %w", name, err)
 		}
-		run, err := runPath(p, runOptions{Prompt: o.Prompt, N: o.N, Sampler: o.Sampler, Keep: keep})
+		run, err := runPath(p, runOptions{Prompt: o.Prompt, N: o.N, Sampler: o.Sampler, Keep: keep, Progress: o.Progress})
 		p.Close()
 		if err != nil {
 			return nil, err

@@ -22,6 +22,8 @@ type runOptions struct {
 	// Teacher, when set, is fed back instead of the sampled tokens (it must
 	// hold N tokens), so that the logits stay comparable after a divergence.
 	Teacher []int32
+	// Progress, when set, is called after the prefill and after each token.
+	Progress func(stage string)
 }
 
 // runPath runs p as Generate does (one prefill Forward over the prompt,
@@ -94,6 +96,9 @@ func runPath(p model.Path, o runOptions) (*Run, error) {
 		})
 	}
 	row := logits[(len(o.Prompt)-1)*vocab:]
+	if o.Progress != nil {
+		o.Progress(p.Name() + " prefill")
+	}
 
 	run.GenLogits = Checkpoint{Name: tensorGenLogits, Layer: -1, Rows: o.N, Cols: vocab}
 	s := sample.New(o.Sampler)
@@ -110,6 +115,9 @@ func runPath(p model.Path, o runOptions) (*Run, error) {
 			}
 		}
 		history = append(history, id)
+		if o.Progress != nil {
+			o.Progress(fmt.Sprintf("%s token %d/%d", p.Name(), i+1, o.N))
+		}
 		if i == o.N-1 {
 			break
 		}

@@ -26,6 +26,9 @@ type VerifyOptions struct {
 	// Perturb, when set, returns a hook to run on every checkpoint a path
 	// produces (before it is captured), to prove that a fault is found.
 	Perturb func(path string) model.Hook
+	// Progress, when set, is called (1+n) times per recorded path, after
+	// each prefill and each token.
+	Progress func(stage string)
 }
 
 // Row is one compared checkpoint of one path.
@@ -113,7 +116,7 @@ func Verify(g *Golden, o VerifyOptions) (*Report, error) {
 		}
 		got, err := runPath(p, runOptions{
 			Prompt: m.PromptTokens, N: m.NGenerated, Sampler: m.Sampler,
-			Keep: func(n string) bool { return names[n] }, Extra: extra, Teacher: want.Tokens,
+			Keep: func(n string) bool { return names[n] }, Extra: extra, Teacher: want.Tokens, Progress: o.Progress,
 		})
 		p.Close()
 		if err != nil {

@@ -109,6 +109,7 @@ func goldenRecord(args []string, stdout, stderr io.Writer) error {
 		N:           *n,
 		Sampler:     so.options(),
 		F16:         *f16,
+		Progress:    pcProgress(stderr, len(goldenSplit(*paths))*(1+*n), "golden record"),
 	})
 	if err != nil {
 		return err
@@ -173,7 +174,10 @@ func goldenVerify(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	rep, err := golden.Verify(g, golden.VerifyOptions{Model: mp, Backend: *backend, Threads: *threads, Perturb: golden.PerturbHooks(ps)})
+	rep, err := golden.Verify(g, golden.VerifyOptions{
+		Model: mp, Backend: *backend, Threads: *threads, Perturb: golden.PerturbHooks(ps),
+		Progress: pcProgress(stderr, len(g.Runs)*(1+g.Meta.NGenerated), "golden verify"),
+	})
 	if err != nil {
 		return err
 	}
