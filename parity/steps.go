@@ -27,6 +27,10 @@ type Row struct {
 	// local row, the RMSE bound m·err(ref)+floor for a fused-vs-reference
 	// row, 4× the NMSE threshold for a path-vs-path row without oracle.
 	Bound Num `json:"bound"`
+	// ErrA and ErrB are, in a fused-vs-reference row, the RMSE of A and of
+	// B against the global oracle: the rule is ErrA ≤ Bound.
+	ErrA Num `json:"err_a,omitempty"`
+	ErrB Num `json:"err_b,omitempty"`
 	// MaxAbsPos and MaxAbsCol locate max_abs: position and column.
 	MaxAbsPos int    `json:"max_abs_pos"`
 	MaxAbsCol int    `json:"max_abs_col"`
@@ -253,7 +257,7 @@ func (j *judge) checkpoint(name string) error {
 			}
 			ca, cb := Compare(a, glob, tr.DType), Compare(b, glob, ref.DType)
 			ok, bound := NoWorse(float64(ca.RMSE), float64(cb.RMSE), float64(cb.RMSRef), tr.DType)
-			r.Bound, r.Verdict = Num(bound), Pass
+			r.Bound, r.Verdict, r.ErrA, r.ErrB = Num(bound), Pass, ca.RMSE, cb.RMSE
 			if !ok || r.NonFinite > 0 {
 				r.Verdict = Fail
 			}

@@ -76,6 +76,9 @@ func PrintSteps(w io.Writer, s *Steps, o PrintOptions) error {
 	if err := tw.Render(); err != nil {
 		return err
 	}
+	if err := printSummary(w, s, o); err != nil {
+		return err
+	}
 	fmt.Fprintf(w, "%d pass, %d fail, %d fused (not compared), %d drift rows (info%s)\n",
 		counts[Pass], counts[Fail], counts[Fused], counts[Info], map[bool]string{true: "", false: ", hidden: --all"}[o.All])
 	if f := s.FirstFailure; f != nil {
@@ -129,4 +132,67 @@ func PrintTokens(w io.Writer, t *Tokens, o PrintOptions) error {
 		}
 	}
 	return nil
+}
+
+// printSummary writes one line per comparison (a vs b): how many
+// checkpoints pass, fail or are fused, and the worst one relative to its
+// bound.
+func printSummary(w io.Writer, s *Steps, o PrintOptions) error {
+	type key struct{ a, b string }
+	type agg struct {
+		pass, fail, fused int
+		worst             float64
+		where             string
+	}
+	var order []key
+	m := map[key]*agg{}
+	for _, r := range s.Rows {
+		if r.Verdict == Info {
+			continue
+		}
+		k := key{r.A, r.B}
+		g, ok := m[k]
+		if !ok {
+			g = &agg{worst: -1}
+			m[k] = g
+			order = append(order, k)
+		}
+		switch r.Verdict {
+		case Pass:
+			g.pass++
+		case Fail:
+			g.fail++
+		case Fused:
+			g.fused++
+			continue
+		}
+		// Local and oracle-free rows bound the NMSE; fused-vs-reference
+		// rows bound the candidate's RMSE against the global oracle.
+		e := float64(r.NMSE)
+		if r.ErrA != 0 || r.ErrB != 0 {
+			e = float64(r.ErrA)
+		}
+		if ratio := e / float64(r.Bound); r.Bound > 0 && ratio > g.worst {
+			g.worst, g.where = ratio, r.Checkpoint
+		}
+	}
+	tw := tablewriter.NewTable(w)
+	tw.Header("a", "b", "pass", "fail", "fused", "worst error/bound", "at")
+	for _, k := range order {
+		g := m[k]
+		worst := "-"
+		if g.worst >= 0 {
+			worst = strconv.FormatFloat(g.worst, 'g', 3, 64)
+		}
+		cells := []string{k.a, k.b, strconv.Itoa(g.pass), strconv.Itoa(g.fail), strconv.Itoa(g.fused), worst, g.where}
+		if g.fail > 0 {
+			for i := range cells {
+				cells[i] = paint(o.Color, red, cells[i])
+			}
+		}
+		if err := tw.Append(cells); err != nil {
+			return err
+		}
+	}
+	return tw.Render()
 }
