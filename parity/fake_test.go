@@ -24,6 +24,9 @@ type fakePath struct {
 	// bug, when set, is applied to every checkpoint after the hook: a
 	// simulated kernel fault the hook cannot see.
 	bug func(t *model.Tensor)
+	// pre, when set, is applied before the hook: a kernel fault the
+	// capture sees.
+	pre func(t *model.Tensor)
 }
 
 func newFake(t testing.TB, name string, m *model.Model, skip ...string) *fakePath {
@@ -71,6 +74,9 @@ func (f *fakePath) emit(kind string, layer, pos, rows int, data []float32) {
 		return
 	}
 	t := &model.Tensor{Name: model.CheckpointName(kind, layer), Layer: layer, Pos: pos, Rows: rows, Cols: len(data) / rows, Data: data}
+	if f.pre != nil {
+		f.pre(t)
+	}
 	if f.hook != nil {
 		f.hook(t)
 	}

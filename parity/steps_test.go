@@ -2,6 +2,7 @@ package parity
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 
@@ -106,8 +107,41 @@ func TestStepsLocalizesFakeFaults(t *testing.T) {
 	}
 }
 
-// TestStepsHiddenBug: a fault the hook cannot see (applied after capture,
-// like a kernel writing wrong values) still fails at the consumer.
+// TestStepsHiddenBug: a fault the hook cannot see (the path goes on with
+// values other than those it reported) fails at the first consumer.
+func TestStepsHiddenBug(t *testing.T) {
+	m := openStories(t)
+	ref, dsl := newFake(t, "reference", m), newFake(t, "dsl", m)
+	dsl.bug = func(x *model.Tensor) {
+		if x.Name == "blk.2.ffn_gate" {
+			for i := range x.Data {
+				x.Data[i] *= 1.001
+			}
+		}
+	}
+	s := fakeSteps(t, m, []model.Path{ref, dsl})
+	if f := s.FirstFailure; f == nil || f.Checkpoint != "blk.2.ffn_act" || f.A != "dsl" || f.B != LocalOracle {
+		t.Fatalf("first failure %+v, want dsl blk.2.ffn_act vs local", f)
+	}
+}
+
+// TestStepsNonFinite: a NaN where the oracle is finite fails the row even
+// though the NMSE sums leave it out.
+func TestStepsNonFinite(t *testing.T) {
+	m := openStories(t)
+	ref, dsl := newFake(t, "reference", m), newFake(t, "dsl", m)
+	dsl.pre = func(x *model.Tensor) {
+		if x.Name == "blk.1.v" && x.Pos == 0 {
+			x.Data[5] = float32(math.NaN())
+		}
+	}
+	s := fakeSteps(t, m, []model.Path{ref, dsl})
+	f := s.FirstFailure
+	if f == nil || f.Checkpoint != "blk.1.v" || f.A != "dsl" || f.NonFinite != 1 || f.NaN != 1 {
+		t.Fatalf("first failure %+v, want dsl blk.1.v with one NaN", f)
+	}
+}
+
 func TestStepsNoOracleBisect(t *testing.T) {
 	m := openStories(t)
 	ref, dsl := newFake(t, "reference", m), newFake(t, "dsl", m)
