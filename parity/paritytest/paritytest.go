@@ -25,7 +25,10 @@ import (
 type Options struct {
 	// Paths to compare, the first being the reference; empty means every
 	// linked path.
-	Paths       []string
+	Paths []string
+	// PathOptions go to every path. Threads 0 means GOMAXPROCS; on a busy
+	// machine Threads: 1 is much faster for small models (llama.cpp's
+	// workers spin).
 	PathOptions model.PathOptions
 	// Prompt is tokenized with the model's tokenizer; Tokens, when set,
 	// are used instead.
