@@ -42,8 +42,10 @@ const (
 	OpAddBias = "add_bias"
 
 	// OpRope rotates pairs of the first ropeDim dims of every head of
-	// position pos0+t by θ = pos·base^(-2i/ropeDim): (2i, 2i+1) for style 0
-	// (normal, llama), (i, i+ropeDim/2) for style 1 (NeoX, qwen).
+	// position pos = pos0+t by θ_i ≈ pos·base^(-2i/ropeDim), i < ropeDim/2,
+	// computed as llama.cpp does (RopeAngles: a float32 recurrence), with
+	// cos and sin rounded to float32: (2i, 2i+1) for style 0 (normal,
+	// llama), (i, i+ropeDim/2) for style 1 (NeoX, qwen).
 	// Grid{X: T·heads} (item = t·heads + h). Args: out (Out), x (In), both
 	// [T, heads·hd]; Int(heads), Int(hd), Int(ropeDim), Int(pos0),
 	// Float(base), Int(style). out may equal x.

@@ -72,3 +72,18 @@ func roundQ8_K(x []float32) {
 		x[i] = d * float32(q)
 	}
 }
+
+// RopeAngles writes the rotation angles of RoPE at position pos into
+// theta[i], i < len(theta) (= ropeDim/2), computed as llama.cpp computes
+// them: s = float32(base^(−2/ropeDim)), θ_0 = pos, θ_{i+1} = θ_i·s with
+// every product rounded to float32. (The exact angle is pos·base^(−2i/ropeDim);
+// the float32 recurrence drifts from it by a few ulps per step, which is
+// what llama.cpp rotates by.) Oracles use it to model OpRope.
+func RopeAngles(pos int, base float32, ropeDim int, theta []float32) {
+	s := float32(math.Pow(float64(base), float64(float32(-2)/float32(ropeDim))))
+	th := float32(pos)
+	for i := range theta {
+		theta[i] = th
+		th *= s
+	}
+}

@@ -1,6 +1,7 @@
 package backendtest
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/metallic-go/metallic/backend"
@@ -29,11 +30,20 @@ func ropeCase(heads, hd, rd, pos0, T, style int) result {
 			mag[i] = math.Abs(xs[i])
 		}
 		for t := range T {
+			// The angles are part of the op's definition (llama.cpp's
+			// float32 recurrence); check they stay within float32
+			// rounding drift of the exact pos·base^(-2i/rd).
+			th := ropeAngles(pos0+t, base, rd)
+			for i, a := range th {
+				exact := float64(pos0+t) * math.Pow(base, -2*float64(i)/float64(rd))
+				if math.Abs(float64(a)-exact) > 1e-6*float64(i+1)*exact+1e-30 {
+					return nil, nil, nil, nil, fmt.Errorf("rope angle %d at pos %d: %v, exact %v", i, pos0+t, a, exact)
+				}
+			}
 			for hh := range heads {
 				o := (t*heads + hh) * hd
 				for i := 0; i < rd/2; i++ {
-					theta := float64(pos0+t) * math.Pow(base, -2*float64(i)/float64(rd))
-					c, s := math.Cos(theta), math.Sin(theta)
+					c, s := math.Cos(float64(th[i])), math.Sin(float64(th[i]))
 					j, k := o+2*i, o+2*i+1
 					if style == 1 {
 						j, k = o+i, o+i+rd/2
@@ -197,4 +207,17 @@ func swigluCase(n, rows int) result {
 		got, raw, err := h.read(out, rows*n, h.out)
 		return got, raw, ref, mag, err
 	}
+}
+
+// ropeAngles is the oracle's copy of llama.cpp's angle recurrence:
+// s = float32(base^(−2/rd)), θ_0 = pos, θ_{i+1} = θ_i·s in float32.
+func ropeAngles(pos int, base float64, rd int) []float32 {
+	s := float32(math.Pow(base, float64(float32(-2)/float32(rd))))
+	th := make([]float32, rd/2)
+	a := float32(pos)
+	for i := range th {
+		th[i] = a
+		a *= s
+	}
+	return th
 }

@@ -10,20 +10,20 @@ import (
 // Item = t·heads + h.
 func rope(c backend.CPUCall, in, out act) {
 	a := c.Args
-	heads, hd, rd, pos0, base, neox := a[2].I, a[3].I, a[4].I, a[5].I, float64(a[6].F), a[7].I == 1
-	sc := getScratch(hd + rd)
+	heads, hd, rd, pos0, base, neox := a[2].I, a[3].I, a[4].I, a[5].I, a[6].F, a[7].I == 1
+	sc := getScratch(hd + rd + rd/2)
 	defer putScratch(sc)
-	x, cs := (*sc)[:hd], (*sc)[hd:]
+	x, cs, th := (*sc)[:hd], (*sc)[hd:hd+rd], (*sc)[hd+rd:]
 	xt, o := in.bind(a[1]), out.bind(a[0])
 	lastT := -1
 	for it := c.Lo; it < c.Hi; it++ {
 		t, h := it/heads, it%heads
 		if t != lastT {
-			// cos and sin of θ_i = pos·base^(-2i/rd), i < rd/2.
-			pos := float64(pos0 + t)
-			for i := 0; i < rd/2; i++ {
-				theta := pos * math.Pow(base, -2*float64(i)/float64(rd))
-				cs[2*i], cs[2*i+1] = float32(math.Cos(theta)), float32(math.Sin(theta))
+			// cos and sin of θ_i ≈ pos·base^(-2i/rd), i < rd/2, with
+			// llama.cpp's float32 angles.
+			backend.RopeAngles(pos0+t, base, rd, th)
+			for i, a := range th {
+				cs[2*i], cs[2*i+1] = float32(math.Cos(float64(a))), float32(math.Sin(float64(a)))
 			}
 			lastT = t
 		}
