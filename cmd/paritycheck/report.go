@@ -33,7 +33,7 @@ type pcRun struct {
 	plot                                  string
 	temp, topP, minP, tieEps              float64
 	topK                                  int
-	seed                                  uint64
+	seed, perturbSeed                     uint64
 }
 
 // pcList is a repeatable string flag.
@@ -51,6 +51,7 @@ func pcFlags(fs *flag.FlagSet, r *pcRun, sampler bool) {
 	fs.StringVar(&r.backend, "backend", "cpu", "backend of the reference and dsl paths")
 	fs.IntVar(&r.threads, "threads", 1, "worker threads of every path (0 = GOMAXPROCS); 1 by default: the models parity runs on are small, and llama.cpp's spinning workers crawl on a loaded machine")
 	fs.Var(&r.perturb, "perturb", "PATH:CHECKPOINT=REL: multiply the checkpoint by (1+REL·u), u seeded uniform in [-1,1] (repeatable)")
+	fs.Uint64Var(&r.perturbSeed, "perturb-seed", 1, "seed of the --perturb RNG (SplitMix64)")
 	fs.BoolVar(&r.json, "json", false, "print one JSON object")
 	fs.IntVar(&r.decode, "decode", 3, "greedy decode steps after the prompt in step parity")
 	if sampler {
@@ -91,6 +92,7 @@ func pcSession(r *pcRun, pos []string, stderr io.Writer) (*parity.Session, []par
 		if err != nil {
 			return nil, nil, nil, usagef("%v", err)
 		}
+		p.Seed = r.perturbSeed
 		ps = append(ps, p)
 	}
 	so := parity.SessionOptions{PathOptions: model.PathOptions{Backend: r.backend, ActDType: r.dtype, Threads: r.threads}}
