@@ -12,7 +12,7 @@ func BenchmarkDecodeStories260K(b *testing.B) {
 	c := open(b, m, model.PathOptions{Ctx: 512})
 	pos := 0
 	for b.Loop() {
-		if pos == 512 {
+		if pos == 200 {
 			c.Reset()
 			pos = 0
 		}

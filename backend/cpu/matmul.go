@@ -56,10 +56,11 @@ func (w weights) rowDot(row []byte, xs []float32, K, T int, acc, blk, out []floa
 			s0, s1, s2, s3 := a[0], a[1], a[2], a[3]
 			i := 0
 			for ; i+4 <= n; i += 4 {
-				s0 += wc[i] * x[i]
-				s1 += wc[i+1] * x[i+1]
-				s2 += wc[i+2] * x[i+2]
-				s3 += wc[i+3] * x[i+3]
+				w4, x4 := wc[i:i+4:i+4], x[i:i+4:i+4]
+				s0 += w4[0] * x4[0]
+				s1 += w4[1] * x4[1]
+				s2 += w4[2] * x4[2]
+				s3 += w4[3] * x4[3]
 			}
 			for ; i < n; i++ {
 				s0 += wc[i] * x[i]
