@@ -149,11 +149,14 @@ type KernelSpec struct {
 	In     DType     // storage dtype of activation inputs (and the KV cache)
 	Out    DType     // storage dtype of activation outputs
 
-	MSL     string  // Metal Shading Language source (composed kernels)
-	CUDA    string  // CUDA C source (composed kernels)
-	Entry   string  // entry function of MSL/CUDA
-	Threads int     // threads per threadgroup/block for MSL/CUDA; one work item = one threadgroup
-	CPU     CPUFunc // CPU implementation (composed kernels)
+	MSL     string // Metal Shading Language source (composed kernels)
+	CUDA    string // CUDA C source (composed kernels)
+	Entry   string // entry function of MSL/CUDA
+	Threads int    // threads per threadgroup/block for MSL/CUDA; one work item = one threadgroup
+	// SharedBytes is the dynamic threadgroup (Metal) or shared (CUDA)
+	// memory per threadgroup; 0 when the source sizes its arrays itself.
+	SharedBytes int
+	CPU         CPUFunc // CPU implementation (composed kernels)
 	// Grain is the minimum number of work items per CPU task (0: 1).
 	// Larger grains amortize scheduling for cheap items.
 	Grain int
