@@ -30,8 +30,8 @@ type Backend interface {
 	// Download copies len(dst) bytes of src starting at byte offset off
 	// into dst.
 	Download(dst []byte, src Buffer, off int) error
-	// Free releases a buffer. Using it afterwards is an error (GPU) or
-	// harmless (cpu). Freeing a wrapped buffer never frees the host memory.
+	// Free releases a buffer; using it afterwards is an error. Freeing a
+	// wrapped buffer never frees the host memory.
 	Free(b Buffer)
 
 	// Load prepares a kernel: a built-in op when spec has no sources and no
