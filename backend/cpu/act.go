@@ -103,7 +103,7 @@ func newWeights(t gguf.Type, k int) (weights, error) {
 		return weights{}, err
 	}
 	w := weights{t: t, rowBytes: rb, bs: t.BlockSize(), bb: t.BlockBytes()}
-	if t == gguf.TypeF16 {
+	if t == gguf.TypeF16 || t == gguf.TypeQ8_0 || t == gguf.TypeQ4_0 {
 		w.lut = f16Table()
 	}
 	return w, nil

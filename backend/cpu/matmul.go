@@ -25,6 +25,26 @@ func (w weights) decodeChunk(src []byte, dst []float32) {
 		for i := range dst {
 			dst[i] = math.Float32frombits(uint32(h[i]) << 16)
 		}
+	case gguf.TypeQ8_0: // d f16, 32 × int8; x = q·d
+		for b := 0; b < len(dst)/32; b++ {
+			blk := src[34*b : 34*b+34 : 34*b+34]
+			d := w.lut[uint16(blk[0])|uint16(blk[1])<<8]
+			y := dst[32*b : 32*b+32 : 32*b+32]
+			for j := range y {
+				y[j] = float32(int8(blk[2+j])) * d
+			}
+		}
+	case gguf.TypeQ4_0: // d f16, 16 bytes: low nibbles 0–15, high 16–31; x = (q−8)·d
+		for b := 0; b < len(dst)/32; b++ {
+			blk := src[18*b : 18*b+18 : 18*b+18]
+			d := w.lut[uint16(blk[0])|uint16(blk[1])<<8]
+			y := dst[32*b : 32*b+32 : 32*b+32]
+			for j := range 16 {
+				q := blk[2+j]
+				y[j] = float32(int(q&15)-8) * d
+				y[j+16] = float32(int(q>>4)-8) * d
+			}
+		}
 	default:
 		if err := gguf.Dequantize(w.t, src, dst); err != nil {
 			panic(err)
