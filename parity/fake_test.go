@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/metallic-go/metallic/backend"
 	"github.com/metallic-go/metallic/gguf"
 	"github.com/metallic-go/metallic/model"
 )
@@ -27,6 +28,9 @@ type fakePath struct {
 	// pre, when set, is applied before the hook: a kernel fault the
 	// capture sees.
 	pre func(t *model.Tensor)
+	// roundDot rounds each mul_mat input row as llama.cpp does for the
+	// weight's dtype (backend.RoundForDot).
+	roundDot bool
 }
 
 func newFake(t testing.TB, name string, m *model.Model, skip ...string) *fakePath {
@@ -90,6 +94,10 @@ func (f *fakePath) mm(x []float32, w *model.Weight, b *model.Weight, rows int) [
 	y := make([]float32, rows*w.N)
 	for r := 0; r < rows; r++ {
 		xr := x[r*w.K : (r+1)*w.K]
+		if f.roundDot {
+			xr = slices.Clone(xr)
+			backend.RoundForDot(w.Type, xr)
+		}
 		for n := 0; n < w.N; n++ {
 			var s float32
 			for k, v := range wd[n*w.K : (n+1)*w.K] {

@@ -190,7 +190,11 @@ func TestThreePathsPass(t *testing.T) {
 		if st.Failed() {
 			t.Errorf("%s: first failure %+v", name, *st.FirstFailure)
 		}
-		t.Logf("%s: paths %v (skipped %v)", name, st.Paths, s.Skipped)
+		// llama.cpp rounds mul_mat inputs to its vec_dot_type.
+		if r, ok := st.Rounding["llamacpp"]; ok && r != parity.RoundingVecDot {
+			t.Errorf("%s: llama.cpp's rounding detected as %q", name, r)
+		}
+		t.Logf("%s: paths %v (skipped %v), rounding %v", name, st.Paths, s.Skipped, st.Rounding)
 		if why, ok := s.Skipped["llamacpp"]; ok && os.Getenv("METALLIC_REQUIRE_ORACLES") == "1" {
 			t.Errorf("llama.cpp is required: %s", why)
 		}

@@ -13,26 +13,23 @@ import (
 type Target struct {
 	Path  model.Path
 	DType DType
-	// QuantizesActivations says the path rounds each mul_mat's input the
-	// way llama.cpp prepares it for the weight's dtype (f16 for F16
-	// weights, Q8_0/Q8_K blocks for quantized ones); its local oracle then
-	// applies the same rounding (backend.RoundForDot) before the float64
-	// product, so the verdict isolates the kernel's own error.
-	QuantizesActivations bool
 }
 
 // Trace is one path's run over a token sequence: prefill of the prompt,
 // then one forward call per decode step, every checkpoint captured.
 type Trace struct {
-	Path    string
-	DType   DType
-	Quant   bool
-	Kinds   []string // the path's Checkpoints()
-	Tokens  []int32  // every position's token
-	Prompt  int      // positions prefilled in the first call
-	Logits  []float32
-	Vocab   int
-	Capture *Capture
+	Path  string
+	DType DType
+	// Rounding is how the path prepares mul_mat inputs, as RunSteps
+	// detected it: RoundingExact or RoundingVecDot ("" before detection or
+	// when every weight is F32 and the question does not arise).
+	Rounding string
+	Kinds    []string // the path's Checkpoints()
+	Tokens   []int32  // every position's token
+	Prompt   int      // positions prefilled in the first call
+	Logits   []float32
+	Vocab    int
+	Capture  *Capture
 }
 
 // RunOptions drive one path through a sequence.
@@ -65,7 +62,7 @@ func Run(t Target, o RunOptions) (*Trace, error) {
 	p.SetHook(Chain(o.Hook, capt.Hook()))
 	defer p.SetHook(nil)
 	defer p.Reset()
-	tr := &Trace{Path: p.Name(), DType: t.DType, Quant: t.QuantizesActivations, Kinds: p.Checkpoints(),
+	tr := &Trace{Path: p.Name(), DType: t.DType, Kinds: p.Checkpoints(),
 		Tokens: slices.Clone(o.Tokens[:prompt]), Prompt: prompt, Vocab: vocab, Capture: capt}
 	step := func(toks []int32, pos int) error {
 		capt.Begin(pos, len(toks))

@@ -13,12 +13,6 @@ import (
 // `tokens` when none is given.
 const DefaultPrompt = "Once upon a time"
 
-// RoundsActivations lists the paths that round mul_mat inputs as
-// llama.cpp's CPU backend does (its vec_dot_type): llama.cpp itself, and the
-// reference, which uses backend.OpMatMulQ to match it. dsl multiplies the
-// float32 activations as they are.
-var RoundsActivations = map[string]bool{"reference": true, "llamacpp": true}
-
 // Session is an opened model with the paths under test.
 type Session struct {
 	Model   *model.Model
@@ -72,7 +66,7 @@ func Open(file string, o SessionOptions) (*Session, error) {
 			s.Close()
 			return nil, err
 		}
-		s.Targets = append(s.Targets, Target{Path: p, DType: dt, QuantizesActivations: RoundsActivations[n]})
+		s.Targets = append(s.Targets, Target{Path: p, DType: dt})
 	}
 	if len(s.Targets) == 0 {
 		s.Close()

@@ -59,14 +59,17 @@ type StepsOptions struct {
 
 // Steps is a step-parity report.
 type Steps struct {
-	Arch         string   `json:"arch"`
-	Paths        []string `json:"paths"`
-	Tokens       []int32  `json:"tokens"`
-	PromptLen    int      `json:"prompt_len"`
-	Perturb      []string `json:"perturb"`
-	Rows         []Row    `json:"rows"`
-	FirstFailure *Row     `json:"first_failure"`
-	Traces       []*Trace `json:"-"`
+	Arch      string   `json:"arch"`
+	Paths     []string `json:"paths"`
+	Tokens    []int32  `json:"tokens"`
+	PromptLen int      `json:"prompt_len"`
+	Perturb   []string `json:"perturb"`
+	// Rounding says, per path, how it was found to prepare mul_mat inputs
+	// (see Rounding); absent when every weight is F32.
+	Rounding     map[string]string `json:"rounding"`
+	Rows         []Row             `json:"rows"`
+	FirstFailure *Row              `json:"first_failure"`
+	Traces       []*Trace          `json:"-"`
 }
 
 // Failed reports whether any row failed.
@@ -94,7 +97,7 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 		}
 	}
 	cfg := o.Targets[0].Path.Config()
-	s := &Steps{Arch: cfg.Arch, PromptLen: len(o.Prompt), Perturb: []string{}, Rows: []Row{}}
+	s := &Steps{Arch: cfg.Arch, PromptLen: len(o.Prompt), Perturb: []string{}, Rows: []Row{}, Rounding: map[string]string{}}
 	for _, p := range o.Perturb {
 		s.Perturb = append(s.Perturb, p.String())
 	}
@@ -123,17 +126,29 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 			return nil, err
 		}
 		for _, tr := range s.Traces {
-			ev, err := oracle.New(oracle.Options{Config: cfg, Weights: o.Weights, Tokens: s.Tokens, Cache: cache,
-				Captured: widened(tr.Capture), RoundActivations: tr.Quant})
+			ev, err := localOracle(cfg, o.Weights, s.Tokens, cache, tr)
 			if err != nil {
 				return nil, err
 			}
 			j.local = append(j.local, ev)
+			if tr.Rounding != "" {
+				s.Rounding[tr.Path] = tr.Rounding
+			}
 		}
 	}
+	known := map[string]bool{}
 	for _, name := range Order(cfg) {
+		known[name] = true
 		if err := j.checkpoint(name); err != nil {
 			return nil, err
+		}
+	}
+	for _, tr := range s.Traces {
+		for _, name := range tr.Capture.Order {
+			if !known[name] {
+				s.Rows = append(s.Rows, Row{Checkpoint: name, Layer: -1, A: tr.Path, B: "-", Op: "unknown", Verdict: Fail,
+					Note: fmt.Sprintf("not a checkpoint of this %s model", cfg.Arch)})
+			}
 		}
 	}
 	for i := range s.Rows {

@@ -44,6 +44,15 @@ func PrintSteps(w io.Writer, s *Steps, o PrintOptions) error {
 		fmt.Fprintf(w, ", perturbed %s", strings.Join(s.Perturb, " "))
 	}
 	fmt.Fprintln(w)
+	if len(s.Rounding) > 0 {
+		var parts []string
+		for _, p := range s.Paths {
+			if r, ok := s.Rounding[p]; ok {
+				parts = append(parts, p+" "+r)
+			}
+		}
+		fmt.Fprintf(w, "mul_mat inputs (detected): %s\n", strings.Join(parts, ", "))
+	}
 	tw := tablewriter.NewTable(w, tablewriter.WithRowMergeMode(twopt.MergeHierarchical))
 	tw.Header("checkpoint", "a", "b", "max_abs", "mean_abs", "nmse", "cos", "max_ulp", "bound", "verdict")
 	counts := map[string]int{}
