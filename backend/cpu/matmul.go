@@ -70,7 +70,35 @@ func (w weights) rowDot(row []byte, xs []float32, K, T int, acc, blk, out []floa
 			wc = blk[:n]
 			w.decodeChunk(row[b0:b0+n/w.bs*w.bb], wc)
 		}
-		for t := range T {
+		t := 0
+		// Two x rows at a time: w is loaded once for both, and eight
+		// independent accumulators keep the FPU busy. Each row's
+		// arithmetic is exactly the single-row loop's below.
+		for ; t+2 <= T; t += 2 {
+			xa, xb := xs[t*K+k0:t*K+k0+n], xs[(t+1)*K+k0:(t+1)*K+k0+n]
+			a := acc[4*t : 4*t+8 : 4*t+8]
+			a0, a1, a2, a3 := a[0], a[1], a[2], a[3]
+			b0, b1, b2, b3 := a[4], a[5], a[6], a[7]
+			i := 0
+			for ; i+4 <= n; i += 4 {
+				w4, x4, y4 := wc[i:i+4:i+4], xa[i:i+4:i+4], xb[i:i+4:i+4]
+				a0 += w4[0] * x4[0]
+				b0 += w4[0] * y4[0]
+				a1 += w4[1] * x4[1]
+				b1 += w4[1] * y4[1]
+				a2 += w4[2] * x4[2]
+				b2 += w4[2] * y4[2]
+				a3 += w4[3] * x4[3]
+				b3 += w4[3] * y4[3]
+			}
+			for ; i < n; i++ {
+				a0 += wc[i] * xa[i]
+				b0 += wc[i] * xb[i]
+			}
+			a[0], a[1], a[2], a[3] = a0, a1, a2, a3
+			a[4], a[5], a[6], a[7] = b0, b1, b2, b3
+		}
+		for ; t < T; t++ {
 			x := xs[t*K+k0 : t*K+k0+n]
 			a := acc[4*t : 4*t+4 : 4*t+4]
 			s0, s1, s2, s3 := a[0], a[1], a[2], a[3]
