@@ -47,14 +47,18 @@ func cases() []testCase {
 		d := map[int]int{1: 67, 32: 96, 256: 256}[w.BlockSize()]
 		add(backend.OpEmbed, fmt.Sprintf("d=%d,vocab=11,T=5", d), w, true, 1e-6, embedCase(w, d, 11, 5))
 	}
-	for _, s := range [][2]int{{64, 1}, {67, 17}, {896, 3}, {128, 68}} {
-		add(backend.OpRMSNorm, fmt.Sprintf("n=%d,rows=%d", s[0], s[1]), gguf.TypeF32, false, 0, rmsnormCase(s[0], s[1]))
+	for _, s := range [][3]int{{64, 1, 0}, {67, 17, 0}, {896, 3, 0}, {128, 68, 1}} {
+		inPlace := s[2] == 1 // as qwen3's per-head norm of q is run
+		add(backend.OpRMSNorm, fmt.Sprintf("n=%d,rows=%d%s", s[0], s[1], map[bool]string{true: ",in-place"}[inPlace]),
+			gguf.TypeF32, false, 0, rmsnormCase(s[0], s[1], inPlace))
 	}
 	add(backend.OpAddBias, "n=67,T=17", gguf.TypeF32, false, eps32, addBiasCase(67, 17))
-	for _, s := range []struct{ heads, hd, rd, pos0, t int }{{3, 64, 64, 0, 17}, {2, 128, 128, 1000, 1}, {2, 64, 32, 5, 3}, {4, 128, 64, 3000, 2}} {
+	for i, s := range []struct{ heads, hd, rd, pos0, t int }{{3, 64, 64, 0, 17}, {2, 128, 128, 1000, 1}, {2, 64, 32, 5, 3}, {4, 128, 64, 3000, 2}} {
+		inPlace := i == 0 // as the reference path runs it
 		for style := range 2 {
-			add(backend.OpRope, fmt.Sprintf("heads=%d,hd=%d,rope_dim=%d,pos0=%d,T=%d,%s", s.heads, s.hd, s.rd, s.pos0, s.t, []string{"normal", "neox"}[style]),
-				gguf.TypeF32, false, 8*eps32, ropeCase(s.heads, s.hd, s.rd, s.pos0, s.t, style))
+			add(backend.OpRope, fmt.Sprintf("heads=%d,hd=%d,rope_dim=%d,pos0=%d,T=%d,%s%s", s.heads, s.hd, s.rd, s.pos0, s.t,
+				[]string{"normal", "neox"}[style], map[bool]string{true: ",in-place"}[inPlace]),
+				gguf.TypeF32, false, 8*eps32, ropeCase(s.heads, s.hd, s.rd, s.pos0, s.t, style, inPlace))
 		}
 	}
 	add(backend.OpCopy, "n=67,rows=17", gguf.TypeF32, false, 0, copyCase(67, 17))
@@ -150,7 +154,7 @@ func embedCase(w gguf.Type, d, vocab, T int) result {
 	}
 }
 
-func rmsnormCase(n, rows int) result {
+func rmsnormCase(n, rows int, inPlace bool) result {
 	return func(h *harness) ([]float64, []byte, []float64, []float64, error) {
 		x, xs, err := h.act(h.uniform(rows*n, 2), h.in)
 		if err != nil {
@@ -160,9 +164,11 @@ func rmsnormCase(n, rows int) result {
 		if err != nil {
 			return nil, nil, nil, nil, err
 		}
-		out, err := h.alloc(rows*n, h.out)
-		if err != nil {
-			return nil, nil, nil, nil, err
+		out := x
+		if !inPlace {
+			if out, err = h.alloc(rows*n, h.out); err != nil {
+				return nil, nil, nil, nil, err
+			}
 		}
 		const eps = 1e-5
 		if err := h.dispatch(backend.KernelSpec{Name: backend.OpRMSNorm}, backend.Grid{X: rows},

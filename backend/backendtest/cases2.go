@@ -7,16 +7,18 @@ import (
 	"github.com/metallic-go/metallic/backend"
 )
 
-func ropeCase(heads, hd, rd, pos0, T, style int) result {
+func ropeCase(heads, hd, rd, pos0, T, style int, inPlace bool) result {
 	return func(h *harness) ([]float64, []byte, []float64, []float64, error) {
 		n := T * heads * hd
 		x, xs, err := h.act(h.uniform(n, 2), h.in)
 		if err != nil {
 			return nil, nil, nil, nil, err
 		}
-		out, err := h.alloc(n, h.out)
-		if err != nil {
-			return nil, nil, nil, nil, err
+		out := x
+		if !inPlace {
+			if out, err = h.alloc(n, h.out); err != nil {
+				return nil, nil, nil, nil, err
+			}
 		}
 		const base = 10000
 		if err := h.dispatch(backend.KernelSpec{Name: backend.OpRope}, backend.Grid{X: T * heads},
