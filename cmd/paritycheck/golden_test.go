@@ -121,14 +121,20 @@ func TestGoldenVerifyPerturbed(t *testing.T) {
 		t.Errorf("stderr does not name the checkpoint and layer: %s", errs)
 	}
 	// Upstream of the perturbation (reference rows come first, in
-	// execution order) everything is exact; the unperturbed dsl run passes.
+	// execution order) everything passes, far below the perturbed row
+	// (exactly 0 right after a refresh; benign changes since then, such as
+	// another rounding of the RoPE angles, may leave NMSE ~1e-13); the
+	// unperturbed dsl run passes.
 	upstream := true
 	for _, r := range v.Rows {
 		if r.Path == "reference" && r.Checkpoint == "blk.2.ffn_act" {
 			upstream = false
+			if *r.NMSE < 1e-7 {
+				t.Errorf("perturbed row nmse %g, want ≈ (1e-3)²/3", *r.NMSE)
+			}
 		}
-		if r.Path == "reference" && upstream && *r.NMSE != 0 {
-			t.Errorf("%s moved upstream of the perturbation: nmse %g", r.Checkpoint, *r.NMSE)
+		if r.Path == "reference" && upstream && (r.Verdict != "pass" || *r.NMSE > 1e-11) {
+			t.Errorf("%s moved upstream of the perturbation: nmse %g %s", r.Checkpoint, *r.NMSE, r.Verdict)
 		}
 		if r.Path == "dsl" && r.Verdict != "pass" {
 			t.Errorf("dsl %s: %s", r.Checkpoint, r.Verdict)
