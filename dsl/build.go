@@ -168,6 +168,10 @@ func (b *Build) Kernel(op string, pros []kernel.Prologue, main kernel.Main, epis
 	return l, nil
 }
 
+// Round reports whether GEMV inputs are rounded like llama.cpp's (see
+// Options.ExactDot); steps pass it to kernel.Gemv.Round.
+func (b *Build) Round() bool { return b.e.round }
+
 // Emit appends an op to the program.
 func (b *Build) Emit(op *Op) { b.e.ops = append(b.e.ops, op) }
 

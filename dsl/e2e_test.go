@@ -43,7 +43,7 @@ func TestTinyModelsAgainstOracle(t *testing.T) {
 			want := oracle64(t, m, tokens)
 			for _, act := range []string{"f32", "f16"} {
 				t.Run(fmt.Sprintf("%s/%s/%s", arch, dt, act), func(t *testing.T) {
-					e, err := New(m, Options{model.PathOptions{ActDType: act, Ctx: 16}})
+					e, err := New(m, Options{PathOptions: model.PathOptions{ActDType: act, Ctx: 16}, ExactDot: true})
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -77,7 +77,7 @@ func TestDeterministicAcrossThreads(t *testing.T) {
 	tokens := []int32{1, 2, 3, 50, 60}
 	var ref []float32
 	for _, threads := range []int{1, 2, 5} {
-		e, err := New(m, Options{model.PathOptions{Threads: threads, Ctx: 8, ActDType: "f16"}})
+		e, err := New(m, Options{PathOptions: model.PathOptions{Threads: threads, Ctx: 8, ActDType: "f16"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +102,7 @@ func TestDeterministicAcrossThreads(t *testing.T) {
 // the hook propagates to the logits.
 func TestHookObserveAndPerturb(t *testing.T) {
 	m := openStories(t)
-	e, err := New(m, Options{model.PathOptions{Ctx: 8}})
+	e, err := New(m, Options{PathOptions: model.PathOptions{Ctx: 8}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestHookObserveAndPerturb(t *testing.T) {
 
 func TestForwardErrors(t *testing.T) {
 	m := openStories(t)
-	e, err := New(m, Options{model.PathOptions{Ctx: 4}})
+	e, err := New(m, Options{PathOptions: model.PathOptions{Ctx: 4}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestClangEverySpecKernel(t *testing.T) {
 		for _, dt := range gpuTypes {
 			m := tinyOf(arch, dt).open(t)
 			for _, act := range []string{"f32", "f16"} {
-				e, err := New(m, Options{model.PathOptions{ActDType: act, Ctx: 8}})
+				e, err := New(m, Options{PathOptions: model.PathOptions{ActDType: act, Ctx: 8}})
 				if err != nil {
 					t.Fatalf("%s %s %s: %v", arch, dt, act, err)
 				}

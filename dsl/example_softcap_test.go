@@ -55,7 +55,7 @@ func init() {
 				return err
 			}
 			l, err := b.Kernel("softcap_head", []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: b.Float("eps")}},
-				&kernel.Gemv{Types: []gguf.Type{ws[1].Type}, K: x.Width, N: []int{ws[1].N}, In: x.Elem, Out: out.Elem},
+				&kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type}, K: x.Width, N: []int{ws[1].N}, In: x.Elem, Out: out.Elem},
 				[]kernel.Epilogue{&Softcap{Cap: b.Float("cap")}})
 			if err != nil {
 				return err

@@ -35,6 +35,10 @@ func init() {
 // means the embedded spec of the model's architecture.
 type Options struct {
 	model.PathOptions
+	// ExactDot keeps GEMV inputs in float32. By default they are rounded
+	// as llama.cpp (and the reference path) round activations for the
+	// weight's dot product (kernel.Gemv.Round), so the paths agree.
+	ExactDot bool
 }
 
 // Executor runs a compiled spec over a model: the dsl path.
@@ -52,6 +56,7 @@ type Executor struct {
 	kernels     map[uint64]*Loaded
 	kernelOrder []*Loaded
 	ops         []*Op
+	round       bool
 	ids         backend.Buffer
 	capRows     int
 	n           int // positions in the cache
@@ -84,6 +89,7 @@ func New(m *model.Model, opts Options) (*Executor, error) {
 	e := &Executor{m: m, spec: spec, be: be, act: kernel.ActType(dt == backend.F16),
 		vars: map[string]any{}, weights: map[string]*model.Weight{}, wbufs: map[string]backend.Buffer{},
 		acts: map[string]*Act{}, caches: map[string]*Act{}, kernels: map[uint64]*Loaded{}}
+	e.round = !opts.ExactDot
 	e.ctx = opts.Ctx
 	if e.ctx <= 0 {
 		e.ctx = min(m.Config.ContextLen, 4096)

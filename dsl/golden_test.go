@@ -34,7 +34,7 @@ func TestGoldenStories(t *testing.T) {
 	m := openStories(t)
 	for _, act := range []string{"f32", "f16"} {
 		t.Run(act, func(t *testing.T) {
-			e, err := New(m, Options{model.PathOptions{ActDType: act, Ctx: 64}})
+			e, err := New(m, Options{PathOptions: model.PathOptions{ActDType: act, Ctx: 64}})
 			if err != nil {
 				t.Fatal(err)
 			}

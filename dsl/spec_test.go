@@ -109,7 +109,7 @@ func TestSpecCompileErrors(t *testing.T) {
 			if err := os.WriteFile(file, mutate(t, c.f), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			_, err := New(m, Options{model.PathOptions{Spec: file}})
+			_, err := New(m, Options{PathOptions: model.PathOptions{Spec: file}})
 			var se *SpecError
 			if !errors.As(err, &se) || se.Path != c.path || !strings.Contains(se.Msg, c.msg) {
 				t.Fatalf("New error = %v, want path %s and %q", err, c.path, c.msg)
@@ -133,7 +133,7 @@ func TestUserSpecFileAndRegistry(t *testing.T) {
 	if got := greedy(t, p, 8); !equal32(got, goldenStories[:8]) {
 		t.Fatalf("user spec: %v, want %v", got, goldenStories[:8])
 	}
-	if _, err := New(m, Options{model.PathOptions{Spec: filepath.Join(t.TempDir(), "missing.json")}}); err == nil {
+	if _, err := New(m, Options{PathOptions: model.PathOptions{Spec: filepath.Join(t.TempDir(), "missing.json")}}); err == nil {
 		t.Fatal("missing spec file accepted")
 	}
 }

@@ -138,7 +138,7 @@ func buildQKV(b *Build) error {
 	if err != nil {
 		return err
 	}
-	g := &kernel.Gemv{Types: []gguf.Type{ws[1].Type, ws[2].Type, ws[3].Type}, K: x.Width,
+	g := &kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type, ws[2].Type, ws[3].Type}, K: x.Width,
 		N: []int{ws[1].N, ws[2].N, ws[3].N}, In: x.Elem, Out: q.Elem}
 	var epis []kernel.Epilogue
 	if nb == 3 {

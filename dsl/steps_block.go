@@ -156,7 +156,7 @@ func buildGemvResidual(b *Build) error {
 		epis = append(epis, &kernel.Bias{Types: []gguf.Type{ws[1].Type}})
 	}
 	epis = append(epis, &kernel.Residual{Alpha: 1, Beta: 1, Elem: res.Elem})
-	l, err := b.Kernel("gemv_residual", nil, &kernel.Gemv{Types: []gguf.Type{w.Type}, K: w.K, N: []int{w.N},
+	l, err := b.Kernel("gemv_residual", nil, &kernel.Gemv{Round: b.Round(), Types: []gguf.Type{w.Type}, K: w.K, N: []int{w.N},
 		In: x.Elem, Out: out.Elem}, epis)
 	if err != nil {
 		return err
@@ -203,7 +203,7 @@ func buildSwiGLU(b *Build) error {
 		return err
 	}
 	l, err := b.Kernel("rmsnorm_swiglu", []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: b.Float("eps")}},
-		&kernel.Gemv{Types: []gguf.Type{ws[1].Type, ws[2].Type}, K: x.Width, N: []int{ws[1].N}, In: x.Elem, Out: out.Elem, Pair: true},
+		&kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type, ws[2].Type}, K: x.Width, N: []int{ws[1].N}, In: x.Elem, Out: out.Elem, Pair: true},
 		[]kernel.Epilogue{kernel.SwiGLU{}})
 	if err != nil {
 		return err
@@ -239,7 +239,7 @@ func buildNormGemv(b *Build) error {
 		return err
 	}
 	l, err := b.Kernel("rmsnorm_gemv", []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: b.Float("eps")}},
-		&kernel.Gemv{Types: []gguf.Type{ws[1].Type}, K: x.Width, N: []int{ws[1].N}, In: x.Elem, Out: out.Elem}, nil)
+		&kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type}, K: x.Width, N: []int{ws[1].N}, In: x.Elem, Out: out.Elem}, nil)
 	if err != nil {
 		return err
 	}

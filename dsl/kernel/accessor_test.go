@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/metallic-go/metallic/backend"
 	"github.com/metallic-go/metallic/dsl/kernel/clangcheck"
 	"github.com/metallic-go/metallic/gguf"
 )
@@ -27,12 +28,19 @@ typedef unsigned int uint;
 #define GLOBAL
 #define FN static inline
 FN float bits_f32(uint u) { float f; std::memcpy(&f, &u, 4); return f; }
+FN uint f32_bits(float f) { uint u; std::memcpy(&u, &f, 4); return u; }
 FN float f16_bits(ushort h) {
     uint s = (h & 0x8000u) << 16, e = (h >> 10) & 31, m = h & 1023;
     if (e == 0) { float v = std::ldexp(float(m), -24); return s ? -v : v; }
     if (e == 31) return bits_f32(s | 0x7f800000u | (m << 13));
     return bits_f32(s | ((e + 112) << 23) | (m << 13));
 }
+FN float f16_round(float v) { // round to nearest even f16, normal range
+    uint u = f32_bits(v), rest = u & 0x1fffu, keep = u & ~0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (u & 0x2000u))) keep += 0x2000u;
+    return bits_f32(keep);
+}
+using std::round; using std::rint; using std::fabs; using std::min;
 `
 
 // TestGPUWeightAccessorsExecute compiles the MSL/CUDA weight accessors
@@ -95,6 +103,78 @@ func TestGPUWeightAccessorsExecute(t *testing.T) {
 		ty := GPUWeightTypes()[i/(rows*k)]
 		if d := math.Abs(float64(got[i] - want[i])); d > 1e-6*math.Abs(float64(want[i]))+1e-7 {
 			t.Fatalf("%s element %d: accessor %g, gguf.Dequantize %g", ty, i%(rows*k), got[i], want[i])
+		}
+	}
+}
+
+// TestGPURoundingHelpersExecute runs the GPU input-rounding helpers (with
+// the block scales the kernels compute) on the host and compares them with
+// backend.RoundForDot.
+func TestGPURoundingHelpersExecute(t *testing.T) {
+	requireClang(t)
+	clang, _ := clangcheck.Clang()
+	dir := t.TempDir()
+	h := newHarness(t, false, 1)
+	const n = 1024
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = float32(h.rng.NormFloat64())
+	}
+	x[5] = 0 // exact zeros and a zero block
+	for i := 256; i < 288; i++ {
+		x[i] = 0
+	}
+	in := filepath.Join(dir, "x")
+	var raw bytes.Buffer
+	binary.Write(&raw, binary.LittleEndian, x)
+	if err := os.WriteFile(in, raw.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src := hostPrelude + roundSrc + fmt.Sprintf(`
+int main() {
+    float x[%d];
+    FILE* f = std::fopen(%q, "rb"); size_t got = std::fread(x, 4, %d, f); std::fclose(f); (void)got;
+    for (int bs = 32; bs <= 256; bs *= 8) {
+        for (int b = 0; b < %d / bs; b++) {
+            float amax = 0.0f, m = 0.0f;
+            for (int j = 0; j < bs; j++) { float v = x[b * bs + j]; if (fabs(v) > amax) { amax = fabs(v); m = v; } }
+            for (int j = 0; j < bs; j++) {
+                float v = bs == 32 ? rnd_q8_0(x[b * bs + j], amax / 127.0f) : rnd_q8_k(x[b * bs + j], m);
+                std::fwrite(&v, 4, 1, stdout);
+            }
+        }
+    }
+    for (int i = 0; i < %d; i++) { float v = f16_round(x[i]); std::fwrite(&v, 4, 1, stdout); }
+    for (int i = 0; i < %d; i++) { float v = rnd_bf16(x[i]); std::fwrite(&v, 4, 1, stdout); }
+    return 0;
+}
+`, n, in, n, n, n, n)
+	cpp, bin := filepath.Join(dir, "r.cpp"), filepath.Join(dir, "r")
+	if err := os.WriteFile(cpp, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(clang, "-x", "c++", "-std=c++17", "-O1", "-o", bin, cpp).CombinedOutput(); err != nil {
+		t.Fatalf("compiling: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float32, len(out)/4)
+	binary.Read(bytes.NewReader(out), binary.LittleEndian, got)
+	var want []float32
+	for _, ty := range []gguf.Type{gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeF16, gguf.TypeBF16} {
+		v := append([]float32(nil), x...)
+		backend.RoundForDot(ty, v)
+		want = append(want, v...)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d values, want %d", len(got), len(want))
+	}
+	names := []string{"Q8_0 blocks", "Q8_K blocks", "f16", "bf16"}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("%s element %d of %g: GPU helper %g, backend.RoundForDot %g", names[i/n], i%n, x[i%n], got[i], want[i])
 		}
 	}
 }

@@ -114,6 +114,7 @@ var (
 	Pow   = Fn{"pow", "powf"}
 	Max   = Fn{"max", "fmaxf"}
 	Min   = Fn{"min", "fminf"}
+	Abs   = Fn{"fabs", "fabsf"}
 )
 
 // Op is a reduction operator.

@@ -35,11 +35,11 @@ func stageMatrix(t *testing.T) []*Kernel {
 		a := ActType(half)
 		for _, wt := range GPUWeightTypes() {
 			add("qkv", []Prologue{&RMSNorm{Gamma: wt, Eps: 1e-6}},
-				&Gemv{Types: []gguf.Type{wt, wt, wt}, K: 256, N: []int{64, 32, 32}, In: a, Out: a},
+				&Gemv{Types: []gguf.Type{wt, wt, wt}, K: 256, N: []int{64, 32, 32}, In: a, Out: a, Round: true},
 				[]Epilogue{&Bias{Types: []gguf.Type{wt, wt, wt}}})
 			add("down", nil, &Gemv{Types: []gguf.Type{wt}, K: 256, N: []int{64}, In: a, Out: a},
 				[]Epilogue{&Bias{Types: []gguf.Type{wt}}, &Residual{Alpha: 1, Beta: 1, Elem: a}})
-			add("ffn", []Prologue{&RMSNorm{Gamma: wt}}, &Gemv{Types: []gguf.Type{wt, wt}, K: 256, N: []int{64}, In: a, Out: a, Pair: true},
+			add("ffn", []Prologue{&RMSNorm{Gamma: wt}}, &Gemv{Types: []gguf.Type{wt, gguf.TypeQ8_0}, K: 256, N: []int{64}, In: a, Out: a, Pair: true, Round: true},
 				[]Epilogue{SwiGLU{}})
 			add("gelu", nil, &Gemv{Types: []gguf.Type{wt}, K: 256, N: []int{64}, In: a, Out: Float}, []Epilogue{GELU{}})
 			add("embed", []Prologue{&Embed{Table: wt, K: 256}}, &Copy{N: 256, Segs: 1, DstStride: 256, Out: a, Gathered: true}, nil)

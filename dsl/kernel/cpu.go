@@ -28,6 +28,9 @@ type Frame struct {
 	// for this call (mains whose input does not depend on x reuse it).
 	inValid bool
 	inRow   int
+	// rnd caches In rounded for each dot-product class (see Gemv.Round).
+	rnd   [numDotClasses][]float32
+	rndOK [numDotClasses]bool
 }
 
 // Scratch returns per-frame scratch slot i (0–3) of n floats.
@@ -134,9 +137,9 @@ func f16Table() []float32 {
 	return f16LUT
 }
 
-// DotRow is row r (k elements) of a weight of type t dotted with x, fused:
-// F16, BF16 and Q8_0 rows are decoded inside the dot product; other
-// dtypes are dequantized into scratch first.
+// DotRow is row r (k elements) of a weight of type t dotted with x: F16
+// rows are decoded inside the dot product, other dtypes are dequantized
+// into scratch first. The summation order is Dot's for every dtype.
 func DotRow(t gguf.Type, data []byte, k, r int, x, scratch []float32) float32 {
 	rb, _ := gguf.RowBytes(t, k)
 	b := data[r*rb : (r+1)*rb]
@@ -157,22 +160,6 @@ func DotRow(t gguf.Type, data []byte, k, r int, x, scratch []float32) float32 {
 			s0 += lut[h[i]] * x[i]
 		}
 		return (s0 + s1) + (s2 + s3)
-	case gguf.TypeQ8_0:
-		lut := f16Table()
-		var sum float32
-		for blk := 0; blk < k/32; blk++ {
-			q := b[blk*34 : blk*34+34]
-			xs := x[blk*32 : blk*32+32]
-			var s0, s1, s2, s3 float32
-			for i := 0; i < 32; i += 4 {
-				s0 += float32(int8(q[2+i])) * xs[i]
-				s1 += float32(int8(q[3+i])) * xs[i+1]
-				s2 += float32(int8(q[4+i])) * xs[i+2]
-				s3 += float32(int8(q[5+i])) * xs[i+3]
-			}
-			sum += lut[uint16(q[0])|uint16(q[1])<<8] * ((s0 + s1) + (s2 + s3))
-		}
-		return sum
 	}
 	return Dot(WeightRow(t, data, k, r, scratch), x)
 }

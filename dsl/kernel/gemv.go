@@ -2,7 +2,9 @@ package kernel
 
 import (
 	"fmt"
+	"strings"
 
+	"github.com/metallic-go/metallic/backend"
 	"github.com/metallic-go/metallic/gguf"
 )
 
@@ -19,7 +21,15 @@ type Gemv struct {
 	In, Out Type  // activation storage of x and y
 	Rows    int   // rows per work item; 0 means 4
 	Pair    bool
-	a       struct {
+	// Round rounds the fused input as llama.cpp's CPU backend quantizes
+	// activations for the weight's dot product (backend.RoundForDot: f16
+	// for F16, bf16 for BF16, Q8_0 blocks for the 32-element quants, Q8_K
+	// blocks for k-quants), so the path computes what the reference and
+	// llama.cpp compute. The rounding is fused too: block scales live in
+	// threadgroup memory (GPU) or worker scratch (CPU).
+	Round  bool
+	scales *Var // threadgroup block scales of the input rounding
+	a      struct {
 		X  Buf      `dsl:"buffer"`
 		W0 Buf      `dsl:"buffer"`
 		W1 Buf      `dsl:"buffer"`
@@ -55,9 +65,13 @@ func (g *Gemv) Args() any {
 	return &g.a
 }
 
-// Includes returns the weight accessors.
+// Includes returns the weight accessors (and the rounding helpers).
 func (g *Gemv) Includes() []Include {
 	var incs []Include
+	if g.Round {
+		cuda := strings.NewReplacer(" round(", " roundf(", " min(", " fminf(", " rint(", " rintf(").Replace(roundSrc)
+		incs = append(incs, Include{Name: "round", MSL: roundSrc, CUDA: cuda})
+	}
 	for _, t := range g.Types {
 		incs = append(incs, weightInclude(t))
 	}
@@ -109,13 +123,25 @@ func (g *Gemv) Emit(c *Ctx) {
 	for o, n := range g.N {
 		nb := (n + g.rows() - 1) / g.rows()
 		b.If(F("%s >= %d && %s < %d", b.GroupX(), start, b.GroupX(), start+nb), func() {
+			loads := []Loader{g.rounded(c, load, g.Types[o]), nil}
+			if g.Pair {
+				loads[0] = g.rounded(c, load, g.Types[0])
+				loads[1] = loads[0]
+				if dotClass(g.Types[1]) != dotClass(g.Types[0]) {
+					loads[1] = g.rounded(c, load, g.Types[1])
+				}
+			}
 			b.For("rr", I(0), I(g.rows()), I(1), func(rr Expr) {
 				r := b.Let(Int, "r", F("(%s - %d) * %d + %s", b.GroupX(), start, g.rows(), rr))
 				b.If(F("%s < %d", r, n), func() {
 					dot := func(i int) *Var {
 						acc := b.Let(Float, "acc", Lit(0))
 						b.For("k", b.Tid(), g.a.K.E(), I(b.Threads), func(k Expr) {
-							b.Set(acc, F("%s + %s * %s", acc, W(g.Types[i], g.w(i), I(g.rb(i)), r.E(), k), load(k)))
+							li := 0
+							if g.Pair {
+								li = i
+							}
+							b.Set(acc, F("%s + %s * %s", acc, W(g.Types[i], g.w(i), I(g.rb(i)), r.E(), k), loads[li](k)))
 						})
 						return b.BlockReduce(OpAdd, acc.E())
 					}
@@ -159,6 +185,7 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 		ReadAct(f.Args[g.a.X.Index], g.In, f.Row*g.K, f.In)
 		pro()
 		f.inValid, f.inRow = true, f.Y
+		f.rndOK = [numDotClasses]bool{}
 	}
 	n := g.N[o]
 	r0 := blk * g.rows()
@@ -172,14 +199,115 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 	}
 	wb := f.Args[g.w(wi).Index].Bytes()
 	for r := r0; r < r1; r++ {
-		f.Out[r-r0] = DotRow(g.Types[wi], wb, g.K, r, f.In, f.Scratch(0, g.K))
+		f.Out[r-r0] = DotRow(g.Types[wi], wb, g.K, r, g.input(f, g.Types[wi]), f.Scratch(0, g.K))
 	}
 	if g.Pair {
 		wb := f.Args[g.w(1).Index].Bytes()
 		for r := r0; r < r1; r++ {
-			f.Aux[r-r0] = DotRow(g.Types[1], wb, g.K, r, f.In, f.Scratch(0, g.K))
+			f.Aux[r-r0] = DotRow(g.Types[1], wb, g.K, r, g.input(f, g.Types[1]), f.Scratch(0, g.K))
 		}
 	}
 	epi()
 	WriteAct(f.Args[g.y(o).Index], g.Out, f.Row*n+r0, f.Out)
+}
+
+// Dot-product classes of the input rounding (llama.cpp's vec_dot_type).
+const (
+	dotF32 = iota
+	dotF16
+	dotBF16
+	dotQ8_0
+	dotQ8_K
+	numDotClasses
+)
+
+func dotClass(t gguf.Type) int {
+	switch t {
+	case gguf.TypeF32:
+		return dotF32
+	case gguf.TypeF16:
+		return dotF16
+	case gguf.TypeBF16:
+		return dotBF16
+	case gguf.TypeQ4_0, gguf.TypeQ5_0, gguf.TypeQ8_0, gguf.TypeQ4_1, gguf.TypeQ5_1:
+		return dotQ8_0
+	}
+	return dotQ8_K
+}
+
+// input returns the fused input as the dot product with a weight of type
+// t consumes it: f.In, or its rounding cached per class.
+func (g *Gemv) input(f *Frame, t gguf.Type) []float32 {
+	cl := dotClass(t)
+	if !g.Round || cl == dotF32 {
+		return f.In
+	}
+	if !f.rndOK[cl] {
+		f.rnd[cl] = append(f.rnd[cl][:0], f.In...)
+		backend.RoundForDot(t, f.rnd[cl])
+		f.rndOK[cl] = true
+	}
+	return f.rnd[cl]
+}
+
+const roundSrc = `FN float rnd_q8_0(float v, float d) {
+    float id = d != 0.0f ? 1.0f / d : 0.0f;
+    return round(v * id) * f16_round(d);
+}
+FN float rnd_q8_k(float v, float m) {
+    if (m == 0.0f) {
+        return 0.0f;
+    }
+    float s = -127.0f / m;
+    return (1.0f / s) * min(127.0f, rint(s * v));
+}
+FN float rnd_bf16(float v) {
+    uint u = f32_bits(v);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return bits_f32(u & 0xffff0000u);
+}`
+
+// rounded returns load with the input rounding of weight type t; for the
+// block quants it first computes the block scales into threadgroup memory.
+func (g *Gemv) rounded(c *Ctx, load Loader, t gguf.Type) Loader {
+	if !g.Round {
+		return load
+	}
+	b := c.B
+	cl := dotClass(t)
+	switch cl {
+	case dotF16:
+		return func(k Expr) Expr { return F("f16_round(%s)", load(k)) }
+	case dotBF16:
+		return func(k Expr) Expr { return F("rnd_bf16(%s)", load(k)) }
+	case dotF32:
+		return load
+	}
+	bs := 32
+	if cl == dotQ8_K {
+		bs = 256
+	}
+	sc := b.Shared(Float, "bscale", g.K/bs)
+	b.For("blk", b.Tid(), I(g.K/bs), I(b.Threads), func(blk Expr) {
+		amax := b.Let(Float, "amax", Lit(0))
+		m := b.Let(Float, "m", Lit(0))
+		b.For("j", I(0), I(bs), I(1), func(j Expr) {
+			v := b.Let(Float, "v", load(F("%s * %d + %s", blk, bs, j)))
+			b.If(F("%s > %s", b.Call(Abs, v.E()), amax), func() {
+				b.Set(amax, b.Call(Abs, v.E()))
+				b.Set(m, v.E())
+			})
+		})
+		if cl == dotQ8_0 {
+			b.Stmt(F("%s[%s] = %s / 127.0f", sc, blk, amax))
+		} else {
+			b.Stmt(F("%s[%s] = %s", sc, blk, m))
+		}
+	})
+	b.Barrier()
+	fn := "rnd_q8_0"
+	if cl == dotQ8_K {
+		fn = "rnd_q8_k"
+	}
+	return func(k Expr) Expr { return F("%s(%s, %s[%s / %d])", Expr{text: fn}, load(k), sc, k, bs) }
 }

@@ -17,6 +17,8 @@ FN float ld(half v) { return float(v); }
 FN int ld(int v) { return v; }
 FN float f16_bits(ushort h) { return float(as_type<half>(h)); }
 FN float bits_f32(uint u) { return as_type<float>(u); }
+FN uint f32_bits(float f) { return as_type<uint>(f); }
+FN float f16_round(float v) { return float(half(v)); }
 `,
 	CUDA: `#include <cuda_fp16.h>
 #define GLOBAL
@@ -32,6 +34,8 @@ FN float ld(__half v) { return __half2float(v); }
 FN int ld(int v) { return v; }
 FN float f16_bits(ushort h) { return __half2float(__ushort_as_half(h)); }
 FN float bits_f32(uint u) { return __uint_as_float(u); }
+FN uint f32_bits(float f) { return __float_as_uint(f); }
+FN float f16_round(float v) { return __half2float(__float2half(v)); }
 `,
 }
 

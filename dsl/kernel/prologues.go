@@ -5,6 +5,8 @@ import (
 
 	"github.com/metallic-go/metallic/gguf"
 	"strings"
+
+	"github.com/metallic-go/metallic/backend"
 )
 
 // RMSNorm is a prologue scaling the input by inv_rms = 1/√(mean(x²)+eps)
@@ -47,16 +49,17 @@ func (s *RMSNorm) Setup(c *Ctx, load Loader) Loader {
 	}
 }
 
-// CPU normalizes f.In in place.
+// CPU normalizes f.In in place, with the reference's arithmetic: squares
+// in float32 summed in float64, inv_rms = 1/√(f32(mean)+eps), (x·inv)·γ.
 func (s *RMSNorm) CPU(f *Frame) {
 	var ss float64
 	for _, v := range f.In {
-		ss += float64(v) * float64(v)
+		ss += float64(v * v)
 	}
-	inv := float32(1 / math.Sqrt(ss/float64(len(f.In))+float64(s.Eps)))
+	inv := float32(1 / math.Sqrt(float64(float32(ss/float64(len(f.In)))+s.Eps)))
 	g := WeightRow(s.Gamma, f.Args[s.a.Gamma.Index].Bytes(), len(f.In), 0, f.Scratch(1, len(f.In)))
 	for i, v := range f.In {
-		f.In[i] = v * inv * g[i]
+		f.In[i] = (v * inv) * g[i]
 	}
 }
 
@@ -134,10 +137,15 @@ const ropeSrc = `FN float rope_mix(int k, float a, float b, int rd, int pos, flo
     }
     int i = neox != 0 ? k % (rd / 2) : k / 2;
     bool first = neox != 0 ? k < rd / 2 : (k % 2) == 0;
-    float theta = float(pos) * pow(base, -2.0f * float(i) / float(rd));
+    // llama.cpp's angles: a float32 recurrence theta_{i+1} = theta_i * s.
+    float s = pow(base, -2.0f / float(rd));
+    float theta = float(pos);
+    for (int j = 0; j < i; j++) {
+        theta *= s;
+    }
     float c = cos(theta);
-    float s = sin(theta);
-    return first ? a * c - b * s : b * s + a * c;
+    float sn = sin(theta);
+    return first ? a * c - b * sn : b * sn + a * c;
 }
 FN int rope_partner(int k, int rd, int neox) {
     if (k >= rd) {
@@ -175,11 +183,19 @@ func (s *Rope) CPU(f *Frame) {
 	RopeRow(f.In, pos, s.Dim, s.Base, s.NeoX)
 }
 
-// RopeRow rotates one head vector x in place at position pos.
+// RopeRow rotates one head vector x in place at position pos, with
+// llama.cpp's float32 angles (backend.RopeAngles).
 func RopeRow(x []float32, pos, rd int, base float32, neox bool) {
+	var buf [256]float32
+	th := buf[:0]
+	if rd/2 <= len(buf) {
+		th = buf[:rd/2]
+	} else {
+		th = make([]float32, rd/2)
+	}
+	backend.RopeAngles(pos, base, rd, th)
 	for i := 0; i < rd/2; i++ {
-		theta := float64(pos) * math.Pow(float64(base), -2*float64(i)/float64(rd))
-		c, sn := float32(math.Cos(theta)), float32(math.Sin(theta))
+		c, sn := float32(math.Cos(float64(th[i]))), float32(math.Sin(float64(th[i])))
 		a, b := 2*i, 2*i+1
 		if neox {
 			a, b = i, i+rd/2

@@ -11,6 +11,7 @@ float __half2float(__half h);
 __half __float2half(float f);
 __half __ushort_as_half(unsigned short u);
 float __uint_as_float(unsigned int u);
+unsigned int __float_as_uint(float f);
 float __int_as_float(int u);
 float __shfl_xor_sync(unsigned int mask, float v, int lane);
 void __syncthreads();
