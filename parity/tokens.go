@@ -26,6 +26,8 @@ type TokensOptions struct {
 	N       int            // tokens to generate
 	Sampler sample.Options // the same options and seed for every path
 	TieEps  float64        // 0 means TieEps
+	// DType is the paths' activation storage dtype: it selects KLLimits.
+	DType DType
 	// Hooks, when set, are installed on the path of the same index while it
 	// generates (perturbation).
 	Hooks []model.Hook
@@ -136,7 +138,8 @@ func RunTokens(o TokensOptions) (*Tokens, error) {
 		}
 		klStats(&pr, refDist, dist, ref.tokens)
 		pr.Verdict = Pass
-		if pr.Class == ClassDrift || pr.Class == ClassWrong || !(float64(pr.KLMean) <= KLMeanMax) || !(float64(pr.KLMax) <= KLMaxMax) {
+		lim := KLLimitFor(o.DType)
+		if pr.Class == ClassDrift || pr.Class == ClassWrong || !(float64(pr.KLMean) <= lim.Mean) || !(float64(pr.KLMax) <= lim.Max) {
 			pr.Verdict = Fail
 		}
 		res.Pairs = append(res.Pairs, pr)

@@ -122,7 +122,7 @@ func RequireTokenParity(t testing.TB, modelPath string, o Options) *parity.Token
 		}
 		hooks[i] = parity.Chain(hs...)
 	}
-	tk, err := parity.RunTokens(parity.TokensOptions{Paths: s.Paths(), Prompt: toks, N: n, Sampler: o.Sampler, Hooks: hooks})
+	tk, err := parity.RunTokens(parity.TokensOptions{Paths: s.Paths(), DType: s.Targets[0].DType, Prompt: toks, N: n, Sampler: o.Sampler, Hooks: hooks})
 	if err != nil {
 		t.Fatalf("paritytest: %v", err)
 	}
