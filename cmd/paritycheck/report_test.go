@@ -252,3 +252,20 @@ func TestParityBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestReportQuantizedF16: the full report passes on a Q4_K model with f16
+// activations (every path detected as rounding mul_mat inputs or not, KL
+// judged by the f16 limits).
+func TestReportQuantizedF16(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "q.gguf")
+	if code, _, stderr := pctRun("synth", "--preset", "tiny-qwen2", "--dtype", "q4_k", "--out", f); code != 0 {
+		t.Fatalf("synth: %s", stderr)
+	}
+	for _, dt := range []string{"f32", "f16"} {
+		v := pctJSON(t, 0, f, "--dtype", dt, "-n", "16")
+		pctCheckSteps(t, "report.steps", v["steps"])
+		if r, _ := v["steps"].(map[string]any)["rounding"].(map[string]any); len(r) == 0 {
+			t.Errorf("%s: no rounding detected on a Q4_K model", dt)
+		}
+	}
+}
