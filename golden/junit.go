@@ -55,12 +55,12 @@ func WriteJUnit(w io.Writer, rep *Report, name string) error {
 			if r.Note != "" {
 				msg += ": " + r.Note
 			}
-			c.Failure = &junitFailure{
-				Message: msg,
-				Type:    "regression",
-				Text: fmt.Sprintf("path %s checkpoint %s layer %d\nmax_abs %g\nrmse %g\nnmse %g (limit %g)\ncos %.9g\nmax_ulp %d\n",
-					r.Path, r.Checkpoint, r.Layer, float64(r.MaxAbs), float64(r.RMSE), float64(r.NMSE), float64(r.Limit), float64(r.Cos), r.MaxULP),
+			text := fmt.Sprintf("path %s checkpoint %s layer %d\nmax_abs %g\nrmse %g\nnmse %g (limit %g)\ncos %.9g\nmax_ulp %d\n",
+				r.Path, r.Checkpoint, r.Layer, float64(r.MaxAbs), float64(r.RMSE), float64(r.NMSE), float64(r.Limit), float64(r.Cos), r.MaxULP)
+			if r.Checkpoint == tensorTokens || r.Verdict == Missing || r.Verdict == Shape {
+				text = fmt.Sprintf("path %s checkpoint %s: %s\n", r.Path, r.Checkpoint, r.Note)
 			}
+			c.Failure = &junitFailure{Message: msg, Type: "regression", Text: text}
 			s.Failures++
 			doc.Failures++
 		}
