@@ -266,7 +266,9 @@ func (e *Executor) Forward(tokens []int32, pos int) ([]float32, error) {
 	r := &Run{T: T, Pos: pos}
 	enc := e.be.Begin()
 	for _, op := range e.ops {
-		args, err := op.L.K.Bind(op.Bind(r))
+		bd := op.Bind(r)
+		bd["$pos"], bd["$tokens"] = backend.Int(pos), backend.Int(T)
+		args, err := op.L.K.Bind(bd)
 		if err != nil {
 			return nil, err
 		}

@@ -75,11 +75,10 @@ func buildRope(b *Build) error {
 		return bd
 	}
 	b.Emit(&Op{L: lq, Bind: func(r *Run) kernel.Binding {
-		return withGamma(kernel.Binding{"x": q.At(0), "y": qout.At(0), "rope.pos": backend.Int(r.Pos)}, gq)
+		return withGamma(kernel.Binding{"x": q.At(0), "y": qout.At(0)}, gq)
 	}, Checkpoints: []Checkpoint{{Kind: "q_rope", Layer: b.Layer, Buf: qout}}})
 	b.Emit(&Op{L: lk, Bind: func(r *Run) kernel.Binding {
-		return withGamma(kernel.Binding{"x": k.At(0), "y": kc.At(0), "rope.pos": backend.Int(r.Pos),
-			"copy.row0": backend.Int(r.Pos)}, gk)
+		return withGamma(kernel.Binding{"x": k.At(0), "y": kc.At(0)}, gk)
 	}, Checkpoints: []Checkpoint{{Kind: "k_rope", Layer: b.Layer, Buf: kc, Cache: true}}})
 	return nil
 }
@@ -108,8 +107,7 @@ func buildAttention(b *Build) error {
 		return err
 	}
 	b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
-		return kernel.Binding{"q": q.At(0), "k_cache": kc.At(0), "v_cache": vc.At(0), "y": out.At(0),
-			"attention.pos": backend.Int(r.Pos)}
+		return kernel.Binding{"q": q.At(0), "k_cache": kc.At(0), "v_cache": vc.At(0), "y": out.At(0)}
 	}, Checkpoints: []Checkpoint{{Kind: "attn_out", Layer: b.Layer, Buf: out}}})
 	return nil
 }

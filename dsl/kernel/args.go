@@ -67,6 +67,7 @@ type ArgInfo struct {
 	Stage   string
 	Value   float64 // fixed value of a non-dynamic scalar
 	Param   string  // member name inside the stage's parameter struct
+	Var     string  // dispatch variable a dynamic scalar defaults to ("pos", "tokens")
 }
 
 type tag struct {
@@ -75,6 +76,7 @@ type tag struct {
 	output  bool
 	dynamic bool
 	index   int // -1: automatic
+	v       string
 }
 
 func parseTag(field reflect.StructField) (tag, error) {
@@ -95,6 +97,8 @@ func parseTag(field reflect.StructField) (tag, error) {
 			t.output = true
 		case part == "dynamic":
 			t.dynamic = true
+		case strings.HasPrefix(part, "var="):
+			t.v = part[4:]
 		case strings.HasPrefix(part, "name="):
 			t.name = part[5:]
 		case strings.HasPrefix(part, "index="):
@@ -162,7 +166,7 @@ func (t *argTable) add(stage string, args any) error {
 		if tg.kind == "skip" {
 			continue
 		}
-		info := &ArgInfo{Name: tg.name, Output: tg.output, Dynamic: tg.dynamic, Stage: stage}
+		info := &ArgInfo{Name: tg.name, Output: tg.output, Dynamic: tg.dynamic, Stage: stage, Var: tg.v}
 		fv := rv.Field(i).Addr().Interface()
 		if omitted(fv) {
 			continue
@@ -255,7 +259,10 @@ func (t *argTable) assign() {
 }
 
 // Binding maps argument names to values for Kernel.Bind: buffers
-// (backend.Buf/BufAt) and dynamic scalars (backend.Int/Float).
+// (backend.Buf/BufAt) and dynamic scalars (backend.Int/Float). Keys
+// starting with "$" are dispatch variables ("$pos", "$tokens"): a dynamic
+// scalar declared with var=NAME that is not bound by name takes "$NAME".
+// Unused variables are ignored.
 type Binding map[string]backend.Arg
 
 // Bind orders b by the argument table and appends the fixed parameters.
@@ -273,7 +280,9 @@ func (k *Kernel) Bind(b Binding) ([]backend.Arg, error) {
 			continue
 		}
 		v, ok := b[a.Name]
-		if !ok {
+		if ok {
+			used++
+		} else if v, ok = b["$"+a.Var]; !ok || a.Var == "" {
 			return nil, fmt.Errorf("kernel %s: argument %q is not bound", k.Name, a.Name)
 		}
 		want := backend.ArgBuffer
@@ -287,11 +296,16 @@ func (k *Kernel) Bind(b Binding) ([]backend.Arg, error) {
 			return nil, fmt.Errorf("kernel %s: argument %q bound to the wrong kind", k.Name, a.Name)
 		}
 		out[a.Index] = v
-		used++
 	}
-	if used != len(b) {
+	named := 0
+	for name := range b {
+		if !strings.HasPrefix(name, "$") {
+			named++
+		}
+	}
+	if used != named {
 		for name := range b {
-			if _, ok := k.argByName[name]; !ok {
+			if _, ok := k.argByName[name]; !ok && !strings.HasPrefix(name, "$") {
 				return nil, fmt.Errorf("kernel %s: no argument named %q", k.Name, name)
 			}
 		}

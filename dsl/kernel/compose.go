@@ -145,6 +145,7 @@ type Kernel struct {
 	CPU     backend.CPUFunc
 	// Stages names the composed stages in order.
 	Stages    []string
+	gridY     func(rows int) int
 	argByName map[string]*ArgInfo
 }
 
@@ -154,8 +155,15 @@ func (k *Kernel) Spec() backend.KernelSpec {
 		Threads: k.Preset.Threads, CPU: k.CPU, Grain: 1}
 }
 
-// Grid is the dispatch grid for rows tokens.
-func (k *Kernel) Grid(rows int) backend.Grid { return backend.Grid{X: k.GridX, Y: rows} }
+// Grid is the dispatch grid for rows tokens: y counts tokens, or token
+// blocks for mains that implement GridY.
+func (k *Kernel) Grid(rows int) backend.Grid {
+	y := rows
+	if k.gridY != nil {
+		y = k.gridY(rows)
+	}
+	return backend.Grid{X: k.GridX, Y: y}
+}
 
 // Compose builds one kernel from prologues, a main and epilogues.
 func Compose(name string, pros []Prologue, main Main, epis []Epilogue) (*Kernel, error) {
@@ -232,6 +240,9 @@ func Compose(name string, pros []Prologue, main Main, epis []Epilogue) (*Kernel,
 			k.CUDA = src
 		}
 		k.Structs[d] = structs
+	}
+	if gy, ok := main.(interface{ GridY(int) int }); ok {
+		k.gridY = gy.GridY
 	}
 	k.CPU = cpuFunc(k, pros, main, epis)
 	return k, nil

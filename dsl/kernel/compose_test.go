@@ -137,22 +137,23 @@ func TestArgumentTableAndBind(t *testing.T) {
 	for _, a := range k.Args {
 		got = append(got, a.Name)
 	}
-	want := "gamma rmsnorm.eps x w0 y0 gemv.k aux_out extra.scale extra.step"
+	want := "gamma rmsnorm.eps x w0 y0 gemv.k gemv.tokens aux_out extra.scale extra.step"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("argument order %q, want %q", strings.Join(got, " "), want)
 	}
-	if !k.Args[4].Output || !k.Args[6].Output || k.Args[2].Output {
+	if !k.Args[4].Output || !k.Args[7].Output || k.Args[2].Output {
 		t.Fatalf("output flags wrong: %+v", k.Args)
 	}
 	if !strings.Contains(k.Structs[MSL], "struct extra_params {\n    float scale;\n    int step;\n};") ||
 		!strings.Contains(k.Structs[CUDA], "struct rmsnorm_params {\n    float eps;\n};") {
 		t.Fatalf("generated structs:\n%s", k.Structs[MSL])
 	}
-	if !strings.Contains(k.MSL, "device float* a_aux_out [[buffer(6)]]") || !strings.Contains(k.CUDA, "int a_extra_step") {
+	if !strings.Contains(k.MSL, "device float* a_aux_out [[buffer(7)]]") || !strings.Contains(k.CUDA, "int a_extra_step") {
 		t.Fatalf("signature lacks the declared arguments:\n%s", k.MSL)
 	}
 	var buf backend.Buffer
-	b := Binding{"gamma": backend.Buf(buf), "x": backend.Buf(buf), "w0": backend.Buf(buf), "y0": backend.Buf(buf), "aux_out": backend.Buf(buf)}
+	b := Binding{"gamma": backend.Buf(buf), "x": backend.Buf(buf), "w0": backend.Buf(buf), "y0": backend.Buf(buf), "aux_out": backend.Buf(buf),
+		"$tokens": backend.Int(5), "$unused": backend.Int(9)}
 	if _, err := k.Bind(b); err == nil || !strings.Contains(err.Error(), "extra.step") {
 		t.Fatalf("missing dynamic parameter: err = %v", err)
 	}
@@ -161,7 +162,7 @@ func TestArgumentTableAndBind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if args[7].F != 0.5 || args[8].I != 3 || args[5].I != 32 || args[1].F != 1e-5 {
+	if args[8].F != 0.5 || args[9].I != 3 || args[5].I != 32 || args[6].I != 5 || args[1].F != 1e-5 {
 		t.Fatalf("bound scalars %+v", args)
 	}
 	b["typo"] = backend.Int(1)

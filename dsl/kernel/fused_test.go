@@ -18,7 +18,7 @@ func forActs(t *testing.T, f func(t *testing.T, h *harness)) {
 // RMSNorm + QKV (3 outputs, mixed dtypes) + bias vs norm, matvec and add
 // in float64.
 func TestFusedNormQKVBias(t *testing.T) {
-	const K, T = 256, 3
+	const K, T = 256, 11
 	N := []int{64, 32, 32}
 	for i := 0; i < len(allTypes); i += 3 {
 		types := []gguf.Type{allTypes[i], allTypes[(i+1)%len(allTypes)], allTypes[(i+2)%len(allTypes)]}
@@ -293,7 +293,7 @@ func TestRowEpiloguesAndGatherScatter(t *testing.T) {
 
 // The fused CPU implementation is bit-identical for any thread count.
 func TestFusedDeterministicAcrossThreads(t *testing.T) {
-	const K, N, T = 256, 61, 3
+	const K, N, T = 256, 61, 13
 	var ref []float32
 	for _, threads := range []int{1, 2, 3, 7} {
 		h := newHarness(t, false, threads)

@@ -20,6 +20,7 @@ type Gemv struct {
 	N       []int // output widths (one with Pair)
 	In, Out Type  // activation storage of x and y
 	Rows    int   // rows per work item; 0 means 4
+	Tokens  int   // tokens per work item; 0 means 8
 	Pair    bool
 	// Round rounds the fused input as llama.cpp's CPU backend quantizes
 	// activations for the weight's dot product (backend.RoundForDot: f16
@@ -38,11 +39,23 @@ type Gemv struct {
 		Y1 Buf      `dsl:"buffer,output"`
 		Y2 Buf      `dsl:"buffer,output"`
 		K  IntParam `dsl:"param"`
+		T  IntParam `dsl:"param,dynamic,name=tokens,var=tokens"`
 	}
 }
 
 func (g *Gemv) w(i int) *Buf { return []*Buf{&g.a.W0, &g.a.W1, &g.a.W2}[i] }
 func (g *Gemv) y(i int) *Buf { return []*Buf{&g.a.Y0, &g.a.Y1, &g.a.Y2}[i] }
+
+func (g *Gemv) tokens() int {
+	if g.Tokens <= 0 {
+		return 8
+	}
+	return g.Tokens
+}
+
+// GridY is the number of token blocks: a work item computes its rows for
+// up to Tokens tokens, decoding each weight row once.
+func (g *Gemv) GridY(rows int) int { return (rows + g.tokens() - 1) / g.tokens() }
 
 func (g *Gemv) rows() int {
 	if g.Rows <= 0 {
@@ -116,7 +129,15 @@ func (g *Gemv) rb(i int) int { rb, _ := gguf.RowBytes(g.Types[i], g.K); return r
 // fly inside the dot-product loop.
 func (g *Gemv) Emit(c *Ctx) {
 	b := c.B
-	row := b.Let(Int, "row", b.GroupY())
+	b.For("tt", I(0), I(g.tokens()), I(1), func(tt Expr) {
+		row := b.Let(Int, "row", F("%s * %d + %s", b.GroupY(), g.tokens(), tt))
+		b.If(F("%s < %s", row, g.a.T.E()), func() { g.emitRow(c, row) })
+	})
+}
+
+// emitRow emits the fused GEMV of one token row.
+func (g *Gemv) emitRow(c *Ctx, row *Var) {
+	b := c.B
 	c.Row, c.InLen, c.OutW = row.E(), g.a.K.E(), g.N
 	load := c.Prologues(func(k Expr) Expr { return b.Load(&g.a.X, F("%s * %s + %s", row, g.a.K.E(), k)) })
 	start := 0
@@ -166,7 +187,9 @@ func (g *Gemv) store(c *Ctx, o, n int, row, r, v *Var) {
 	})
 }
 
-// CPUItem computes one row block.
+// CPUItem computes one row block for one block of tokens. The fused
+// inputs of the block's tokens are computed once per call and reused by
+// every row block; each weight row is decoded once for all the tokens.
 func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 	o, blk := 0, f.X
 	for o < len(g.N)-1 {
@@ -177,38 +200,62 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 		blk -= nb
 		o++
 	}
-	// Items of one call that share the token row share the fused input:
-	// the prologues run once per row and call, in this worker's scratch.
+	K := g.K
+	t0 := f.Y * g.tokens()
+	t1 := min(f.Args[g.a.T.Index].I, t0+g.tokens())
+	nt := t1 - t0
 	if !f.inValid || f.inRow != f.Y {
-		f.Row = f.Y
-		f.In = grow(f.In, g.K)
-		ReadAct(f.Args[g.a.X.Index], g.In, f.Row*g.K, f.In)
-		pro()
+		f.inT = grow(f.inT, nt*K)
+		for t := t0; t < t1; t++ {
+			f.Row = t
+			f.In = f.inT[(t-t0)*K : (t-t0+1)*K]
+			ReadAct(f.Args[g.a.X.Index], g.In, t*K, f.In)
+			pro()
+		}
 		f.inValid, f.inRow = true, f.Y
 		f.rndOK = [numDotClasses]bool{}
 	}
 	n := g.N[o]
 	r0 := blk * g.rows()
 	r1 := min(n, r0+g.rows())
+	w := r1 - r0
 	f.O, f.Col0, f.OutW = o, r0, n
-	f.Out = grow(f.Out, r1-r0)
-	wi := o
+	f.acc = grow(f.acc, 2*nt*w)
+	acc, aux := f.acc[:nt*w], f.acc[nt*w:]
+	nw := 1
 	if g.Pair {
-		wi = 0
-		f.Aux = grow(f.Aux, r1-r0)
+		nw = 2
 	}
-	wb := f.Args[g.w(wi).Index].Bytes()
-	for r := r0; r < r1; r++ {
-		f.Out[r-r0] = DotRow(g.Types[wi], wb, g.K, r, g.input(f, g.Types[wi]), f.Scratch(0, g.K))
-	}
-	if g.Pair {
-		wb := f.Args[g.w(1).Index].Bytes()
+	for i := 0; i < nw; i++ {
+		wi, dst := o, acc
+		if g.Pair {
+			wi = i
+			if i == 1 {
+				dst = aux
+			}
+		}
+		ty, wb := g.Types[wi], f.Args[g.w(wi).Index].Bytes()
+		in := g.input(f, ty)
 		for r := r0; r < r1; r++ {
-			f.Aux[r-r0] = DotRow(g.Types[1], wb, g.K, r, g.input(f, g.Types[1]), f.Scratch(0, g.K))
+			if nt == 1 {
+				dst[r-r0] = DotRow(ty, wb, K, r, in, f.Scratch(0, K))
+				continue
+			}
+			row := WeightRow(ty, wb, K, r, f.Scratch(0, K))
+			for t := 0; t < nt; t++ {
+				dst[t*w+r-r0] = Dot(row, in[t*K:(t+1)*K])
+			}
 		}
 	}
-	epi()
-	WriteAct(f.Args[g.y(o).Index], g.Out, f.Row*n+r0, f.Out)
+	for t := 0; t < nt; t++ {
+		f.Row = t0 + t
+		f.Out = append(f.Out[:0], acc[t*w:(t+1)*w]...)
+		if g.Pair {
+			f.Aux = append(f.Aux[:0], aux[t*w:(t+1)*w]...)
+		}
+		epi()
+		WriteAct(f.Args[g.y(o).Index], g.Out, f.Row*n+r0, f.Out)
+	}
 }
 
 // Dot-product classes of the input rounding (llama.cpp's vec_dot_type).
@@ -235,15 +282,16 @@ func dotClass(t gguf.Type) int {
 	return dotQ8_K
 }
 
-// input returns the fused input as the dot product with a weight of type
-// t consumes it: f.In, or its rounding cached per class.
+// input returns the fused inputs of the item's tokens as the dot product
+// with a weight of type t consumes them: f.inT, or its rounding cached per
+// class.
 func (g *Gemv) input(f *Frame, t gguf.Type) []float32 {
 	cl := dotClass(t)
 	if !g.Round || cl == dotF32 {
-		return f.In
+		return f.inT
 	}
 	if !f.rndOK[cl] {
-		f.rnd[cl] = append(f.rnd[cl][:0], f.In...)
+		f.rnd[cl] = append(f.rnd[cl][:0], f.inT[:len(f.inT)]...)
 		backend.RoundForDot(t, f.rnd[cl])
 		f.rndOK[cl] = true
 	}

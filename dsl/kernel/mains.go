@@ -19,7 +19,7 @@ type Attention struct {
 		KC    Buf        `dsl:"buffer,name=k_cache"`
 		VC    Buf        `dsl:"buffer,name=v_cache"`
 		Y     Buf        `dsl:"buffer,output"`
-		Pos   IntParam   `dsl:"param,dynamic"`
+		Pos   IntParam   `dsl:"param,dynamic,var=pos"`
 		Scale FloatParam `dsl:"param"`
 	}
 }
@@ -154,7 +154,7 @@ type Copy struct {
 		X     Buf      `dsl:"buffer"`
 		Index Buf      `dsl:"buffer"`
 		Y     Buf      `dsl:"buffer,output"`
-		Row0  IntParam `dsl:"param,dynamic"`
+		Row0  IntParam `dsl:"param,dynamic,var=pos"`
 	}
 }
 

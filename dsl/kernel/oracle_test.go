@@ -148,6 +148,7 @@ func (h *harness) run(k *Kernel, rows int, b Binding) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	b["$tokens"] = backend.Int(rows)
 	args, err := k.Bind(b)
 	if err != nil {
 		h.t.Fatal(err)

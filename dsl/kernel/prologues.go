@@ -111,7 +111,7 @@ type Rope struct {
 	Dim  int
 	Base float32
 	a    struct {
-		Pos  IntParam   `dsl:"param,dynamic"`
+		Pos  IntParam   `dsl:"param,dynamic,var=pos"`
 		Dim  IntParam   `dsl:"param"`
 		Base FloatParam `dsl:"param"`
 		NeoX IntParam   `dsl:"param"`
