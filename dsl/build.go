@@ -172,8 +172,37 @@ func (b *Build) Kernel(op string, pros []kernel.Prologue, main kernel.Main, epis
 // Options.ExactDot); steps pass it to kernel.Gemv.Round.
 func (b *Build) Round() bool { return b.e.round }
 
-// Emit appends an op to the program.
-func (b *Build) Emit(op *Op) { b.e.ops = append(b.e.ops, op) }
+// Emit appends an op to the program. Its dynamic parameters declared with
+// var=NAME are resolved at dispatch from "$pos", "$tokens", the spec's
+// int/float variables and the enclosing loop variables; Emit checks now
+// that each one will be found with the right kind.
+func (b *Build) Emit(op *Op) error {
+	op.vars = map[string]backend.Arg{}
+	for name, i := range b.loops {
+		op.vars["$"+name] = backend.Int(i)
+	}
+	for _, a := range op.L.K.Args {
+		if !a.Dynamic || a.Var == "" || a.Var == "pos" || a.Var == "tokens" {
+			continue
+		}
+		v, ok := op.vars["$"+a.Var]
+		if !ok {
+			v, ok = b.e.dispatch["$"+a.Var]
+		}
+		want := backend.ArgInt
+		if a.Kind == kernel.ArgFloat {
+			want = backend.ArgFloat
+		}
+		if !ok {
+			return b.Errorf("", "kernel %s: parameter %s needs the int or float variable %q, which the spec does not define", op.L.K.Name, a.Name, a.Var)
+		}
+		if v.Kind != want {
+			return b.Errorf("", "kernel %s: parameter %s needs variable %q of the other numeric type", op.L.K.Name, a.Name, a.Var)
+		}
+	}
+	b.e.ops = append(b.e.ops, op)
+	return nil
+}
 
 // Loaded is a composed kernel loaded on the executor's backend.
 type Loaded struct {
@@ -212,6 +241,7 @@ type Op struct {
 	Bind func(r *Run) kernel.Binding
 	// Checkpoints the dispatch materializes.
 	Checkpoints []Checkpoint
+	vars        map[string]backend.Arg // loop variables, set by Emit
 }
 
 // Checkpoint is a materialized checkpoint: rows of a buffer.

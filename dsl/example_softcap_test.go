@@ -10,15 +10,15 @@ import (
 )
 
 // Softcap is an epilogue computing cap·tanh(v/cap) (logit soft-capping).
+// cap is a dynamic parameter: the spec variable "cap", read at dispatch.
 type Softcap struct {
-	Cap float32
-	a   struct {
-		Cap kernel.FloatParam `dsl:"param"` // becomes softcap_params.cap
+	a struct {
+		Cap kernel.FloatParam `dsl:"param,dynamic,var=cap"` // softcap_params.cap
 	}
 }
 
 func (s *Softcap) Name() string               { return "softcap" }
-func (s *Softcap) Args() any                  { s.a.Cap.Value = s.Cap; return &s.a }
+func (s *Softcap) Args() any                  { return &s.a }
 func (s *Softcap) Includes() []kernel.Include { return nil }
 
 // Apply emits the GPU code (MSL and CUDA) through the typed builder.
@@ -29,16 +29,17 @@ func (s *Softcap) Apply(c *kernel.Ctx, _ int, _, v kernel.Expr) kernel.Expr {
 
 // CPU transforms the work item's outputs in place, before the store.
 func (s *Softcap) CPU(f *kernel.Frame) {
+	c := f.Args[s.a.Cap.Index].F
 	for i, v := range f.Out {
-		f.Out[i] = s.Cap * float32(math.Tanh(float64(v/s.Cap)))
+		f.Out[i] = c * float32(math.Tanh(float64(v/c)))
 	}
 }
 
 func init() {
 	dsl.RegisterStep("rmsnorm_gemv_softcap", dsl.StepDef{
-		Doc: "out = cap·tanh(W·(RMSNorm(input)·γ) / cap)",
+		Doc: "out = cap·tanh(W·(RMSNorm(input)·γ) / cap), cap the spec variable",
 		Fields: []dsl.Field{{Name: "input", Kind: dsl.FBufIn}, {Name: "gamma", Kind: dsl.FTensor},
-			{Name: "eps", Kind: dsl.FFloat}, {Name: "w", Kind: dsl.FTensor}, {Name: "cap", Kind: dsl.FFloat},
+			{Name: "eps", Kind: dsl.FFloat}, {Name: "w", Kind: dsl.FTensor},
 			{Name: "out", Kind: dsl.FBufOut}, {Name: "checkpoint", Kind: dsl.FCheckpoint, Optional: true}},
 		Build: func(b *dsl.Build) error {
 			x := b.In("input")
@@ -56,14 +57,13 @@ func init() {
 			}
 			l, err := b.Kernel("softcap_head", []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: b.Float("eps")}},
 				&kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type}, K: x.Width, N: []int{ws[1].N}, In: x.Elem, Out: out.Elem},
-				[]kernel.Epilogue{&Softcap{Cap: b.Float("cap")}})
+				[]kernel.Epilogue{&Softcap{}})
 			if err != nil {
 				return err
 			}
-			b.Emit(&dsl.Op{L: l, Checkpoints: b.CheckpointsOf(out), Bind: func(r *dsl.Run) kernel.Binding {
+			return b.Emit(&dsl.Op{L: l, Checkpoints: b.CheckpointsOf(out), Bind: func(r *dsl.Run) kernel.Binding {
 				return kernel.Binding{"x": x.At(0), "gamma": backend.Buf(bufs[0]), "w0": backend.Buf(bufs[1]), "y0": out.At(0)}
 			}})
-			return nil
 		},
 	})
 }

@@ -57,6 +57,7 @@ type Executor struct {
 	kernelOrder []*Loaded
 	ops         []*Op
 	round       bool
+	dispatch    map[string]backend.Arg // "$name" of every int/float spec variable
 	ids         backend.Buffer
 	capRows     int
 	n           int // positions in the cache
@@ -102,6 +103,15 @@ func New(m *model.Model, opts Options) (*Executor, error) {
 			e.vars[name] = sourceValue(&m.Config, v.From)
 		} else {
 			e.vars[name] = v.Value
+		}
+	}
+	e.dispatch = map[string]backend.Arg{}
+	for name, v := range e.vars {
+		switch x := v.(type) {
+		case int:
+			e.dispatch["$"+name] = backend.Int(x)
+		case float64:
+			e.dispatch["$"+name] = backend.Float(float32(x))
 		}
 	}
 	e.indexWeights()
@@ -267,6 +277,12 @@ func (e *Executor) Forward(tokens []int32, pos int) ([]float32, error) {
 	enc := e.be.Begin()
 	for _, op := range e.ops {
 		bd := op.Bind(r)
+		for k, v := range e.dispatch {
+			bd[k] = v
+		}
+		for k, v := range op.vars {
+			bd[k] = v
+		}
 		bd["$pos"], bd["$tokens"] = backend.Int(pos), backend.Int(T)
 		args, err := op.L.K.Bind(bd)
 		if err != nil {

@@ -97,10 +97,9 @@ func buildEmbed(b *Build) error {
 		return err
 	}
 	e := b.e
-	b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
+	return b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
 		return kernel.Binding{"table": backend.Buf(tb), "ids": backend.Buf(e.ids), "y": out.At(0)}
 	}, Checkpoints: []Checkpoint{{Kind: "embd", Layer: -1, Buf: out}}})
-	return nil
 }
 
 func buildQKV(b *Build) error {
@@ -157,7 +156,7 @@ func buildQKV(b *Build) error {
 			return err
 		}
 	}
-	b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
+	return b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
 		bd := kernel.Binding{"x": x.At(0), "y0": q.At(0), "y1": k.At(0), "y2": vc.At(r.Pos)}
 		for n, buf := range bufs {
 			bd[n] = backend.Buf(buf)
@@ -165,7 +164,6 @@ func buildQKV(b *Build) error {
 		return bd
 	}, Checkpoints: []Checkpoint{{Kind: "q", Layer: b.Layer, Buf: q}, {Kind: "k", Layer: b.Layer, Buf: k},
 		{Kind: "v", Layer: b.Layer, Buf: vc, Cache: true}}})
-	return nil
 }
 
 // Buffers wraps weights as backend buffers (nil stays nil).

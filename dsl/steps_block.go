@@ -74,13 +74,14 @@ func buildRope(b *Build) error {
 		}
 		return bd
 	}
-	b.Emit(&Op{L: lq, Bind: func(r *Run) kernel.Binding {
+	if err := b.Emit(&Op{L: lq, Bind: func(r *Run) kernel.Binding {
 		return withGamma(kernel.Binding{"x": q.At(0), "y": qout.At(0)}, gq)
-	}, Checkpoints: []Checkpoint{{Kind: "q_rope", Layer: b.Layer, Buf: qout}}})
-	b.Emit(&Op{L: lk, Bind: func(r *Run) kernel.Binding {
+	}, Checkpoints: []Checkpoint{{Kind: "q_rope", Layer: b.Layer, Buf: qout}}}); err != nil {
+		return err
+	}
+	return b.Emit(&Op{L: lk, Bind: func(r *Run) kernel.Binding {
 		return withGamma(kernel.Binding{"x": k.At(0), "y": kc.At(0)}, gk)
 	}, Checkpoints: []Checkpoint{{Kind: "k_rope", Layer: b.Layer, Buf: kc, Cache: true}}})
-	return nil
 }
 
 func buildAttention(b *Build) error {
@@ -106,10 +107,9 @@ func buildAttention(b *Build) error {
 	if err != nil {
 		return err
 	}
-	b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
+	return b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
 		return kernel.Binding{"q": q.At(0), "k_cache": kc.At(0), "v_cache": vc.At(0), "y": out.At(0)}
 	}, Checkpoints: []Checkpoint{{Kind: "attn_out", Layer: b.Layer, Buf: out}}})
-	return nil
 }
 
 // CheckpointsOf returns the checkpoint named by the step's optional
@@ -169,14 +169,13 @@ func buildGemvResidual(b *Build) error {
 			return err
 		}
 	}
-	b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
+	return b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
 		bd := kernel.Binding{"x": x.At(0), "w0": backend.Buf(wb), "y0": out.At(0), "residual": res.At(0)}
 		if bb != nil {
 			bd["b0"] = backend.Buf(bb)
 		}
 		return bd
 	}, Checkpoints: b.CheckpointsOf(out)})
-	return nil
 }
 
 func buildSwiGLU(b *Build) error {
@@ -212,11 +211,10 @@ func buildSwiGLU(b *Build) error {
 			return err
 		}
 	}
-	b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
+	return b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
 		return kernel.Binding{"x": x.At(0), "gamma": backend.Buf(bufs[0]), "w0": backend.Buf(bufs[1]),
 			"w1": backend.Buf(bufs[2]), "y0": out.At(0)}
 	}, Checkpoints: []Checkpoint{{Kind: "ffn_act", Layer: b.Layer, Buf: out}}})
-	return nil
 }
 
 func buildNormGemv(b *Build) error {
@@ -249,8 +247,7 @@ func buildNormGemv(b *Build) error {
 	if err != nil {
 		return err
 	}
-	b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
+	return b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
 		return kernel.Binding{"x": x.At(0), "gamma": backend.Buf(gb), "w0": backend.Buf(wb), "y0": out.At(0)}
 	}, Checkpoints: b.CheckpointsOf(out)})
-	return nil
 }
