@@ -17,6 +17,7 @@ type SpecError struct {
 	Msg  string
 }
 
+// Error returns "spec: PATH: message".
 func (e *SpecError) Error() string { return "spec: " + e.Path + ": " + e.Msg }
 
 func specErr(path, format string, a ...any) error {

@@ -11,8 +11,15 @@
 // fused per work item, the argument table and a dispatch preset.
 //
 // Kernel arguments are declared by each stage as a Go struct whose fields
-// are Buf, Int or Float handles tagged `dsl:"buffer"`, `dsl:"buffer,output"`,
-// `dsl:"param"`, `dsl:"param,dynamic"` or `dsl:"skip"`. Compose assigns
-// argument indices in declaration order (arguments of the same name are
-// shared between stages), and the kernel's Bind resolves them by name.
+// are Buf, IntParam or FloatParam handles tagged `dsl:"buffer"`,
+// `dsl:"buffer,output"`, `dsl:"param"`, `dsl:"param,dynamic,var=pos"` or
+// `dsl:"skip"` (options name= and index= override the defaults). Compose
+// assigns argument indices in declaration order (arguments of the same
+// name are shared between stages), generates a parameter struct per stage
+// in both dialects, and the kernel's Bind resolves arguments by name, or
+// dynamic parameters from dispatch variables ("$pos").
+//
+// Compose validates what it emits: undefined variables (used out of
+// scope, from another kernel, or unbound template placeholders),
+// unbalanced braces and colliding argument indices are errors.
 package kernel
