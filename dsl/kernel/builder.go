@@ -373,7 +373,8 @@ func (b *Builder) BlockReduce(op Op, v Expr) *Var {
 	case OpMin:
 		ident = "INFINITY"
 	}
-	p := b.Let(Float, "p", F("%s < %d ? %s[%s] : %s", b.Tid(), groups, sh, b.Tid(), Expr{text: ident}))
+	// Every SIMD group reduces the partials, so every thread gets the result.
+	p := b.Let(Float, "p", F("(%s %% 32) < %d ? %s[%s %% 32] : %s", b.Tid(), groups, sh, b.Tid(), Expr{text: ident}))
 	res := b.SimdReduce(op, p.E())
 	b.Barrier()
 	return res
