@@ -31,10 +31,12 @@ func init() {
 	})
 }
 
-// Options configure the executor. PathOptions.Spec is a spec file; empty
-// means the embedded spec of the model's architecture.
+// Options configure the executor. Spec (or else PathOptions.Spec) is a
+// spec file; both empty means the embedded spec of the model's
+// architecture.
 type Options struct {
 	model.PathOptions
+	Spec string
 	// ExactDot keeps GEMV inputs in float32. By default they are rounded
 	// as llama.cpp (and the reference path) round activations for the
 	// weight's dot product (kernel.Gemv.Round), so the paths agree.
@@ -68,7 +70,11 @@ type Executor struct {
 // New compiles the spec (opts.Spec or the embedded one) for m on the
 // chosen backend.
 func New(m *model.Model, opts Options) (*Executor, error) {
-	data, err := specData(m, opts.Spec)
+	file := opts.Spec
+	if file == "" {
+		file = opts.PathOptions.Spec
+	}
+	data, err := specData(m, file)
 	if err != nil {
 		return nil, err
 	}

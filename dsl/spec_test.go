@@ -136,6 +136,11 @@ func TestUserSpecFileAndRegistry(t *testing.T) {
 	if _, err := New(m, Options{PathOptions: model.PathOptions{Spec: filepath.Join(t.TempDir(), "missing.json")}}); err == nil {
 		t.Fatal("missing spec file accepted")
 	}
+	e, err := New(m, Options{Spec: file, PathOptions: model.PathOptions{Spec: "ignored.json", Ctx: 8}})
+	if err != nil {
+		t.Fatalf("Options.Spec should win over PathOptions.Spec: %v", err)
+	}
+	e.Close()
 }
 
 func equal32(a, b []int32) bool {
