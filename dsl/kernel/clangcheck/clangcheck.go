@@ -112,30 +112,50 @@ func run(clang, dir, inc, dialect string, srcs []Source) error {
 	return nil
 }
 
-// HostCUDA is a C++20 prelude that runs generated CUDA kernels on the
-// host: every thread of a block is an OS thread, __syncthreads is a
-// barrier, shared memory is static storage and a warp shuffle goes through
-// shared slots between two barriers (generated code only shuffles in
-// block-uniform control flow). launch(gx, gy, threads, f) runs f for every
+// HostCUDA is a C++ prelude that runs generated CUDA kernels on the host:
+// the threads of a block are coroutines (ucontext) switched round-robin at
+// every __syncthreads, shared memory is static storage and a warp shuffle
+// goes through shared slots between two barriers (generated code only
+// shuffles and synchronizes in block-uniform control flow). launch(gx, gy, threads, f) runs f for every
 // block; load and save read and write buffer files.
-const HostCUDA = `#include <barrier>
+const HostCUDA = `#include <ucontext.h>
+#include <csetjmp>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <thread>
+#include <functional>
 #include <vector>
 struct dim3_ { unsigned int x, y, z; };
-thread_local dim3_ threadIdx, blockIdx;
-static std::barrier<>* g_bar;
+static dim3_ threadIdx, blockIdx;
 #define __global__
 #define __device__
 #define __shared__ static
-static void __syncthreads() { g_bar->arrive_and_wait(); }
-static float g_slots[1024];
+// GPU threads are coroutines switched round-robin at every barrier: all
+// threads of a block reach the same barriers in the same order.
+static const int kMaxThreads = 1024;
+static ucontext_t g_ctx[kMaxThreads], g_main;
+static jmp_buf g_jb[kMaxThreads];
+static bool g_started[kMaxThreads];
+static int g_cur, g_n;
+// A coroutine starts through its ucontext once; later switches use
+// _setjmp/_longjmp, which do not save the signal mask (no system call).
+static void __syncthreads() {
+    int me = g_cur, next = (me + 1) % g_n;
+    if (_setjmp(g_jb[me]) == 0) {
+        g_cur = next;
+        if (!g_started[next]) {
+            g_started[next] = true;
+            setcontext(&g_ctx[next]);
+        }
+        _longjmp(g_jb[next], 1);
+    }
+}
+static float g_slots[kMaxThreads];
 static float __shfl_xor_sync(unsigned int, float v, int lane) {
-    g_slots[threadIdx.x] = v;
+    int me = g_cur;
+    g_slots[me] = v;
     __syncthreads();
-    float r = g_slots[threadIdx.x ^ lane];
+    float r = g_slots[me ^ lane];
     __syncthreads();
     return r;
 }
@@ -164,21 +184,32 @@ static __half __float2half(float f) { // nearest even, normal and subnormal rang
     if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h++;
     return __half{(unsigned short)(s | h)};
 }
-template <class F> static void launch(int gx, int gy, int threads, F f) {
-    std::barrier<> bar(threads);
-    g_bar = &bar;
-    std::vector<std::thread> ts;
-    for (int t = 0; t < threads; t++) {
-        ts.emplace_back([&, t] {
-            threadIdx = dim3_{(unsigned)t, 0, 0};
-            for (int y = 0; y < gy; y++) for (int x = 0; x < gx; x++) {
-                blockIdx = dim3_{(unsigned)x, (unsigned)y, 0};
-                f();
-                __syncthreads();
-            }
-        });
+static std::function<void()> g_fn;
+static int g_gx, g_gy;
+static void g_entry(int t) {
+    for (int y = 0; y < g_gy; y++) for (int x = 0; x < g_gx; x++) {
+        threadIdx = dim3_{(unsigned)t, 0, 0};
+        blockIdx = dim3_{(unsigned)x, (unsigned)y, 0};
+        g_fn(); // reads threadIdx and blockIdx before its first barrier
+        __syncthreads();
     }
-    for (auto& t : ts) t.join();
+}
+static char* g_stacks = new char[size_t(kMaxThreads) * 65536]; // shared by every launch
+template <class F> static void launch(int gx, int gy, int threads, F f) {
+    g_fn = f;
+    g_gx = gx;
+    g_gy = gy;
+    g_n = threads;
+    for (int t = 0; t < threads; t++) {
+        getcontext(&g_ctx[t]);
+        g_ctx[t].uc_stack.ss_sp = g_stacks + size_t(t) * 65536;
+        g_ctx[t].uc_stack.ss_size = 65536;
+        g_ctx[t].uc_link = &g_main;
+        makecontext(&g_ctx[t], (void (*)())g_entry, 1, t);
+        g_started[t] = t == 0;
+    }
+    g_cur = 0;
+    swapcontext(&g_main, &g_ctx[0]);
 }
 static std::vector<unsigned char> load(const char* p) {
     FILE* f = std::fopen(p, "rb");
@@ -199,5 +230,5 @@ static void save(const char* p, const std::vector<unsigned char>& b) {
 // HostFlags are the clang arguments that compile a HostCUDA program cpp
 // into the executable bin.
 func HostFlags(bin, cpp string) []string {
-	return []string{"-x", "c++", "-std=c++20", "-O1", "-pthread", "-Wno-unknown-attributes", "-o", bin, cpp}
+	return []string{"-x", "c++", "-std=c++17", "-O1", "-Wno-unknown-attributes", "-o", bin, cpp}
 }

@@ -1,0 +1,217 @@
+package dsl
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/metallic-go/metallic/backend"
+	"github.com/metallic-go/metallic/backend/cpu"
+	"github.com/metallic-go/metallic/dsl/kernel"
+	"github.com/metallic-go/metallic/dsl/kernel/clangcheck"
+	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/model"
+)
+
+// recBackend is the cpu backend recording buffers and dispatches, so a
+// forward can be replayed with the kernels' CUDA sources.
+type recBackend struct {
+	*cpu.Backend
+	ids       map[backend.Buffer]int
+	bufs      []backend.Buffer
+	recording bool
+	snap      [][]byte
+	disp      []recDispatch
+}
+
+type recDispatch struct {
+	kernel string
+	grid   backend.Grid
+	args   []backend.Arg
+}
+
+var (
+	recOnce sync.Once
+	lastRec *recBackend
+)
+
+func registerRec() {
+	recOnce.Do(func() {
+		backend.Register("hostrec", func(o backend.Options) (backend.Backend, error) {
+			lastRec = &recBackend{Backend: cpu.New(o), ids: map[backend.Buffer]int{}}
+			return lastRec, nil
+		})
+	})
+}
+
+func (r *recBackend) add(b backend.Buffer, err error) (backend.Buffer, error) {
+	if err == nil {
+		r.ids[b] = len(r.bufs)
+		r.bufs = append(r.bufs, b)
+	}
+	return b, err
+}
+
+func (r *recBackend) Alloc(n int) (backend.Buffer, error)   { return r.add(r.Backend.Alloc(n)) }
+func (r *recBackend) Wrap(d []byte) (backend.Buffer, error) { return r.add(r.Backend.Wrap(d)) }
+
+func (r *recBackend) Begin() backend.Encoder {
+	if r.recording && r.snap == nil {
+		for _, b := range r.bufs {
+			r.snap = append(r.snap, append([]byte(nil), b.(backend.HostBuffer).Bytes()...))
+		}
+	}
+	return &recEncoder{Encoder: r.Backend.Begin(), r: r}
+}
+
+type recEncoder struct {
+	backend.Encoder
+	r *recBackend
+}
+
+func (e *recEncoder) Dispatch(k backend.Kernel, g backend.Grid, args ...backend.Arg) {
+	if e.r.recording {
+		e.r.disp = append(e.r.disp, recDispatch{k.Name(), g, append([]backend.Arg(nil), args...)})
+	}
+	e.Encoder.Dispatch(k, g, args...)
+}
+
+// replay writes the C++ statements replaying one recorded forward from
+// its snapshot and saving buffer out to file.
+func replay(t *testing.T, r *recBackend, ks map[string]*kernel.Kernel, dir, tag string, out backend.Buffer, file string) string {
+	var b strings.Builder
+	b.WriteString("    {\n    std::vector<std::vector<unsigned char>> B;\n")
+	for i, s := range r.snap {
+		f := filepath.Join(dir, fmt.Sprintf("%s_%d", tag, i))
+		if err := os.WriteFile(f, s, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "    B.push_back(load(%q));\n", f)
+	}
+	for _, d := range r.disp {
+		k := ks[d.kernel]
+		var call []string
+		for _, a := range k.Args {
+			v := d.args[a.Index]
+			switch a.Kind {
+			case kernel.ArgBuffer:
+				q := "const "
+				if a.Output {
+					q = ""
+				}
+				call = append(call, fmt.Sprintf("(%s%s*)(B[%d].data() + %d)", q, a.Elem.In(kernel.CUDA), r.ids[v.Buf], v.Off))
+			case kernel.ArgInt:
+				call = append(call, strconv.Itoa(v.I))
+			default:
+				call = append(call, strconv.FormatFloat(float64(v.F), 'x', -1, 32)+"f")
+			}
+		}
+		fmt.Fprintf(&b, "    launch(%d, %d, %d, [&] { %s::%s(%s); });\n", max(d.grid.X, 1), max(d.grid.Y, 1),
+			k.Preset.Threads, k.Name, k.Entry, strings.Join(call, ", "))
+	}
+	fmt.Fprintf(&b, "    save(%q, B[%d]);\n    }\n", file, r.ids[out])
+	return b.String()
+}
+
+// Whole forwards (a prefill, then a decode step over the cache) replayed
+// from the specs' generated CUDA sources on the host give the CPU path's
+// logits: the GPU code, the argument tables and the executor's bindings
+// agree. stories260K in f32 (no input rounding: tight), tiny qwen2 (Q8_0,
+// biases) and qwen3 (Q4_K, q/k norms) with f16 activations (a little
+// looser: an input-rounding flip where the GPU's reduction order differs
+// would move a logit by ~1e-3).
+func TestSpecForwardReplayedAsCUDA(t *testing.T) {
+	clang, err := clangcheck.Clang()
+	if err != nil {
+		if oraclesRequired() {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	registerRec()
+	cases := []struct {
+		name string
+		m    func() *model.Model
+		act  string
+		tol  float64
+	}{
+		{"stories260K/f32", func() *model.Model { return openStories(t) }, "f32", 1e-4},
+		{"qwen2/Q8_0/f16", func() *model.Model { return tinyOf("qwen2", gguf.TypeQ8_0).open(t) }, "f16", 1e-3},
+		{"qwen3/Q4_K/f16", func() *model.Model { return tinyOf("qwen3", gguf.TypeQ4_K).open(t) }, "f16", 1e-3},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { replayCase(t, clang, c.m(), c.act, c.tol) })
+	}
+}
+
+func replayCase(t *testing.T, clang string, m *model.Model, act string, tol float64) {
+	e, err := New(m, Options{PathOptions: model.PathOptions{Backend: "hostrec", Ctx: 8, ActDType: act}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	rec := lastRec
+	ks := map[string]*kernel.Kernel{}
+	var src strings.Builder
+	src.WriteString(clangcheck.HostCUDA)
+	for _, k := range e.Kernels() {
+		ks[k.Name] = k
+		code := strings.Replace(k.CUDA, "#include <cuda_fp16.h>\n", "", 1)
+		fmt.Fprintf(&src, "namespace %s {\n%s}\n", k.Name, strings.ReplaceAll(code, "extern \"C\" ", ""))
+	}
+	dir := t.TempDir()
+	var body strings.Builder
+	var want [][]float32
+	for i, call := range []struct {
+		tokens []int32
+		pos    int
+	}{{[]int32{1, 40, 7}, 0}, {[]int32{61}, 3}} {
+		rec.recording, rec.snap, rec.disp = true, nil, nil
+		logits, err := e.Forward(call.tokens, call.pos)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.recording = false
+		want = append(want, logits)
+		body.WriteString(replay(t, rec, ks, dir, fmt.Sprint("f", i), e.logits.Buf, filepath.Join(dir, fmt.Sprint("logits", i))))
+	}
+	src.WriteString("int main() {\n" + body.String() + "    return 0;\n}\n")
+	cpp, bin := filepath.Join(dir, "replay.cpp"), filepath.Join(dir, "replay")
+	if err := os.WriteFile(cpp, []byte(src.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(clang, clangcheck.HostFlags(bin, cpp)...).CombinedOutput(); err != nil {
+		t.Fatalf("compiling: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin).CombinedOutput(); err != nil {
+		t.Fatalf("running: %v\n%s", err, out)
+	}
+	for i, w := range want {
+		raw, err := os.ReadFile(filepath.Join(dir, fmt.Sprint("logits", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rms float64
+		for _, v := range w {
+			rms += float64(v) * float64(v)
+		}
+		rms = math.Sqrt(rms / float64(len(w)))
+		var worst float64
+		for j, v := range w {
+			g := math.Float32frombits(uint32(raw[4*j]) | uint32(raw[4*j+1])<<8 | uint32(raw[4*j+2])<<16 | uint32(raw[4*j+3])<<24)
+			d := math.Abs(float64(g - v))
+			worst = math.Max(worst, d/(rms+math.Abs(float64(v))))
+			if !(d <= tol*(rms+math.Abs(float64(v)))) {
+				t.Fatalf("forward %d logit %d: CUDA replay %g, CPU %g (rms %g)", i, j, g, v, rms)
+			}
+		}
+		t.Logf("forward %d: worst |diff|/(rms+|ref|) = %.2g", i, worst)
+	}
+	t.Logf("%d kernels, %d dispatches replayed as CUDA", len(ks), len(rec.disp))
+}
