@@ -84,7 +84,7 @@ func (e *recEncoder) Dispatch(k backend.Kernel, g backend.Grid, args ...backend.
 
 // replay writes the C++ statements replaying one recorded forward from
 // its snapshot and saving buffer out to file.
-func replay(t *testing.T, r *recBackend, ks map[string]*kernel.Kernel, dir, tag string, out backend.Buffer, file string) string {
+func replay(t *testing.T, d kernel.Dialect, r *recBackend, ks map[string]*kernel.Kernel, dir, tag string, out backend.Buffer, file string) string {
 	var b strings.Builder
 	b.WriteString("    {\n    std::vector<std::vector<unsigned char>> B;\n")
 	for i, s := range r.snap {
@@ -94,25 +94,24 @@ func replay(t *testing.T, r *recBackend, ks map[string]*kernel.Kernel, dir, tag 
 		}
 		fmt.Fprintf(&b, "    B.push_back(load(%q));\n", f)
 	}
-	for _, d := range r.disp {
-		k := ks[d.kernel]
+	for _, dp := range r.disp {
+		k := ks[dp.kernel]
 		var call []string
 		for _, a := range k.Args {
-			v := d.args[a.Index]
+			v := dp.args[a.Index]
 			switch a.Kind {
 			case kernel.ArgBuffer:
-				q := "const "
-				if a.Output {
-					q = ""
-				}
-				call = append(call, fmt.Sprintf("(%s%s*)(B[%d].data() + %d)", q, a.Elem.In(kernel.CUDA), r.ids[v.Buf], v.Off))
+				call = append(call, fmt.Sprintf("P{B[%d].data() + %d}", r.ids[v.Buf], v.Off))
 			case kernel.ArgInt:
 				call = append(call, strconv.Itoa(v.I))
 			default:
 				call = append(call, strconv.FormatFloat(float64(v.F), 'x', -1, 32)+"f")
 			}
 		}
-		fmt.Fprintf(&b, "    launch(%d, %d, %d, [&] { %s::%s(%s); });\n", max(d.grid.X, 1), max(d.grid.Y, 1),
+		if d == kernel.MSL {
+			call = append(call, "MSLPosition()", "MSLThread()")
+		}
+		fmt.Fprintf(&b, "    launch(%d, %d, %d, [&] { %s::%s(%s); });\n", max(dp.grid.X, 1), max(dp.grid.Y, 1),
 			k.Preset.Threads, k.Name, k.Entry, strings.Join(call, ", "))
 	}
 	fmt.Fprintf(&b, "    save(%q, B[%d]);\n    }\n", file, r.ids[out])
@@ -120,13 +119,13 @@ func replay(t *testing.T, r *recBackend, ks map[string]*kernel.Kernel, dir, tag 
 }
 
 // Whole forwards (a prefill, then a decode step over the cache) replayed
-// from the specs' generated CUDA sources on the host give the CPU path's
+// from the specs' generated CUDA and MSL sources on the host give the CPU path's
 // logits: the GPU code, the argument tables and the executor's bindings
 // agree. stories260K in f32 (no input rounding: tight), tiny qwen2 (Q8_0,
 // biases) and qwen3 (Q4_K, q/k norms) with f16 activations (a little
 // looser: an input-rounding flip where the GPU's reduction order differs
 // would move a logit by ~1e-3).
-func TestSpecForwardReplayedAsCUDA(t *testing.T) {
+func TestSpecForwardReplayedFromGPUSources(t *testing.T) {
 	clang, err := clangcheck.Clang()
 	if err != nil {
 		if oraclesRequired() {
@@ -135,22 +134,27 @@ func TestSpecForwardReplayedAsCUDA(t *testing.T) {
 		t.Skip(err)
 	}
 	registerRec()
+	both := []kernel.Dialect{kernel.CUDA, kernel.MSL}
 	cases := []struct {
-		name string
-		m    func() *model.Model
-		act  string
-		tol  float64
+		name     string
+		m        func() *model.Model
+		act      string
+		tol      float64
+		dialects []kernel.Dialect
 	}{
-		{"stories260K/f32", func() *model.Model { return openStories(t) }, "f32", 1e-4},
-		{"qwen2/Q8_0/f16", func() *model.Model { return tinyOf("qwen2", gguf.TypeQ8_0).open(t) }, "f16", 1e-3},
-		{"qwen3/Q4_K/f16", func() *model.Model { return tinyOf("qwen3", gguf.TypeQ4_K).open(t) }, "f16", 1e-3},
+		{"stories260K/f32", func() *model.Model { return openStories(t) }, "f32", 1e-4, both},
+		{"qwen2/Q8_0/f16", func() *model.Model { return tinyOf("qwen2", gguf.TypeQ8_0).open(t) }, "f16", 1e-3, both[:1]},
+		{"qwen3/Q4_K/f16", func() *model.Model { return tinyOf("qwen3", gguf.TypeQ4_K).open(t) }, "f16", 1e-3, both[1:]},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) { replayCase(t, clang, c.m(), c.act, c.tol) })
+		m := c.m()
+		for _, d := range c.dialects {
+			t.Run(c.name+"/"+d.String(), func(t *testing.T) { replayCase(t, clang, d, m, c.act, c.tol) })
+		}
 	}
 }
 
-func replayCase(t *testing.T, clang string, m *model.Model, act string, tol float64) {
+func replayCase(t *testing.T, clang string, d kernel.Dialect, m *model.Model, act string, tol float64) {
 	e, err := New(m, Options{PathOptions: model.PathOptions{Backend: "hostrec", Ctx: 8, ActDType: act}})
 	if err != nil {
 		t.Fatal(err)
@@ -159,10 +163,17 @@ func replayCase(t *testing.T, clang string, m *model.Model, act string, tol floa
 	rec := lastRec
 	ks := map[string]*kernel.Kernel{}
 	var src strings.Builder
-	src.WriteString(clangcheck.HostCUDA)
+	if d == kernel.CUDA {
+		src.WriteString(clangcheck.HostCUDA)
+	} else {
+		src.WriteString(clangcheck.HostMSL)
+	}
 	for _, k := range e.Kernels() {
 		ks[k.Name] = k
 		code := strings.Replace(k.CUDA, "#include <cuda_fp16.h>\n", "", 1)
+		if d == kernel.MSL {
+			code = strings.Replace(k.MSL, "#include <metal_stdlib>\n", "", 1)
+		}
 		fmt.Fprintf(&src, "namespace %s {\n%s}\n", k.Name, strings.ReplaceAll(code, "extern \"C\" ", ""))
 	}
 	dir := t.TempDir()
@@ -179,7 +190,7 @@ func replayCase(t *testing.T, clang string, m *model.Model, act string, tol floa
 		}
 		rec.recording = false
 		want = append(want, logits)
-		body.WriteString(replay(t, rec, ks, dir, fmt.Sprint("f", i), e.logits.Buf, filepath.Join(dir, fmt.Sprint("logits", i))))
+		body.WriteString(replay(t, d, rec, ks, dir, fmt.Sprint("f", i), e.logits.Buf, filepath.Join(dir, fmt.Sprint("logits", i))))
 	}
 	src.WriteString("int main() {\n" + body.String() + "    return 0;\n}\n")
 	cpp, bin := filepath.Join(dir, "replay.cpp"), filepath.Join(dir, "replay")
@@ -205,13 +216,13 @@ func replayCase(t *testing.T, clang string, m *model.Model, act string, tol floa
 		var worst float64
 		for j, v := range w {
 			g := math.Float32frombits(uint32(raw[4*j]) | uint32(raw[4*j+1])<<8 | uint32(raw[4*j+2])<<16 | uint32(raw[4*j+3])<<24)
-			d := math.Abs(float64(g - v))
-			worst = math.Max(worst, d/(rms+math.Abs(float64(v))))
-			if !(d <= tol*(rms+math.Abs(float64(v)))) {
-				t.Fatalf("forward %d logit %d: CUDA replay %g, CPU %g (rms %g)", i, j, g, v, rms)
+			diff := math.Abs(float64(g - v))
+			worst = math.Max(worst, diff/(rms+math.Abs(float64(v))))
+			if !(diff <= tol*(rms+math.Abs(float64(v)))) {
+				t.Fatalf("forward %d logit %d: %s replay %g, CPU %g (rms %g)", i, j, d, g, v, rms)
 			}
 		}
 		t.Logf("forward %d: worst |diff|/(rms+|ref|) = %.2g", i, worst)
 	}
-	t.Logf("%d kernels, %d dispatches replayed as CUDA", len(ks), len(rec.disp))
+	t.Logf("%d kernels, %d dispatches replayed as %s", len(ks), len(rec.disp), d)
 }

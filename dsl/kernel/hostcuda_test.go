@@ -20,9 +20,9 @@ type hostLaunch struct {
 	args []backend.Arg
 }
 
-// runHostCUDA runs the launches' CUDA sources on the host and returns, per
-// launch, the bytes of every output buffer argument by index.
-func runHostCUDA(t *testing.T, launches []hostLaunch) []map[int][]byte {
+// runHost runs the launches' sources of dialect d on the host and returns,
+// per launch, the bytes of every output buffer argument by index.
+func runHost(t *testing.T, d Dialect, launches []hostLaunch) []map[int][]byte {
 	t.Helper()
 	clang, err := clangcheck.Clang()
 	if err != nil {
@@ -30,9 +30,16 @@ func runHostCUDA(t *testing.T, launches []hostLaunch) []map[int][]byte {
 	}
 	dir := t.TempDir()
 	var src, body strings.Builder
-	src.WriteString(clangcheck.HostCUDA)
+	if d == CUDA {
+		src.WriteString(clangcheck.HostCUDA)
+	} else {
+		src.WriteString(clangcheck.HostMSL)
+	}
 	for i, l := range launches {
 		code := strings.Replace(l.k.CUDA, "#include <cuda_fp16.h>\n", "", 1)
+		if d == MSL {
+			code = strings.Replace(l.k.MSL, "#include <metal_stdlib>\n", "", 1)
+		}
 		code = strings.ReplaceAll(code, "extern \"C\" ", "")
 		fmt.Fprintf(&src, "namespace k%d {\n%s}\n", i, code)
 		var call []string
@@ -45,16 +52,15 @@ func runHostCUDA(t *testing.T, launches []hostLaunch) []map[int][]byte {
 					t.Fatal(err)
 				}
 				fmt.Fprintf(&body, "    auto b%d_%d = load(%q);\n", i, a.Index, file)
-				q := "const "
-				if a.Output {
-					q = ""
-				}
-				call = append(call, fmt.Sprintf("(%s%s*)b%d_%d.data()", q, a.Elem.In(CUDA), i, a.Index))
+				call = append(call, fmt.Sprintf("P{b%d_%d.data()}", i, a.Index))
 			case ArgInt:
 				call = append(call, strconv.Itoa(v.I))
 			default:
 				call = append(call, strconv.FormatFloat(float64(v.F), 'x', -1, 32)+"f")
 			}
+		}
+		if d == MSL {
+			call = append(call, "MSLPosition()", "MSLThread()")
 		}
 		fmt.Fprintf(&body, "    launch(%d, %d, %d, [&] { k%d::%s(%s); });\n", max(l.grid.X, 1), max(l.grid.Y, 1),
 			l.k.Preset.Threads, i, l.k.Entry, strings.Join(call, ", "))
@@ -70,10 +76,10 @@ func runHostCUDA(t *testing.T, launches []hostLaunch) []map[int][]byte {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command(clang, clangcheck.HostFlags(bin, cpp)...).CombinedOutput(); err != nil {
-		t.Fatalf("compiling host CUDA: %v\n%s", err, out)
+		t.Fatalf("compiling host %s: %v\n%s", d, err, out)
 	}
 	if out, err := exec.Command(bin).CombinedOutput(); err != nil {
-		t.Fatalf("running host CUDA: %v\n%s", err, out)
+		t.Fatalf("running host %s: %v\n%s", d, err, out)
 	}
 	res := make([]map[int][]byte, len(launches))
 	for i, l := range launches {

@@ -16,11 +16,12 @@ type hostCase struct {
 	bind Binding
 }
 
-// TestGeneratedCUDAExecutesLikeCPU runs the generated CUDA source of
-// kernels covering every stage (threads, barriers, shuffles and shared
-// memory emulated on the host) and compares every output with the fused
-// CPU implementation: the GPU code computes what the CPU code computes.
-func TestGeneratedCUDAExecutesLikeCPU(t *testing.T) {
+// TestGeneratedSourcesExecuteLikeCPU runs the generated CUDA and MSL
+// sources of kernels covering every stage (threads, barriers, shuffles and
+// shared memory emulated on the host) and compares every output with the
+// fused CPU implementation: the GPU code computes what the CPU code
+// computes, in both dialects.
+func TestGeneratedSourcesExecuteLikeCPU(t *testing.T) {
 	requireClang(t)
 	var cases []hostCase
 	for _, half := range []bool{false, true} {
@@ -114,7 +115,13 @@ func TestGeneratedCUDAExecutesLikeCPU(t *testing.T) {
 		}
 		launches = append(launches, hostLaunch{k: c.k, grid: c.k.Grid(c.rows), args: args})
 	}
-	gpuOut := runHostCUDA(t, launches)
+	for _, d := range []Dialect{CUDA, MSL} {
+		compareHost(t, d, cases, cpuOut, runHost(t, d, launches))
+	}
+	t.Logf("%d kernels executed as CUDA and as MSL on the host", len(cases))
+}
+
+func compareHost(t *testing.T, d Dialect, cases []hostCase, cpuOut, gpuOut []map[int][]byte) {
 	for i, c := range cases {
 		for _, a := range c.k.Args {
 			if a.Kind != ArgBuffer || !a.Output {
@@ -131,13 +138,12 @@ func TestGeneratedCUDAExecutesLikeCPU(t *testing.T) {
 				tol = 2e-3
 			}
 			for j := range want {
-				if d := math.Abs(float64(got[j] - want[j])); !(d <= tol*rms+tol*math.Abs(float64(want[j]))) {
-					t.Fatalf("%s: %s[%d]: CUDA on host %g, CPU %g", c.name, a.Name, j, got[j], want[j])
+				if diff := math.Abs(float64(got[j] - want[j])); !(diff <= tol*rms+tol*math.Abs(float64(want[j]))) {
+					t.Fatalf("%s (%s): %s[%d]: host %g, CPU %g", c.name, d, a.Name, j, got[j], want[j])
 				}
 			}
 		}
 	}
-	t.Logf("%d kernels executed as CUDA on the host", len(cases))
 }
 
 func decode(b []byte, elem Type) []float32 {
