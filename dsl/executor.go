@@ -82,6 +82,11 @@ func New(m *model.Model, opts Options) (*Executor, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newFromSpec(m, spec, opts)
+}
+
+// newFromSpec compiles a parsed spec for m.
+func newFromSpec(m *model.Model, spec *Spec, opts Options) (*Executor, error) {
 	if spec.Architecture != m.Config.Arch {
 		return nil, specErr("architecture", "spec is for %q, model is %q", spec.Architecture, m.Config.Arch)
 	}
