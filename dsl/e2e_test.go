@@ -183,7 +183,7 @@ func TestClangEverySpecKernel(t *testing.T) {
 				}
 				ks := e.Kernels()
 				if dt == gguf.TypeF32 && act == "f32" {
-					t.Logf("%s spec: %d distinct kernels, %d dispatches per token", arch, len(ks), len(e.ops))
+					t.Logf("%s spec: %d distinct kernels, %d dispatches per forward (%d layers)", arch, len(ks), len(e.ops), m.Config.Layers)
 				}
 				for _, k := range ks {
 					if seen[k.MSL] {
