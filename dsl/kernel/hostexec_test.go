@@ -90,9 +90,8 @@ func TestGeneratedSourcesExecuteLikeCPU(t *testing.T) {
 			add("move", T, Binding{"x": backend.Buf(xb), "index": backend.Buf(h.ids([]int32{2, 0, 1})), "y": backend.Buf(h.zeros(16*K, a))}, nil,
 				&Copy{Mode: mode, N: K, Segs: 1, SrcStride: K, DstStride: K, In: a, Out: a}, nil)
 		}
-		// Run on the CPU, keep its outputs, restore the outputs' initial bytes.
-		_ = h
 	}
+	// Run on the CPU, keep its outputs, restore the outputs' initial bytes.
 	cpuOut := make([]map[int][]byte, len(cases))
 	var launches []hostLaunch
 	h := newHarness(t, false, 2)
