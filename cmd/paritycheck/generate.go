@@ -29,9 +29,9 @@ const generateUsage = `generate [MODEL] [--prompt S | --tokens 1,2] [-n N] [--pa
 // genRunFlags are the flags generate and logits share: which path runs
 // where, and how.
 type genRunFlags struct {
-	path, backend, act string
-	ctx, threads       int
-	json               bool
+	path, backend, act, spec string
+	ctx, threads             int
+	json                     bool
 }
 
 func genAddRunFlags(fs *flag.FlagSet) *genRunFlags {
@@ -41,6 +41,7 @@ func genAddRunFlags(fs *flag.FlagSet) *genRunFlags {
 	fs.StringVar(&r.act, "act", "f32", "activation and KV-cache storage: f32 or f16")
 	fs.IntVar(&r.ctx, "ctx", 0, "KV-cache capacity in positions (0 = min(context length, 4096))")
 	fs.IntVar(&r.threads, "threads", 0, "cpu worker threads (0 = GOMAXPROCS); results do not depend on it")
+	fs.StringVar(&r.spec, "spec", "", "dsl path: JSON model spec file (default: the embedded spec of the architecture)")
 	fs.BoolVar(&r.json, "json", false, "print one JSON object on stdout")
 	return r
 }
@@ -61,7 +62,7 @@ func (r *genRunFlags) open(arg string) (*model.Model, model.Path, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := model.OpenPath(r.path, m, model.PathOptions{Backend: r.backend, Ctx: r.ctx, ActDType: r.act, Threads: r.threads})
+	p, err := model.OpenPath(r.path, m, model.PathOptions{Backend: r.backend, Ctx: r.ctx, ActDType: r.act, Threads: r.threads, Spec: r.spec})
 	if err != nil {
 		m.Close()
 		return nil, nil, err

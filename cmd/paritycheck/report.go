@@ -26,14 +26,14 @@ func init() {
 
 // pcRun holds the flags shared by report, steps, tokens and bisect.
 type pcRun struct {
-	paths, prompt, tokens, dtype, backend string
-	threads, decode, n                    int
-	perturb                               pcList
-	json, explain, all, noOracle          bool
-	plot                                  string
-	temp, topP, minP, tieEps              float64
-	topK                                  int
-	seed, perturbSeed                     uint64
+	paths, prompt, tokens, dtype, backend, spec string
+	threads, decode, n                          int
+	perturb                                     pcList
+	json, explain, all, noOracle                bool
+	plot                                        string
+	temp, topP, minP, tieEps                    float64
+	topK                                        int
+	seed, perturbSeed                           uint64
 }
 
 // pcList is a repeatable string flag.
@@ -49,6 +49,7 @@ func pcFlags(fs *flag.FlagSet, r *pcRun, sampler bool) {
 	fs.StringVar(&r.tokens, "tokens", "", "prompt token ids, e.g. 1,403,407 (instead of --prompt)")
 	fs.StringVar(&r.dtype, "dtype", "f32", "activation storage dtype of the paths: f32 or f16")
 	fs.StringVar(&r.backend, "backend", "cpu", "backend of the reference and dsl paths")
+	fs.StringVar(&r.spec, "spec", "", "JSON model spec file for the dsl path (default: the embedded spec of the architecture)")
 	fs.IntVar(&r.threads, "threads", 1, "worker threads of every path (0 = GOMAXPROCS); 1 by default: the models parity runs on are small, and llama.cpp's spinning workers crawl on a loaded machine")
 	fs.Var(&r.perturb, "perturb", "PATH:CHECKPOINT=REL: multiply the checkpoint by (1+REL·u), u seeded uniform in [-1,1] (repeatable)")
 	fs.Uint64Var(&r.perturbSeed, "perturb-seed", 1, "seed of the --perturb RNG (SplitMix64)")
@@ -95,7 +96,7 @@ func pcSession(r *pcRun, pos []string, stderr io.Writer) (*parity.Session, []par
 		p.Seed = r.perturbSeed
 		ps = append(ps, p)
 	}
-	so := parity.SessionOptions{PathOptions: model.PathOptions{Backend: r.backend, ActDType: r.dtype, Threads: r.threads}}
+	so := parity.SessionOptions{PathOptions: model.PathOptions{Backend: r.backend, ActDType: r.dtype, Threads: r.threads, Spec: r.spec}}
 	if r.paths == "" {
 		so.Paths = model.PathNames()
 		so.Optional = []string{"llamacpp"}

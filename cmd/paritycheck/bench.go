@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/metallic-go/metallic/model"
+	"github.com/metallic-go/metallic/sample"
+)
+
+func init() {
+	register(command{
+		name:    "bench",
+		summary: "measure prefill and decode speed of one path (tok/s, peak RSS)",
+		run:     runBench,
+	})
+}
+
+const benchUsage = `bench [MODEL] [--path P] [--backend B] [--prompt-len N] [-n N] [--reps R]
+       [--ctx N] [--act f32|f16] [--threads N] [--spec F] [--json]`
+
+type benchOutput struct {
+	Path        string    `json:"path"`
+	Backend     string    `json:"backend"`
+	Act         string    `json:"act"`
+	PromptLen   int       `json:"prompt_len"`
+	N           int       `json:"n"`
+	Reps        int       `json:"reps"`
+	PrefillTokS float64   `json:"prefill_tok_s"` // best of reps
+	DecodeTokS  float64   `json:"decode_tok_s"`  // best of reps
+	PrefillRuns []float64 `json:"prefill_runs_tok_s"`
+	DecodeRuns  []float64 `json:"decode_runs_tok_s"`
+	PeakRSSMB   float64   `json:"peak_rss_mb"`
+}
+
+// runBench prefills a fixed synthetic prompt (token ids 1+i·7 mod vocab, so
+// every run and every path sees the same input) and decodes n tokens
+// greedily, ignoring end-of-sequence; it reports the best of --reps runs.
+func runBench(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench", benchUsage, stderr)
+	run := genAddRunFlags(fs)
+	promptLen := fs.Int("prompt-len", 32, "prompt length in tokens")
+	n := fs.Int("n", 32, "tokens to decode")
+	reps := fs.Int("reps", 3, "repetitions; the best is reported")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usagef("bench takes one MODEL, got %q", pos)
+	}
+	if *promptLen < 1 || *n < 1 || *reps < 1 {
+		return usagef("--prompt-len, -n and --reps must be ≥ 1")
+	}
+	arg := ""
+	if len(pos) == 1 {
+		arg = pos[0]
+	}
+	m, p, err := run.open(arg)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	defer p.Close()
+	prompt := make([]int32, *promptLen)
+	for i := range prompt {
+		prompt[i] = int32((1 + 7*i) % m.Config.Vocab)
+	}
+	out := benchOutput{Path: p.Name(), Backend: run.backend, Act: run.act, PromptLen: *promptLen, N: *n, Reps: *reps}
+	for r := 0; r < *reps; r++ {
+		res, err := model.Generate(p, prompt, model.GenerateOptions{MaxTokens: *n, Sampler: sample.Options{}})
+		if err != nil {
+			return err
+		}
+		pf, dc := res.PrefillTokPerSec(), res.DecodeTokPerSec()
+		out.PrefillRuns = append(out.PrefillRuns, pf)
+		out.DecodeRuns = append(out.DecodeRuns, dc)
+		out.PrefillTokS = max(out.PrefillTokS, pf)
+		out.DecodeTokS = max(out.DecodeTokS, dc)
+		if !run.json {
+			fmt.Fprintf(stderr, "run %d/%d: prefill %.1f tok/s, decode %.1f tok/s\n", r+1, *reps, pf, dc)
+		}
+	}
+	out.PeakRSSMB = peakRSSMB()
+	if run.json {
+		return writeJSON(stdout, out)
+	}
+	fmt.Fprintf(stdout, "%s on %s (%s): prompt %d, decode %d, best of %d\n", out.Path, out.Backend, out.Act, *promptLen, *n, *reps)
+	fmt.Fprintf(stdout, "prefill %.1f tok/s\ndecode  %.1f tok/s\npeak RSS %.1f MB\n", out.PrefillTokS, out.DecodeTokS, out.PeakRSSMB)
+	return nil
+}
