@@ -1,6 +1,7 @@
 package dsl
 
 import (
+	"github.com/metallic-go/metallic/internal/testenv"
 	"os"
 	"path/filepath"
 	"testing"
@@ -8,23 +9,7 @@ import (
 	"github.com/metallic-go/metallic/model"
 )
 
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
+func repoRoot(t testing.TB) string { return testenv.RepoRoot(t) }
 
 func openStories(t testing.TB) *model.Model {
 	t.Helper()

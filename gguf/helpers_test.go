@@ -1,30 +1,14 @@
 package gguf
 
 import (
-	"os"
+	"github.com/metallic-go/metallic/internal/testenv"
 	"path/filepath"
 	"testing"
 )
 
 // repoRoot walks up from the working directory to the directory holding
 // go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
+func repoRoot(t testing.TB) string { return testenv.RepoRoot(t) }
 
 func storiesPath(t testing.TB) string {
 	return filepath.Join(repoRoot(t), "testdata", "stories260K.gguf")

@@ -1,6 +1,7 @@
 package llamacpp
 
 import (
+	"github.com/metallic-go/metallic/internal/testenv"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,18 +21,7 @@ func requireLib(t *testing.T) {
 	}
 }
 
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	root, ok := findModuleRoot(wd)
-	if !ok {
-		t.Fatal("no go.mod above the test directory")
-	}
-	return root
-}
+func repoRoot(t *testing.T) string { return testenv.RepoRoot(t) }
 
 func storiesPath(t *testing.T) string {
 	return filepath.Join(repoRoot(t), "testdata", "stories260K.gguf")

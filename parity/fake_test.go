@@ -1,8 +1,8 @@
 package parity
 
 import (
+	"github.com/metallic-go/metallic/internal/testenv"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -240,20 +240,7 @@ func (f *fakePath) Forward(tokens []int32, pos int) ([]float32, error) {
 }
 
 // repoRoot walks up from the working directory to go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Fatal("go.mod not found above the working directory")
-		}
-		dir = up
-	}
-}
+func repoRoot(t testing.TB) string { return testenv.RepoRoot(t) }
 
 func openStories(t testing.TB) *model.Model {
 	t.Helper()

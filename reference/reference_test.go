@@ -1,7 +1,7 @@
 package reference_test
 
 import (
-	"os"
+	"github.com/metallic-go/metallic/internal/testenv"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -16,22 +16,7 @@ import (
 // golden are stories260K's first 48 greedy tokens from BOS (DESIGN.md).
 var golden = []int32{403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426, 385, 328, 432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426, 338, 391, 266, 267}
 
-func repoRoot(t testing.TB) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
+func repoRoot(t testing.TB) string { return testenv.RepoRoot(t) }
 
 func stories(t testing.TB) *model.Model {
 	m, err := model.Open(filepath.Join(repoRoot(t), "testdata", "stories260K.gguf"))

@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"github.com/metallic-go/metallic/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,33 +12,11 @@ import (
 )
 
 // repoRoot walks up from the test's directory to the directory holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
+func repoRoot(t testing.TB) string { return testenv.RepoRoot(t) }
 
 // needOracle skips the test with reason, or fails it when
 // METALLIC_REQUIRE_ORACLES=1.
-func needOracle(t testing.TB, reason string) {
-	t.Helper()
-	if os.Getenv("METALLIC_REQUIRE_ORACLES") == "1" {
-		t.Fatalf("oracle required (METALLIC_REQUIRE_ORACLES=1) but unavailable: %s", reason)
-	}
-	t.Skipf("oracle unavailable: %s", reason)
-}
+func needOracle(t testing.TB, reason string) { t.Helper(); testenv.NeedOracle(t, reason) }
 
 func nodeModules(t testing.TB) string {
 	return filepath.Join(repoRoot(t), ".cache", "npm", "node_modules")
