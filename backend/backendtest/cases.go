@@ -83,10 +83,22 @@ func matmulShapes(bs int) [][3]int {
 }
 
 func matmulCase(w gguf.Type, K, N, T int) result {
+	return gemmCase(backend.OpMatMul, w, K, N, T, false)
+}
+
+// gemmCase checks op (matmul or matmul_q) against a float64 product; with
+// round, the oracle's activations are first rounded as llama.cpp rounds them
+// for w's dot product (roundedX).
+func gemmCase(op string, w gguf.Type, K, N, T int, round bool) result {
 	return func(h *harness) ([]float64, []byte, []float64, []float64, error) {
 		x, xs, err := h.act(h.uniform(T*K, 1), h.in)
 		if err != nil {
 			return nil, nil, nil, nil, err
+		}
+		if round {
+			if xs, err = roundedX(w, xs, K); err != nil {
+				return nil, nil, nil, nil, err
+			}
 		}
 		wb, wv, err := h.weight(w, K, N, 1)
 		if err != nil {
@@ -96,7 +108,7 @@ func matmulCase(w gguf.Type, K, N, T int) result {
 		if err != nil {
 			return nil, nil, nil, nil, err
 		}
-		if err := h.dispatch(backend.KernelSpec{Name: backend.OpMatMul, Weight: w}, backend.Grid{X: N},
+		if err := h.dispatch(backend.KernelSpec{Name: op, Weight: w}, backend.Grid{X: N},
 			backend.Buf(out), backend.Buf(x), backend.Buf(wb), backend.Int(K), backend.Int(N), backend.Int(T)); err != nil {
 			return nil, nil, nil, nil, err
 		}

@@ -69,40 +69,5 @@ func q8k(x []float32, dst []float64) {
 }
 
 func matmulQCase(w gguf.Type, K, N, T int) result {
-	return func(h *harness) ([]float64, []byte, []float64, []float64, error) {
-		x, xs, err := h.act(h.uniform(T*K, 1), h.in)
-		if err != nil {
-			return nil, nil, nil, nil, err
-		}
-		xq, err := roundedX(w, xs, K)
-		if err != nil {
-			return nil, nil, nil, nil, err
-		}
-		wb, wv, err := h.weight(w, K, N, 1)
-		if err != nil {
-			return nil, nil, nil, nil, err
-		}
-		out, err := h.alloc(T*N, h.out)
-		if err != nil {
-			return nil, nil, nil, nil, err
-		}
-		if err := h.dispatch(backend.KernelSpec{Name: backend.OpMatMulQ, Weight: w}, backend.Grid{X: N},
-			backend.Buf(out), backend.Buf(x), backend.Buf(wb), backend.Int(K), backend.Int(N), backend.Int(T)); err != nil {
-			return nil, nil, nil, nil, err
-		}
-		ref, mag := make([]float64, T*N), make([]float64, T*N)
-		for t := range T {
-			for n := range N {
-				var s, m float64
-				for k := range K {
-					p := wv[n*K+k] * xq[t*K+k]
-					s += p
-					m += math.Abs(p)
-				}
-				ref[t*N+n], mag[t*N+n] = s, m
-			}
-		}
-		got, raw, err := h.read(out, T*N, h.out)
-		return got, raw, ref, mag, err
-	}
+	return gemmCase(backend.OpMatMulQ, w, K, N, T, true)
 }
