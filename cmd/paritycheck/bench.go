@@ -52,10 +52,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if *promptLen < 1 || *n < 1 || *reps < 1 {
 		return usagef("--prompt-len, -n and --reps must be ≥ 1")
 	}
-	arg := ""
-	if len(pos) == 1 {
-		arg = pos[0]
-	}
+	arg := firstArg(pos)
 	m, p, err := run.open(arg)
 	if err != nil {
 		return err

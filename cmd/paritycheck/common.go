@@ -58,6 +58,15 @@ func modelPath(arg string) (string, error) {
 	return embedded.Path()
 }
 
+// firstArg returns the MODEL positional argument, or "" (the embedded model)
+// when none was given. Callers reject more than one beforehand.
+func firstArg(pos []string) string {
+	if len(pos) == 0 {
+		return ""
+	}
+	return pos[0]
+}
+
 // writeJSON writes v as one indented JSON object followed by a newline.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)

@@ -154,10 +154,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	arg := ""
-	if len(pos) == 1 {
-		arg = pos[0]
-	}
+	arg := firstArg(pos)
 	m, p, err := run.open(arg)
 	if err != nil {
 		return err

@@ -87,10 +87,7 @@ func goldenRecord(args []string, stdout, stderr io.Writer) error {
 	if *prompt != "" && *tokens != "" {
 		return usagef("give --prompt or --tokens, not both")
 	}
-	arg := ""
-	if len(pos) == 1 {
-		arg = pos[0]
-	}
+	arg := firstArg(pos)
 	mp, err := modelPath(arg)
 	if err != nil {
 		return err

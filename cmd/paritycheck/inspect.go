@@ -63,10 +63,7 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	if len(pos) > 1 {
 		return usagef("inspect takes one MODEL, got %d arguments", len(pos))
 	}
-	arg := ""
-	if len(pos) == 1 {
-		arg = pos[0]
-	}
+	arg := firstArg(pos)
 	path, err := modelPath(arg)
 	if err != nil {
 		return err

@@ -40,10 +40,7 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	arg := ""
-	if len(pos) == 1 {
-		arg = pos[0]
-	}
+	arg := firstArg(pos)
 	m, p, err := run.open(arg)
 	if err != nil {
 		return err

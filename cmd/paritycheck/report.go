@@ -76,10 +76,7 @@ func pcSession(r *pcRun, pos []string, stderr io.Writer) (*parity.Session, []par
 	if len(pos) > 1 {
 		return nil, nil, nil, usagef("expected at most one MODEL, got %q", pos)
 	}
-	arg := ""
-	if len(pos) == 1 {
-		arg = pos[0]
-	}
+	arg := firstArg(pos)
 	file, err := modelPath(arg)
 	if err != nil {
 		return nil, nil, nil, err
