@@ -265,9 +265,6 @@ func TestGoldenRecordThenVerify(t *testing.T) {
 		t.Errorf("verify: exit %d\n%s%s", code, so, errs)
 	}
 	// Our inspect reads it as any GGUF file.
-	if _, ok := commands["inspect"]; !ok {
-		t.Skip("inspect is not built in")
-	}
 	code, so, errs = goldenRun("inspect", out, "--json")
 	if code != 0 || !strings.Contains(so, `"reference/tokens"`) || !strings.Contains(so, "metallic.golden.model.sha256") {
 		t.Errorf("inspect: exit %d\n%.2000s%s", code, so, errs)
