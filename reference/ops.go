@@ -87,7 +87,7 @@ func (c *Context) kvWrite(l int, k, v backend.Buffer, T, pos int) {
 // attention: out[t,h] = softmax(q[t,h]·K[0..pos+t]ᵀ/√hd)·V over layer l's cache.
 func (c *Context) attention(out, q backend.Buffer, l, T, pos int) {
 	cfg := &c.cfg
-	scale := float32(1 / math.Sqrt(float64(cfg.HeadDim)))
+	scale := 1 / float32(math.Sqrt(float64(cfg.HeadDim))) // 1.0f/sqrtf(hd), as llama.cpp
 	c.run(backend.OpAttention, gguf.TypeF32, c.act, backend.Grid{X: T * cfg.Heads},
 		backend.Buf(out), backend.Buf(q), backend.Buf(c.kc[l]), backend.Buf(c.vc[l]),
 		backend.Int(cfg.Heads), backend.Int(cfg.KVHeads), backend.Int(cfg.HeadDim), backend.Int(pos), backend.Float(scale))

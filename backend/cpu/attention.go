@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/metallic-go/metallic/backend"
+	"github.com/metallic-go/metallic/backend/ggmlnum"
 )
 
 // rope: out, x [T, heads·hd], heads, hd, ropeDim, pos0, base, style.
@@ -23,7 +24,8 @@ func rope(c backend.CPUCall, in, out act) {
 			// llama.cpp's float32 angles.
 			backend.RopeAngles(pos0+t, base, rd, th)
 			for i, a := range th {
-				cs[2*i], cs[2*i+1] = float32(math.Cos(float64(a))), float32(math.Sin(float64(a)))
+				// glibc's sinf/cosf, which ggml calls.
+				cs[2*i+1], cs[2*i] = ggmlnum.Sincosf(a)
 			}
 			lastT = t
 		}
@@ -36,8 +38,10 @@ func rope(c backend.CPUCall, in, out act) {
 			}
 			cos, sin := cs[2*i], cs[2*i+1]
 			x0, x1 := x[j], x[k]
-			x[j] = x0*cos - x1*sin
-			x[k] = x0*sin + x1*cos
+			// ggml's rotate_pairs as GCC contracts it: the first product
+			// of each expression fused with the rounded second one.
+			x[j] = ggmlnum.FMA32(x0, cos, -(x1 * sin))
+			x[k] = ggmlnum.FMA32(x0, sin, x1*cos)
 		}
 		o.store(off, x)
 	}
@@ -45,17 +49,34 @@ func rope(c backend.CPUCall, in, out act) {
 
 // attention: out [T,heads·hd], q [T,heads·hd], kcache, vcache [ctx,kv·hd],
 // heads, kvHeads, hd, pos0, scale. Item = t·heads + h.
+//
+// The arithmetic is ggml's (non-flash) CPU attention as llama.cpp runs it,
+// so the reference agrees with llama.cpp bit for bit:
+//   - s_j = q·k_j: a single query row (decode) goes through tinyBLAS's f32
+//     GEMM, a prompt's queries (a non-contiguous view in llama.cpp's graph)
+//     through ggml_vec_dot_f32;
+//   - w_j = s_j·scale, p = softmax(w) with ggml_vec_soft_max_f32: ggml's
+//     vector exp over groups of 16 positions (masked positions give 0),
+//     each group summed with Reduce16 and added in float64, p_j = e_j·
+//     float32(1/Σ);
+//   - out[i] = Σ_j p_j·v_j[i] through tinyBLAS: 16 lanes (j mod 16) of
+//     fused multiply-adds, then Reduce16.
+// llama.cpp's KV length is a multiple of 16, so every position falls in a
+// whole group.
 func attention(c backend.CPUCall, in, out act) {
 	a := c.Args
 	heads, kvh, hd, pos0, scale := a[4].I, a[5].I, a[6].I, a[7].I, a[8].F
+	T := c.Grid.Items() / heads
 	group := heads / kvh
 	kvDim := kvh * hd
 	maxPos := pos0 + (c.Hi-1)/heads + 1
-	sc := getScratch(4*hd + maxPos)
+	padded := (maxPos + 15) &^ 15
+	sc := getScratch(4*hd + padded)
 	defer putScratch(sc)
 	s := *sc
-	q, acc, kr, vr, scores := s[:hd], s[hd:2*hd], s[2*hd:3*hd], s[3*hd:4*hd], s[4*hd:]
+	q, kr, vr, scores := s[:hd], s[2*hd:3*hd], s[3*hd:4*hd], s[4*hd:]
 	qt, kt, vt, o := in.bind(a[1]), in.bind(a[2]), in.bind(a[3]), out.bind(a[0])
+	res := s[hd : 2*hd]
 	for it := c.Lo; it < c.Hi; it++ {
 		t, h := it/heads, it%heads
 		g := h / group
@@ -64,25 +85,53 @@ func attention(c backend.CPUCall, in, out act) {
 		mx := float32(math.Inf(-1))
 		for j := range n {
 			k := kt.view(j*kvDim+g*hd, hd, kr)
-			v := dot(q, k) * scale
+			v := ggmlnum.DotF32(k, q) * scale
 			scores[j] = v
 			mx = max(mx, v)
 		}
+		np := (n + 15) &^ 15
 		var sum float64
-		for j := range n {
-			e := float32(math.Exp(float64(scores[j] - mx)))
-			scores[j] = e
-			sum += float64(e)
+		for j0 := 0; j0 < np; j0 += 16 {
+			var e [16]float32
+			for l := range 16 {
+				if j := j0 + l; j < n {
+					e[l] = ggmlnum.Expf(scores[j] - mx)
+					scores[j] = e[l]
+				}
+			}
+			sum += float64(ggmlnum.Reduce16(&e))
 		}
 		inv := float32(1 / sum)
-		clear(acc)
 		for j := range n {
-			p := scores[j] * inv
-			v := vt.view(j*kvDim+g*hd, hd, vr)
-			for i, vv := range v {
-				acc[i] += p * vv
+			scores[j] *= inv
+		}
+		if T == 1 {
+			// One query: tinyBLAS declines (n < 2), ggml_vec_dot_f32
+			// dots each V column with p.
+			lanes := make([]ggmlnum.DotF32Lanes, hd)
+			for j := range n {
+				p := scores[j]
+				v := vt.view(j*kvDim+g*hd, hd, vr)
+				for i, vv := range v {
+					lanes[i].Add(j, vv, p)
+				}
+			}
+			for i := range res {
+				res[i] = lanes[i].Sum()
+			}
+		} else {
+			lanes := make([]ggmlnum.TinyLanes, hd)
+			for j := range n {
+				p := scores[j]
+				v := vt.view(j*kvDim+g*hd, hd, vr)
+				for i, vv := range v {
+					lanes[i].Add(j, vv, p)
+				}
+			}
+			for i := range res {
+				res[i] = lanes[i].Sum()
 			}
 		}
-		o.store((t*heads+h)*hd, acc)
+		o.store((t*heads+h)*hd, res)
 	}
 }

@@ -1,9 +1,11 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/metallic-go/metallic/backend"
+	"github.com/metallic-go/metallic/backend/ggmlnum"
 	"github.com/metallic-go/metallic/gguf"
 )
 
@@ -131,6 +133,10 @@ func matmul(c backend.CPUCall, wt gguf.Type, in, out act, quant bool) {
 	if err != nil {
 		panic(err)
 	}
+	if quant && wt == gguf.TypeQ8_0 {
+		matmulQ8_0(c, in, out)
+		return
+	}
 	var xs []float32
 	if quant && wt != gguf.TypeF32 {
 		xsc := getScratch(T * K)
@@ -156,6 +162,33 @@ func matmul(c backend.CPUCall, wt gguf.Type, in, out act, quant bool) {
 		w.rowDot(wb[n*w.rowBytes:(n+1)*w.rowBytes], xs, K, T, acc, blk, res)
 		for t := range T {
 			o.store1(t*N+n, res[t])
+		}
+	}
+}
+
+// matmulQ8_0 is OpMatMulQ for Q8_0 weights computed as ggml's CPU backend
+// computes it: each x row quantized to Q8_0 (ggmlnum.QuantizeQ8_0), then
+// integer block dots scaled and summed in ggml's lane order
+// (ggmlnum.DotQ8_0), so results match llama.cpp bit for bit.
+func matmulQ8_0(c backend.CPUCall, in, out act) {
+	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
+	if K%32 != 0 {
+		panic(fmt.Sprintf("cpu: matmul_q: K = %d is not a multiple of the Q8_0 block", K))
+	}
+	xsc := getScratch(T*K + T*K/32)
+	defer putScratch(xsc)
+	xs, xd := (*xsc)[:T*K], (*xsc)[T*K:]
+	in.bind(c.Args[1]).load(0, xs)
+	xq := make([]int8, T*K)
+	ggmlnum.QuantizeQ8_0(xs, xq, xd)
+	o := out.bind(c.Args[0])
+	wb := c.Args[2].Bytes()
+	rb := K / 32 * 34
+	nb := K / 32
+	for n := c.Lo; n < c.Hi; n++ {
+		row := wb[n*rb : (n+1)*rb]
+		for t := range T {
+			o.store1(t*N+n, ggmlnum.DotQ8_0(row, xq[t*K:(t+1)*K], xd[t*nb:(t+1)*nb]))
 		}
 	}
 }

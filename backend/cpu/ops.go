@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/metallic-go/metallic/backend"
+	"github.com/metallic-go/metallic/backend/ggmlnum"
 	"github.com/metallic-go/metallic/gguf"
 )
 
@@ -100,7 +101,8 @@ func rmsnorm(c backend.CPUCall, wt gguf.Type, in, out act) {
 		for _, v := range x {
 			sum += float64(v * v)
 		}
-		scale := float32(1 / math.Sqrt(float64(float32(sum/float64(n))+eps)))
+		// As ggml: mean rounded to float32, sqrtf, then 1.0f/ in float32.
+		scale := 1 / float32(math.Sqrt(float64(float32(sum/float64(n))+eps)))
 		for i, v := range x {
 			x[i] = (v * scale) * g[i]
 		}
@@ -167,9 +169,8 @@ func swiglu(c backend.CPUCall, in, out act) {
 	for r := c.Lo; r < c.Hi; r++ {
 		gt.load(r*n, g)
 		ut.load(r*n, u)
-		for i, v := range g {
-			g[i] = v / (1 + float32(math.Exp(float64(-v)))) * u[i]
-		}
+		ggmlnum.SwiGLU(g, g, u) // ggml's vector SiLU and exp
+
 		o.store(r*n, g)
 	}
 }

@@ -1,0 +1,265 @@
+// Package ggmlnum reproduces, bit for bit and in portable Go, the float32
+// arithmetic of the ggml CPU kernels that llama.cpp runs on an x86-64 CPU
+// with AVX-512 (the "skylakex"/"icelake"/"sapphirerapids"/"zen4" builds of
+// libggml-cpu that llama.cpp's loader picks on such machines): the order
+// in which SIMD lanes are summed, which multiply-adds are fused, ggml's
+// polynomial exp, and the Q8_0 quantization of activations.
+//
+// It exists so that the reference path can agree with llama.cpp to the
+// last bit wherever the model's arithmetic allows it: a q8_0 matmul
+// quantizes its input to 8 bits, so a one-ulp difference upstream can move
+// a value across a rounding boundary and grow into a visible logit
+// difference. Matching ggml's arithmetic removes those flips.
+//
+// Every function documents the ggml routine it reproduces. The results do
+// not depend on the machine running the Go code: fused multiply-adds are
+// computed exactly (FMA32) and every other operation is rounded to float32
+// explicitly.
+package ggmlnum
+
+import (
+	"math"
+
+	"github.com/metallic-go/metallic/gguf"
+)
+
+// FMA32 returns x·y+z rounded once to float32, as a hardware fused
+// multiply-add (vfmadd) computes it.
+func FMA32(x, y, z float32) float32 {
+	p := float64(x) * float64(y) // exact: 24+24 significant bits
+	s := p + float64(z)          // p+z rounded to float64
+	// Rounding s again to float32 is the single rounding of p+z unless s
+	// lies exactly halfway between two float32s while p+z does not.
+	b := math.Float64bits(s)
+	if b&(1<<29-1) != 1<<28 || math.IsInf(s, 0) {
+		return float32(s)
+	}
+	// TwoSum: e is the exact error of s = p+z.
+	bb := s - p
+	e := (p - (s - bb)) + (float64(z) - bb)
+	switch {
+	case e > 0:
+		s = math.Nextafter(s, math.Inf(1))
+	case e < 0:
+		s = math.Nextafter(s, math.Inf(-1))
+	}
+	return float32(s)
+}
+
+// Reduce16 is _mm512_reduce_add_ps as GCC expands it: halves added
+// pairwise, (a[i]+a[i+8]), then (…[i]+…[i+4]), then (…[0]+…[2]) and
+// (…[1]+…[3]), then the last two.
+func Reduce16(a *[16]float32) float32 {
+	var t8 [8]float32
+	for i := range t8 {
+		t8[i] = a[i] + a[i+8]
+	}
+	var t4 [4]float32
+	for i := range t4 {
+		t4[i] = t8[i] + t8[i+4]
+	}
+	return (t4[0] + t4[2]) + (t4[1] + t4[3])
+}
+
+// Hsum8 is ggml's hsum_float_8 (and tinyBLAS's hsum of a __m256):
+// ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)).
+func Hsum8(a *[8]float32) float32 {
+	r0, r1, r2, r3 := a[0]+a[4], a[1]+a[5], a[2]+a[6], a[3]+a[7]
+	return (r0 + r2) + (r1 + r3)
+}
+
+// Expf is ggml_v_expf for one lane of its AVX-512 form (the exp of ggml's
+// soft_max and SiLU): a degree-5 polynomial on the reduced argument,
+// scaled by 2^n with vscalefps; |n| > 192 gives 0 or +Inf. Its error is
+// up to 1.95 ulp, so it is not math.Exp rounded.
+func Expf(x float32) float32 {
+	const r = 0x1.8p23
+	z := FMA32(x, 0x1.715476p+0, r)
+	n := z - r
+	b := FMA32(-n, 0x1.7f7d1cp-20, FMA32(-n, 0x1.62e4p-1, x))
+	if float32(math.Abs(float64(n))) > 192 { // also false for NaN
+		if n <= 0 {
+			return 0
+		}
+		return float32(math.Inf(1))
+	}
+	u := b * b
+	j := FMA32(
+		FMA32(FMA32(0x1.0e4020p-7, b, 0x1.573e2ep-5), u, FMA32(0x1.555e66p-3, b, 0x1.fffdb6p-2)),
+		u,
+		FMA32(0x1.ffffecp-1, b, 1))
+	return scalef(j, n)
+}
+
+// scalef is vscalefps for an integral n: j·2^n rounded once to float32.
+func scalef(j, n float32) float32 {
+	if math.IsNaN(float64(n)) || math.IsNaN(float64(j)) {
+		return float32(math.NaN())
+	}
+	return float32(math.Ldexp(float64(j), int(n)))
+}
+
+// Silu is ggml_v_silu for one lane: x / (1 + Expf(0−x)).
+func Silu(x float32) float32 {
+	return x / (1 + Expf(0-x))
+}
+
+// SwiGLU writes y[i] = Silu(x[i])·g[i] as ggml_vec_swiglu_f32 does: whole
+// groups of 16 with the vector SiLU, the tail with the C library's expf
+// (here exp rounded to float32).
+func SwiGLU(y, x, g []float32) {
+	n := len(y)
+	i := 0
+	for ; i+16 <= n; i += 16 {
+		for l := i; l < i+16; l++ {
+			y[l] = Silu(x[l]) * g[l]
+		}
+	}
+	for ; i < n; i++ {
+		y[i] = x[i] / (1 + float32(math.Exp(float64(-x[i])))) * g[i]
+	}
+}
+
+// DotF32 is ggml_vec_dot_f32 (AVX-512: 4 accumulators of 16 lanes over
+// steps of 64 elements, reduced as (s0+s2)+(s1+s3) then Reduce16; the
+// remaining elements added one by one with a fused multiply-add).
+func DotF32(x, y []float32) float32 {
+	n := len(x)
+	y = y[:n]
+	np := n &^ 63
+	var sumf float32
+	if np > 0 {
+		var s [4][16]float32
+		for i := 0; i < np; i += 64 {
+			for j := range 4 {
+				for l := range 16 {
+					k := i + 16*j + l
+					s[j][l] = FMA32(x[k], y[k], s[j][l])
+				}
+			}
+		}
+		for l := range 16 {
+			s[0][l] += s[2][l]
+			s[1][l] += s[3][l]
+		}
+		for l := range 16 {
+			s[0][l] += s[1][l]
+		}
+		sumf = Reduce16(&s[0])
+	}
+	for i := np; i < n; i++ {
+		sumf += float32(x[i] * y[i])
+	}
+	return sumf
+}
+
+// DotF32Tiny is one element of llamafile's tinyBLAS f32 GEMM (AVX-512):
+// 16 lane accumulators updated with fused multiply-adds over steps of 16,
+// then Reduce16. len(x) must be a multiple of 16 (tinyBLAS declines
+// otherwise).
+func DotF32Tiny(x, y []float32) float32 {
+	var acc [16]float32
+	n := len(x)
+	y = y[:n]
+	for i := 0; i+16 <= n; i += 16 {
+		for l := range 16 {
+			acc[l] = FMA32(x[i+l], y[i+l], acc[l])
+		}
+	}
+	return Reduce16(&acc)
+}
+
+// QuantizeQ8_0 quantizes x (len a multiple of 32) to Q8_0 blocks as ggml's
+// x86 quantize_row_q8_0 quantizes the activations of a q8_0 matmul:
+// amax = max|x|, d = f16(amax/127), q = nearest-even(x·(127/amax)) (the
+// SIMD form; ggml's reference quantizer, used for weights, rounds x·(1/d)
+// half away from zero instead). qs receives the quants, d the scales
+// widened from f16.
+func QuantizeQ8_0(x []float32, qs []int8, d []float32) {
+	for b := 0; b+32 <= len(x); b += 32 {
+		blk := x[b : b+32 : b+32]
+		var amax float32
+		for _, v := range blk {
+			amax = max(amax, float32(math.Abs(float64(v))))
+		}
+		d[b/32] = f16Round(amax / 127)
+		var id float32
+		if amax != 0 {
+			id = 127 / amax
+		}
+		q := qs[b : b+32 : b+32]
+		for i, v := range blk {
+			q[i] = int8(math.RoundToEven(float64(v * id)))
+		}
+	}
+}
+
+// DotQ8_0 is ggml_vec_dot_q8_0_q8_0 for x86 (AVX2 and AVX-512, and
+// tinyBLAS's q8_0 GEMM, which computes the same): for each block of 32,
+// eight int32 lane sums s_l = Σ_{i<4} w[4l+i]·x[4l+i] are converted to
+// float and accumulated as acc_l = fma(d_w·d_x, s_l, acc_l); the lanes are
+// summed with Hsum8. row holds the weight blocks (f16 d, 32 int8), xq and
+// xd the quantized activations of the same length.
+func DotQ8_0(row []byte, xq []int8, xd []float32) float32 {
+	var acc [8]float32
+	for b := 0; b < len(xd); b++ {
+		blk := row[34*b : 34*b+34 : 34*b+34]
+		d := f16Widen(uint16(blk[0])|uint16(blk[1])<<8) * xd[b]
+		w := blk[2:34:34]
+		x := xq[32*b : 32*b+32 : 32*b+32]
+		for l := range 8 {
+			s := int32(int8(w[4*l]))*int32(x[4*l]) + int32(int8(w[4*l+1]))*int32(x[4*l+1]) +
+				int32(int8(w[4*l+2]))*int32(x[4*l+2]) + int32(int8(w[4*l+3]))*int32(x[4*l+3])
+			acc[l] = FMA32(d, float32(s), acc[l])
+		}
+	}
+	return Hsum8(&acc)
+}
+
+var f16Table = func() *[1 << 16]float32 {
+	var t [1 << 16]float32
+	for i := range t {
+		t[i] = gguf.F16ToF32(uint16(i))
+	}
+	return &t
+}()
+
+// f16Widen converts an IEEE half to float32 exactly.
+func f16Widen(h uint16) float32 { return f16Table[h] }
+
+// f16Round rounds v to the nearest half (ties to even, as F16C's
+// vcvtps2ph) and widens it back.
+func f16Round(v float32) float32 { return f16Table[gguf.F32ToF16(v)] }
+
+// DotF32Lanes accumulates a DotF32 one element at a time: element j goes
+// to accumulator (j/16) mod 4, lane j mod 16. Sum equals DotF32 of the
+// added elements zero-padded to a multiple of 64 (zeros leave fused
+// multiply-adds unchanged), which is how ggml dots a row of llama.cpp's
+// KV cache, whose length is a multiple of 256.
+type DotF32Lanes [4][16]float32
+
+// Add accumulates x·y at element j.
+func (a *DotF32Lanes) Add(j int, x, y float32) {
+	p := &a[(j>>4)&3][j&15]
+	*p = FMA32(x, y, *p)
+}
+
+// Sum reduces the accumulators as DotF32 does.
+func (a *DotF32Lanes) Sum() float32 {
+	var s [16]float32
+	for l := range s {
+		s[l] = (a[0][l] + a[2][l]) + (a[1][l] + a[3][l])
+	}
+	return Reduce16(&s)
+}
+
+// TinyLanes accumulates a DotF32Tiny one element at a time (element j in
+// lane j mod 16); Sum is DotF32Tiny of the elements zero-padded to a
+// multiple of 16.
+type TinyLanes [16]float32
+
+// Add accumulates x·y at element j.
+func (a *TinyLanes) Add(j int, x, y float32) { a[j&15] = FMA32(x, y, a[j&15]) }
+
+// Sum is Reduce16 of the lanes.
+func (a *TinyLanes) Sum() float32 { return Reduce16((*[16]float32)(a)) }
