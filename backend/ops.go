@@ -30,10 +30,14 @@ const (
 	// out[t,n] = Σ_k W[n,k]·x̂[t,k] with x̂ = dequant(quant(x)) per row:
 	//   - F32 weights: x̂ = x;
 	//   - F16 / BF16 weights: x rounded to f16 / bf16 (nearest even);
-	//   - Q4_0, Q5_0, Q8_0, Q4_1, Q5_1 weights: Q8_0 blocks of 32 (ggml's
-	//     reference rule: d = f16(max|x|/127), q = roundf(x/d));
+	//   - Q4_0, Q5_0, Q8_0, Q4_1, Q5_1 weights: Q8_0 blocks of 32 (the
+	//     rule of ggml's x86 quantize_row_q8_0: d = f16(max|x|/127),
+	//     q = nearest-even(x·(127/max|x|)));
 	//   - k-quant weights: Q8_K blocks of 256 (m = the element of largest
 	//     magnitude, s = −127/m, q = min(127, nearest-even(s·x)), d = 1/s).
+	// For Q8_0 weights the cpu backend also sums as ggml does (integer
+	// block dots, lanes and fused multiply-adds of ggml's AVX-512 kernel:
+	// ggmlnum.DotQ8_0), which makes it bit-identical to llama.cpp.
 	// Grid and arguments as OpMatMul.
 	OpMatMulQ = "matmul_q"
 

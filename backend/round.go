@@ -3,6 +3,7 @@ package backend
 import (
 	"math"
 
+	"github.com/metallic-go/metallic/backend/ggmlnum"
 	"github.com/metallic-go/metallic/gguf"
 )
 
@@ -33,21 +34,15 @@ func RoundForDot(t gguf.Type, x []float32) {
 	}
 }
 
-// roundQ8_0 replaces a block of 32 by its Q8_0 quantization, dequantized:
-// d = max|x|/127 stored as f16, q = round-half-away(x·(1/d)).
+// roundQ8_0 replaces a block of 32 by its Q8_0 quantization, dequantized,
+// with the rule of ggml's x86 quantize_row_q8_0 (ggmlnum.QuantizeQ8_0):
+// d = f16(max|x|/127), q = nearest-even(x·(127/max|x|)), x̂ = q·d.
 func roundQ8_0(x []float32) {
-	var amax float32
-	for _, v := range x {
-		amax = max(amax, float32(math.Abs(float64(v))))
-	}
-	d := amax / 127
-	var id float32
-	if d != 0 {
-		id = 1 / d
-	}
-	dh := gguf.F16ToF32(gguf.F32ToF16(d))
-	for i, v := range x {
-		x[i] = float32(math.Round(float64(v*id))) * dh
+	var q [32]int8
+	var d [1]float32
+	ggmlnum.QuantizeQ8_0(x, q[:], d[:])
+	for i := range x {
+		x[i] = float32(q[i]) * d[0]
 	}
 }
 

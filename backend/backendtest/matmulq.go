@@ -31,12 +31,8 @@ func roundedX(w gguf.Type, xs []float64, K int) ([]float64, error) {
 				dst[i] = float64(gguf.BF16ToF32(gguf.F32ToBF16(v)))
 			}
 		case gguf.TypeQ4_0, gguf.TypeQ5_0, gguf.TypeQ8_0, gguf.TypeQ4_1, gguf.TypeQ5_1:
-			q, err := gguf.Quantize(gguf.TypeQ8_0, row)
-			if err != nil {
-				return nil, err
-			}
-			if err := gguf.DequantizeF64(gguf.TypeQ8_0, q, dst); err != nil {
-				return nil, err
+			for b := 0; b < K; b += 32 {
+				q8x86(row[b:b+32], dst[b:b+32])
 			}
 		default:
 			for b := 0; b < K; b += 256 {
@@ -45,6 +41,26 @@ func roundedX(w gguf.Type, xs []float64, K int) ([]float64, error) {
 		}
 	}
 	return out, nil
+}
+
+// q8x86 is the Q8_0 (and Q8_1) rule of ggml's x86 quantize_row_q8_0/_q8_1,
+// which quantize a q8_0/q4_0/q4_1/q5_0/q5_1 matmul's activations, in
+// float32, widened: amax = max|x|, d = f16(amax/127), id = 127/amax,
+// q = nearest-even(x·id), x̂ = q·d. (ggml's reference quantizer, used for
+// weights, divides by d and rounds half away from zero instead.)
+func q8x86(x []float32, dst []float64) {
+	var amax float32
+	for _, v := range x {
+		amax = max(amax, float32(math.Abs(float64(v))))
+	}
+	d := gguf.F16ToF32(gguf.F32ToF16(amax / 127))
+	var id float32
+	if amax != 0 {
+		id = 127 / amax
+	}
+	for i, v := range x {
+		dst[i] = math.RoundToEven(float64(v*id)) * float64(d)
+	}
 }
 
 // q8k is ggml's reference Q8_K rule in float32, widened: the element of

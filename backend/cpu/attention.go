@@ -61,6 +61,7 @@ func rope(c backend.CPUCall, in, out act) {
 //     float32(1/Σ);
 //   - out[i] = Σ_j p_j·v_j[i] through tinyBLAS: 16 lanes (j mod 16) of
 //     fused multiply-adds, then Reduce16.
+//
 // llama.cpp's KV length is a multiple of 16, so every position falls in a
 // whole group.
 func attention(c backend.CPUCall, in, out act) {

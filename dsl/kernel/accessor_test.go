@@ -139,7 +139,7 @@ int main() {
             float amax = 0.0f, m = 0.0f;
             for (int j = 0; j < bs; j++) { float v = x[b * bs + j]; if (fabs(v) > amax) { amax = fabs(v); m = v; } }
             for (int j = 0; j < bs; j++) {
-                float v = bs == 32 ? rnd_q8_0(x[b * bs + j], amax / 127.0f) : rnd_q8_k(x[b * bs + j], m);
+                float v = bs == 32 ? rnd_q8_0(x[b * bs + j], amax) : rnd_q8_k(x[b * bs + j], m);
                 std::fwrite(&v, 4, 1, stdout);
             }
         }

@@ -298,9 +298,9 @@ func (g *Gemv) input(f *Frame, t gguf.Type) []float32 {
 	return f.rnd[cl]
 }
 
-const roundSrc = `FN float rnd_q8_0(float v, float d) {
-    float id = d != 0.0f ? 1.0f / d : 0.0f;
-    return round(v * id) * f16_round(d);
+const roundSrc = `FN float rnd_q8_0(float v, float amax) {
+    float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    return rint(v * id) * f16_round(amax / 127.0f);
 }
 FN float rnd_q8_k(float v, float m) {
     if (m == 0.0f) {
@@ -347,7 +347,9 @@ func (g *Gemv) rounded(c *Ctx, load Loader, t gguf.Type) Loader {
 			})
 		})
 		if cl == dotQ8_0 {
-			b.Stmt(F("%s[%s] = %s / 127.0f", sc, blk, amax))
+			// ggml's x86 quantize_row_q8_0: q = rint(v·(127/amax)),
+			// d = f16(amax/127) (rnd_q8_0).
+			b.Stmt(F("%s[%s] = %s", sc, blk, amax))
 		} else {
 			b.Stmt(F("%s[%s] = %s", sc, blk, m))
 		}
