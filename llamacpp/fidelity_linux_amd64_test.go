@@ -3,11 +3,14 @@ package llamacpp_test
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/internal/testenv"
+	"github.com/metallic-go/metallic/llamacpp"
 	"github.com/metallic-go/metallic/model"
 )
 
@@ -94,31 +97,79 @@ func teacherForce(t *testing.T, m *model.Model, prompt []int32, next int32) map[
 	return out
 }
 
-// TestOpFidelity reports, op by op, how often the reference path's
-// arithmetic differs bitwise from llama.cpp's when both see the same
-// inputs (teacher forcing).
+// knownGaps are the ops whose llama.cpp summation order the cpu backend
+// does not reproduce yet, by "model/checkpoint kind".
+var knownGaps = map[string]string{
+	"stories260K/ffn_out": "F32 weights with K = 172, not a multiple of 16, in a prompt (T ≥ 2): " +
+		"ggml's order there is neither tinyBLAS's nor ggml_vec_dot_f32's; decode steps match",
+}
+
+// TestOpFidelity checks, op by op, that the reference path's arithmetic
+// is llama.cpp's to the bit (backend/ggmlnum) when both see the same
+// inputs (teacher forcing): every checkpoint of a 23-token prompt and one
+// decode step, for stories260K and synth tiny-llama/qwen2/qwen3 with F32,
+// F16 and Q8_0 weights. A failure names the op (checkpoint kind), the
+// element and both values. The bits are only promised against ggml's
+// AVX-512 CPU kernels; with another libggml-cpu variant the differences
+// are reported, not failed.
 func TestOpFidelity(t *testing.T) {
 	needLib(t)
-	for _, preset := range []string{"tiny-llama", "tiny-qwen2", "tiny-qwen3"} {
-		for _, dt := range []gguf.Type{gguf.TypeF32, gguf.TypeQ8_0} {
-			t.Run(preset+"-"+dt.String(), func(t *testing.T) {
-				m := synthModel(t, preset, dt)
-				v := m.Config.Vocab
-				prompt := make([]int32, 23)
-				for j := range prompt {
-					prompt[j] = int32((1 + 37*j + 11*j*j) % v)
-				}
-				res := teacherForce(t, m, prompt, 5)
-				kinds := make([]string, 0, len(res))
-				for k := range res {
-					kinds = append(kinds, k)
-				}
-				sort.Strings(kinds)
-				for _, k := range kinds {
-					r := res[k]
-					t.Logf("%-12s %6d / %-7d differ, max %d ulp %s", k, r.diff, r.total, r.maxULP, r.at)
-				}
-			})
+	variant, err := llamacpp.CPUVariant()
+	if err != nil {
+		t.Fatal(err)
+	}
+	strict := llamacpp.AVX512Variant(variant)
+	t.Logf("llama.cpp CPU backend: libggml-cpu-%s (bitwise checks: %v)", variant, strict)
+	type mcase struct {
+		name string
+		open func(t *testing.T) *model.Model
+	}
+	cases := []mcase{{"stories260K", func(t *testing.T) *model.Model {
+		m, err := model.Open(filepath.Join(testenv.RepoRoot(t), "testdata", "stories260K.gguf"))
+		if err != nil {
+			t.Fatal(err)
 		}
+		t.Cleanup(func() { m.Close() })
+		return m
+	}}}
+	for _, preset := range []string{"tiny-llama", "tiny-qwen2", "tiny-qwen3"} {
+		for _, dt := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeQ8_0} {
+			cases = append(cases, mcase{preset + "-" + dt.String(), func(t *testing.T) *model.Model { return synthModel(t, preset, dt) }})
+		}
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			m := c.open(t)
+			v := m.Config.Vocab
+			prompt := make([]int32, 23)
+			for j := range prompt {
+				prompt[j] = int32((1 + 37*j + 11*j*j) % v)
+			}
+			res := teacherForce(t, m, prompt, 5)
+			kinds := make([]string, 0, len(res))
+			for k := range res {
+				kinds = append(kinds, k)
+			}
+			sort.Strings(kinds)
+			for _, k := range kinds {
+				r := res[k]
+				if r.diff == 0 {
+					continue
+				}
+				msg := fmt.Sprintf("op %s: %d of %d values differ from llama.cpp, max %d ulp at %s", k, r.diff, r.total, r.maxULP, r.at)
+				if why, known := knownGaps[c.name+"/"+k]; known {
+					t.Logf("%s (known: %s)", msg, why)
+					continue
+				}
+				if strict {
+					t.Error(msg)
+				} else {
+					t.Log(msg)
+				}
+			}
+			if len(res) == 0 {
+				t.Fatal("no checkpoint compared")
+			}
+		})
 	}
 }

@@ -96,6 +96,28 @@ func Info() (string, error) {
 	return fmt.Sprintf("llama.cpp %s (ggml %s, commit %s) from %s; %s", l.llamaVer, l.ggmlVer, l.ggmlCommit, l.dir, strings.TrimSpace(l.system)), nil
 }
 
+// CPUVariant names the libggml-cpu build llama.cpp's loader picked for this
+// CPU ("icelake", "haswell", …; libggml-cpu-<variant>.so), read from the
+// process's memory map. It loads llama.cpp if needed.
+func CPUVariant() (string, error) {
+	if _, err := load(""); err != nil {
+		return "", err
+	}
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return "", fmt.Errorf("llamacpp: reading the memory map: %w", err)
+	}
+	for _, line := range strings.Split(string(maps), "\n") {
+		i := strings.LastIndex(line, "/libggml-cpu")
+		if i < 0 {
+			continue
+		}
+		name := strings.TrimSuffix(line[i+len("/libggml-cpu"):], ".so")
+		return strings.TrimPrefix(name, "-"), nil
+	}
+	return "", errors.New("llamacpp: no libggml-cpu library is mapped")
+}
+
 // load returns the process's library, loading it from dir (or the default
 // folder) the first time. Errors are cached per folder. A library is
 // loaded at most once per process: asking for another folder afterwards

@@ -19,6 +19,9 @@ func Available() error { return errUnavailable }
 // Info reports why llama.cpp cannot be used on this platform.
 func Info() (string, error) { return "", errUnavailable }
 
+// CPUVariant reports why llama.cpp cannot be used on this platform.
+func CPUVariant() (string, error) { return "", errUnavailable }
+
 // Path is llama.cpp as a model.Path; on this platform New always fails.
 type Path struct{}
 

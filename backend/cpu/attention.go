@@ -72,12 +72,18 @@ func attention(c backend.CPUCall, in, out act) {
 	kvDim := kvh * hd
 	maxPos := pos0 + (c.Hi-1)/heads + 1
 	padded := (maxPos + 15) &^ 15
-	sc := getScratch(4*hd + padded)
+	// Lanes of the V sums: 64 per dim for ggml_vec_dot_f32 (T = 1), 16
+	// for tinyBLAS.
+	width := 16
+	if T == 1 {
+		width = 64
+	}
+	sc := getScratch(4*hd + padded + width*hd)
 	defer putScratch(sc)
 	s := *sc
-	q, kr, vr, scores := s[:hd], s[2*hd:3*hd], s[3*hd:4*hd], s[4*hd:]
+	q, res, kr, vr := s[:hd], s[hd:2*hd], s[2*hd:3*hd], s[3*hd:4*hd]
+	scores, lanes := s[4*hd:4*hd+padded], s[4*hd+padded:]
 	qt, kt, vt, o := in.bind(a[1]), in.bind(a[2]), in.bind(a[3]), out.bind(a[0])
-	res := s[hd : 2*hd]
 	for it := c.Lo; it < c.Hi; it++ {
 		t, h := it/heads, it%heads
 		g := h / group
@@ -103,34 +109,27 @@ func attention(c backend.CPUCall, in, out act) {
 			sum += float64(ggmlnum.Reduce16(&e))
 		}
 		inv := float32(1 / sum)
+		clear(lanes)
 		for j := range n {
-			scores[j] *= inv
+			p := scores[j] * inv
+			v := vt.view(j*kvDim+g*hd, hd, vr)
+			if T == 1 {
+				// tinyBLAS declines a single query (n < 2):
+				// ggml_vec_dot_f32 dots each V column with p.
+				for i, vv := range v {
+					(*ggmlnum.DotF32Lanes)(lanes[64*i:64*i+64]).Add(j, vv, p)
+				}
+			} else {
+				for i, vv := range v {
+					(*ggmlnum.TinyLanes)(lanes[16*i:16*i+16]).Add(j, vv, p)
+				}
+			}
 		}
-		if T == 1 {
-			// One query: tinyBLAS declines (n < 2), ggml_vec_dot_f32
-			// dots each V column with p.
-			lanes := make([]ggmlnum.DotF32Lanes, hd)
-			for j := range n {
-				p := scores[j]
-				v := vt.view(j*kvDim+g*hd, hd, vr)
-				for i, vv := range v {
-					lanes[i].Add(j, vv, p)
-				}
-			}
-			for i := range res {
-				res[i] = lanes[i].Sum()
-			}
-		} else {
-			lanes := make([]ggmlnum.TinyLanes, hd)
-			for j := range n {
-				p := scores[j]
-				v := vt.view(j*kvDim+g*hd, hd, vr)
-				for i, vv := range v {
-					lanes[i].Add(j, vv, p)
-				}
-			}
-			for i := range res {
-				res[i] = lanes[i].Sum()
+		for i := range res {
+			if T == 1 {
+				res[i] = (*ggmlnum.DotF32Lanes)(lanes[64*i : 64*i+64]).Sum()
+			} else {
+				res[i] = (*ggmlnum.TinyLanes)(lanes[16*i : 16*i+16]).Sum()
 			}
 		}
 		o.store((t*heads+h)*hd, res)

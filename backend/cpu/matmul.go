@@ -133,8 +133,12 @@ func matmul(c backend.CPUCall, wt gguf.Type, in, out act, quant bool) {
 	if err != nil {
 		panic(err)
 	}
-	if quant && wt == gguf.TypeQ8_0 {
+	switch {
+	case quant && wt == gguf.TypeQ8_0:
 		matmulQ8_0(c, in, out)
+		return
+	case quant && (wt == gguf.TypeF32 || wt == gguf.TypeF16):
+		matmulFloat(c, wt, in, out)
 		return
 	}
 	var xs []float32
@@ -189,6 +193,43 @@ func matmulQ8_0(c backend.CPUCall, in, out act) {
 		row := wb[n*rb : (n+1)*rb]
 		for t := range T {
 			o.store1(t*N+n, ggmlnum.DotQ8_0(row, xq[t*K:(t+1)*K], xd[t*nb:(t+1)*nb]))
+		}
+	}
+}
+
+// matmulFloat is OpMatMulQ for F32 and F16 weights computed as ggml's CPU
+// backend computes it (x rounded to f16 for F16 weights): a prompt (T ≥ 2)
+// with K a multiple of 16 and N of 4 goes through tinyBLAS
+// (ggmlnum.DotF32Tiny), anything else through ggml_vec_dot_f32 / _f16
+// (ggmlnum.DotF32, DotF16). (A prompt with K not a multiple of 16 takes an
+// order not reproduced yet: NMSE ~1e-14 against llama.cpp.)
+func matmulFloat(c backend.CPUCall, wt gguf.Type, in, out act) {
+	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
+	w, err := newWeights(wt, K)
+	if err != nil {
+		panic(err)
+	}
+	sc := getScratch(T*K + K)
+	defer putScratch(sc)
+	xs, wrow := (*sc)[:T*K], (*sc)[T*K:]
+	in.bind(c.Args[1]).load(0, xs)
+	if wt == gguf.TypeF16 {
+		for t := range T {
+			backend.RoundForDot(wt, xs[t*K:(t+1)*K])
+		}
+	}
+	dot := ggmlnum.DotF32
+	switch {
+	case T >= 2 && K%16 == 0 && N%4 == 0: // llamafile_sgemm's gates
+		dot = ggmlnum.DotF32Tiny
+	case wt == gguf.TypeF16:
+		dot = ggmlnum.DotF16
+	}
+	o := out.bind(c.Args[0])
+	for n := c.Lo; n < c.Hi; n++ {
+		wr := w.row(c.Args[2], n, wrow)
+		for t := range T {
+			o.store1(t*N+n, dot(wr, xs[t*K:(t+1)*K]))
 		}
 	}
 }

@@ -26,24 +26,39 @@ import (
 // FMA32 returns x·y+z rounded once to float32, as a hardware fused
 // multiply-add (vfmadd) computes it.
 func FMA32(x, y, z float32) float32 {
-	p := float64(x) * float64(y) // exact: 24+24 significant bits
-	s := p + float64(z)          // p+z rounded to float64
-	// Rounding s again to float32 is the single rounding of p+z unless s
-	// lies exactly halfway between two float32s while p+z does not.
-	b := math.Float64bits(s)
-	if b&(1<<29-1) != 1<<28 || math.IsInf(s, 0) {
-		return float32(s)
-	}
-	// TwoSum: e is the exact error of s = p+z.
-	bb := s - p
-	e := (p - (s - bb)) + (float64(z) - bb)
-	switch {
-	case e > 0:
-		s = math.Nextafter(s, math.Inf(1))
-	case e < 0:
-		s = math.Nextafter(s, math.Inf(-1))
+	// x·y is exact in float64 (24+24 significant bits), so s is x·y+z
+	// rounded once to float64; rounding it again to float32 is the single
+	// rounding of x·y+z unless s lies exactly halfway between two
+	// float32s. Then the exact error e of s (TwoSum) moves s one float64
+	// ulp toward the true value first.
+	p, zz := float64(x)*float64(y), float64(z)
+	s := p + zz
+	if b := math.Float64bits(s); b&(1<<29-1) == 1<<28 {
+		bb := s - p
+		if e := (p - (s - bb)) + (zz - bb); e != 0 {
+			if (e > 0) == (s > 0) {
+				b++
+			} else {
+				b--
+			}
+			s = math.Float64frombits(b)
+		}
 	}
 	return float32(s)
+}
+
+// fma16 is acc[l] = FMA32(x[l], y[l], acc[l]) for the 16 lanes of one
+// vector step (FMA32 written out: the hot loop of every dot here).
+func fma16(acc, x, y *[16]float32) {
+	for l := range acc {
+		p, zz := float64(x[l])*float64(y[l]), float64(acc[l])
+		s := p + zz
+		if b := math.Float64bits(s); b&(1<<29-1) == 1<<28 {
+			acc[l] = FMA32(x[l], y[l], acc[l])
+			continue
+		}
+		acc[l] = float32(s)
+	}
 }
 
 // Reduce16 is _mm512_reduce_add_ps as GCC expands it: halves added
@@ -122,35 +137,47 @@ func SwiGLU(y, x, g []float32) {
 
 // DotF32 is ggml_vec_dot_f32 (AVX-512: 4 accumulators of 16 lanes over
 // steps of 64 elements, reduced as (s0+s2)+(s1+s3) then Reduce16; the
-// remaining elements added one by one with a fused multiply-add).
+// remaining elements added one by one, product and sum rounded apart).
 func DotF32(x, y []float32) float32 {
 	n := len(x)
 	y = y[:n]
 	np := n &^ 63
 	var sumf float32
 	if np > 0 {
-		var s [4][16]float32
+		var a DotF32Lanes
 		for i := 0; i < np; i += 64 {
-			for j := range 4 {
-				for l := range 16 {
-					k := i + 16*j + l
-					s[j][l] = FMA32(x[k], y[k], s[j][l])
-				}
+			for j := 0; j < 64; j += 16 {
+				fma16((*[16]float32)(a[j:j+16]), (*[16]float32)(x[i+j:i+j+16]), (*[16]float32)(y[i+j:i+j+16]))
 			}
 		}
-		for l := range 16 {
-			s[0][l] += s[2][l]
-			s[1][l] += s[3][l]
-		}
-		for l := range 16 {
-			s[0][l] += s[1][l]
-		}
-		sumf = Reduce16(&s[0])
+		sumf = a.Sum()
 	}
 	for i := np; i < n; i++ {
 		sumf += float32(x[i] * y[i])
 	}
 	return sumf
+}
+
+// DotF16 is ggml_vec_dot_f16 on values already widened from f16: DotF32's
+// lanes and reduction over steps of 64, but the remaining elements are
+// added in float64 (sumf is a ggml_float there) and the total rounded to
+// float32 at the end.
+func DotF16(x, y []float32) float32 {
+	n := len(x)
+	y = y[:n]
+	np := n &^ 63
+	var sum float64
+	if np > 0 {
+		var a DotF32Lanes
+		for i := range np {
+			a.Add(i, x[i], y[i])
+		}
+		sum = float64(a.Sum())
+	}
+	for i := np; i < n; i++ {
+		sum += float64(x[i] * y[i])
+	}
+	return float32(sum)
 }
 
 // DotF32Tiny is one element of llamafile's tinyBLAS f32 GEMM (AVX-512):
@@ -162,9 +189,7 @@ func DotF32Tiny(x, y []float32) float32 {
 	n := len(x)
 	y = y[:n]
 	for i := 0; i+16 <= n; i += 16 {
-		for l := range 16 {
-			acc[l] = FMA32(x[i+l], y[i+l], acc[l])
-		}
+		fma16(&acc, (*[16]float32)(x[i:i+16]), (*[16]float32)(y[i:i+16]))
 	}
 	return Reduce16(&acc)
 }
@@ -232,15 +257,15 @@ func f16Widen(h uint16) float32 { return f16Table[h] }
 func f16Round(v float32) float32 { return f16Table[gguf.F32ToF16(v)] }
 
 // DotF32Lanes accumulates a DotF32 one element at a time: element j goes
-// to accumulator (j/16) mod 4, lane j mod 16. Sum equals DotF32 of the
-// added elements zero-padded to a multiple of 64 (zeros leave fused
-// multiply-adds unchanged), which is how ggml dots a row of llama.cpp's
-// KV cache, whose length is a multiple of 256.
-type DotF32Lanes [4][16]float32
+// to accumulator (j/16) mod 4, lane j mod 16, i.e. slot j mod 64. Sum
+// equals DotF32 of the added elements zero-padded to a multiple of 64
+// (zeros leave fused multiply-adds unchanged), which is how ggml dots a
+// row of llama.cpp's KV cache, whose length is a multiple of 256.
+type DotF32Lanes [64]float32
 
 // Add accumulates x·y at element j.
 func (a *DotF32Lanes) Add(j int, x, y float32) {
-	p := &a[(j>>4)&3][j&15]
+	p := &a[j&63]
 	*p = FMA32(x, y, *p)
 }
 
@@ -248,7 +273,7 @@ func (a *DotF32Lanes) Add(j int, x, y float32) {
 func (a *DotF32Lanes) Sum() float32 {
 	var s [16]float32
 	for l := range s {
-		s[l] = (a[0][l] + a[2][l]) + (a[1][l] + a[3][l])
+		s[l] = (a[l] + a[32+l]) + (a[16+l] + a[48+l])
 	}
 	return Reduce16(&s)
 }
