@@ -55,10 +55,12 @@ func TestGoldenStories260K(t *testing.T) {
 // prompt is a fixed 12-token prompt of stories260K.
 var prompt = []int32{1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315}
 
-// TestPrefillEqualsDecode: one Forward over T tokens gives bit-identically
-// the logits of T one-token calls (each output element is computed the
-// same way whatever T is).
-func TestPrefillEqualsDecode(t *testing.T) {
+// TestPrefillMatchesDecode: one Forward over T tokens and T one-token
+// calls give the same logits up to summation order. They are not
+// bit-identical by design: llama.cpp computes a prompt's matmuls with
+// tinyBLAS and a single token's with ggml_vec_dot, and the reference
+// reproduces both (backend/ggmlnum).
+func TestPrefillMatchesDecode(t *testing.T) {
 	m := stories(t)
 	for _, act := range []string{"f32", "f16"} {
 		c := open(t, m, model.PathOptions{ActDType: act})
@@ -73,11 +75,35 @@ func TestPrefillEqualsDecode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(row, all[i*V:(i+1)*V]) {
-				t.Fatalf("%s: position %d: decode logits differ from prefill", act, i)
+			want := all[i*V : (i+1)*V]
+			var num, den float64
+			for j, v := range row {
+				d := float64(v) - float64(want[j])
+				num += d * d
+				den += float64(want[j]) * float64(want[j])
+			}
+			limit := 1e-12
+			if act == "f16" {
+				limit = 1e-5 // an f16 rounding of a stored activation can flip (measured ≤ 1.1e-6)
+			}
+			if num/den > limit {
+				t.Errorf("%s: position %d: decode logits NMSE %.3g from prefill's (> %g)", act, i, num/den, limit)
+			}
+			if argmax(row) != argmax(want) {
+				t.Errorf("%s: position %d: decode argmax %d, prefill %d", act, i, argmax(row), argmax(want))
 			}
 		}
 	}
+}
+
+func argmax(x []float32) int {
+	best := 0
+	for i, v := range x {
+		if v > x[best] {
+			best = i
+		}
+	}
+	return best
 }
 
 func TestThreadsBitIdentical(t *testing.T) {
