@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/llamacpp"
 	"github.com/metallic-go/metallic/model"
 	"github.com/metallic-go/metallic/sample"
 )
@@ -14,23 +15,32 @@ import (
 // TestReferenceMatrix is issue 3's agreement matrix: stories260K and synth
 // tiny-llama/tiny-qwen2/tiny-qwen3 in F32, F16 and Q8_0, three prompts of
 // 8–64 tokens each. It checks the final-position logits NMSE of the
-// reference path against llama.cpp, and 32-token greedy streams, which must
-// be identical or first differ where llama.cpp's top-2 logit gap is a tie
-// (≤ tieEps).
+// reference path against llama.cpp (≤ 1e-5) and 32-token greedy streams,
+// which must be identical or first differ where llama.cpp's top-2 logit
+// gap is a tie (≤ tieEps).
 //
-// Q8_0 is held to a looser, measured bound: llama.cpp quantizes the
-// activations of q8_0 matmuls to q8_0 blocks, and the reference does the
-// same (backend.RoundForDot), but a last-bit difference in llama.cpp's
-// summation order or its fast exp can move one activation across a rounding
-// boundary, which shows up as NMSE ~1e-4 on some prompts.
+// Q8_0 is where this is hard: llama.cpp quantizes a q8_0 matmul's
+// activations to 8 bits, so a last-bit difference upstream can cross a
+// rounding boundary. The reference reproduces ggml's AVX-512 CPU
+// arithmetic (backend/ggmlnum), which makes it bit-identical here. Against
+// another libggml-cpu variant (AVX2 and older order their sums
+// differently) Q8_0 is held to 1e-3 and its streams may drift within
+// llama.cpp's top 5, and the test says so.
 func TestReferenceMatrix(t *testing.T) {
 	needLib(t)
 	const (
-		nmseF32  = 1e-5
-		nmseQ8_0 = 1e-3
-		tieEps   = 0.05
-		nGen     = 32
+		nmseLimit = 1e-5
+		tieEps    = 0.05
+		nGen      = 32
 	)
+	variant, err := llamacpp.CPUVariant()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exact := llamacpp.AVX512Variant(variant)
+	if !exact {
+		t.Logf("llama.cpp runs libggml-cpu-%s, not an AVX-512 build: Q8_0 held to 1e-3 (summation order not reproduced)", variant)
+	}
 	prompts := func(vocab int) [][]int32 {
 		var out [][]int32
 		for i, n := range []int{8, 23, 64} {
@@ -65,9 +75,10 @@ func TestReferenceMatrix(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			m := c.open(t)
-			limit := nmseF32
-			if c.dt == gguf.TypeQ8_0 {
-				limit = nmseQ8_0
+			limit := nmseLimit
+			loose := c.dt == gguf.TypeQ8_0 && !exact
+			if loose {
+				limit = 1e-3
 			}
 			ref, err := model.OpenPath("reference", m, model.PathOptions{Threads: 1, Ctx: 128})
 			if err != nil {
@@ -127,11 +138,9 @@ func TestReferenceMatrix(t *testing.T) {
 					switch {
 					case gap <= tieEps:
 						t.Logf("prompt %d: tie_flip at %d (gap %.3g)", pi, i, gap)
-					case c.dt == gguf.TypeQ8_0 && inTop(last, gr.Tokens[i], 5):
-						// Known open gap (issue 3): q8_0 activation
-						// rounding flips; still a drift, never "wrong".
-						t.Logf("prompt %d: q8_0 drift at %d (reference %d, llama.cpp %d, gap %.3g; reference token in llama.cpp's top-5)",
-							pi, i, gr.Tokens[i], gl.Tokens[i], gap)
+					case loose && inTop(last, gr.Tokens[i], 5):
+						t.Logf("prompt %d: q8_0 drift at %d on libggml-cpu-%s (reference %d, llama.cpp %d, gap %.3g; reference token in llama.cpp's top-5)",
+							pi, i, variant, gr.Tokens[i], gl.Tokens[i], gap)
 					default:
 						t.Errorf("prompt %d: greedy streams differ at %d (reference %d, llama.cpp %d), logit gap %.3g > tie ε %g",
 							pi, i, gr.Tokens[i], gl.Tokens[i], gap, tieEps)
