@@ -97,13 +97,6 @@ func teacherForce(t *testing.T, m *model.Model, prompt []int32, next int32) map[
 	return out
 }
 
-// knownGaps are the ops whose llama.cpp summation order the cpu backend
-// does not reproduce yet, by "model/checkpoint kind".
-var knownGaps = map[string]string{
-	"stories260K/ffn_out": "F32 weights with K = 172, not a multiple of 16, in a prompt (T ≥ 2): " +
-		"ggml's order there is neither tinyBLAS's nor ggml_vec_dot_f32's; decode steps match",
-}
-
 // TestOpFidelity checks, op by op, that the reference path's arithmetic
 // is llama.cpp's to the bit (backend/ggmlnum) when both see the same
 // inputs (teacher forcing): every checkpoint of a 23-token prompt and one
@@ -157,10 +150,6 @@ func TestOpFidelity(t *testing.T) {
 					continue
 				}
 				msg := fmt.Sprintf("op %s: %d of %d values differ from llama.cpp, max %d ulp at %s", k, r.diff, r.total, r.maxULP, r.at)
-				if why, known := knownGaps[c.name+"/"+k]; known {
-					t.Logf("%s (known: %s)", msg, why)
-					continue
-				}
 				if strict {
 					t.Error(msg)
 				} else {

@@ -201,8 +201,7 @@ func matmulQ8_0(c backend.CPUCall, in, out act) {
 // backend computes it (x rounded to f16 for F16 weights): a prompt (T ≥ 2)
 // with K a multiple of 16 and N of 4 goes through tinyBLAS
 // (ggmlnum.DotF32Tiny), anything else through ggml_vec_dot_f32 / _f16
-// (ggmlnum.DotF32, DotF16). (A prompt with K not a multiple of 16 takes an
-// order not reproduced yet: NMSE ~1e-14 against llama.cpp.)
+// (ggmlnum.DotF32, DotF16).
 func matmulFloat(c backend.CPUCall, wt gguf.Type, in, out act) {
 	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
 	w, err := newWeights(wt, K)

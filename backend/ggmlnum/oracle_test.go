@@ -1,0 +1,284 @@
+package ggmlnum
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/internal/testenv"
+)
+
+// The oracles of this file are the real thing: ggml's CPU kernels from the
+// llama.cpp build scripts/setup.sh installs (testdata/ggml_cpu_oracle.c
+// loads the libggml-cpu variant llama.cpp would pick), and the C library's
+// sinf/cosf. The bitwise checks apply when that variant is an AVX-512
+// build, the arithmetic this package reproduces.
+
+var (
+	oracleOnce sync.Once
+	oracleBin  string
+	oracleErr  error
+)
+
+func libDir(t *testing.T) string {
+	return filepath.Join(testenv.RepoRoot(t), ".cache", "npm", "node_modules", "@node-llama-cpp", "linux-x64", "bins", "linux-x64")
+}
+
+func cc() (string, error) {
+	for _, c := range []string{"clang", "cc", "gcc"} {
+		if p, err := exec.LookPath(c); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("no C compiler (clang, cc, gcc) on PATH")
+}
+
+// cpuOracle builds testdata/ggml_cpu_oracle.c once and returns its path.
+func cpuOracle(t *testing.T) string {
+	t.Helper()
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		testenv.NeedOracle(t, "llama.cpp's libggml-cpu is installed for linux/amd64 only")
+	}
+	lib := libDir(t)
+	src := filepath.Join(testenv.RepoRoot(t), "backend", "ggmlnum", "testdata", "ggml_cpu_oracle.c")
+	oracleOnce.Do(func() {
+		if _, err := os.Stat(filepath.Join(lib, "libggml-base.so")); err != nil {
+			oracleErr = fmt.Errorf("%v (run ./scripts/setup.sh)", err)
+			return
+		}
+		c, err := cc()
+		if err != nil {
+			oracleErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "ggml-cpu-oracle")
+		if err != nil {
+			oracleErr = err
+			return
+		}
+		bin := filepath.Join(dir, "ggml_cpu_oracle")
+		if out, err := exec.Command(c, "-O1", "-o", bin, src, "-L"+lib, "-lggml-base", "-ldl", "-Wl,-rpath,"+lib).CombinedOutput(); err != nil {
+			oracleErr = fmt.Errorf("%s: %v\n%s", c, err, out)
+			return
+		}
+		oracleBin = bin
+	})
+	if oracleErr != nil {
+		testenv.NeedOracle(t, oracleErr.Error())
+	}
+	return oracleBin
+}
+
+// variant returns the libggml-cpu variant and whether it is AVX-512.
+func variant(t *testing.T) (string, bool) {
+	out, err := exec.Command(cpuOracle(t), libDir(t), "variant").Output()
+	if err != nil {
+		t.Fatalf("ggml_cpu_oracle variant: %v", err)
+	}
+	v := strings.TrimSpace(string(out))
+	switch v {
+	case "skylakex", "cannonlake", "cascadelake", "icelake", "cooperlake", "sapphirerapids", "zen4":
+		return v, true
+	}
+	return v, false
+}
+
+func runCPUOracle(t *testing.T, kind string, n int, in []float32) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	binary.Write(&buf, binary.LittleEndian, in)
+	cmd := exec.Command(cpuOracle(t), libDir(t), kind, fmt.Sprint(n))
+	cmd.Stdin = &buf
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ggml_cpu_oracle %s %d: %v\n%s", kind, n, err, stderr.String())
+	}
+	return out
+}
+
+// randomRows returns pairs of rows of length n: Gaussian-ish values with a
+// spread of magnitudes and exact zeros, the shapes activations take.
+func randomRows(rng *rand.Rand, pairs, n int) []float32 {
+	out := make([]float32, 2*pairs*n)
+	for i := range out {
+		switch rng.IntN(20) {
+		case 0:
+			out[i] = 0
+		case 1:
+			out[i] = float32(rng.NormFloat64() * 100)
+		default:
+			out[i] = float32(rng.NormFloat64() * math.Exp(rng.Float64()*4-2))
+		}
+	}
+	return out
+}
+
+func requireBits(t *testing.T, strict bool, what string, got, want float32) bool {
+	t.Helper()
+	if math.Float32bits(got) == math.Float32bits(want) {
+		return true
+	}
+	if strict {
+		t.Errorf("%s: got %g (%#08x), ggml %g (%#08x)", what, got, math.Float32bits(got), want, math.Float32bits(want))
+	} else {
+		t.Logf("%s: got %g, ggml %g (not an AVX-512 ggml build: order differs)", what, got, want)
+	}
+	return false
+}
+
+// TestQ8_0AgainstGGML: QuantizeQ8_0 gives ggml's blocks byte for byte and
+// DotQ8_0 its vec_dot result bit for bit, over lengths 32…4096.
+func TestQ8_0AgainstGGML(t *testing.T) {
+	v, strict := variant(t)
+	t.Logf("libggml-cpu-%s", v)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{32, 64, 96, 256, 768, 4096} {
+		const pairs = 40
+		in := randomRows(rng, pairs, n)
+		out := runCPUOracle(t, "q8_0", n, in)
+		rec := 4 + 34*n/32
+		if len(out) != pairs*rec {
+			t.Fatalf("n=%d: %d bytes from the oracle, want %d", n, len(out), pairs*rec)
+		}
+		for p := range pairs {
+			x, w := in[2*p*n:(2*p+1)*n], in[(2*p+1)*n:(2*p+2)*n]
+			got := out[p*rec : (p+1)*rec]
+			qs, d := make([]int8, n), make([]float32, n/32)
+			QuantizeQ8_0(x, qs, d)
+			for b := range n / 32 {
+				blk := got[4+34*b : 4+34*b+34]
+				if f16Widen(uint16(blk[0])|uint16(blk[1])<<8) != d[b] {
+					t.Fatalf("n=%d pair %d block %d: scale %g, ggml %g", n, p, b, d[b], f16Widen(uint16(blk[0])|uint16(blk[1])<<8))
+				}
+				for i := range 32 {
+					if int8(blk[2+i]) != qs[32*b+i] {
+						t.Fatalf("n=%d pair %d block %d: q[%d] = %d, ggml %d", n, p, b, i, qs[32*b+i], int8(blk[2+i]))
+					}
+				}
+			}
+			wq, err := gguf.Quantize(gguf.TypeQ8_0, w)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := math.Float32frombits(binary.LittleEndian.Uint32(got))
+			requireBits(t, strict, fmt.Sprintf("DotQ8_0 n=%d pair %d", n, p), DotQ8_0(wq, qs, d), want)
+		}
+	}
+}
+
+// TestDotAgainstGGML: DotF32 and DotF16 equal ggml_vec_dot_f32/_f16 bit for
+// bit, over lengths with and without a tail after the steps of 64.
+func TestDotAgainstGGML(t *testing.T) {
+	v, strict := variant(t)
+	t.Logf("libggml-cpu-%s", v)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, kind := range []string{"f32", "f16"} {
+		for _, n := range []int{1, 8, 32, 63, 64, 100, 128, 172, 256, 1000} {
+			const pairs = 30
+			in := randomRows(rng, pairs, n)
+			out := runCPUOracle(t, kind, n, in)
+			if len(out) != 4*pairs {
+				t.Fatalf("%s n=%d: %d bytes from the oracle", kind, n, len(out))
+			}
+			for p := range pairs {
+				x, y := in[2*p*n:(2*p+1)*n], in[(2*p+1)*n:(2*p+2)*n]
+				want := math.Float32frombits(binary.LittleEndian.Uint32(out[4*p:]))
+				var got float32
+				if kind == "f32" {
+					got = DotF32(x, y)
+				} else {
+					xh, yh := make([]float32, n), make([]float32, n)
+					for i := range xh {
+						xh[i], yh[i] = f16Round(x[i]), f16Round(y[i])
+					}
+					got = DotF16(xh, yh)
+				}
+				requireBits(t, strict, fmt.Sprintf("%s dot n=%d pair %d", kind, n, p), got, want)
+			}
+		}
+	}
+}
+
+// TestSincosfAgainstLibc: Sincosf equals the C library's sinf and cosf
+// (glibc here) on a million arguments: RoPE angles of positions 0…4095
+// and random floats of every magnitude.
+func TestSincosfAgainstLibc(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		testenv.NeedOracle(t, "the glibc sinf/cosf oracle runs on linux only")
+	}
+	c, err := cc()
+	if err != nil {
+		testenv.NeedOracle(t, err.Error())
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "sc.c")
+	os.WriteFile(src, []byte(`#include <math.h>
+#include <stdio.h>
+int main(void) {
+    float x;
+    while (fread(&x, 4, 1, stdin) == 1) {
+        volatile float v = x;
+        float r[2] = { sinf(v), cosf(v) };
+        fwrite(r, 4, 2, stdout);
+    }
+    return 0;
+}
+`), 0o644)
+	bin := filepath.Join(dir, "sc")
+	if out, err := exec.Command(c, "-O2", "-o", bin, src, "-lm").CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", c, err, out)
+	}
+	var xs []float32
+	theta := make([]float32, 64)
+	for pos := 0; pos < 4096; pos += 7 {
+		for _, base := range []float32{10000, 1000000} {
+			s := float32(math.Pow(float64(base), float64(float32(-2)/128)))
+			th := float32(pos)
+			for range theta {
+				xs = append(xs, th)
+				th *= s
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for len(xs) < 1_000_000 {
+		x := math.Float32frombits(rng.Uint32())
+		if !math.IsNaN(float64(x)) && !math.IsInf(float64(x), 0) {
+			xs = append(xs, x)
+		}
+	}
+	var in bytes.Buffer
+	binary.Write(&in, binary.LittleEndian, xs)
+	cmd := exec.Command(bin)
+	cmd.Stdin = &in
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := 0
+	for i, x := range xs {
+		ws := math.Float32frombits(binary.LittleEndian.Uint32(out[8*i:]))
+		wc := math.Float32frombits(binary.LittleEndian.Uint32(out[8*i+4:]))
+		s, c := Sincosf(x)
+		if math.Float32bits(s) != math.Float32bits(ws) || math.Float32bits(c) != math.Float32bits(wc) {
+			if bad++; bad <= 5 {
+				t.Errorf("Sincosf(%g) = %g, %g; libc %g, %g", x, s, c, ws, wc)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d arguments differ from the C library", bad, len(xs))
+	}
+}

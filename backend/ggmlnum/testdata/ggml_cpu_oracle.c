@@ -1,0 +1,103 @@
+// ggml_cpu_oracle runs ggml's own CPU kernels for backend/ggmlnum's tests.
+// It loads every libggml-cpu-*.so in DIR, keeps the one whose
+// ggml_backend_score is highest (the variant llama.cpp's loader picks),
+// and reads its type traits. Prototypes are declared here so no llama.cpp
+// headers are needed.
+//
+//   ggml_cpu_oracle DIR variant            prints the chosen variant
+//   ggml_cpu_oracle DIR KIND N < in > out  one dot product per record:
+//     KIND q8_0: in = x[N] w[N] floats; w is quantized with the reference
+//                quantizer (as weights are), x with the CPU quantizer (as
+//                activations are); out = the q8_0·q8_0 vec_dot, then the
+//                34-byte blocks of x.
+//     KIND f32:  in = x[N] y[N] floats; out = ggml_vec_dot_f32.
+//     KIND f16:  in = x[N] y[N] floats, rounded to f16; out = ggml_vec_dot_f16.
+#include <dirent.h>
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef void (*from_float_t)(const float *x, void *y, int64_t k);
+typedef void (*vec_dot_t)(int n, float *s, size_t bs, const void *x, size_t bx, const void *y, size_t by, int nrc);
+struct type_traits_cpu {
+    from_float_t from_float;
+    vec_dot_t vec_dot;
+    int vec_dot_type;
+    int64_t nrows;
+};
+enum { T_F32 = 0, T_F16 = 1, T_Q8_0 = 8 };
+
+void quantize_row_q8_0_ref(const float *x, void *y, int64_t k);
+void ggml_fp32_to_fp16_row(const float *x, uint16_t *y, int64_t n);
+
+static void *best;
+static char bestName[256];
+
+static void pick(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) { perror(dir); exit(2); }
+    int bestScore = -1;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "libggml-cpu-", 12) != 0) continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+        if (!h) continue;
+        int (*score)(void) = (int (*)(void))dlsym(h, "ggml_backend_score");
+        int s = score ? score() : 0;
+        if (s > bestScore) { bestScore = s; best = h; snprintf(bestName, sizeof bestName, "%s", e->d_name + 12); }
+    }
+    closedir(d);
+    if (!best || bestScore <= 0) { fprintf(stderr, "no usable libggml-cpu variant in %s\n", dir); exit(2); }
+    char *dot = strstr(bestName, ".so");
+    if (dot) *dot = 0;
+}
+
+static void readf(float *p, int n) {
+    if (fread(p, 4, n, stdin) != (size_t)n) { fprintf(stderr, "short input\n"); exit(2); }
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) { fprintf(stderr, "usage: ggml_cpu_oracle DIR variant | DIR q8_0|f32|f16 N\n"); return 2; }
+    pick(argv[1]);
+    if (!strcmp(argv[2], "variant")) { printf("%s\n", bestName); return 0; }
+    if (argc < 4) return 2;
+    void (*cpu_init)(void) = (void (*)(void))dlsym(best, "ggml_cpu_init");
+    const struct type_traits_cpu *(*traits)(int) = (const struct type_traits_cpu *(*)(int))dlsym(best, "ggml_get_type_traits_cpu");
+    if (!cpu_init || !traits) { fprintf(stderr, "missing ggml_cpu symbols\n"); return 2; }
+    cpu_init();
+    int n = atoi(argv[3]);
+    float *x = malloc(4 * n), *y = malloc(4 * n);
+    void *qx = malloc(34 * (n / 32 + 1)), *qy = malloc(34 * (n / 32 + 1));
+    uint16_t *hx = malloc(2 * n), *hy = malloc(2 * n);
+    int c;
+    while ((c = getc(stdin)) != EOF) {
+        ungetc(c, stdin);
+        readf(x, n);
+        readf(y, n);
+        float s = 0;
+        if (!strcmp(argv[2], "q8_0")) {
+            const struct type_traits_cpu *t = traits(T_Q8_0);
+            t->from_float(x, qx, n);
+            quantize_row_q8_0_ref(y, qy, n);
+            t->vec_dot(n, &s, 0, qy, 0, qx, 0, 1);
+            fwrite(&s, 4, 1, stdout);
+            fwrite(qx, 34, n / 32, stdout);
+        } else if (!strcmp(argv[2], "f32")) {
+            traits(T_F32)->vec_dot(n, &s, 0, x, 0, y, 0, 1);
+            fwrite(&s, 4, 1, stdout);
+        } else if (!strcmp(argv[2], "f16")) {
+            ggml_fp32_to_fp16_row(x, hx, n);
+            ggml_fp32_to_fp16_row(y, hy, n);
+            traits(T_F16)->vec_dot(n, &s, 0, hx, 0, hy, 0, 1);
+            fwrite(&s, 4, 1, stdout);
+        } else {
+            fprintf(stderr, "unknown kind %s\n", argv[2]);
+            return 2;
+        }
+    }
+    return 0;
+}
