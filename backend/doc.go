@@ -29,9 +29,13 @@
 //
 // Matching llama.cpp: OpMatMulQ is OpMatMul with the activations first
 // rounded the way llama.cpp's CPU backend quantizes them for the weight's
-// dot product (RoundForDot). The reference path uses it, which is what makes
-// its logits agree with llama.cpp to ~1e-13 NMSE on Q8_0 models, where exact
-// products differ from llama.cpp by ~1e-4.
+// dot product (RoundForDot). The cpu backend goes further and reproduces
+// ggml's own CPU arithmetic (package backend/ggmlnum: its AVX-512 kernels'
+// lane order and fused multiply-adds, its polynomial exp, glibc's sinf and
+// cosf): OpMatMulQ for F32, F16 and Q8_0 weights, OpRMSNorm, OpRope,
+// OpAttention and OpSwiGLU are bit-identical to llama.cpp's on an AVX-512
+// machine, so the reference path's logits equal llama.cpp's to the last bit
+// for those models (llamacpp's TestOpFidelity checks it op by op).
 //
 // Conformance: backend/backendtest checks every built-in op of a backend
 // against a float64 oracle over a grid of shapes and dtypes; each backend's

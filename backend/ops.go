@@ -12,7 +12,8 @@ const (
 	// ids must be in range (callers check).
 	OpEmbed = "embed"
 
-	// OpRMSNorm: out[r,:] = x[r,:] · 1/sqrt(mean(x[r,:]²)+eps) · γ.
+	// OpRMSNorm: out[r,:] = x[r,:] · 1/sqrt(mean(x[r,:]²)+eps) · γ, as ggml:
+	// squares summed in float64, scale = 1.0f/sqrtf(float(mean)+eps).
 	// Grid{X: rows}. Args: out [rows,n] (Out), x [rows,n] (In), γ W [n],
 	// Int(n), Float(eps). out may equal x. Per-head RMSNorm (qwen3) is this
 	// op over rows = T·heads, n = head_dim.
@@ -48,8 +49,9 @@ const (
 	// OpRope rotates pairs of the first ropeDim dims of every head of
 	// position pos = pos0+t by θ_i ≈ pos·base^(-2i/ropeDim), i < ropeDim/2,
 	// computed as llama.cpp does (RopeAngles: a float32 recurrence), with
-	// cos and sin rounded to float32: (2i, 2i+1) for style 0 (normal,
-	// llama), (i, i+ropeDim/2) for style 1 (NeoX, qwen).
+	// glibc's sinf and cosf (ggmlnum.Sincosf): (2i, 2i+1) for style 0
+	// (normal, llama), (i, i+ropeDim/2) for style 1 (NeoX, qwen); x0·cos −
+	// x1·sin with the first product fused, as ggml is compiled.
 	// Grid{X: T·heads} (item = t·heads + h). Args: out (Out), x (In), both
 	// [T, heads·hd]; Int(heads), Int(hd), Int(ropeDim), Int(pos0),
 	// Float(base), Int(style). out may equal x.
@@ -63,7 +65,9 @@ const (
 	// OpAttention is causal grouped-query attention over the KV cache: for
 	// query t (position pos0+t) and head h with kv head g = h/(heads/kvHeads),
 	// s_j = scale·q[t,h]·k[j,g] for j ≤ pos0+t (float32), p = softmax(s)
-	// with max subtraction, out[t,h] = Σ_j p_j·v[j,g].
+	// with max subtraction, out[t,h] = Σ_j p_j·v[j,g]. The cpu backend
+	// computes it in the order of ggml's non-flash attention (see
+	// backend/cpu/attention.go), with ggml's vector exp.
 	// Grid{X: T·heads} (item = t·heads + h). Args: out [T,heads·hd] (Out),
 	// q [T,heads·hd] (In), kcache, vcache [ctx, kvHeads·hd] (In), Int(heads),
 	// Int(kvHeads), Int(hd), Int(pos0), Float(scale).
@@ -73,7 +77,8 @@ const (
 	// (In), all [rows,n]; Int(n). out may equal a or b.
 	OpAdd = "add"
 
-	// OpSwiGLU: out = silu(gate)·up, silu(x) = x/(1+e^-x). Grid{X: rows}.
+	// OpSwiGLU: out = silu(gate)·up, silu(x) = x/(1+e^-x), e^-x by ggml's
+	// vector exp (ggmlnum.SwiGLU) on the cpu backend. Grid{X: rows}.
 	// Args: out (Out), gate, up (In), all [rows,n]; Int(n). out may equal
 	// gate or up.
 	OpSwiGLU = "swiglu"

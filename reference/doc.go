@@ -7,11 +7,12 @@
 // one call (GEMM over T rows for a prompt, GEMV for one token) and appends
 // their keys and values. Activations and the KV cache are stored in f32 or
 // f16 (PathOptions.ActDType); arithmetic accumulates in float32; logits are
-// always float32. Matrix products follow llama.cpp's CPU arithmetic: the
-// activations are rounded as llama.cpp quantizes them for the weight's dot
-// product (backend.OpMatMulQ: f16 for F16 weights, Q8_0 blocks for the
-// 32-element quants, Q8_K for k-quants; nothing for F32), which is what lets
-// the reference agree with llama.cpp to NMSE ≤ 1e-5 on quantized models.
+// always float32. The arithmetic is llama.cpp's: the activations of a
+// matrix product are rounded as llama.cpp quantizes them for the weight's
+// dot product (backend.OpMatMulQ: f16 for F16 weights, Q8_0 blocks for the
+// 32-element quants, Q8_K for k-quants; nothing for F32), and the cpu
+// backend sums in ggml's order (backend/ggmlnum), so on an AVX-512 machine
+// the logits of F32, F16 and Q8_0 models are bit-identical to llama.cpp's.
 // With a hook installed every checkpoint of DESIGN.md is
 // downloaded as stored, handed to the hook and written back, so observing
 // changes nothing and a modifying hook perturbs the rest of the forward.
