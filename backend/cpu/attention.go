@@ -109,27 +109,31 @@ func attention(c backend.CPUCall, in, out act) {
 			sum += float64(ggmlnum.Reduce16(&e))
 		}
 		inv := float32(1 / sum)
+		// lanes[slot·hd+i] is the accumulator of dim i in lane slot:
+		// position j goes to slot j mod width, as the lanes of the
+		// kernels ggml uses, with fused multiply-adds.
 		clear(lanes)
 		for j := range n {
 			p := scores[j] * inv
 			v := vt.view(j*kvDim+g*hd, hd, vr)
-			if T == 1 {
-				// tinyBLAS declines a single query (n < 2):
-				// ggml_vec_dot_f32 dots each V column with p.
-				for i, vv := range v {
-					(*ggmlnum.DotF32Lanes)(lanes[64*i:64*i+64]).Add(j, vv, p)
-				}
-			} else {
-				for i, vv := range v {
-					(*ggmlnum.TinyLanes)(lanes[16*i:16*i+16]).Add(j, vv, p)
-				}
-			}
+			slot := j & (width - 1)
+			ggmlnum.FMAScale(lanes[slot*hd:(slot+1)*hd], v, p)
 		}
 		for i := range res {
 			if T == 1 {
-				res[i] = (*ggmlnum.DotF32Lanes)(lanes[64*i : 64*i+64]).Sum()
+				// tinyBLAS declines a single query (n < 2):
+				// ggml_vec_dot_f32 dots each V column with p.
+				var a ggmlnum.DotF32Lanes
+				for l := range a {
+					a[l] = lanes[l*hd+i]
+				}
+				res[i] = a.Sum()
 			} else {
-				res[i] = (*ggmlnum.TinyLanes)(lanes[16*i : 16*i+16]).Sum()
+				var a ggmlnum.TinyLanes
+				for l := range a {
+					a[l] = lanes[l*hd+i]
+				}
+				res[i] = a.Sum()
 			}
 		}
 		o.store((t*heads+h)*hd, res)

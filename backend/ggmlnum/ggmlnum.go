@@ -146,11 +146,7 @@ func DotF32(x, y []float32) float32 {
 	var sumf float32
 	if np > 0 {
 		var a DotF32Lanes
-		for i := 0; i < np; i += 64 {
-			for j := 0; j < 64; j += 16 {
-				fma16((*[16]float32)(a[j:j+16]), (*[16]float32)(x[i+j:i+j+16]), (*[16]float32)(y[i+j:i+j+16]))
-			}
-		}
+		fmaAcc64((*[64]float32)(&a), x[:np], y[:np])
 		sumf = a.Sum()
 	}
 	// The scalar tail as GCC compiled it: unrolled by 8 with products and
@@ -176,9 +172,7 @@ func DotF16(x, y []float32) float32 {
 	var sum float64
 	if np > 0 {
 		var a DotF32Lanes
-		for i := range np {
-			a.Add(i, x[i], y[i])
-		}
+		fmaAcc64((*[64]float32)(&a), x[:np], y[:np])
 		sum = float64(a.Sum())
 	}
 	for i := np; i < n; i++ {
@@ -195,9 +189,7 @@ func DotF32Tiny(x, y []float32) float32 {
 	var acc [16]float32
 	n := len(x)
 	y = y[:n]
-	for i := 0; i+16 <= n; i += 16 {
-		fma16(&acc, (*[16]float32)(x[i:i+16]), (*[16]float32)(y[i:i+16]))
-	}
+	fmaAcc16(&acc, x[:n&^15], y[:n&^15])
 	return Reduce16(&acc)
 }
 
@@ -234,16 +226,14 @@ func QuantizeQ8_0(x []float32, qs []int8, d []float32) {
 // xd the quantized activations of the same length.
 func DotQ8_0(row []byte, xq []int8, xd []float32) float32 {
 	var acc [8]float32
-	for b := 0; b < len(xd); b++ {
-		blk := row[34*b : 34*b+34 : 34*b+34]
-		d := f16Widen(uint16(blk[0])|uint16(blk[1])<<8) * xd[b]
-		w := blk[2:34:34]
-		x := xq[32*b : 32*b+32 : 32*b+32]
-		for l := range 8 {
-			s := int32(int8(w[4*l]))*int32(x[4*l]) + int32(int8(w[4*l+1]))*int32(x[4*l+1]) +
-				int32(int8(w[4*l+2]))*int32(x[4*l+2]) + int32(int8(w[4*l+3]))*int32(x[4*l+3])
-			acc[l] = FMA32(d, float32(s), acc[l])
+	var d [64]float32
+	for b0 := 0; b0 < len(xd); b0 += len(d) {
+		m := min(len(d), len(xd)-b0)
+		for b := range m {
+			blk := row[34*(b0+b):]
+			d[b] = f16Widen(uint16(blk[0])|uint16(blk[1])<<8) * xd[b0+b]
 		}
+		q8Blocks(&acc, row[34*b0:34*(b0+m)], xq[32*b0:32*(b0+m)], d[:m])
 	}
 	return Hsum8(&acc)
 }
@@ -295,3 +285,7 @@ func (a *TinyLanes) Add(j int, x, y float32) { a[j&15] = FMA32(x, y, a[j&15]) }
 
 // Sum is Reduce16 of the lanes.
 func (a *TinyLanes) Sum() float32 { return Reduce16((*[16]float32)(a)) }
+
+// FMAScale is acc[i] = fma(v[i], p, acc[i]) for i < len(acc): one position
+// of a V sum, fused, across a head's dims.
+func FMAScale(acc, v []float32, p float32) { fmaScale(acc, v, p) }

@@ -1,0 +1,57 @@
+package ggmlnum
+
+import "golang.org/x/sys/cpu"
+
+// hasFMA reports whether the vfmadd kernels of kernels_amd64.s can run.
+var hasFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+
+//go:noescape
+func fmaAcc16AVX(acc *[16]float32, x, y *float32, steps int)
+
+//go:noescape
+func fmaAcc64AVX(acc *[64]float32, x, y *float32, steps int)
+
+//go:noescape
+func fmaScaleAVX(acc, v *float32, p float32, n int)
+
+//go:noescape
+func q8BlocksAVX(acc *[8]float32, w *byte, x *int8, d *float32, blocks int)
+
+func fmaAcc16(acc *[16]float32, x, y []float32) {
+	n := len(x) / 16
+	if !hasFMA || n == 0 {
+		fmaAcc16Go(acc, x, y)
+		return
+	}
+	_ = y[16*n-1]
+	fmaAcc16AVX(acc, &x[0], &y[0], n)
+}
+
+func fmaAcc64(acc *[64]float32, x, y []float32) {
+	n := len(x) / 64
+	if !hasFMA || n == 0 {
+		fmaAcc64Go(acc, x, y)
+		return
+	}
+	_ = y[64*n-1]
+	fmaAcc64AVX(acc, &x[0], &y[0], n)
+}
+
+func fmaScale(acc, v []float32, p float32) {
+	if !hasFMA || len(acc) == 0 {
+		fmaScaleGo(acc, v, p)
+		return
+	}
+	_ = v[len(acc)-1]
+	fmaScaleAVX(&acc[0], &v[0], p, len(acc))
+}
+
+func q8Blocks(acc *[8]float32, row []byte, x []int8, d []float32) {
+	n := len(d)
+	if !hasFMA || n == 0 {
+		q8BlocksGo(acc, row, x, d)
+		return
+	}
+	_, _ = row[34*n-1], x[32*n-1]
+	q8BlocksAVX(acc, &row[0], &x[0], &d[0], n)
+}

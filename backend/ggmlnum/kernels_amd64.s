@@ -1,0 +1,134 @@
+#include "textflag.h"
+
+// func fmaAcc16AVX(acc *[16]float32, x, y *float32, steps int)
+// acc[l] += x[16s+l]·y[16s+l] (fused) for s < steps.
+TEXT ·fmaAcc16AVX(SB), NOSPLIT, $0-32
+	MOVQ acc+0(FP), AX
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DI
+	MOVQ steps+24(FP), CX
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+loop16:
+	VMOVUPS (SI), Y2
+	VMOVUPS 32(SI), Y3
+	VFMADD231PS (DI), Y2, Y0
+	VFMADD231PS 32(DI), Y3, Y1
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ loop16
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VZEROUPPER
+	RET
+
+// func fmaAcc64AVX(acc *[64]float32, x, y *float32, steps int)
+// acc[l] += x[64s+l]·y[64s+l] (fused) for s < steps.
+TEXT ·fmaAcc64AVX(SB), NOSPLIT, $0-32
+	MOVQ acc+0(FP), AX
+	MOVQ x+8(FP), SI
+	MOVQ y+16(FP), DI
+	MOVQ steps+24(FP), CX
+	VMOVUPS (AX), Y0
+	VMOVUPS 32(AX), Y1
+	VMOVUPS 64(AX), Y2
+	VMOVUPS 96(AX), Y3
+	VMOVUPS 128(AX), Y4
+	VMOVUPS 160(AX), Y5
+	VMOVUPS 192(AX), Y6
+	VMOVUPS 224(AX), Y7
+loop64:
+	VMOVUPS (SI), Y8
+	VFMADD231PS (DI), Y8, Y0
+	VMOVUPS 32(SI), Y9
+	VFMADD231PS 32(DI), Y9, Y1
+	VMOVUPS 64(SI), Y10
+	VFMADD231PS 64(DI), Y10, Y2
+	VMOVUPS 96(SI), Y11
+	VFMADD231PS 96(DI), Y11, Y3
+	VMOVUPS 128(SI), Y12
+	VFMADD231PS 128(DI), Y12, Y4
+	VMOVUPS 160(SI), Y13
+	VFMADD231PS 160(DI), Y13, Y5
+	VMOVUPS 192(SI), Y14
+	VFMADD231PS 192(DI), Y14, Y6
+	VMOVUPS 224(SI), Y15
+	VFMADD231PS 224(DI), Y15, Y7
+	ADDQ $256, SI
+	ADDQ $256, DI
+	DECQ CX
+	JNZ loop64
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	VMOVUPS Y4, 128(AX)
+	VMOVUPS Y5, 160(AX)
+	VMOVUPS Y6, 192(AX)
+	VMOVUPS Y7, 224(AX)
+	VZEROUPPER
+	RET
+
+// func fmaScaleAVX(acc, v *float32, p float32, n int)
+// acc[i] += v[i]·p (fused) for i < n.
+TEXT ·fmaScaleAVX(SB), NOSPLIT, $0-32
+	MOVQ acc+0(FP), AX
+	MOVQ v+8(FP), SI
+	VBROADCASTSS p+16(FP), Y1
+	MOVQ n+24(FP), CX
+scale8:
+	CMPQ CX, $8
+	JLT scale1
+	VMOVUPS (AX), Y0
+	VFMADD231PS (SI), Y1, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ $32, AX
+	ADDQ $32, SI
+	SUBQ $8, CX
+	JMP scale8
+scale1:
+	TESTQ CX, CX
+	JZ scaledone
+	VMOVSS (AX), X0
+	VFMADD231SS (SI), X1, X0
+	VMOVSS X0, (AX)
+	ADDQ $4, AX
+	ADDQ $4, SI
+	DECQ CX
+	JMP scale1
+scaledone:
+	VZEROUPPER
+	RET
+
+// func q8BlocksAVX(acc *[8]float32, w *byte, x *int8, d *float32, blocks int)
+// For each block b: the 32 int8 weights at w+34b+2 times the 32 int8 x at
+// x+32b, summed in groups of 4 into 8 int32 lanes (lane l = elements
+// 4l…4l+3), converted to float and accumulated as acc += d[b]·lanes (fused).
+TEXT ·q8BlocksAVX(SB), NOSPLIT, $0-40
+	MOVQ acc+0(FP), AX
+	MOVQ w+8(FP), SI
+	MOVQ x+16(FP), DI
+	MOVQ d+24(FP), DX
+	MOVQ blocks+32(FP), CX
+	VMOVUPS (AX), Y0
+q8loop:
+	VPMOVSXBW 2(SI), Y1          // w[0:16] → int16
+	VPMOVSXBW 18(SI), Y2         // w[16:32]
+	VPMOVSXBW (DI), Y3           // x[0:16]
+	VPMOVSXBW 16(DI), Y4         // x[16:32]
+	VPMADDWD Y3, Y1, Y1          // p_k = w[2k]x[2k] + w[2k+1]x[2k+1], k < 8
+	VPMADDWD Y4, Y2, Y2          // q_k likewise for elements 16…31
+	VPHADDD Y2, Y1, Y1           // [p01 p23 q01 q23 | p45 p67 q45 q67]
+	VPERMQ $0xD8, Y1, Y1         // [p01 p23 p45 p67 q01 q23 q45 q67]
+	VCVTDQ2PS Y1, Y1
+	VBROADCASTSS (DX), Y5
+	VFMADD231PS Y1, Y5, Y0
+	ADDQ $34, SI
+	ADDQ $32, DI
+	ADDQ $4, DX
+	DECQ CX
+	JNZ q8loop
+	VMOVUPS Y0, (AX)
+	VZEROUPPER
+	RET

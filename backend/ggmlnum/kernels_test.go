@@ -1,0 +1,115 @@
+package ggmlnum
+
+import (
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"testing"
+)
+
+// exactFMA is x·y+z computed exactly with math/big and rounded once to
+// float32 (nearest even): the definition FMA32 must meet.
+func exactFMA(x, y, z float32) float32 {
+	p := new(big.Float).SetPrec(200).SetFloat64(float64(x))
+	p.Mul(p, new(big.Float).SetPrec(200).SetFloat64(float64(y)))
+	p.Add(p, new(big.Float).SetPrec(200).SetFloat64(float64(z)))
+	f, _ := p.Float32()
+	return f
+}
+
+func TestFMA32Exact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	check := func(x, y, z float32) {
+		got, want := FMA32(x, y, z), exactFMA(x, y, z)
+		if math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("FMA32(%g, %g, %g) = %g, exact %g", x, y, z, got, want)
+		}
+	}
+	halfway := 0
+	for range 200000 {
+		x := float32(rng.NormFloat64())
+		y := float32(rng.NormFloat64())
+		z := float32(rng.NormFloat64() * math.Exp2(float64(rng.IntN(40)-20)))
+		check(x, y, z)
+		// z chosen so that x·y+z rounds, in float64, exactly halfway
+		// between two float32s: the double-rounding trap.
+		p := float64(x) * float64(y)
+		s := float64(float32(p)) + math.Ldexp(1, math.Ilogb(p)-24)
+		zz := float32(s - p)
+		if float64(zz) == s-p {
+			halfway++
+		}
+		check(x, y, zz)
+		check(x, y, -zz)
+	}
+	if halfway < 1000 {
+		t.Fatalf("only %d exact halfway cases generated", halfway)
+	}
+	// Edge values.
+	for _, v := range [][3]float32{{0, 0, 0}, {1, 1, -1}, {3, 1.0 / 3, -1}, {float32(math.Inf(1)), 1, 1}, {1e-30, 1e-30, 1e-38}} {
+		check(v[0], v[1], v[2])
+	}
+}
+
+// TestKernelsMatchGo: the vfmadd kernels (kernels_amd64.s, when the CPU
+// has them) and their portable definitions agree bit for bit.
+func TestKernelsMatchGo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	vec := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64() * math.Exp2(float64(rng.IntN(12)-6)))
+		}
+		return v
+	}
+	for _, n := range []int{16, 64, 128, 1024} {
+		x, y := vec(n), vec(n)
+		var a, b [16]float32
+		copy(a[:], vec(16))
+		b = a
+		fmaAcc16(&a, x, y)
+		fmaAcc16Go(&b, x, y)
+		if a != b {
+			t.Errorf("fmaAcc16 n=%d: %v != %v", n, a, b)
+		}
+		if n%64 == 0 {
+			var c, d [64]float32
+			copy(c[:], vec(64))
+			d = c
+			fmaAcc64(&c, x, y)
+			fmaAcc64Go(&d, x, y)
+			if c != d {
+				t.Errorf("fmaAcc64 n=%d differs", n)
+			}
+		}
+	}
+	for _, n := range []int{1, 7, 8, 9, 33, 128} {
+		acc, v := vec(n), vec(n)
+		acc2 := append([]float32(nil), acc...)
+		p := float32(rng.NormFloat64())
+		fmaScale(acc, v, p)
+		fmaScaleGo(acc2, v, p)
+		for i := range acc {
+			if math.Float32bits(acc[i]) != math.Float32bits(acc2[i]) {
+				t.Fatalf("fmaScale n=%d [%d]: %g != %g", n, i, acc[i], acc2[i])
+			}
+		}
+	}
+	for _, blocks := range []int{1, 3, 8, 100} {
+		row := make([]byte, 34*blocks)
+		for i := range row {
+			row[i] = byte(rng.IntN(256))
+		}
+		xq := make([]int8, 32*blocks)
+		for i := range xq {
+			xq[i] = int8(rng.IntN(255) - 127)
+		}
+		d := vec(blocks)
+		var a, b [8]float32
+		q8Blocks(&a, row, xq, d)
+		q8BlocksGo(&b, row, xq, d)
+		if a != b {
+			t.Errorf("q8Blocks %d blocks: %v != %v", blocks, a, b)
+		}
+	}
+}
