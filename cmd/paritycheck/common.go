@@ -6,8 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/metallic-go/metallic/internal/embedded"
+	"github.com/metallic-go/metallic/llamacpp"
 )
 
 // errHelpShown is returned when --help was asked for (exit 0).
@@ -72,4 +74,23 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// printPeer names the libggml-cpu build llama.cpp runs on when llamacpp is
+// among paths: the reference reproduces the arithmetic of the AVX-512
+// builds bit for bit, and differs from the others in the last bits, which
+// is the first thing to know when reference and llamacpp disagree.
+func printPeer(w io.Writer, paths []string) {
+	if !slices.Contains(paths, "llamacpp") {
+		return
+	}
+	v, err := llamacpp.CPUVariant()
+	if err != nil {
+		return
+	}
+	if llamacpp.AVX512Variant(v) {
+		fmt.Fprintf(w, "llama.cpp CPU backend: libggml-cpu-%s (AVX-512: the reference path reproduces its arithmetic bit for bit)\n", v)
+	} else {
+		fmt.Fprintf(w, "llama.cpp CPU backend: libggml-cpu-%s (not AVX-512: the reference path sums in another order, expect last-bit differences)\n", v)
+	}
 }

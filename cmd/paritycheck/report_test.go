@@ -95,6 +95,15 @@ func TestDefaultReport(t *testing.T) {
 	if strings.Contains(stdout, "\x1b[") {
 		t.Error("ANSI escapes written to a non-terminal")
 	}
+	if llamacpp.Available() == nil {
+		v, err := llamacpp.CPUVariant()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "llama.cpp CPU backend: libggml-cpu-" + v + " ("; !strings.Contains(stdout, want) {
+			t.Errorf("report does not name llama.cpp's CPU backend (%q)", want)
+		}
+	}
 	if elapsed > 30*time.Second {
 		t.Errorf("default report took %v, want < 30 s", elapsed)
 	}
