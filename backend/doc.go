@@ -31,11 +31,12 @@
 // rounded the way llama.cpp's CPU backend quantizes them for the weight's
 // dot product (RoundForDot). The cpu backend goes further and reproduces
 // ggml's own CPU arithmetic (package backend/ggmlnum: its AVX-512 kernels'
-// lane order and fused multiply-adds, its polynomial exp, glibc's sinf and
-// cosf): OpMatMulQ for F32, F16 and Q8_0 weights, OpRMSNorm, OpRope,
-// OpAttention and OpSwiGLU are bit-identical to llama.cpp's on an AVX-512
-// machine, so the reference path's logits equal llama.cpp's to the last bit
-// for those models (llamacpp's TestOpFidelity checks it op by op).
+// lane order and fused multiply-adds, the repacked Q4_0/Q4_K kernels, its
+// polynomial exp, glibc's sinf and cosf): OpMatMulQ for F32, F16, Q8_0,
+// Q4_0, Q4_K and Q6_K weights, OpRMSNorm, OpRope, OpAttention and OpSwiGLU
+// are bit-identical to llama.cpp's on an AVX-512 machine, so the reference
+// path's logits equal llama.cpp's to the last bit for those models
+// (llamacpp's TestOpFidelity checks it op by op).
 //
 // Conformance: backend/backendtest checks every built-in op of a backend
 // against a float64 oracle over a grid of shapes and dtypes; each backend's

@@ -101,7 +101,8 @@ func teacherForce(t *testing.T, m *model.Model, prompt []int32, next int32) map[
 // is llama.cpp's to the bit (backend/ggmlnum) when both see the same
 // inputs (teacher forcing): every checkpoint of a 23-token prompt and one
 // decode step, for stories260K and synth tiny-llama/qwen2/qwen3 with F32,
-// F16 and Q8_0 weights. A failure names the op (checkpoint kind), the
+// F16, Q8_0, Q4_0, Q4_K and Q6_K weights (Q4_0 and Q4_K through llama.cpp's
+// repacked kernels). A failure names the op (checkpoint kind), the
 // element and both values. The bits are only promised against ggml's
 // AVX-512 CPU kernels; with another libggml-cpu variant the differences
 // are reported, not failed.
@@ -126,7 +127,7 @@ func TestOpFidelity(t *testing.T) {
 		return m
 	}}}
 	for _, preset := range []string{"tiny-llama", "tiny-qwen2", "tiny-qwen3"} {
-		for _, dt := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeQ8_0} {
+		for _, dt := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
 			cases = append(cases, mcase{preset + "-" + dt.String(), func(t *testing.T) *model.Model { return synthModel(t, preset, dt) }})
 		}
 	}

@@ -135,7 +135,19 @@ func matmul(c backend.CPUCall, wt gguf.Type, in, out act, quant bool) {
 	}
 	switch {
 	case quant && wt == gguf.TypeQ8_0:
-		matmulQ8_0(c, in, out)
+		matmulQ8_0(c, wt, in, out, ggmlnum.DotQ8_0)
+		return
+	case quant && wt == gguf.TypeQ4_0 && c.Args[4].I%8 == 0:
+		matmulQ8_0(c, wt, in, out, ggmlnum.DotQ4_0x8) // repacked by llama.cpp
+		return
+	case quant && wt == gguf.TypeQ4_0:
+		matmulQ8_0(c, wt, in, out, ggmlnum.DotQ4_0)
+		return
+	case quant && wt == gguf.TypeQ4_K && c.Args[4].I%8 == 0:
+		matmulQ8_K(c, wt, in, out, ggmlnum.DotQ4_Kx8)
+		return
+	case quant && wt == gguf.TypeQ6_K:
+		matmulQ8_K(c, wt, in, out, func(row []byte, xq []int8, xd []float32, _ bool) float32 { return ggmlnum.DotQ6_K(row, xq, xd) })
 		return
 	case quant && (wt == gguf.TypeF32 || wt == gguf.TypeF16):
 		matmulFloat(c, wt, in, out)
@@ -174,7 +186,7 @@ func matmul(c backend.CPUCall, wt gguf.Type, in, out act, quant bool) {
 // computes it: each x row quantized to Q8_0 (ggmlnum.QuantizeQ8_0), then
 // integer block dots scaled and summed in ggml's lane order
 // (ggmlnum.DotQ8_0), so results match llama.cpp bit for bit.
-func matmulQ8_0(c backend.CPUCall, in, out act) {
+func matmulQ8_0(c backend.CPUCall, wt gguf.Type, in, out act, dot func(row []byte, xq []int8, xd []float32) float32) {
 	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
 	if K%32 != 0 {
 		panic(fmt.Sprintf("cpu: matmul_q: K = %d is not a multiple of the Q8_0 block", K))
@@ -187,12 +199,15 @@ func matmulQ8_0(c backend.CPUCall, in, out act) {
 	ggmlnum.QuantizeQ8_0(xs, xq, xd)
 	o := out.bind(c.Args[0])
 	wb := c.Args[2].Bytes()
-	rb := K / 32 * 34
+	rb, err := gguf.RowBytes(wt, K)
+	if err != nil {
+		panic(err)
+	}
 	nb := K / 32
 	for n := c.Lo; n < c.Hi; n++ {
 		row := wb[n*rb : (n+1)*rb]
 		for t := range T {
-			o.store1(t*N+n, ggmlnum.DotQ8_0(row, xq[t*K:(t+1)*K], xd[t*nb:(t+1)*nb]))
+			o.store1(t*N+n, dot(row, xq[t*K:(t+1)*K], xd[t*nb:(t+1)*nb]))
 		}
 	}
 }
@@ -229,6 +244,36 @@ func matmulFloat(c backend.CPUCall, wt gguf.Type, in, out act) {
 		wr := w.row(c.Args[2], n, wrow)
 		for t := range T {
 			o.store1(t*N+n, dot(wr, xs[t*K:(t+1)*K]))
+		}
+	}
+}
+
+// matmulQ8_K is matmulQ8_0 for the k-quants: x rows quantized to Q8_K
+// blocks of 256 (ggmlnum.QuantizeQ8_K), then dot per output; llama.cpp's
+// repacked kernels take a prompt's rows in groups of 4 through a GEMM
+// (gemm true) and the rest one by one (ggml_gemv).
+func matmulQ8_K(c backend.CPUCall, wt gguf.Type, in, out act, dot func(row []byte, xq []int8, xd []float32, gemm bool) float32) {
+	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
+	if K%256 != 0 {
+		panic(fmt.Sprintf("cpu: matmul_q: K = %d is not a multiple of the Q8_K block", K))
+	}
+	xsc := getScratch(T*K + T*K/256)
+	defer putScratch(xsc)
+	xs, xd := (*xsc)[:T*K], (*xsc)[T*K:]
+	in.bind(c.Args[1]).load(0, xs)
+	xq := make([]int8, T*K)
+	ggmlnum.QuantizeQ8_K(xs, xq, xd)
+	o := out.bind(c.Args[0])
+	wb := c.Args[2].Bytes()
+	rb, err := gguf.RowBytes(wt, K)
+	if err != nil {
+		panic(err)
+	}
+	nb := K / 256
+	for n := c.Lo; n < c.Hi; n++ {
+		row := wb[n*rb : (n+1)*rb]
+		for t := range T {
+			o.store1(t*N+n, dot(row, xq[t*K:(t+1)*K], xd[t*nb:(t+1)*nb], t < T-T%4))
 		}
 	}
 }

@@ -289,3 +289,176 @@ func (a *TinyLanes) Sum() float32 { return Reduce16((*[16]float32)(a)) }
 // FMAScale is acc[i] = fma(v[i], p, acc[i]) for i < len(acc): one position
 // of a V sum, fused, across a head's dims.
 func FMAScale(acc, v []float32, p float32) { fmaScale(acc, v, p) }
+
+// DotQ4_0 is ggml_vec_dot_q4_0_q8_0 for x86 (the kernel of Q4_0 matrices
+// llama.cpp does not repack): DotQ8_0's lanes and order with the weights
+// q−8 from 4-bit quants (low nibbles elements 0–15, high 16–31).
+func DotQ4_0(row []byte, xq []int8, xd []float32) float32 {
+	var acc [8]float32
+	for b := range xd {
+		blk := row[18*b : 18*b+18 : 18*b+18]
+		x := xq[32*b : 32*b+32 : 32*b+32]
+		var w [32]int32
+		for j := range 16 {
+			w[j], w[j+16] = int32(blk[2+j]&15)-8, int32(blk[2+j]>>4)-8
+		}
+		d := f16Widen(uint16(blk[0])|uint16(blk[1])<<8) * xd[b]
+		for l := range 8 {
+			s := w[4*l]*int32(x[4*l]) + w[4*l+1]*int32(x[4*l+1]) + w[4*l+2]*int32(x[4*l+2]) + w[4*l+3]*int32(x[4*l+3])
+			acc[l] = FMA32(d, float32(s), acc[l])
+		}
+	}
+	return Hsum8(&acc)
+}
+
+// DotQ4_0x8 is one output of ggml's repacked Q4_0 kernels (ggml_gemv and
+// ggml_gemm q4_0_8x8_q8_0, used for Q4_0 matrices whose row count is a
+// multiple of 8): per block an exact integer dot of the 4-bit weights
+// (q−8) with the Q8_0 activations, then acc = fma(float(isum), d_w·d_x,
+// acc) block after block, no lanes. row holds the weight blocks (f16 d,
+// 16 bytes: low nibbles elements 0–15, high 16–31).
+func DotQ4_0x8(row []byte, xq []int8, xd []float32) float32 {
+	var acc float32
+	for b := range xd {
+		blk := row[18*b : 18*b+18 : 18*b+18]
+		x := xq[32*b : 32*b+32 : 32*b+32]
+		var s int32
+		for j := range 16 {
+			q := blk[2+j]
+			s += (int32(q&15)-8)*int32(x[j]) + (int32(q>>4)-8)*int32(x[j+16])
+		}
+		d := f16Widen(uint16(blk[0])|uint16(blk[1])<<8) * xd[b]
+		acc = FMA32(float32(s), d, acc)
+	}
+	return acc
+}
+
+// QuantizeQ8_K quantizes x (len a multiple of 256) to Q8_K blocks as ggml
+// quantizes the activations of a k-quant matmul (quantize_row_q8_K, the
+// reference rule on x86): m = the element of largest magnitude, iscale =
+// −127/m, q = min(127, nearest-even(iscale·x)), d = 1/iscale. qs receives
+// the quants, d the block scales.
+func QuantizeQ8_K(x []float32, qs []int8, d []float32) {
+	for b := 0; b+256 <= len(x); b += 256 {
+		blk := x[b : b+256 : b+256]
+		var amax, m float32
+		for _, v := range blk {
+			if a := float32(math.Abs(float64(v))); a > amax {
+				amax, m = a, v
+			}
+		}
+		q := qs[b : b+256 : b+256]
+		if amax == 0 {
+			d[b/256] = 0
+			clear(q)
+			continue
+		}
+		iscale := -127 / m
+		for i, v := range blk {
+			q[i] = int8(min(127, math.RoundToEven(float64(iscale*v))))
+		}
+		d[b/256] = 1 / iscale
+	}
+}
+
+// scaleMinK4 unpacks scale and min j (0–7) of a Q4_K superblock's twelve
+// scale bytes (ggml's get_scale_min_k4).
+func scaleMinK4(j int, q []byte) (sc, m int32) {
+	if j < 4 {
+		return int32(q[j] & 63), int32(q[j+4] & 63)
+	}
+	return int32(q[j+4]&15 | q[j-4]>>6<<4), int32(q[j+4]>>4 | q[j]>>6<<4)
+}
+
+// DotQ4_Kx8 is one output of ggml's repacked Q4_K kernels (q4_K_8x8_q8_K,
+// used for Q4_K matrices whose row count is a multiple of 8). Per
+// superblock of 256 and its sub-block scales sc_j and mins m_j, the exact
+// integer sums s = Σ_j sc_j·Σ q4·q8 and m = Σ_j m_j·Σ q8 are accumulated as
+// acc = fma(float(s), d·d_x, acc) and accm = fma(float(m), dmin·d_x, accm);
+// the result is acc − accm. The GEMM kernel (gemm true: prompt rows in
+// groups of 4) accumulates each 64-element chunk's sums separately instead
+// of the superblock's (ggml_gemv for the remaining rows and for decode).
+func DotQ4_Kx8(row []byte, xq []int8, xd []float32, gemm bool) float32 {
+	var acc, accm float32
+	for b := range xd {
+		blk := row[144*b : 144*b+144 : 144*b+144]
+		scales, qs := blk[4:16], blk[16:144]
+		x := xq[256*b : 256*b+256 : 256*b+256]
+		dd := f16Widen(uint16(blk[0])|uint16(blk[1])<<8) * xd[b]
+		dm := f16Widen(uint16(blk[2])|uint16(blk[3])<<8) * xd[b]
+		var s, mn int32
+		for c := range 4 {
+			s1, m1 := scaleMinK4(2*c, scales)
+			s2, m2 := scaleMinK4(2*c+1, scales)
+			q := qs[32*c : 32*c+32]
+			xa, xb := x[64*c:64*c+32], x[64*c+32:64*c+64]
+			var d1, d2, b1, b2 int32
+			for l := range 32 {
+				d1 += int32(q[l]&15) * int32(xa[l])
+				d2 += int32(q[l]>>4) * int32(xb[l])
+				b1 += int32(xa[l])
+				b2 += int32(xb[l])
+			}
+			if gemm {
+				acc = FMA32(float32(s1*d1+s2*d2), dd, acc)
+				accm = FMA32(float32(m1*b1+m2*b2), dm, accm)
+				continue
+			}
+			s += s1*d1 + s2*d2
+			mn += m1*b1 + m2*b2
+		}
+		if !gemm {
+			acc = FMA32(float32(s), dd, acc)
+			accm = FMA32(float32(mn), dm, accm)
+		}
+	}
+	return acc - accm
+}
+
+// DotQ6_K is ggml_vec_dot_q6_K_q8_K for x86 (AVX2, used on AVX-512 CPUs
+// too; Q6_K matrices are not repacked). Per superblock of 256: eight exact
+// int32 lanes, lane l = Σ sc·q·q8 over the elements whose index mod 32 is
+// in 4l…4l+3, with q the unsigned 6-bit quant (0–63), minus 32·Σ sc·q8
+// over the elements 32l…32l+31 (the −32 offset of Q6_K, taken from the
+// activations' 16-element sums); then acc_l = fma(d_x·d, lane_l, acc_l),
+// and Hsum8 at the end. A block is ql[128], qh[64], scales[16] (int8, one
+// per 16 elements), d (f16): element 128h+32k+i (k < 4, i < 32) has the
+// low nibble of ql[64h+i+32(k&1)] (high nibble for k ≥ 2) and the two
+// bits (qh[32h+i] >> 2k) & 3 above it.
+func DotQ6_K(row []byte, xq []int8, xd []float32) float32 {
+	var acc [8]float32
+	for b := range xd {
+		blk := row[210*b : 210*b+210 : 210*b+210]
+		ql, qh, sc := blk[0:128], blk[128:192], blk[192:208]
+		x := xq[256*b : 256*b+256 : 256*b+256]
+		var lanes [8]int32
+		for h := range 2 {
+			for k := range 4 {
+				for i := range 32 {
+					lo := ql[64*h+i+32*(k&1)]
+					if k >= 2 {
+						lo >>= 4
+					}
+					q := int32(lo&15 | (qh[32*h+i]>>(2*k)&3)<<4)
+					s := int32(int8(sc[8*h+2*k+i/16]))
+					lanes[i/4] += s * q * int32(x[128*h+32*k+i])
+				}
+			}
+		}
+		for l := range lanes {
+			var b0, b1 int32
+			for _, v := range x[32*l : 32*l+16] {
+				b0 += int32(v)
+			}
+			for _, v := range x[32*l+16 : 32*l+32] {
+				b1 += int32(v)
+			}
+			lanes[l] -= 32 * (b0*int32(int8(sc[2*l])) + b1*int32(int8(sc[2*l+1])))
+		}
+		d := xd[b] * f16Widen(uint16(blk[208])|uint16(blk[209])<<8)
+		for l, v := range lanes {
+			acc[l] = FMA32(d, float32(v), acc[l])
+		}
+	}
+	return Hsum8(&acc)
+}

@@ -282,3 +282,63 @@ int main(void) {
 		t.Errorf("%d of %d arguments differ from the C library", bad, len(xs))
 	}
 }
+
+// TestQ6_KAgainstGGML: QuantizeQ8_K gives ggml's Q8_K quants and scales,
+// and DotQ6_K its q6_K·q8_K vec_dot bit for bit (weights quantized by
+// ggml's reference quantizer, returned by the oracle).
+func TestQ6_KAgainstGGML(t *testing.T) {
+	v, strict := variant(t)
+	t.Logf("libggml-cpu-%s", v)
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, n := range []int{256, 768, 4864} {
+		const pairs = 30
+		in := randomRows(rng, pairs, n)
+		out := runCPUOracle(t, "q6_K", n, in)
+		rec := 4 + 292*n/256 + 210*n/256
+		if len(out) != pairs*rec {
+			t.Fatalf("n=%d: %d bytes from the oracle, want %d", n, len(out), pairs*rec)
+		}
+		for p := range pairs {
+			got := out[p*rec : (p+1)*rec]
+			qs, d := make([]int8, n), make([]float32, n/256)
+			QuantizeQ8_K(in[2*p*n:(2*p+1)*n], qs, d)
+			for b := range n / 256 {
+				blk := got[4+292*b : 4+292*b+292]
+				if math.Float32frombits(binary.LittleEndian.Uint32(blk)) != d[b] {
+					t.Fatalf("n=%d pair %d block %d: Q8_K scale %g, ggml %g", n, p, b, d[b], math.Float32frombits(binary.LittleEndian.Uint32(blk)))
+				}
+				for i := range 256 {
+					if int8(blk[4+i]) != qs[256*b+i] {
+						t.Fatalf("n=%d pair %d block %d: q[%d] = %d, ggml %d", n, p, b, i, qs[256*b+i], int8(blk[4+i]))
+					}
+				}
+			}
+			w := got[4+292*n/256:]
+			want := math.Float32frombits(binary.LittleEndian.Uint32(got))
+			requireBits(t, strict, fmt.Sprintf("DotQ6_K n=%d pair %d", n, p), DotQ6_K(w, qs, d), want)
+		}
+	}
+}
+
+// TestQ4_0AgainstGGML: DotQ4_0 is ggml's q4_0·q8_0 vec_dot bit for bit.
+func TestQ4_0AgainstGGML(t *testing.T) {
+	v, strict := variant(t)
+	t.Logf("libggml-cpu-%s", v)
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, n := range []int{32, 256, 896} {
+		const pairs = 30
+		in := randomRows(rng, pairs, n)
+		out := runCPUOracle(t, "q4_0", n, in)
+		rec := 4 + 18*n/32
+		if len(out) != pairs*rec {
+			t.Fatalf("n=%d: %d bytes from the oracle, want %d", n, len(out), pairs*rec)
+		}
+		for p := range pairs {
+			got := out[p*rec : (p+1)*rec]
+			qs, d := make([]int8, n), make([]float32, n/32)
+			QuantizeQ8_0(in[2*p*n:(2*p+1)*n], qs, d)
+			want := math.Float32frombits(binary.LittleEndian.Uint32(got))
+			requireBits(t, strict, fmt.Sprintf("DotQ4_0 n=%d pair %d", n, p), DotQ4_0(got[4:], qs, d), want)
+		}
+	}
+}

@@ -10,6 +10,12 @@
 //                quantizer (as weights are), x with the CPU quantizer (as
 //                activations are); out = the q8_0·q8_0 vec_dot, then the
 //                34-byte blocks of x.
+//     KIND q6_K: in = x[N] w[N] floats; w quantized with the reference
+//                quantizer, x with the CPU's Q8_K quantizer; out = the
+//                q6_K·q8_K vec_dot, the 292-byte Q8_K blocks of x, then
+//                the 210-byte Q6_K blocks of w.
+//     KIND q4_0: like q8_0 with w quantized to Q4_0: out = the q4_0·q8_0
+//                vec_dot, then the 18-byte Q4_0 blocks of w.
 //     KIND f32:  in = x[N] y[N] floats; out = ggml_vec_dot_f32.
 //     KIND f16:  in = x[N] y[N] floats, rounded to f16; out = ggml_vec_dot_f16.
 #include <dirent.h>
@@ -27,9 +33,11 @@ struct type_traits_cpu {
     int vec_dot_type;
     int64_t nrows;
 };
-enum { T_F32 = 0, T_F16 = 1, T_Q8_0 = 8 };
+enum { T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q8_0 = 8, T_Q6_K = 14, T_Q8_K = 15 };
 
 void quantize_row_q8_0_ref(const float *x, void *y, int64_t k);
+void quantize_row_q6_K_ref(const float *x, void *y, int64_t k);
+void quantize_row_q4_0_ref(const float *x, void *y, int64_t k);
 void ggml_fp32_to_fp16_row(const float *x, uint16_t *y, int64_t n);
 
 static void *best;
@@ -71,7 +79,7 @@ int main(int argc, char **argv) {
     cpu_init();
     int n = atoi(argv[3]);
     float *x = malloc(4 * n), *y = malloc(4 * n);
-    void *qx = malloc(34 * (n / 32 + 1)), *qy = malloc(34 * (n / 32 + 1));
+    void *qx = malloc(300 * (n / 32 + 1)), *qy = malloc(300 * (n / 32 + 1));
     uint16_t *hx = malloc(2 * n), *hy = malloc(2 * n);
     int c;
     while ((c = getc(stdin)) != EOF) {
@@ -86,6 +94,19 @@ int main(int argc, char **argv) {
             t->vec_dot(n, &s, 0, qy, 0, qx, 0, 1);
             fwrite(&s, 4, 1, stdout);
             fwrite(qx, 34, n / 32, stdout);
+        } else if (!strcmp(argv[2], "q4_0")) {
+            traits(T_Q8_0)->from_float(x, qx, n);
+            quantize_row_q4_0_ref(y, qy, n);
+            traits(T_Q4_0)->vec_dot(n, &s, 0, qy, 0, qx, 0, 1);
+            fwrite(&s, 4, 1, stdout);
+            fwrite(qy, 18, n / 32, stdout);
+        } else if (!strcmp(argv[2], "q6_K")) {
+            traits(T_Q8_K)->from_float(x, qx, n);
+            quantize_row_q6_K_ref(y, qy, n);
+            traits(T_Q6_K)->vec_dot(n, &s, 0, qy, 0, qx, 0, 1);
+            fwrite(&s, 4, 1, stdout);
+            fwrite(qx, 292, n / 256, stdout);
+            fwrite(qy, 210, n / 256, stdout);
         } else if (!strcmp(argv[2], "f32")) {
             traits(T_F32)->vec_dot(n, &s, 0, x, 0, y, 0, 1);
             fwrite(&s, 4, 1, stdout);
