@@ -2,100 +2,15 @@ package llamacpp_test
 
 import (
 	"fmt"
-	"math"
 	"path/filepath"
-	"sort"
-	"strings"
 	"testing"
 
 	"github.com/metallic-go/metallic/gguf"
 	"github.com/metallic-go/metallic/internal/testenv"
 	"github.com/metallic-go/metallic/llamacpp"
 	"github.com/metallic-go/metallic/model"
+	"github.com/metallic-go/metallic/parity"
 )
-
-// opMismatch counts, for one checkpoint kind, the elements where the
-// reference path's op, fed llama.cpp's own inputs, differs bitwise from
-// llama.cpp's output.
-type opMismatch struct {
-	diff, total int
-	maxULP      int64
-	at          string
-}
-
-// teacherForce runs prompt (then one decode token) through llama.cpp and
-// through the reference path with every reference checkpoint compared to
-// llama.cpp's and then overwritten by it, so each op sees llama.cpp's
-// inputs and any difference is that op's own. It returns the mismatches by
-// checkpoint kind.
-func teacherForce(t *testing.T, m *model.Model, prompt []int32, next int32) map[string]*opMismatch {
-	t.Helper()
-	lc, err := model.OpenPath("llamacpp", m, model.PathOptions{Threads: 1, Ctx: 128})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lc.Close()
-	ref, err := model.OpenPath("reference", m, model.PathOptions{Threads: 1, Ctx: 128})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ref.Close()
-
-	want := map[string][]float32{}
-	lc.SetHook(func(x *model.Tensor) { want[fmt.Sprintf("%s@%d", x.Name, x.Pos)] = append([]float32(nil), x.Data...) })
-	if _, err := lc.Forward(prompt, 0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := lc.Forward([]int32{next}, len(prompt)); err != nil {
-		t.Fatal(err)
-	}
-
-	out := map[string]*opMismatch{}
-	ref.SetHook(func(x *model.Tensor) {
-		key := fmt.Sprintf("%s@%d", x.Name, x.Pos)
-		w, ok := want[key]
-		if !ok || len(w) != len(x.Data) {
-			t.Errorf("%s: llama.cpp has no matching checkpoint (%d values)", key, len(w))
-			return
-		}
-		kind := x.Name
-		if i := strings.LastIndexByte(kind, '.'); i >= 0 {
-			kind = kind[i+1:]
-		}
-		mm := out[kind]
-		if mm == nil {
-			mm = &opMismatch{}
-			out[kind] = mm
-		}
-		for i, v := range x.Data {
-			mm.total++
-			a, b := math.Float32bits(v), math.Float32bits(w[i])
-			if a == b {
-				continue
-			}
-			mm.diff++
-			u := int64(a&0x7fffffff) - int64(b&0x7fffffff)
-			if (a^b)>>31 != 0 {
-				u = int64(a&0x7fffffff) + int64(b&0x7fffffff)
-			}
-			if u < 0 {
-				u = -u
-			}
-			if u > mm.maxULP {
-				mm.maxULP = u
-				mm.at = fmt.Sprintf("%s[%d,%d] ref %g llama.cpp %g", key, i/x.Cols, i%x.Cols, v, w[i])
-			}
-		}
-		copy(x.Data, w)
-	})
-	if _, err := ref.Forward(prompt, 0); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ref.Forward([]int32{next}, len(prompt)); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
 
 // TestOpFidelity checks, op by op, that the reference path's arithmetic
 // is llama.cpp's to the bit (backend/ggmlnum) when both see the same
@@ -139,26 +54,33 @@ func TestOpFidelity(t *testing.T) {
 			for j := range prompt {
 				prompt[j] = int32((1 + 37*j + 11*j*j) % v)
 			}
-			res := teacherForce(t, m, prompt, 5)
-			kinds := make([]string, 0, len(res))
-			for k := range res {
-				kinds = append(kinds, k)
+			lc, err := model.OpenPath("llamacpp", m, model.PathOptions{Threads: 1, Ctx: 128})
+			if err != nil {
+				t.Fatal(err)
 			}
-			sort.Strings(kinds)
-			for _, k := range kinds {
-				r := res[k]
-				if r.diff == 0 {
+			defer lc.Close()
+			ref, err := model.OpenPath("reference", m, model.PathOptions{Threads: 1, Ctx: 128})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ref.Close()
+			f, err := parity.TeacherForce(ref, lc, prompt, 1, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(f.Missing) > 0 {
+				t.Errorf("checkpoints llama.cpp has and the reference does not: %v", f.Missing)
+			}
+			for _, r := range f.Rows {
+				if r.Differ == 0 {
 					continue
 				}
-				msg := fmt.Sprintf("op %s: %d of %d values differ from llama.cpp, max %d ulp at %s", k, r.diff, r.total, r.maxULP, r.at)
+				msg := fmt.Sprintf("op %s: %s@%d: %d of %d values differ from llama.cpp, max %d ulp, first %s", r.Op, r.Checkpoint, r.Pos, r.Differ, r.Values, r.MaxULP, r.First)
 				if strict {
 					t.Error(msg)
 				} else {
 					t.Log(msg)
 				}
-			}
-			if len(res) == 0 {
-				t.Fatal("no checkpoint compared")
 			}
 		})
 	}

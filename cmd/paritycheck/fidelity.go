@@ -1,0 +1,83 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/metallic-go/metallic/llamacpp"
+	"github.com/metallic-go/metallic/parity"
+)
+
+func init() {
+	register(command{
+		name:    "fidelity",
+		summary: "teacher-forced op fidelity: each op of one path on another's inputs, bit for bit",
+		run:     runFidelity,
+	})
+}
+
+// runFidelity runs parity.TeacherForce: every checkpoint of the first path
+// recomputed from the second path's inputs (default reference on
+// llamacpp's). Exit 1 when an op differs where bit identity is promised
+// (reference and llamacpp, llama.cpp on an AVX-512 libggml-cpu build);
+// otherwise differences are reported with exit 0.
+func runFidelity(args []string, stdout, stderr io.Writer) error {
+	var r pcRun
+	fs := newFlags("fidelity", "fidelity [MODEL] [--prompt S | --tokens 1,2] [--decode N] [--paths a,b] [--perturb P:C=R] [--json]", stderr)
+	pcFlags(fs, &r, false)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if r.paths == "" {
+		r.paths = "reference,llamacpp"
+	}
+	if r.decode < 0 {
+		return usagef("--decode must be ≥ 0")
+	}
+	s, ps, toks, err := pcSession(&r, pos, stderr)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if len(s.Targets) != 2 {
+		return usagef("fidelity compares exactly two paths (--paths a,b), got %d", len(s.Targets))
+	}
+	a, b := s.Targets[0].Path, s.Targets[1].Path
+	f, err := parity.TeacherForce(a, b, toks, r.decode, pcHooks(s, ps)[0])
+	if err != nil {
+		return err
+	}
+	// Bit identity is promised between the reference path and llama.cpp
+	// on an AVX-512 libggml-cpu build (backend/ggmlnum); any other pair or
+	// build is reported, not failed.
+	strict, note := false, ""
+	pair := map[string]bool{a.Name(): true, b.Name(): true}
+	switch v, err := llamacpp.CPUVariant(); {
+	case !pair["reference"] || !pair["llamacpp"]:
+		note = fmt.Sprintf("no bit identity is promised between %s and %s: differences are reported, not failed", a.Name(), b.Name())
+	case err != nil:
+		note = err.Error()
+	case !llamacpp.AVX512Variant(v):
+		note = fmt.Sprintf("llama.cpp runs libggml-cpu-%s, not an AVX-512 build: differences in the last bits are expected", v)
+	default:
+		strict = true
+	}
+	if r.json {
+		if err := writeJSON(stdout, f); err != nil {
+			return err
+		}
+	} else {
+		printPeer(stdout, []string{a.Name(), b.Name()})
+		if err := parity.PrintFidelity(stdout, f); err != nil {
+			return err
+		}
+		if note != "" {
+			fmt.Fprintln(stdout, note)
+		}
+	}
+	if !f.Identical && strict {
+		return fmt.Errorf("%w: %s's op %s differs from %s's given the same inputs (%d of %d values)", errParity, a.Name(), f.FirstDiffer.Checkpoint, b.Name(), f.FirstDiffer.Differ, f.FirstDiffer.Values)
+	}
+	return nil
+}
