@@ -135,19 +135,19 @@ func matmul(c backend.CPUCall, wt gguf.Type, in, out act, quant bool) {
 	}
 	switch {
 	case quant && wt == gguf.TypeQ8_0:
-		matmulQ8_0(c, wt, in, out, ggmlnum.DotQ8_0)
+		matmulInt(c, wt, in, out, 32, ggmlnum.QuantizeQ8_0, vecDot(ggmlnum.DotQ8_0))
 		return
-	case quant && wt == gguf.TypeQ4_0 && c.Args[4].I%8 == 0:
-		matmulQ8_0(c, wt, in, out, ggmlnum.DotQ4_0x8) // repacked by llama.cpp
+	case quant && wt == gguf.TypeQ4_0 && c.Args[4].I%8 == 0: // repacked by llama.cpp
+		matmulInt(c, wt, in, out, 32, ggmlnum.QuantizeQ8_0, vecDot(ggmlnum.DotQ4_0x8))
 		return
 	case quant && wt == gguf.TypeQ4_0:
-		matmulQ8_0(c, wt, in, out, ggmlnum.DotQ4_0)
+		matmulInt(c, wt, in, out, 32, ggmlnum.QuantizeQ8_0, vecDot(ggmlnum.DotQ4_0))
 		return
-	case quant && wt == gguf.TypeQ4_K && c.Args[4].I%8 == 0:
-		matmulQ8_K(c, wt, in, out, ggmlnum.DotQ4_Kx8)
+	case quant && wt == gguf.TypeQ4_K && c.Args[4].I%8 == 0: // repacked by llama.cpp
+		matmulInt(c, wt, in, out, 256, ggmlnum.QuantizeQ8_K, ggmlnum.DotQ4_Kx8)
 		return
 	case quant && wt == gguf.TypeQ6_K:
-		matmulQ8_K(c, wt, in, out, func(row []byte, xq []int8, xd []float32, _ bool) float32 { return ggmlnum.DotQ6_K(row, xq, xd) })
+		matmulInt(c, wt, in, out, 256, ggmlnum.QuantizeQ8_K, vecDot(ggmlnum.DotQ6_K))
 		return
 	case quant && (wt == gguf.TypeF32 || wt == gguf.TypeF16):
 		matmulFloat(c, wt, in, out)
@@ -178,36 +178,6 @@ func matmul(c backend.CPUCall, wt gguf.Type, in, out act, quant bool) {
 		w.rowDot(wb[n*w.rowBytes:(n+1)*w.rowBytes], xs, K, T, acc, blk, res)
 		for t := range T {
 			o.store1(t*N+n, res[t])
-		}
-	}
-}
-
-// matmulQ8_0 is OpMatMulQ for Q8_0 weights computed as ggml's CPU backend
-// computes it: each x row quantized to Q8_0 (ggmlnum.QuantizeQ8_0), then
-// integer block dots scaled and summed in ggml's lane order
-// (ggmlnum.DotQ8_0), so results match llama.cpp bit for bit.
-func matmulQ8_0(c backend.CPUCall, wt gguf.Type, in, out act, dot func(row []byte, xq []int8, xd []float32) float32) {
-	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
-	if K%32 != 0 {
-		panic(fmt.Sprintf("cpu: matmul_q: K = %d is not a multiple of the Q8_0 block", K))
-	}
-	xsc := getScratch(T*K + T*K/32)
-	defer putScratch(xsc)
-	xs, xd := (*xsc)[:T*K], (*xsc)[T*K:]
-	in.bind(c.Args[1]).load(0, xs)
-	xq := make([]int8, T*K)
-	ggmlnum.QuantizeQ8_0(xs, xq, xd)
-	o := out.bind(c.Args[0])
-	wb := c.Args[2].Bytes()
-	rb, err := gguf.RowBytes(wt, K)
-	if err != nil {
-		panic(err)
-	}
-	nb := K / 32
-	for n := c.Lo; n < c.Hi; n++ {
-		row := wb[n*rb : (n+1)*rb]
-		for t := range T {
-			o.store1(t*N+n, dot(row, xq[t*K:(t+1)*K], xd[t*nb:(t+1)*nb]))
 		}
 	}
 }
@@ -248,28 +218,42 @@ func matmulFloat(c backend.CPUCall, wt gguf.Type, in, out act) {
 	}
 }
 
-// matmulQ8_K is matmulQ8_0 for the k-quants: x rows quantized to Q8_K
-// blocks of 256 (ggmlnum.QuantizeQ8_K), then dot per output; llama.cpp's
-// repacked kernels take a prompt's rows in groups of 4 through a GEMM
-// (gemm true) and the rest one by one (ggml_gemv).
-func matmulQ8_K(c backend.CPUCall, wt gguf.Type, in, out act, dot func(row []byte, xq []int8, xd []float32, gemm bool) float32) {
+// intDot is one output of an integer-activation matmul: row is a weight
+// row, xq and xd the quantized activations and their block scales; gemm
+// tells a prompt row that llama.cpp's repacked kernels handle in a group
+// of 4 (GEMM) from one handled alone (GEMV).
+type intDot func(row []byte, xq []int8, xd []float32, gemm bool) float32
+
+// vecDot adapts a kernel whose arithmetic does not depend on the grouping.
+func vecDot(f func(row []byte, xq []int8, xd []float32) float32) intDot {
+	return func(row []byte, xq []int8, xd []float32, _ bool) float32 { return f(row, xq, xd) }
+}
+
+// matmulInt is OpMatMulQ for the quantized weights whose ggml arithmetic
+// backend/ggmlnum reproduces: each x row is quantized as llama.cpp
+// quantizes activations (Q8_0 blocks of 32 or Q8_K blocks of 256), then
+// every output is dot's integer block dots, scaled and summed in ggml's
+// order, so results match llama.cpp bit for bit. A prompt's rows go to
+// the repacked kernels' GEMM in groups of 4, the rest (and decode) to
+// their GEMV.
+func matmulInt(c backend.CPUCall, wt gguf.Type, in, out act, block int, quantize func(x []float32, qs []int8, d []float32), dot intDot) {
 	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
-	if K%256 != 0 {
-		panic(fmt.Sprintf("cpu: matmul_q: K = %d is not a multiple of the Q8_K block", K))
+	if K%block != 0 {
+		panic(fmt.Sprintf("cpu: matmul_q %v: K = %d is not a multiple of the activation block %d", wt, K, block))
 	}
-	xsc := getScratch(T*K + T*K/256)
+	nb := K / block
+	xsc := getScratch(T*K + T*nb)
 	defer putScratch(xsc)
 	xs, xd := (*xsc)[:T*K], (*xsc)[T*K:]
 	in.bind(c.Args[1]).load(0, xs)
 	xq := make([]int8, T*K)
-	ggmlnum.QuantizeQ8_K(xs, xq, xd)
-	o := out.bind(c.Args[0])
-	wb := c.Args[2].Bytes()
+	quantize(xs, xq, xd)
 	rb, err := gguf.RowBytes(wt, K)
 	if err != nil {
 		panic(err)
 	}
-	nb := K / 256
+	o := out.bind(c.Args[0])
+	wb := c.Args[2].Bytes()
 	for n := c.Lo; n < c.Hi; n++ {
 		row := wb[n*rb : (n+1)*rb]
 		for t := range T {
