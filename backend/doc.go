@@ -32,8 +32,8 @@
 // dot product (RoundForDot). The cpu backend goes further and reproduces
 // ggml's own CPU arithmetic (package backend/ggmlnum: its AVX-512 kernels'
 // lane order and fused multiply-adds, the repacked Q4_0/Q4_K kernels, its
-// polynomial exp, glibc's sinf and cosf): OpMatMulQ for F32, F16, Q8_0,
-// Q4_0, Q4_K and Q6_K weights, OpRMSNorm, OpRope, OpAttention and OpSwiGLU
+// polynomial exp, glibc's sinf and cosf): OpMatMulQ for F32, F16, BF16,
+// Q8_0, Q4_0, Q4_K and Q6_K weights, OpRMSNorm, OpRope, OpAttention and OpSwiGLU
 // are bit-identical to llama.cpp's on an AVX-512 machine, so the reference
 // path's logits equal llama.cpp's to the last bit for those models
 // (llamacpp's TestOpFidelity checks it op by op).

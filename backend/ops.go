@@ -36,8 +36,8 @@ const (
 	//     q = nearest-even(x·(127/max|x|)));
 	//   - k-quant weights: Q8_K blocks of 256 (m = the element of largest
 	//     magnitude, s = −127/m, q = min(127, nearest-even(s·x)), d = 1/s).
-	// For F32, F16, Q8_0, Q4_0, Q4_K and Q6_K weights the cpu backend also
-	// sums as ggml's CPU kernels do (integer block dots, lanes and fused
+	// For F32, F16, BF16, Q8_0, Q4_0, Q4_K and Q6_K weights the cpu backend
+	// also sums as ggml's CPU kernels do (integer block dots, lanes and fused
 	// multiply-adds of the kernel llama.cpp picks, repacked ones included:
 	// package ggmlnum), which makes it bit-identical to llama.cpp.
 	// Grid and arguments as OpMatMul.

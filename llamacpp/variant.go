@@ -9,3 +9,14 @@ func AVX512Variant(v string) bool {
 	}
 	return false
 }
+
+// AVX512BF16Variant reports whether a libggml-cpu variant also uses the
+// AVX512_BF16 dot product (vdpbf16ps), which backend/ggmlnum's BF16
+// kernels reproduce; other AVX-512 builds sum BF16 products differently.
+func AVX512BF16Variant(v string) bool {
+	switch v {
+	case "cooperlake", "sapphirerapids", "zen4":
+		return true
+	}
+	return false
+}

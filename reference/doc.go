@@ -12,8 +12,8 @@
 // dot product (backend.OpMatMulQ: f16 for F16 weights, Q8_0 blocks for the
 // 32-element quants, Q8_K for k-quants; nothing for F32), and the cpu
 // backend sums in ggml's order (backend/ggmlnum), so on an AVX-512 machine
-// the logits of F32, F16, Q8_0, Q4_0, Q4_K and Q6_K models are bit-identical
-// to llama.cpp's.
+// the logits of F32, F16, BF16, Q8_0, Q4_0, Q4_K and Q6_K models are
+// bit-identical to llama.cpp's.
 // With a hook installed every checkpoint of DESIGN.md is
 // downloaded as stored, handed to the hook and written back, so observing
 // changes nothing and a modifying hook perturbs the rest of the forward.

@@ -149,7 +149,7 @@ func matmul(c backend.CPUCall, wt gguf.Type, in, out act, quant bool) {
 	case quant && wt == gguf.TypeQ6_K:
 		matmulInt(c, wt, in, out, 256, ggmlnum.QuantizeQ8_K, vecDot(ggmlnum.DotQ6_K))
 		return
-	case quant && (wt == gguf.TypeF32 || wt == gguf.TypeF16):
+	case quant && (wt == gguf.TypeF32 || wt == gguf.TypeF16 || wt == gguf.TypeBF16):
 		matmulFloat(c, wt, in, out)
 		return
 	}
@@ -182,11 +182,12 @@ func matmul(c backend.CPUCall, wt gguf.Type, in, out act, quant bool) {
 	}
 }
 
-// matmulFloat is OpMatMulQ for F32 and F16 weights computed as ggml's CPU
-// backend computes it (x rounded to f16 for F16 weights): a prompt (T ≥ 2)
-// with K a multiple of 16 and N of 4 goes through tinyBLAS
-// (ggmlnum.DotF32Tiny), anything else through ggml_vec_dot_f32 / _f16
-// (ggmlnum.DotF32, DotF16).
+// matmulFloat is OpMatMulQ for F32, F16 and BF16 weights computed as
+// ggml's CPU backend computes it (x rounded to f16 / bf16 for F16 / BF16
+// weights): a prompt (T ≥ 2) with K a multiple of 16 (BF16: 32) and N of
+// 4 goes through tinyBLAS (ggmlnum.DotF32Tiny, DotBF16Tiny), anything else
+// through ggml_vec_dot_f32 / _f16 / _bf16 (ggmlnum.DotF32, DotF16,
+// DotBF16). BF16 follows the AVX512_BF16 kernels (vdpbf16ps).
 func matmulFloat(c backend.CPUCall, wt gguf.Type, in, out act) {
 	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
 	w, err := newWeights(wt, K)
@@ -197,14 +198,18 @@ func matmulFloat(c backend.CPUCall, wt gguf.Type, in, out act) {
 	defer putScratch(sc)
 	xs, wrow := (*sc)[:T*K], (*sc)[T*K:]
 	in.bind(c.Args[1]).load(0, xs)
-	if wt == gguf.TypeF16 {
+	if wt != gguf.TypeF32 {
 		for t := range T {
 			backend.RoundForDot(wt, xs[t*K:(t+1)*K])
 		}
 	}
 	dot := ggmlnum.DotF32
 	switch {
-	case T >= 2 && K%16 == 0 && N%4 == 0: // llamafile_sgemm's gates
+	case wt == gguf.TypeBF16 && T >= 2 && K%32 == 0 && N%4 == 0: // llamafile_sgemm's gates
+		dot = ggmlnum.DotBF16Tiny
+	case wt == gguf.TypeBF16:
+		dot = ggmlnum.DotBF16
+	case T >= 2 && K%16 == 0 && N%4 == 0:
 		dot = ggmlnum.DotF32Tiny
 	case wt == gguf.TypeF16:
 		dot = ggmlnum.DotF16

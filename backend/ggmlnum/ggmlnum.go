@@ -462,3 +462,58 @@ func DotQ6_K(row []byte, xq []int8, xd []float32) float32 {
 	}
 	return Hsum8(&acc)
 }
+
+// dpbf16 is one lane of vdpbf16ps (AVX512_BF16): acc + a1·b1 + a0·b0, the
+// odd pair first, each addition rounded once (the products of bf16 values
+// are exact), denormal inputs and results flushed to zero.
+func dpbf16(acc, a0, b0, a1, b1 float32) float32 {
+	acc = ftz(FMA32(daz(a1), daz(b1), daz(acc)))
+	return ftz(FMA32(daz(a0), daz(b0), acc))
+}
+
+// daz and ftz flush a denormal float32 to zero (keeping its sign).
+func daz(x float32) float32 {
+	if math.Float32bits(x)&0x7f800000 == 0 {
+		return math.Float32frombits(math.Float32bits(x) & 0x80000000)
+	}
+	return x
+}
+
+func ftz(x float32) float32 { return daz(x) }
+
+// DotBF16 is ggml_vec_dot_bf16 for AVX512_BF16 (x and y already bf16
+// values, widened): two accumulators of 16 lanes over steps of 64, lane l
+// of a 32-element half taking elements 2l and 2l+1 (vdpbf16ps), each
+// reduced with Reduce16 and added in float64, then the remaining elements
+// added in float64; the total rounded to float32.
+func DotBF16(x, y []float32) float32 {
+	n := len(x)
+	y = y[:n]
+	var c1, c2 [16]float32
+	i := 0
+	for ; i+64 <= n; i += 64 {
+		for l := range 16 {
+			c1[l] = dpbf16(c1[l], x[i+2*l], y[i+2*l], x[i+2*l+1], y[i+2*l+1])
+			c2[l] = dpbf16(c2[l], x[i+32+2*l], y[i+32+2*l], x[i+32+2*l+1], y[i+32+2*l+1])
+		}
+	}
+	sum := float64(Reduce16(&c1))
+	sum += float64(Reduce16(&c2))
+	for ; i < n; i++ {
+		sum += float64(x[i] * y[i])
+	}
+	return float32(sum)
+}
+
+// DotBF16Tiny is one element of tinyBLAS's bf16 GEMM on AVX512_BF16 (32
+// elements a step into 16 vdpbf16ps lanes, then Reduce16). len(x) must be
+// a multiple of 32.
+func DotBF16Tiny(x, y []float32) float32 {
+	var acc [16]float32
+	for i := 0; i+32 <= len(x); i += 32 {
+		for l := range 16 {
+			acc[l] = dpbf16(acc[l], x[i+2*l], y[i+2*l], x[i+2*l+1], y[i+2*l+1])
+		}
+	}
+	return Reduce16(&acc)
+}

@@ -342,3 +342,26 @@ func TestQ4_0AgainstGGML(t *testing.T) {
 		}
 	}
 }
+
+// TestBF16AgainstGGML: DotBF16 is ggml_vec_dot_bf16 bit for bit (on a
+// CPU with AVX512_BF16, whose vdpbf16ps it reproduces).
+func TestBF16AgainstGGML(t *testing.T) {
+	v, _ := variant(t)
+	strict := v == "cooperlake" || v == "sapphirerapids" || v == "zen4" // AVX512_BF16 builds
+	t.Logf("libggml-cpu-%s", v)
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, n := range []int{8, 64, 100, 256, 896} {
+		const pairs = 30
+		in := randomRows(rng, pairs, n)
+		out := runCPUOracle(t, "bf16", n, in)
+		for p := range pairs {
+			x, y := make([]float32, n), make([]float32, n)
+			for i := range x {
+				x[i] = gguf.BF16ToF32(gguf.F32ToBF16(in[2*p*n+i]))
+				y[i] = gguf.BF16ToF32(gguf.F32ToBF16(in[(2*p+1)*n+i]))
+			}
+			want := math.Float32frombits(binary.LittleEndian.Uint32(out[4*p:]))
+			requireBits(t, strict, fmt.Sprintf("DotBF16 n=%d pair %d", n, p), DotBF16(x, y), want)
+		}
+	}
+}

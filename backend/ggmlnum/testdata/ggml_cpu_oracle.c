@@ -18,6 +18,8 @@
 //                vec_dot, then the 18-byte Q4_0 blocks of w.
 //     KIND f32:  in = x[N] y[N] floats; out = ggml_vec_dot_f32.
 //     KIND f16:  in = x[N] y[N] floats, rounded to f16; out = ggml_vec_dot_f16.
+//     KIND bf16: in = x[N] y[N] floats, rounded to bf16 by the CPU
+//                backend's converter; out = ggml_vec_dot_bf16.
 #include <dirent.h>
 #include <dlfcn.h>
 #include <stdint.h>
@@ -33,7 +35,7 @@ struct type_traits_cpu {
     int vec_dot_type;
     int64_t nrows;
 };
-enum { T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q8_0 = 8, T_Q6_K = 14, T_Q8_K = 15 };
+enum { T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q8_0 = 8, T_Q6_K = 14, T_Q8_K = 15, T_BF16 = 30 };
 
 void quantize_row_q8_0_ref(const float *x, void *y, int64_t k);
 void quantize_row_q6_K_ref(const float *x, void *y, int64_t k);
@@ -114,6 +116,12 @@ int main(int argc, char **argv) {
             ggml_fp32_to_fp16_row(x, hx, n);
             ggml_fp32_to_fp16_row(y, hy, n);
             traits(T_F16)->vec_dot(n, &s, 0, hx, 0, hy, 0, 1);
+            fwrite(&s, 4, 1, stdout);
+        } else if (!strcmp(argv[2], "bf16")) {
+            const struct type_traits_cpu *t = traits(T_BF16);
+            t->from_float(x, hx, n);
+            t->from_float(y, hy, n);
+            t->vec_dot(n, &s, 0, hx, 0, hy, 0, 1);
             fwrite(&s, 4, 1, stdout);
         } else {
             fprintf(stderr, "unknown kind %s\n", argv[2]);
