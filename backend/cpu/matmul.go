@@ -135,19 +135,19 @@ func matmul(c backend.CPUCall, wt gguf.Type, in, out act, quant bool) {
 	}
 	switch {
 	case quant && wt == gguf.TypeQ8_0:
-		matmulInt(c, wt, in, out, 32, ggmlnum.QuantizeQ8_0, vecDot(ggmlnum.DotQ8_0))
+		matmulInt(c, wt, in, out, 32, ggmlnum.QuantizeQ8_0, vecDot(ggmlnum.DotQ8_0), ggmlnum.DotQ8_0x4)
 		return
 	case quant && wt == gguf.TypeQ4_0 && c.Args[4].I%8 == 0: // repacked by llama.cpp
-		matmulInt(c, wt, in, out, 32, ggmlnum.QuantizeQ8_0, vecDot(ggmlnum.DotQ4_0x8))
+		matmulInt(c, wt, in, out, 32, ggmlnum.QuantizeQ8_0, vecDot(ggmlnum.DotQ4_0x8), nil)
 		return
 	case quant && wt == gguf.TypeQ4_0:
-		matmulInt(c, wt, in, out, 32, ggmlnum.QuantizeQ8_0, vecDot(ggmlnum.DotQ4_0))
+		matmulInt(c, wt, in, out, 32, ggmlnum.QuantizeQ8_0, vecDot(ggmlnum.DotQ4_0), nil)
 		return
 	case quant && wt == gguf.TypeQ4_K && c.Args[4].I%8 == 0: // repacked by llama.cpp
-		matmulInt(c, wt, in, out, 256, ggmlnum.QuantizeQ8_K, ggmlnum.DotQ4_Kx8)
+		matmulInt(c, wt, in, out, 256, ggmlnum.QuantizeQ8_K, ggmlnum.DotQ4_Kx8, nil)
 		return
 	case quant && wt == gguf.TypeQ6_K:
-		matmulInt(c, wt, in, out, 256, ggmlnum.QuantizeQ8_K, vecDot(ggmlnum.DotQ6_K))
+		matmulInt(c, wt, in, out, 256, ggmlnum.QuantizeQ8_K, vecDot(ggmlnum.DotQ6_K), nil)
 		return
 	case quant && (wt == gguf.TypeF32 || wt == gguf.TypeF16 || wt == gguf.TypeBF16):
 		matmulFloat(c, wt, in, out)
@@ -240,8 +240,10 @@ func vecDot(f func(row []byte, xq []int8, xd []float32) float32) intDot {
 // every output is dot's integer block dots, scaled and summed in ggml's
 // order, so results match llama.cpp bit for bit. A prompt's rows go to
 // the repacked kernels' GEMM in groups of 4, the rest (and decode) to
-// their GEMV.
-func matmulInt(c backend.CPUCall, wt gguf.Type, in, out act, block int, quantize func(x []float32, qs []int8, d []float32), dot intDot) {
+// their GEMV. dot4, when not nil, computes dot for four consecutive weight
+// rows at once (the same values, faster).
+func matmulInt(c backend.CPUCall, wt gguf.Type, in, out act, block int, quantize func(x []float32, qs []int8, d []float32), dot intDot,
+	dot4 func(rows []byte, stride int, xq []int8, xd []float32) [4]float32) {
 	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
 	if K%block != 0 {
 		panic(fmt.Sprintf("cpu: matmul_q %v: K = %d is not a multiple of the activation block %d", wt, K, block))
@@ -259,7 +261,19 @@ func matmulInt(c backend.CPUCall, wt gguf.Type, in, out act, block int, quantize
 	}
 	o := out.bind(c.Args[0])
 	wb := c.Args[2].Bytes()
-	for n := c.Lo; n < c.Hi; n++ {
+	n := c.Lo
+	if dot4 != nil {
+		for ; n+4 <= c.Hi; n += 4 {
+			rows := wb[n*rb : (n+4)*rb]
+			for t := range T {
+				r := dot4(rows, rb, xq[t*K:(t+1)*K], xd[t*nb:(t+1)*nb])
+				for i, v := range r {
+					o.store1(t*N+n+i, v)
+				}
+			}
+		}
+	}
+	for ; n < c.Hi; n++ {
 		row := wb[n*rb : (n+1)*rb]
 		for t := range T {
 			o.store1(t*N+n, dot(row, xq[t*K:(t+1)*K], xd[t*nb:(t+1)*nb], t < T-T%4))

@@ -226,16 +226,20 @@ func QuantizeQ8_0(x []float32, qs []int8, d []float32) {
 // xd the quantized activations of the same length.
 func DotQ8_0(row []byte, xq []int8, xd []float32) float32 {
 	var acc [8]float32
-	var d [64]float32
-	for b0 := 0; b0 < len(xd); b0 += len(d) {
-		m := min(len(d), len(xd)-b0)
-		for b := range m {
-			blk := row[34*(b0+b):]
-			d[b] = f16Widen(uint16(blk[0])|uint16(blk[1])<<8) * xd[b0+b]
-		}
-		q8Blocks(&acc, row[34*b0:34*(b0+m)], xq[32*b0:32*(b0+m)], d[:m])
-	}
+	q8Blocks(&acc, row, xq, xd)
 	return Hsum8(&acc)
+}
+
+// DotQ8_0x4 is DotQ8_0 for the four weight rows at rows[r·stride:], r < 4
+// (the same results, computed side by side).
+func DotQ8_0x4(rows []byte, stride int, xq []int8, xd []float32) [4]float32 {
+	var acc [4][8]float32
+	q8Blocks4(&acc, rows, stride, xq, xd)
+	var out [4]float32
+	for r := range out {
+		out[r] = Hsum8(&acc[r])
+	}
+	return out
 }
 
 var f16Table = func() *[1 << 16]float32 {

@@ -29,17 +29,26 @@ func fmaScaleGo(acc, v []float32, p float32) {
 	}
 }
 
-// q8BlocksGo: for each block b, eight int32 lane sums of 4 products of the
-// weight block's quants (row[34b+2:34b+34]) and x[32b:32b+32] are
-// accumulated as acc[l] = fma(d[b], float(s_l), acc[l]).
-func q8BlocksGo(acc *[8]float32, row []byte, x []int8, d []float32) {
-	for b, db := range d {
-		w := row[34*b+2 : 34*b+34 : 34*b+34]
+// q8BlocksGo: for each block b of row (f16 d, 32 int8), d = d_w·xd[b] and
+// eight int32 lane sums of 4 products of the block's quants and
+// x[32b:32b+32] are accumulated as acc[l] = fma(d, float(s_l), acc[l]).
+func q8BlocksGo(acc *[8]float32, row []byte, x []int8, xd []float32) {
+	for b, dx := range xd {
+		blk := row[34*b : 34*b+34 : 34*b+34]
+		d := f16Widen(uint16(blk[0])|uint16(blk[1])<<8) * dx
+		w := blk[2:34:34]
 		xb := x[32*b : 32*b+32 : 32*b+32]
 		for l := range 8 {
 			s := int32(int8(w[4*l]))*int32(xb[4*l]) + int32(int8(w[4*l+1]))*int32(xb[4*l+1]) +
 				int32(int8(w[4*l+2]))*int32(xb[4*l+2]) + int32(int8(w[4*l+3]))*int32(xb[4*l+3])
-			acc[l] = FMA32(db, float32(s), acc[l])
+			acc[l] = FMA32(d, float32(s), acc[l])
 		}
+	}
+}
+
+// q8Blocks4Go is q8BlocksGo for the four weight rows at rows[r·stride:].
+func q8Blocks4Go(acc *[4][8]float32, rows []byte, stride int, x []int8, xd []float32) {
+	for r := range acc {
+		q8BlocksGo(&acc[r], rows[r*stride:], x, xd)
 	}
 }

@@ -2,8 +2,9 @@ package ggmlnum
 
 import "golang.org/x/sys/cpu"
 
-// hasFMA reports whether the vfmadd kernels of kernels_amd64.s can run.
-var hasFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+// hasFMA reports whether the kernels of kernels_amd64.s can run (AVX2,
+// FMA3 and F16C).
+var hasFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 
 //go:noescape
 func fmaAcc16AVX(acc *[16]float32, x, y *float32, steps int)
@@ -15,7 +16,10 @@ func fmaAcc64AVX(acc *[64]float32, x, y *float32, steps int)
 func fmaScaleAVX(acc, v *float32, p float32, n int)
 
 //go:noescape
-func q8BlocksAVX(acc *[8]float32, w *byte, x *int8, d *float32, blocks int)
+func q8Blocks4AVX(acc *[4][8]float32, w *byte, wstride int, x *int8, xd *float32, blocks int)
+
+//go:noescape
+func q8BlocksAVX(acc *[8]float32, w *byte, x *int8, xd *float32, blocks int)
 
 func fmaAcc16(acc *[16]float32, x, y []float32) {
 	n := len(x) / 16
@@ -46,12 +50,22 @@ func fmaScale(acc, v []float32, p float32) {
 	fmaScaleAVX(&acc[0], &v[0], p, len(acc))
 }
 
-func q8Blocks(acc *[8]float32, row []byte, x []int8, d []float32) {
-	n := len(d)
+func q8Blocks(acc *[8]float32, row []byte, x []int8, xd []float32) {
+	n := len(xd)
 	if !hasFMA || n == 0 {
-		q8BlocksGo(acc, row, x, d)
+		q8BlocksGo(acc, row, x, xd)
 		return
 	}
 	_, _ = row[34*n-1], x[32*n-1]
-	q8BlocksAVX(acc, &row[0], &x[0], &d[0], n)
+	q8BlocksAVX(acc, &row[0], &x[0], &xd[0], n)
+}
+
+func q8Blocks4(acc *[4][8]float32, rows []byte, stride int, x []int8, xd []float32) {
+	n := len(xd)
+	if !hasFMA || n == 0 {
+		q8Blocks4Go(acc, rows, stride, x, xd)
+		return
+	}
+	_, _ = rows[3*stride+34*n-1], x[32*n-1]
+	q8Blocks4AVX(acc, &rows[0], stride, &x[0], &xd[0], n)
 }

@@ -101,18 +101,24 @@ scaledone:
 	VZEROUPPER
 	RET
 
-// func q8BlocksAVX(acc *[8]float32, w *byte, x *int8, d *float32, blocks int)
-// For each block b: the 32 int8 weights at w+34b+2 times the 32 int8 x at
-// x+32b, summed in groups of 4 into 8 int32 lanes (lane l = elements
-// 4l…4l+3), converted to float and accumulated as acc += d[b]·lanes (fused).
+// func q8BlocksAVX(acc *[8]float32, w *byte, x *int8, xd *float32, blocks int)
+// For each block b: d = f16(w[34b:34b+2])·xd[b] (one float32 product), the
+// 32 int8 weights at w+34b+2 times the 32 int8 x at x+32b, summed in
+// groups of 4 into 8 int32 lanes (lane l = elements 4l…4l+3), converted to
+// float and accumulated as acc += d·lanes (fused).
 TEXT ·q8BlocksAVX(SB), NOSPLIT, $0-40
 	MOVQ acc+0(FP), AX
 	MOVQ w+8(FP), SI
 	MOVQ x+16(FP), DI
-	MOVQ d+24(FP), DX
+	MOVQ xd+24(FP), DX
 	MOVQ blocks+32(FP), CX
 	VMOVUPS (AX), Y0
 q8loop:
+	MOVWLZX (SI), R8
+	VMOVD R8, X5
+	VCVTPH2PS X5, X5             // the weight scale, widened exactly
+	VMULSS (DX), X5, X5          // d = d_w·d_x
+	VBROADCASTSS X5, Y5
 	VPMOVSXBW 2(SI), Y1          // w[0:16] → int16
 	VPMOVSXBW 18(SI), Y2         // w[16:32]
 	VPMOVSXBW (DI), Y3           // x[0:16]
@@ -122,7 +128,6 @@ q8loop:
 	VPHADDD Y2, Y1, Y1           // [p01 p23 q01 q23 | p45 p67 q45 q67]
 	VPERMQ $0xD8, Y1, Y1         // [p01 p23 p45 p67 q01 q23 q45 q67]
 	VCVTDQ2PS Y1, Y1
-	VBROADCASTSS (DX), Y5
 	VFMADD231PS Y1, Y5, Y0
 	ADDQ $34, SI
 	ADDQ $32, DI
@@ -130,5 +135,98 @@ q8loop:
 	DECQ CX
 	JNZ q8loop
 	VMOVUPS Y0, (AX)
+	VZEROUPPER
+	RET
+
+// func q8Blocks4AVX(acc *[4][8]float32, w *byte, wstride int, x *int8, xd *float32, blocks int)
+// q8BlocksAVX for four weight rows (at w + r·wstride) against one x: the
+// x block is widened once, the four accumulator chains run side by side.
+TEXT ·q8Blocks4AVX(SB), NOSPLIT, $0-48
+	MOVQ acc+0(FP), AX
+	MOVQ w+8(FP), SI
+	MOVQ wstride+16(FP), BX
+	MOVQ x+24(FP), DI
+	MOVQ xd+32(FP), DX
+	MOVQ blocks+40(FP), CX
+	VMOVUPS (AX), Y12
+	VMOVUPS 32(AX), Y13
+	VMOVUPS 64(AX), Y14
+	VMOVUPS 96(AX), Y15
+	LEAQ (SI)(BX*2), R9          // row 2
+q4loop:
+	VPMOVSXBW (DI), Y3           // x[0:16]
+	VPMOVSXBW 16(DI), Y4         // x[16:32]
+	VBROADCASTSS (DX), Y10       // d_x
+
+	// row 0 at SI
+	MOVWLZX (SI), R8
+	VMOVD R8, X5
+	VCVTPH2PS X5, X5
+	VBROADCASTSS X5, Y5
+	VMULPS Y10, Y5, Y5           // d_w·d_x
+	VPMOVSXBW 2(SI), Y1
+	VPMOVSXBW 18(SI), Y2
+	VPMADDWD Y3, Y1, Y1
+	VPMADDWD Y4, Y2, Y2
+	VPHADDD Y2, Y1, Y1
+	VPERMQ $0xD8, Y1, Y1
+	VCVTDQ2PS Y1, Y1
+	VFMADD231PS Y1, Y5, Y12
+
+	// row 1 at SI+BX
+	MOVWLZX (SI)(BX*1), R8
+	VMOVD R8, X6
+	VCVTPH2PS X6, X6
+	VBROADCASTSS X6, Y6
+	VMULPS Y10, Y6, Y6
+	VPMOVSXBW 2(SI)(BX*1), Y7
+	VPMOVSXBW 18(SI)(BX*1), Y8
+	VPMADDWD Y3, Y7, Y7
+	VPMADDWD Y4, Y8, Y8
+	VPHADDD Y8, Y7, Y7
+	VPERMQ $0xD8, Y7, Y7
+	VCVTDQ2PS Y7, Y7
+	VFMADD231PS Y7, Y6, Y13
+
+	// row 2 at R9
+	MOVWLZX (R9), R8
+	VMOVD R8, X5
+	VCVTPH2PS X5, X5
+	VBROADCASTSS X5, Y5
+	VMULPS Y10, Y5, Y5
+	VPMOVSXBW 2(R9), Y1
+	VPMOVSXBW 18(R9), Y2
+	VPMADDWD Y3, Y1, Y1
+	VPMADDWD Y4, Y2, Y2
+	VPHADDD Y2, Y1, Y1
+	VPERMQ $0xD8, Y1, Y1
+	VCVTDQ2PS Y1, Y1
+	VFMADD231PS Y1, Y5, Y14
+
+	// row 3 at R9+BX
+	MOVWLZX (R9)(BX*1), R8
+	VMOVD R8, X6
+	VCVTPH2PS X6, X6
+	VBROADCASTSS X6, Y6
+	VMULPS Y10, Y6, Y6
+	VPMOVSXBW 2(R9)(BX*1), Y7
+	VPMOVSXBW 18(R9)(BX*1), Y8
+	VPMADDWD Y3, Y7, Y7
+	VPMADDWD Y4, Y8, Y8
+	VPHADDD Y8, Y7, Y7
+	VPERMQ $0xD8, Y7, Y7
+	VCVTDQ2PS Y7, Y7
+	VFMADD231PS Y7, Y6, Y15
+
+	ADDQ $34, SI
+	ADDQ $34, R9
+	ADDQ $32, DI
+	ADDQ $4, DX
+	DECQ CX
+	JNZ q4loop
+	VMOVUPS Y12, (AX)
+	VMOVUPS Y13, 32(AX)
+	VMOVUPS Y14, 64(AX)
+	VMOVUPS Y15, 96(AX)
 	VZEROUPPER
 	RET

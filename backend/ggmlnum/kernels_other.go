@@ -6,3 +6,7 @@ func fmaAcc16(acc *[16]float32, x, y []float32)                   { fmaAcc16Go(a
 func fmaAcc64(acc *[64]float32, x, y []float32)                   { fmaAcc64Go(acc, x, y) }
 func fmaScale(acc, v []float32, p float32)                        { fmaScaleGo(acc, v, p) }
 func q8Blocks(acc *[8]float32, row []byte, x []int8, d []float32) { q8BlocksGo(acc, row, x, d) }
+
+func q8Blocks4(acc *[4][8]float32, rows []byte, stride int, x []int8, xd []float32) {
+	q8Blocks4Go(acc, rows, stride, x, xd)
+}

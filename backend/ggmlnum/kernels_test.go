@@ -104,12 +104,31 @@ func TestKernelsMatchGo(t *testing.T) {
 		for i := range xq {
 			xq[i] = int8(rng.IntN(255) - 127)
 		}
+		for b := range blocks { // finite f16 scales
+			row[34*b+1] &= 0x7b
+		}
 		d := vec(blocks)
 		var a, b [8]float32
 		q8Blocks(&a, row, xq, d)
 		q8BlocksGo(&b, row, xq, d)
 		if a != b {
 			t.Errorf("q8Blocks %d blocks: %v != %v", blocks, a, b)
+		}
+		rows := make([]byte, 4*34*blocks+7)
+		for i := range rows {
+			rows[i] = byte(rng.IntN(256))
+		}
+		stride := 34*blocks + 1
+		for r := range 4 {
+			for b := range blocks {
+				rows[r*stride+34*b+1] &= 0x7b
+			}
+		}
+		var a4, b4 [4][8]float32
+		q8Blocks4(&a4, rows, stride, xq, d)
+		q8Blocks4Go(&b4, rows, stride, xq, d)
+		if a4 != b4 {
+			t.Errorf("q8Blocks4 %d blocks: %v != %v", blocks, a4, b4)
 		}
 	}
 }
