@@ -224,14 +224,15 @@ func matmulFloat(c backend.CPUCall, wt gguf.Type, in, out act) {
 }
 
 // intDot is one output of an integer-activation matmul: row is a weight
-// row, xq and xd the quantized activations and their block scales; gemm
+// row, xq and xd the quantized activations and their block scales, xsum
+// the sums of each 32 of xq; gemm
 // tells a prompt row that llama.cpp's repacked kernels handle in a group
 // of 4 (GEMM) from one handled alone (GEMV).
-type intDot func(row []byte, xq []int8, xd []float32, gemm bool) float32
+type intDot func(row []byte, xq []int8, xd []float32, xsum []int32, gemm bool) float32
 
 // vecDot adapts a kernel whose arithmetic does not depend on the grouping.
 func vecDot(f func(row []byte, xq []int8, xd []float32) float32) intDot {
-	return func(row []byte, xq []int8, xd []float32, _ bool) float32 { return f(row, xq, xd) }
+	return func(row []byte, xq []int8, xd []float32, _ []int32, _ bool) float32 { return f(row, xq, xd) }
 }
 
 // matmulInt is OpMatMulQ for the quantized weights whose ggml arithmetic
@@ -255,6 +256,8 @@ func matmulInt(c backend.CPUCall, wt gguf.Type, in, out act, block int, quantize
 	in.bind(c.Args[1]).load(0, xs)
 	xq := make([]int8, T*K)
 	quantize(xs, xq, xd)
+	xsum := make([]int32, T*K/32)
+	ggmlnum.SubSums32(xq, xsum)
 	rb, err := gguf.RowBytes(wt, K)
 	if err != nil {
 		panic(err)
@@ -276,7 +279,7 @@ func matmulInt(c backend.CPUCall, wt gguf.Type, in, out act, block int, quantize
 	for ; n < c.Hi; n++ {
 		row := wb[n*rb : (n+1)*rb]
 		for t := range T {
-			o.store1(t*N+n, dot(row, xq[t*K:(t+1)*K], xd[t*nb:(t+1)*nb], t < T-T%4))
+			o.store1(t*N+n, dot(row, xq[t*K:(t+1)*K], xd[t*nb:(t+1)*nb], xsum[t*K/32:(t+1)*K/32], t < T-T%4))
 		}
 	}
 }

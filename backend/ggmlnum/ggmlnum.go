@@ -323,16 +323,15 @@ func DotQ4_0(row []byte, xq []int8, xd []float32) float32 {
 // 16 bytes: low nibbles elements 0–15, high 16–31).
 func DotQ4_0x8(row []byte, xq []int8, xd []float32) float32 {
 	var acc float32
-	for b := range xd {
-		blk := row[18*b : 18*b+18 : 18*b+18]
-		x := xq[32*b : 32*b+32 : 32*b+32]
-		var s int32
-		for j := range 16 {
-			q := blk[2+j]
-			s += (int32(q&15)-8)*int32(x[j]) + (int32(q>>4)-8)*int32(x[j+16])
+	var sums [64]int32
+	for b0 := 0; b0 < len(xd); b0 += len(sums) {
+		m := min(len(sums), len(xd)-b0)
+		q4BlockSums(row[18*b0:18*(b0+m)], xq[32*b0:32*(b0+m)], sums[:m])
+		for b, s := range sums[:m] {
+			blk := row[18*(b0+b):]
+			d := f16Widen(uint16(blk[0])|uint16(blk[1])<<8) * xd[b0+b]
+			acc = FMA32(float32(s), d, acc)
 		}
-		d := f16Widen(uint16(blk[0])|uint16(blk[1])<<8) * xd[b]
-		acc = FMA32(float32(s), d, acc)
 	}
 	return acc
 }
@@ -382,41 +381,52 @@ func scaleMinK4(j int, q []byte) (sc, m int32) {
 // the result is acc − accm. The GEMM kernel (gemm true: prompt rows in
 // groups of 4) accumulates each 64-element chunk's sums separately instead
 // of the superblock's (ggml_gemv for the remaining rows and for decode).
-func DotQ4_Kx8(row []byte, xq []int8, xd []float32, gemm bool) float32 {
+// xsum holds the sums of each 32 values of xq (SubSums32).
+func DotQ4_Kx8(row []byte, xq []int8, xd []float32, xsum []int32, gemm bool) float32 {
 	var acc, accm float32
-	for b := range xd {
-		blk := row[144*b : 144*b+144 : 144*b+144]
-		scales, qs := blk[4:16], blk[16:144]
-		x := xq[256*b : 256*b+256 : 256*b+256]
-		dd := f16Widen(uint16(blk[0])|uint16(blk[1])<<8) * xd[b]
-		dm := f16Widen(uint16(blk[2])|uint16(blk[3])<<8) * xd[b]
-		var s, mn int32
-		for c := range 4 {
-			s1, m1 := scaleMinK4(2*c, scales)
-			s2, m2 := scaleMinK4(2*c+1, scales)
-			q := qs[32*c : 32*c+32]
-			xa, xb := x[64*c:64*c+32], x[64*c+32:64*c+64]
-			var d1, d2, b1, b2 int32
-			for l := range 32 {
-				d1 += int32(q[l]&15) * int32(xa[l])
-				d2 += int32(q[l]>>4) * int32(xb[l])
-				b1 += int32(xa[l])
-				b2 += int32(xb[l])
+	var sub [128]int32 // Σ q·x per sub-block, 16 superblocks at a time
+	for s0 := 0; s0 < len(xd); s0 += len(sub) / 8 {
+		m := min(len(sub)/8, len(xd)-s0)
+		q4KSubSums(row[144*s0:144*(s0+m)], xq[256*s0:256*(s0+m)], sub[:8*m])
+		for sb := range m {
+			b := s0 + sb
+			blk := row[144*b : 144*b+144 : 144*b+144]
+			scales := blk[4:16]
+			dd := f16Widen(uint16(blk[0])|uint16(blk[1])<<8) * xd[b]
+			dm := f16Widen(uint16(blk[2])|uint16(blk[3])<<8) * xd[b]
+			var s, mn int32
+			for c := range 4 {
+				s1, m1 := scaleMinK4(2*c, scales)
+				s2, m2 := scaleMinK4(2*c+1, scales)
+				sc := s1*sub[8*sb+2*c] + s2*sub[8*sb+2*c+1]
+				mc := m1*xsum[8*b+2*c] + m2*xsum[8*b+2*c+1]
+				if gemm {
+					acc = FMA32(float32(sc), dd, acc)
+					accm = FMA32(float32(mc), dm, accm)
+					continue
+				}
+				s += sc
+				mn += mc
 			}
-			if gemm {
-				acc = FMA32(float32(s1*d1+s2*d2), dd, acc)
-				accm = FMA32(float32(m1*b1+m2*b2), dm, accm)
-				continue
+			if !gemm {
+				acc = FMA32(float32(s), dd, acc)
+				accm = FMA32(float32(mn), dm, accm)
 			}
-			s += s1*d1 + s2*d2
-			mn += m1*b1 + m2*b2
-		}
-		if !gemm {
-			acc = FMA32(float32(s), dd, acc)
-			accm = FMA32(float32(mn), dm, accm)
 		}
 	}
 	return acc - accm
+}
+
+// SubSums32 writes the sums of each 32 consecutive values of xq into out
+// (len(xq)/32 values): the activation side of DotQ4_Kx8's mins.
+func SubSums32(xq []int8, out []int32) {
+	for j := range out {
+		var s int32
+		for _, v := range xq[32*j : 32*j+32] {
+			s += int32(v)
+		}
+		out[j] = s
+	}
 }
 
 // DotQ6_K is ggml_vec_dot_q6_K_q8_K for x86 (AVX2, used on AVX-512 CPUs

@@ -52,3 +52,37 @@ func q8Blocks4Go(acc *[4][8]float32, rows []byte, stride int, x []int8, xd []flo
 		q8BlocksGo(&acc[r], rows[r*stride:], x, xd)
 	}
 }
+
+// q4BlockSumsGo: out[b] = Σ (q−8)·x over Q4_0 block b of row (low nibbles
+// elements 0–15, high 16–31), exactly.
+func q4BlockSumsGo(row []byte, x []int8, out []int32) {
+	for b := range out {
+		blk := row[18*b : 18*b+18 : 18*b+18]
+		xb := x[32*b : 32*b+32 : 32*b+32]
+		var s int32
+		for j := range 16 {
+			q := blk[2+j]
+			s += (int32(q&15)-8)*int32(xb[j]) + (int32(q>>4)-8)*int32(xb[j+16])
+		}
+		out[b] = s
+	}
+}
+
+// q4KSubSumsGo: out[8s+j] = Σ q·x over sub-block j (32 elements) of Q4_K
+// superblock s of row, q the unsigned nibble (chunk c of 64: low nibbles
+// of qs[32c:32c+32] are sub-block 2c, high nibbles 2c+1).
+func q4KSubSumsGo(row []byte, x []int8, out []int32) {
+	for sb := 0; sb < len(out)/8; sb++ {
+		qs := row[144*sb+16 : 144*sb+144 : 144*sb+144]
+		xs := x[256*sb : 256*sb+256 : 256*sb+256]
+		for c := range 4 {
+			q := qs[32*c : 32*c+32]
+			var d1, d2 int32
+			for l := range 32 {
+				d1 += int32(q[l]&15) * int32(xs[64*c+l])
+				d2 += int32(q[l]>>4) * int32(xs[64*c+32+l])
+			}
+			out[8*sb+2*c], out[8*sb+2*c+1] = d1, d2
+		}
+	}
+}

@@ -19,6 +19,12 @@ func fmaScaleAVX(acc, v *float32, p float32, n int)
 func q8Blocks4AVX(acc *[4][8]float32, w *byte, wstride int, x *int8, xd *float32, blocks int)
 
 //go:noescape
+func q4BlockSumsAVX(w *byte, x *int8, out *int32, blocks int)
+
+//go:noescape
+func q4KSubSumsAVX(w *byte, x *int8, out *int32, superblocks int)
+
+//go:noescape
 func q8BlocksAVX(acc *[8]float32, w *byte, x *int8, xd *float32, blocks int)
 
 func fmaAcc16(acc *[16]float32, x, y []float32) {
@@ -68,4 +74,24 @@ func q8Blocks4(acc *[4][8]float32, rows []byte, stride int, x []int8, xd []float
 	}
 	_, _ = rows[3*stride+34*n-1], x[32*n-1]
 	q8Blocks4AVX(acc, &rows[0], stride, &x[0], &xd[0], n)
+}
+
+func q4BlockSums(row []byte, x []int8, out []int32) {
+	n := len(out)
+	if !hasFMA || n == 0 {
+		q4BlockSumsGo(row, x, out)
+		return
+	}
+	_, _ = row[18*n-1], x[32*n-1]
+	q4BlockSumsAVX(&row[0], &x[0], &out[0], n)
+}
+
+func q4KSubSums(row []byte, x []int8, out []int32) {
+	n := len(out) / 8
+	if !hasFMA || n == 0 {
+		q4KSubSumsGo(row, x, out)
+		return
+	}
+	_, _ = row[144*n-1], x[256*n-1]
+	q4KSubSumsAVX(&row[0], &x[0], &out[0], n)
 }

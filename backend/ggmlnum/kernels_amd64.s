@@ -230,3 +230,103 @@ q4loop:
 	VMOVUPS Y15, 96(AX)
 	VZEROUPPER
 	RET
+
+// Horizontal sum of the 8 int32 lanes of Y1 into out (R8 scratch, X2 scratch).
+#define HSUM_I32(out) \
+	VEXTRACTI128 $1, Y1, X2; \
+	VPADDD X2, X1, X1; \
+	VPSHUFD $0x4E, X1, X2; \
+	VPADDD X2, X1, X1; \
+	VPSHUFD $0xB1, X1, X2; \
+	VPADDD X2, X1, X1; \
+	VMOVD X1, R8; \
+	MOVL R8, out
+
+// func q4BlockSumsAVX(w *byte, x *int8, out *int32, blocks int)
+// Q4_0 row w (18-byte blocks: f16 d, 16 bytes of nibbles, low = elements
+// 0–15, high = 16–31): out[b] = Σ (q−8)·x over block b, exactly.
+TEXT ·q4BlockSumsAVX(SB), NOSPLIT, $0-32
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ out+16(FP), DX
+	MOVQ blocks+24(FP), CX
+	MOVL $0x0F0F0F0F, R9
+	VMOVD R9, X8
+	VPBROADCASTD X8, X8          // 0x0F bytes
+	MOVL $0x08080808, R9
+	VMOVD R9, X9
+	VPBROADCASTD X9, X9          // 8s
+q4sloop:
+	VMOVDQU 2(SI), X3
+	VPAND X8, X3, X4             // low nibbles: elements 0–15
+	VPSRLW $4, X3, X5
+	VPAND X8, X5, X5             // high nibbles: elements 16–31
+	VPSUBB X9, X4, X4
+	VPSUBB X9, X5, X5
+	VPMOVSXBW X4, Y4
+	VPMOVSXBW X5, Y5
+	VPMOVSXBW (DI), Y6
+	VPMOVSXBW 16(DI), Y7
+	VPMADDWD Y6, Y4, Y4
+	VPMADDWD Y7, Y5, Y5
+	VPADDD Y5, Y4, Y1
+	HSUM_I32((DX))
+	ADDQ $18, SI
+	ADDQ $32, DI
+	ADDQ $4, DX
+	DECQ CX
+	JNZ q4sloop
+	VZEROUPPER
+	RET
+
+// func q4KSubSumsAVX(w *byte, x *int8, out *int32, superblocks int)
+// Q4_K row w (144-byte superblocks: d, dmin, scales[12], qs[128]): out[8s+j]
+// = Σ q·x over sub-block j (32 elements) of superblock s, q the unsigned
+// nibble: chunk c (64 elements) has its low nibbles in qs[32c:32c+32]
+// (sub-block 2c) and its high nibbles there too (sub-block 2c+1).
+TEXT ·q4KSubSumsAVX(SB), NOSPLIT, $0-32
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ out+16(FP), DX
+	MOVQ superblocks+24(FP), CX
+	MOVL $0x0F0F0F0F, R9
+	VMOVD R9, X8
+	VPBROADCASTD X8, Y8          // 0x0F bytes
+q4ksb:
+	LEAQ 16(SI), R10             // qs
+	MOVQ $4, R11
+q4kchunk:
+	VMOVDQU (R10), Y3
+	VPAND Y8, Y3, Y4             // low nibbles
+	VPSRLW $4, Y3, Y5
+	VPAND Y8, Y5, Y5             // high nibbles
+	// sub-block 2c: Y4 × x[0:32]
+	VPMOVZXBW X4, Y6
+	VEXTRACTI128 $1, Y4, X7
+	VPMOVZXBW X7, Y7
+	VPMOVSXBW (DI), Y10
+	VPMOVSXBW 16(DI), Y11
+	VPMADDWD Y10, Y6, Y6
+	VPMADDWD Y11, Y7, Y7
+	VPADDD Y7, Y6, Y1
+	HSUM_I32((DX))
+	// sub-block 2c+1: Y5 × x[32:64]
+	VPMOVZXBW X5, Y6
+	VEXTRACTI128 $1, Y5, X7
+	VPMOVZXBW X7, Y7
+	VPMOVSXBW 32(DI), Y10
+	VPMOVSXBW 48(DI), Y11
+	VPMADDWD Y10, Y6, Y6
+	VPMADDWD Y11, Y7, Y7
+	VPADDD Y7, Y6, Y1
+	HSUM_I32(4(DX))
+	ADDQ $32, R10
+	ADDQ $64, DI
+	ADDQ $8, DX
+	DECQ R11
+	JNZ q4kchunk
+	ADDQ $144, SI
+	DECQ CX
+	JNZ q4ksb
+	VZEROUPPER
+	RET

@@ -10,3 +10,7 @@ func q8Blocks(acc *[8]float32, row []byte, x []int8, d []float32) { q8BlocksGo(a
 func q8Blocks4(acc *[4][8]float32, rows []byte, stride int, x []int8, xd []float32) {
 	q8Blocks4Go(acc, rows, stride, x, xd)
 }
+
+func q4BlockSums(row []byte, x []int8, out []int32) { q4BlockSumsGo(row, x, out) }
+
+func q4KSubSums(row []byte, x []int8, out []int32) { q4KSubSumsGo(row, x, out) }

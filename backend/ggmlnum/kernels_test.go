@@ -2,6 +2,7 @@ package ggmlnum
 
 import (
 	"math"
+	"slices"
 	"math/big"
 	"math/rand/v2"
 	"testing"
@@ -129,6 +130,28 @@ func TestKernelsMatchGo(t *testing.T) {
 		q8Blocks4Go(&b4, rows, stride, xq, d)
 		if a4 != b4 {
 			t.Errorf("q8Blocks4 %d blocks: %v != %v", blocks, a4, b4)
+		}
+	}
+	for _, blocks := range []int{1, 5, 64, 100} {
+		row := make([]byte, 144*blocks)
+		for i := range row {
+			row[i] = byte(rng.IntN(256))
+		}
+		xq := make([]int8, 256*blocks)
+		for i := range xq {
+			xq[i] = int8(rng.IntN(255) - 127)
+		}
+		a, b := make([]int32, blocks), make([]int32, blocks)
+		q4BlockSums(row[:18*blocks], xq[:32*blocks], a)
+		q4BlockSumsGo(row[:18*blocks], xq[:32*blocks], b)
+		if !slices.Equal(a, b) {
+			t.Errorf("q4BlockSums %d blocks: %v != %v", blocks, a, b)
+		}
+		a, b = make([]int32, 8*blocks), make([]int32, 8*blocks)
+		q4KSubSums(row, xq, a)
+		q4KSubSumsGo(row, xq, b)
+		if !slices.Equal(a, b) {
+			t.Errorf("q4KSubSums %d superblocks: %v != %v", blocks, a, b)
 		}
 	}
 }
