@@ -147,7 +147,9 @@ func matmul(c backend.CPUCall, wt gguf.Type, in, out act, quant bool) {
 		matmulInt(c, wt, in, out, 256, ggmlnum.QuantizeQ8_K, ggmlnum.DotQ4_Kx8, nil)
 		return
 	case quant && wt == gguf.TypeQ6_K:
-		matmulInt(c, wt, in, out, 256, ggmlnum.QuantizeQ8_K, vecDot(ggmlnum.DotQ6_K), nil)
+		matmulInt(c, wt, in, out, 256, ggmlnum.QuantizeQ8_K, func(row []byte, xq []int8, xd []float32, xsum []int32, _ bool) float32 {
+			return ggmlnum.DotQ6_K(row, xq, xd, xsum)
+		}, nil)
 		return
 	case quant && (wt == gguf.TypeF32 || wt == gguf.TypeF16 || wt == gguf.TypeBF16):
 		matmulFloat(c, wt, in, out)
@@ -225,7 +227,7 @@ func matmulFloat(c backend.CPUCall, wt gguf.Type, in, out act) {
 
 // intDot is one output of an integer-activation matmul: row is a weight
 // row, xq and xd the quantized activations and their block scales, xsum
-// the sums of each 32 of xq; gemm
+// the sums of each 16 of xq; gemm
 // tells a prompt row that llama.cpp's repacked kernels handle in a group
 // of 4 (GEMM) from one handled alone (GEMV).
 type intDot func(row []byte, xq []int8, xd []float32, xsum []int32, gemm bool) float32
@@ -256,8 +258,8 @@ func matmulInt(c backend.CPUCall, wt gguf.Type, in, out act, block int, quantize
 	in.bind(c.Args[1]).load(0, xs)
 	xq := make([]int8, T*K)
 	quantize(xs, xq, xd)
-	xsum := make([]int32, T*K/32)
-	ggmlnum.SubSums32(xq, xsum)
+	xsum := make([]int32, T*K/16)
+	ggmlnum.SubSums16(xq, xsum)
 	rb, err := gguf.RowBytes(wt, K)
 	if err != nil {
 		panic(err)
@@ -279,7 +281,7 @@ func matmulInt(c backend.CPUCall, wt gguf.Type, in, out act, block int, quantize
 	for ; n < c.Hi; n++ {
 		row := wb[n*rb : (n+1)*rb]
 		for t := range T {
-			o.store1(t*N+n, dot(row, xq[t*K:(t+1)*K], xd[t*nb:(t+1)*nb], xsum[t*K/32:(t+1)*K/32], t < T-T%4))
+			o.store1(t*N+n, dot(row, xq[t*K:(t+1)*K], xd[t*nb:(t+1)*nb], xsum[t*K/16:(t+1)*K/16], t < T-T%4))
 		}
 	}
 }

@@ -381,7 +381,7 @@ func scaleMinK4(j int, q []byte) (sc, m int32) {
 // the result is acc − accm. The GEMM kernel (gemm true: prompt rows in
 // groups of 4) accumulates each 64-element chunk's sums separately instead
 // of the superblock's (ggml_gemv for the remaining rows and for decode).
-// xsum holds the sums of each 32 values of xq (SubSums32).
+// xsum holds the sums of each 16 values of xq (SubSums16).
 func DotQ4_Kx8(row []byte, xq []int8, xd []float32, xsum []int32, gemm bool) float32 {
 	var acc, accm float32
 	var sub [128]int32 // Σ q·x per sub-block, 16 superblocks at a time
@@ -399,7 +399,7 @@ func DotQ4_Kx8(row []byte, xq []int8, xd []float32, xsum []int32, gemm bool) flo
 				s1, m1 := scaleMinK4(2*c, scales)
 				s2, m2 := scaleMinK4(2*c+1, scales)
 				sc := s1*sub[8*sb+2*c] + s2*sub[8*sb+2*c+1]
-				mc := m1*xsum[8*b+2*c] + m2*xsum[8*b+2*c+1]
+				mc := m1*(xsum[16*b+4*c]+xsum[16*b+4*c+1]) + m2*(xsum[16*b+4*c+2]+xsum[16*b+4*c+3])
 				if gemm {
 					acc = FMA32(float32(sc), dd, acc)
 					accm = FMA32(float32(mc), dm, accm)
@@ -417,12 +417,13 @@ func DotQ4_Kx8(row []byte, xq []int8, xd []float32, xsum []int32, gemm bool) flo
 	return acc - accm
 }
 
-// SubSums32 writes the sums of each 32 consecutive values of xq into out
-// (len(xq)/32 values): the activation side of DotQ4_Kx8's mins.
-func SubSums32(xq []int8, out []int32) {
+// SubSums16 writes the sums of each 16 consecutive values of xq into out
+// (len(xq)/16 values): the activation side of the k-quants' offsets (the
+// bsums of ggml's Q8_K blocks).
+func SubSums16(xq []int8, out []int32) {
 	for j := range out {
 		var s int32
-		for _, v := range xq[32*j : 32*j+32] {
+		for _, v := range xq[16*j : 16*j+16] {
 			s += int32(v)
 		}
 		out[j] = s
@@ -438,40 +439,24 @@ func SubSums32(xq []int8, out []int32) {
 // and Hsum8 at the end. A block is ql[128], qh[64], scales[16] (int8, one
 // per 16 elements), d (f16): element 128h+32k+i (k < 4, i < 32) has the
 // low nibble of ql[64h+i+32(k&1)] (high nibble for k ≥ 2) and the two
-// bits (qh[32h+i] >> 2k) & 3 above it.
-func DotQ6_K(row []byte, xq []int8, xd []float32) float32 {
+// bits (qh[32h+i] >> 2k) & 3 above it. xsum16 holds the sums of each 16
+// values of xq (SubSums16).
+func DotQ6_K(row []byte, xq []int8, xd []float32, xsum16 []int32) float32 {
 	var acc [8]float32
-	for b := range xd {
-		blk := row[210*b : 210*b+210 : 210*b+210]
-		ql, qh, sc := blk[0:128], blk[128:192], blk[192:208]
-		x := xq[256*b : 256*b+256 : 256*b+256]
-		var lanes [8]int32
-		for h := range 2 {
-			for k := range 4 {
-				for i := range 32 {
-					lo := ql[64*h+i+32*(k&1)]
-					if k >= 2 {
-						lo >>= 4
-					}
-					q := int32(lo&15 | (qh[32*h+i]>>(2*k)&3)<<4)
-					s := int32(int8(sc[8*h+2*k+i/16]))
-					lanes[i/4] += s * q * int32(x[128*h+32*k+i])
-				}
+	var lanes [128]int32 // 16 superblocks at a time
+	for s0 := 0; s0 < len(xd); s0 += len(lanes) / 8 {
+		m := min(len(lanes)/8, len(xd)-s0)
+		q6Lanes(row[210*s0:210*(s0+m)], xq[256*s0:256*(s0+m)], lanes[:8*m])
+		for sb := range m {
+			b := s0 + sb
+			blk := row[210*b : 210*b+210 : 210*b+210]
+			sc := blk[192:208]
+			bs := xsum16[16*b : 16*b+16 : 16*b+16]
+			d := xd[b] * f16Widen(uint16(blk[208])|uint16(blk[209])<<8)
+			for l := range 8 {
+				v := lanes[8*sb+l] - 32*(bs[2*l]*int32(int8(sc[2*l]))+bs[2*l+1]*int32(int8(sc[2*l+1])))
+				acc[l] = FMA32(d, float32(v), acc[l])
 			}
-		}
-		for l := range lanes {
-			var b0, b1 int32
-			for _, v := range x[32*l : 32*l+16] {
-				b0 += int32(v)
-			}
-			for _, v := range x[32*l+16 : 32*l+32] {
-				b1 += int32(v)
-			}
-			lanes[l] -= 32 * (b0*int32(int8(sc[2*l])) + b1*int32(int8(sc[2*l+1])))
-		}
-		d := xd[b] * f16Widen(uint16(blk[208])|uint16(blk[209])<<8)
-		for l, v := range lanes {
-			acc[l] = FMA32(d, float32(v), acc[l])
 		}
 	}
 	return Hsum8(&acc)

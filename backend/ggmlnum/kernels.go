@@ -86,3 +86,29 @@ func q4KSubSumsGo(row []byte, x []int8, out []int32) {
 		}
 	}
 }
+
+// q6LanesGo: for each Q6_K superblock s of row, out[8s+l] = Σ sc·q·x over
+// the elements whose index mod 32 is in 4l…4l+3, q the unsigned 6-bit
+// quant (ggml's AVX2 lanes before the −32 correction).
+func q6LanesGo(row []byte, x []int8, out []int32) {
+	for sb := 0; sb < len(out)/8; sb++ {
+		blk := row[210*sb : 210*sb+210 : 210*sb+210]
+		ql, qh, sc := blk[0:128], blk[128:192], blk[192:208]
+		xs := x[256*sb : 256*sb+256 : 256*sb+256]
+		lanes := out[8*sb : 8*sb+8 : 8*sb+8]
+		clear(lanes)
+		for h := range 2 {
+			for k := range 4 {
+				for i := range 32 {
+					lo := ql[64*h+i+32*(k&1)]
+					if k >= 2 {
+						lo >>= 4
+					}
+					q := int32(lo&15 | (qh[32*h+i]>>(2*k)&3)<<4)
+					s := int32(int8(sc[8*h+2*k+i/16]))
+					lanes[i/4] += s * q * int32(xs[128*h+32*k+i])
+				}
+			}
+		}
+	}
+}

@@ -25,6 +25,9 @@ func q4BlockSumsAVX(w *byte, x *int8, out *int32, blocks int)
 func q4KSubSumsAVX(w *byte, x *int8, out *int32, superblocks int)
 
 //go:noescape
+func q6LanesAVX(w *byte, x *int8, out *int32, superblocks int)
+
+//go:noescape
 func q8BlocksAVX(acc *[8]float32, w *byte, x *int8, xd *float32, blocks int)
 
 func fmaAcc16(acc *[16]float32, x, y []float32) {
@@ -94,4 +97,14 @@ func q4KSubSums(row []byte, x []int8, out []int32) {
 	}
 	_, _ = row[144*n-1], x[256*n-1]
 	q4KSubSumsAVX(&row[0], &x[0], &out[0], n)
+}
+
+func q6Lanes(row []byte, x []int8, out []int32) {
+	n := len(out) / 8
+	if !hasFMA || n == 0 {
+		q6LanesGo(row, x, out)
+		return
+	}
+	_, _ = row[210*n-1], x[256*n-1]
+	q6LanesAVX(&row[0], &x[0], &out[0], n)
 }

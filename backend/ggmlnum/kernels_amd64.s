@@ -330,3 +330,98 @@ q4kchunk:
 	JNZ q4ksb
 	VZEROUPPER
 	RET
+
+// One 32-element chunk of a Q6_K superblock: Yq holds the 32 unsigned
+// 6-bit quants, x the 32 int8 activations at off(DI); scales sc[s0] and
+// sc[s0+1] (int8 at R10) weight elements 0–15 and 16–31. Adds the 8 int32
+// lanes sc·Σ_{i<4} q·x (lane l = elements 4l…4l+3) to Y0.
+#define Q6_CHUNK(Yq, off, s0) \
+	VMOVDQU off(DI), Y9; \
+	VPMADDUBSW Y9, Yq, Y9; \
+	MOVBQSX s0(R10), R12; \
+	MOVBQSX s0+1(R10), R13; \
+	VMOVD R12, X10; \
+	VPBROADCASTW X10, X10; \
+	VMOVD R13, X11; \
+	VPBROADCASTW X11, X11; \
+	VINSERTI128 $1, X11, Y10, Y10; \
+	VPMADDWD Y10, Y9, Y9; \
+	VPADDD Y9, Y0, Y0
+
+// func q6LanesAVX(w *byte, x *int8, out *int32, superblocks int)
+// Q6_K row w (210-byte superblocks: ql[128], qh[64], scales[16], d): the 8
+// int32 lanes of ggml's AVX2 q6_K dot before its −32 correction,
+// out[8s+l] = Σ sc·q·x over the elements whose index mod 32 is in 4l…4l+3,
+// q the unsigned 6-bit quant.
+TEXT ·q6LanesAVX(SB), NOSPLIT, $0-32
+	MOVQ w+0(FP), SI
+	MOVQ x+8(FP), DI
+	MOVQ out+16(FP), DX
+	MOVQ superblocks+24(FP), CX
+	MOVL $0x0F0F0F0F, R9
+	VMOVD R9, X14
+	VPBROADCASTD X14, Y14        // 0x0F bytes
+	MOVL $0x30303030, R9
+	VMOVD R9, X15
+	VPBROADCASTD X15, Y15        // 0x30 bytes
+q6sb:
+	VPXOR Y0, Y0, Y0
+	LEAQ 192(SI), R10            // scales
+	// half h = 0: ql[0:64], qh[0:32], x[0:128], scales 0–7
+	VMOVDQU (SI), Y1             // ql0
+	VMOVDQU 32(SI), Y2           // ql1
+	VMOVDQU 128(SI), Y3          // qh
+	VPSLLW $4, Y3, Y4
+	VPAND Y15, Y4, Y4            // (qh & 3) << 4
+	VPAND Y14, Y1, Y5
+	VPOR Y4, Y5, Y5              // k = 0
+	Q6_CHUNK(Y5, 0, 0)
+	VPSLLW $2, Y3, Y4
+	VPAND Y15, Y4, Y4            // ((qh >> 2) & 3) << 4
+	VPAND Y14, Y2, Y5
+	VPOR Y4, Y5, Y5              // k = 1
+	Q6_CHUNK(Y5, 32, 2)
+	VPAND Y15, Y3, Y4            // ((qh >> 4) & 3) << 4
+	VPSRLW $4, Y1, Y5
+	VPAND Y14, Y5, Y5
+	VPOR Y4, Y5, Y5              // k = 2
+	Q6_CHUNK(Y5, 64, 4)
+	VPSRLW $2, Y3, Y4
+	VPAND Y15, Y4, Y4            // ((qh >> 6) & 3) << 4
+	VPSRLW $4, Y2, Y5
+	VPAND Y14, Y5, Y5
+	VPOR Y4, Y5, Y5              // k = 3
+	Q6_CHUNK(Y5, 96, 6)
+	// half h = 1: ql[64:128], qh[32:64], x[128:256], scales 8–15
+	VMOVDQU 64(SI), Y1
+	VMOVDQU 96(SI), Y2
+	VMOVDQU 160(SI), Y3
+	VPSLLW $4, Y3, Y4
+	VPAND Y15, Y4, Y4
+	VPAND Y14, Y1, Y5
+	VPOR Y4, Y5, Y5
+	Q6_CHUNK(Y5, 128, 8)
+	VPSLLW $2, Y3, Y4
+	VPAND Y15, Y4, Y4
+	VPAND Y14, Y2, Y5
+	VPOR Y4, Y5, Y5
+	Q6_CHUNK(Y5, 160, 10)
+	VPAND Y15, Y3, Y4
+	VPSRLW $4, Y1, Y5
+	VPAND Y14, Y5, Y5
+	VPOR Y4, Y5, Y5
+	Q6_CHUNK(Y5, 192, 12)
+	VPSRLW $2, Y3, Y4
+	VPAND Y15, Y4, Y4
+	VPSRLW $4, Y2, Y5
+	VPAND Y14, Y5, Y5
+	VPOR Y4, Y5, Y5
+	Q6_CHUNK(Y5, 224, 14)
+	VMOVDQU Y0, (DX)
+	ADDQ $210, SI
+	ADDQ $256, DI
+	ADDQ $32, DX
+	DECQ CX
+	JNZ q6sb
+	VZEROUPPER
+	RET

@@ -14,3 +14,5 @@ func q8Blocks4(acc *[4][8]float32, rows []byte, stride int, x []int8, xd []float
 func q4BlockSums(row []byte, x []int8, out []int32) { q4BlockSumsGo(row, x, out) }
 
 func q4KSubSums(row []byte, x []int8, out []int32) { q4KSubSumsGo(row, x, out) }
+
+func q6Lanes(row []byte, x []int8, out []int32) { q6LanesGo(row, x, out) }

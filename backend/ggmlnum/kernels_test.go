@@ -2,9 +2,9 @@ package ggmlnum
 
 import (
 	"math"
-	"slices"
 	"math/big"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -146,6 +146,16 @@ func TestKernelsMatchGo(t *testing.T) {
 		q4BlockSumsGo(row[:18*blocks], xq[:32*blocks], b)
 		if !slices.Equal(a, b) {
 			t.Errorf("q4BlockSums %d blocks: %v != %v", blocks, a, b)
+		}
+		r6 := make([]byte, 210*blocks)
+		for i := range r6 {
+			r6[i] = byte(rng.IntN(256))
+		}
+		a, b = make([]int32, 8*blocks), make([]int32, 8*blocks)
+		q6Lanes(r6, xq, a)
+		q6LanesGo(r6, xq, b)
+		if !slices.Equal(a, b) {
+			t.Errorf("q6Lanes %d superblocks: %v != %v", blocks, a, b)
 		}
 		a, b = make([]int32, 8*blocks), make([]int32, 8*blocks)
 		q4KSubSums(row, xq, a)

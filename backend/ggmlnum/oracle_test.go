@@ -315,7 +315,9 @@ func TestQ6_KAgainstGGML(t *testing.T) {
 			}
 			w := got[4+292*n/256:]
 			want := math.Float32frombits(binary.LittleEndian.Uint32(got))
-			requireBits(t, strict, fmt.Sprintf("DotQ6_K n=%d pair %d", n, p), DotQ6_K(w, qs, d), want)
+			xs := make([]int32, n/16)
+			SubSums16(qs, xs)
+			requireBits(t, strict, fmt.Sprintf("DotQ6_K n=%d pair %d", n, p), DotQ6_K(w, qs, d, xs), want)
 		}
 	}
 }
