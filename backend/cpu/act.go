@@ -122,25 +122,6 @@ func (w weights) row(a backend.Arg, n int, scratch []float32) []float32 {
 	return dst
 }
 
-// dot is Σ a[i]·b[i] in float32 with four accumulators, in a fixed order.
-func dot(a, b []float32) float32 {
-	n := len(a)
-	b = b[:n]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= n; i += 4 {
-		a4, b4 := a[i:i+4:i+4], b[i:i+4:i+4]
-		s0 += a4[0] * b4[0]
-		s1 += a4[1] * b4[1]
-		s2 += a4[2] * b4[2]
-		s3 += a4[3] * b4[3]
-	}
-	for ; i < n; i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
 // scratch pools float32 buffers for kernel calls.
 var scratchPool sync.Pool
 

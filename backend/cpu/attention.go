@@ -52,18 +52,19 @@ func rope(c backend.CPUCall, in, out act) {
 //
 // The arithmetic is ggml's (non-flash) CPU attention as llama.cpp runs it,
 // so the reference agrees with llama.cpp bit for bit:
-//   - s_j = q·k_j: a single query row (decode) goes through tinyBLAS's f32
-//     GEMM, a prompt's queries (a non-contiguous view in llama.cpp's graph)
-//     through ggml_vec_dot_f32;
+//   - s_j = q·k_j through ggml_vec_dot_f32 (llama.cpp's q is a
+//     non-contiguous view, which tinyBLAS does not take; one query row is
+//     below tinyBLAS's n ≥ 2 anyway);
 //   - w_j = s_j·scale, p = softmax(w) with ggml_vec_soft_max_f32: ggml's
 //     vector exp over groups of 16 positions (masked positions give 0),
 //     each group summed with Reduce16 and added in float64, p_j = e_j·
 //     float32(1/Σ);
-//   - out[i] = Σ_j p_j·v_j[i] through tinyBLAS: 16 lanes (j mod 16) of
-//     fused multiply-adds, then Reduce16.
+//   - out[i] = Σ_j p_j·v_j[i]: for a prompt through tinyBLAS (16 lanes,
+//     j mod 16, of fused multiply-adds, then Reduce16), for one query
+//     through ggml_vec_dot_f32 (64 lanes, j mod 64, reduced as DotF32).
 //
-// llama.cpp's KV length is a multiple of 16, so every position falls in a
-// whole group.
+// llama.cpp's KV length is a multiple of 256 (masked positions add exact
+// zeros), so every position falls in a whole group and no tail remains.
 func attention(c backend.CPUCall, in, out act) {
 	a := c.Args
 	heads, kvh, hd, pos0, scale := a[4].I, a[5].I, a[6].I, a[7].I, a[8].F
