@@ -1,20 +1,25 @@
-// Package ggmlnum reproduces, bit for bit and in portable Go, the float32
+// Package ggmlnum reproduces, bit for bit and in portable Go, the
 // arithmetic of the ggml CPU kernels that llama.cpp runs on an x86-64 CPU
-// with AVX-512 (the "skylakex"/"icelake"/"sapphirerapids"/"zen4" builds of
-// libggml-cpu that llama.cpp's loader picks on such machines): the order
-// in which SIMD lanes are summed, which multiply-adds are fused, ggml's
-// polynomial exp, and the Q8_0 quantization of activations.
+// with AVX-512 (the "skylakex" … "zen4" builds of libggml-cpu that
+// llama.cpp's loader picks on such machines): the order in which SIMD
+// lanes are summed, which multiply-adds are fused, ggml's polynomial exp,
+// the quantization of activations to Q8_0 and Q8_K, the integer block dots
+// of the quantized types (including llama.cpp's repacked Q4_0 and Q4_K
+// kernels), the AVX512_BF16 dot, and glibc's sinf/cosf.
 //
 // It exists so that the reference path can agree with llama.cpp to the
-// last bit wherever the model's arithmetic allows it: a q8_0 matmul
-// quantizes its input to 8 bits, so a one-ulp difference upstream can move
-// a value across a rounding boundary and grow into a visible logit
-// difference. Matching ggml's arithmetic removes those flips.
+// last bit: a quantized matmul rounds its input to 8 bits, so a one-ulp
+// difference upstream can move a value across a rounding boundary and grow
+// into a visible logit difference. Matching ggml's arithmetic removes
+// those flips.
 //
 // Every function documents the ggml routine it reproduces. The results do
 // not depend on the machine running the Go code: fused multiply-adds are
 // computed exactly (FMA32) and every other operation is rounded to float32
-// explicitly.
+// explicitly. On amd64 with AVX2, FMA and F16C the hot loops run in
+// assembly on the CPU's own integer and vfmadd instructions
+// (kernels_amd64.s), which give the same bits; kernels.go is their
+// portable definition, and the tests hold the two equal.
 package ggmlnum
 
 import (
