@@ -125,8 +125,9 @@ func Silu(x float32) float32 {
 }
 
 // SwiGLU writes y[i] = Silu(x[i])·g[i] as ggml_vec_swiglu_f32 does: whole
-// groups of 16 with the vector SiLU, the tail with the C library's expf
-// (here exp rounded to float32).
+// groups of 16 with the vector SiLU, the tail (len mod 16 values) with the
+// C library's expf, here exp rounded to float32, which differs from
+// glibc's expf in about 1 of 14000 arguments (measured over 1.4·10⁹).
 func SwiGLU(y, x, g []float32) {
 	n := len(y)
 	i := 0
