@@ -97,6 +97,30 @@ var typeTable = map[Type]typeTraits{
 	TypeQ2_0:    {"Q2_0", 64, 2 + 16},
 }
 
+// typeIndex is typeTable as an array indexed by id (ids below 64), for the
+// lookups on hot paths (row sizes are asked for per matrix row).
+var typeIndex = func() (a [64]struct {
+	typeTraits
+	ok bool
+}) {
+	for t, tr := range typeTable {
+		if t < 64 {
+			a[t].typeTraits, a[t].ok = tr, true
+		}
+	}
+	return a
+}()
+
+// traits returns t's layout and whether t is known.
+func traits(t Type) (typeTraits, bool) {
+	if t < 64 {
+		e := &typeIndex[t]
+		return e.typeTraits, e.ok
+	}
+	tr, ok := typeTable[t]
+	return tr, ok
+}
+
 // Types returns every known type in id order.
 func Types() []Type {
 	var ts []Type
@@ -111,7 +135,7 @@ func Types() []Type {
 // String returns llama.cpp's upper-case name ("F32", "Q4_K"), or
 // "type(N)" for an unknown id.
 func (t Type) String() string {
-	if tr, ok := typeTable[t]; ok {
+	if tr, ok := traits(t); ok {
 		return tr.name
 	}
 	return fmt.Sprintf("type(%d)", uint32(t))
@@ -129,17 +153,17 @@ func ParseType(s string) (Type, error) {
 
 // Known reports whether t is a ggml type this package knows the layout of.
 func (t Type) Known() bool {
-	_, ok := typeTable[t]
+	_, ok := traits(t)
 	return ok
 }
 
 // BlockSize returns the number of elements per block (1 for F32, F16,
 // BF16 and the integer types), or 0 for an unknown type.
-func (t Type) BlockSize() int { return typeTable[t].blockSize }
+func (t Type) BlockSize() int { tr, _ := traits(t); return tr.blockSize }
 
 // BlockBytes returns the number of bytes per block, or 0 for an unknown
 // type.
-func (t Type) BlockBytes() int { return typeTable[t].blockBytes }
+func (t Type) BlockBytes() int { tr, _ := traits(t); return tr.blockBytes }
 
 // CanDequantize reports whether Dequantize and DequantizeF64 support t.
 func (t Type) CanDequantize() bool {
@@ -162,7 +186,7 @@ func RowBytes(t Type, n int) (int, error) {
 
 // rowBytes64 is RowBytes in int64 with overflow checking.
 func rowBytes64(t Type, n int64) (int64, error) {
-	tr, ok := typeTable[t]
+	tr, ok := traits(t)
 	if !ok {
 		return 0, fmt.Errorf("%w: unknown tensor type %d", ErrUnsupported, uint32(t))
 	}

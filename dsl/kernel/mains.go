@@ -102,18 +102,37 @@ func (s *Attention) CPUItem(f *Frame, pro, epi func()) {
 	kr, vr := f.Scratch(0, hd), f.Scratch(1, hd)
 	f.Out = grow(f.Out, hd)
 	clear(f.Out)
+	// An f32 cache is read in place; f16 rows are widened into kr, vr.
+	var kf, vf []float32
+	if s.Cache != Half {
+		kf, vf = kbuf.F32(), vbuf.F32()
+	}
 	m, l := float32(math.Inf(-1)), float32(0)
 	for j := 0; j < n; j++ {
 		off := j*kvw + kvh*hd
-		ReadAct(kbuf, s.Cache, off, kr)
-		sv := Dot(f.In, kr) * s.a.Scale.Value
+		k, v := kr, vr
+		if kf != nil {
+			k, v = kf[off:off+hd], vf[off:off+hd]
+		} else {
+			ReadAct(kbuf, s.Cache, off, kr)
+			ReadAct(vbuf, s.Cache, off, vr)
+		}
+		sv := Dot(f.In, k) * s.a.Scale.Value
 		mn := max(m, sv)
-		corr := float32(math.Exp(float64(m - mn)))
 		p := float32(math.Exp(float64(sv - mn)))
+		if mn == m {
+			// The running max holds: the rescale factor is exp(0) = 1,
+			// and multiplying by it changes no bit.
+			l += p
+			for i, vv := range v {
+				f.Out[i] += p * vv
+			}
+			continue
+		}
+		corr := float32(math.Exp(float64(m - mn)))
 		l = l*corr + p
-		ReadAct(vbuf, s.Cache, off, vr)
-		for i, v := range vr {
-			f.Out[i] = f.Out[i]*corr + p*v
+		for i, vv := range v {
+			f.Out[i] = f.Out[i]*corr + p*vv
 		}
 		m = mn
 	}
