@@ -10,6 +10,7 @@ import (
 	"github.com/metallic-go/metallic/dsl/kernel"
 	"github.com/metallic-go/metallic/dsl/kernel/clangcheck"
 	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/internal/testenv"
 	"github.com/metallic-go/metallic/model"
 )
 
@@ -166,10 +167,7 @@ func TestForwardErrors(t *testing.T) {
 // and both activation dtypes, parses in MSL and in CUDA.
 func TestClangEverySpecKernel(t *testing.T) {
 	if _, err := clangcheck.Clang(); err != nil {
-		if oraclesRequired() {
-			t.Fatalf("METALLIC_REQUIRE_ORACLES=1: %v", err)
-		}
-		t.Skip(err)
+		testenv.NeedOracle(t, fmt.Sprint(err))
 	}
 	srcs := map[kernel.Dialect][]clangcheck.Source{}
 	seen := map[string]bool{}

@@ -2,7 +2,6 @@ package dsl
 
 import (
 	"github.com/metallic-go/metallic/internal/testenv"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -20,5 +19,3 @@ func openStories(t testing.TB) *model.Model {
 	t.Cleanup(func() { m.Close() })
 	return m
 }
-
-func oraclesRequired() bool { return os.Getenv("METALLIC_REQUIRE_ORACLES") == "1" }

@@ -2,6 +2,7 @@ package dsl
 
 import (
 	"fmt"
+	"github.com/metallic-go/metallic/internal/testenv"
 	"math"
 	"os"
 	"os/exec"
@@ -128,10 +129,7 @@ func replay(t *testing.T, d kernel.Dialect, r *recBackend, ks map[string]*kernel
 func TestSpecForwardReplayedFromGPUSources(t *testing.T) {
 	clang, err := clangcheck.Clang()
 	if err != nil {
-		if oraclesRequired() {
-			t.Fatal(err)
-		}
-		t.Skip(err)
+		testenv.NeedOracle(t, err.Error())
 	}
 	registerRec()
 	both := []kernel.Dialect{kernel.CUDA, kernel.MSL}

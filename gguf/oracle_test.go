@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/metallic-go/metallic/internal/testenv"
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
@@ -39,10 +40,7 @@ func TestMain(m *testing.M) {
 
 func skipOracle(t *testing.T, format string, a ...any) {
 	t.Helper()
-	if os.Getenv("METALLIC_REQUIRE_ORACLES") == "1" {
-		t.Fatalf("oracle required but unavailable: "+format, a...)
-	}
-	t.Skipf("oracle unavailable: "+format, a...)
+	testenv.NeedOracle(t, fmt.Sprintf("oracle unavailable: "+format, a...))
 }
 
 // oracle returns the path of the compiled ggml_oracle, building it once.

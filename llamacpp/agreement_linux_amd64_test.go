@@ -1,12 +1,14 @@
 package llamacpp_test
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/internal/testenv"
 	"github.com/metallic-go/metallic/llamacpp"
 	"github.com/metallic-go/metallic/model"
 	_ "github.com/metallic-go/metallic/reference"
@@ -16,10 +18,7 @@ import (
 func needLib(t *testing.T) {
 	t.Helper()
 	if err := llamacpp.Available(); err != nil {
-		if os.Getenv("METALLIC_REQUIRE_ORACLES") == "1" {
-			t.Fatalf("llama.cpp oracle required (METALLIC_REQUIRE_ORACLES=1): %v", err)
-		}
-		t.Skipf("SKIP: llama.cpp unavailable: %v", err)
+		testenv.NeedOracle(t, fmt.Sprintf("llama.cpp unavailable: %v", err))
 	}
 }
 

@@ -1,8 +1,8 @@
 package llamacpp
 
 import (
+	"fmt"
 	"github.com/metallic-go/metallic/internal/testenv"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -14,10 +14,7 @@ import (
 func requireLib(t *testing.T) {
 	t.Helper()
 	if err := Available(); err != nil {
-		if os.Getenv("METALLIC_REQUIRE_ORACLES") == "1" {
-			t.Fatalf("llama.cpp oracle required (METALLIC_REQUIRE_ORACLES=1): %v", err)
-		}
-		t.Skipf("SKIP: llama.cpp unavailable: %v", err)
+		testenv.NeedOracle(t, fmt.Sprintf("llama.cpp unavailable: %v", err))
 	}
 }
 

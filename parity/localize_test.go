@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/internal/testenv"
 	"github.com/metallic-go/metallic/model"
 	"github.com/metallic-go/metallic/parity"
 	_ "github.com/metallic-go/metallic/parity/paths"
@@ -195,7 +196,7 @@ func TestThreePathsPass(t *testing.T) {
 			t.Errorf("%s: llama.cpp's rounding detected as %q", name, r)
 		}
 		t.Logf("%s: paths %v (skipped %v), rounding %v", name, st.Paths, s.Skipped, st.Rounding)
-		if why, ok := s.Skipped["llamacpp"]; ok && os.Getenv("METALLIC_REQUIRE_ORACLES") == "1" {
+		if why, ok := s.Skipped["llamacpp"]; ok && testenv.OraclesRequired() {
 			t.Errorf("llama.cpp is required: %s", why)
 		}
 	}

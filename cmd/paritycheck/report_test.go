@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/metallic-go/metallic/internal/testenv"
 	"github.com/metallic-go/metallic/llamacpp"
 )
 
@@ -71,10 +73,7 @@ var pctTokenKeys = []string{"streams", "first_divergence", "class", "kld_mean", 
 func pctNeedLlamacpp(t *testing.T) {
 	t.Helper()
 	if err := llamacpp.Available(); err != nil {
-		if os.Getenv("METALLIC_REQUIRE_ORACLES") == "1" {
-			t.Fatalf("llama.cpp is required: %v", err)
-		}
-		t.Skipf("llama.cpp not available: %v", err)
+		testenv.NeedOracle(t, fmt.Sprintf("llama.cpp not available: %v", err))
 	}
 }
 

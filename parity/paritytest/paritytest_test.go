@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/metallic-go/metallic/internal/testenv"
 	"github.com/metallic-go/metallic/llamacpp"
 	"github.com/metallic-go/metallic/model"
 	"github.com/metallic-go/metallic/parity"
@@ -75,10 +76,7 @@ func TestRequireParityPasses(t *testing.T) {
 func needLlamacpp(t *testing.T) {
 	t.Helper()
 	if err := llamacpp.Available(); err != nil {
-		if os.Getenv("METALLIC_REQUIRE_ORACLES") == "1" {
-			t.Fatalf("llama.cpp is required: %v", err)
-		}
-		t.Skipf("llama.cpp not available: %v", err)
+		testenv.NeedOracle(t, fmt.Sprintf("llama.cpp not available: %v", err))
 	}
 }
 
