@@ -127,23 +127,21 @@ func (w weights) rowDot(row []byte, xs []float32, K, T int, acc, blk, out []floa
 // matmul: out [T,N], x [T,K], W [N,K], K, N, T. Item = output column n.
 // With quant (OpMatMulQ) x is first rounded as llama.cpp rounds it for the
 // weight type; every call rounds whole rows, the same way for any split.
+// The weight types GGMLExact lists then follow ggml's kernels to the bit
+// (matmulInt, matmulFloat); the others take the float dot below.
 func matmul(c backend.CPUCall, wt gguf.Type, in, out act, quant bool) {
 	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
-	w, err := newWeights(wt, K)
-	if err != nil {
-		panic(err)
-	}
 	switch {
 	case quant && wt == gguf.TypeQ8_0:
 		matmulInt(c, wt, in, out, 32, ggmlnum.QuantizeQ8_0, vecDot(ggmlnum.DotQ8_0), ggmlnum.DotQ8_0x4)
 		return
-	case quant && wt == gguf.TypeQ4_0 && c.Args[4].I%8 == 0: // repacked by llama.cpp
+	case quant && wt == gguf.TypeQ4_0 && N%8 == 0: // repacked by llama.cpp
 		matmulInt(c, wt, in, out, 32, ggmlnum.QuantizeQ8_0, vecDot(ggmlnum.DotQ4_0x8), nil)
 		return
 	case quant && wt == gguf.TypeQ4_0:
 		matmulInt(c, wt, in, out, 32, ggmlnum.QuantizeQ8_0, vecDot(ggmlnum.DotQ4_0), nil)
 		return
-	case quant && wt == gguf.TypeQ4_K && c.Args[4].I%8 == 0: // repacked by llama.cpp
+	case quant && wt == gguf.TypeQ4_K && N%8 == 0: // repacked by llama.cpp
 		matmulInt(c, wt, in, out, 256, ggmlnum.QuantizeQ8_K, ggmlnum.DotQ4_Kx8, nil)
 		return
 	case quant && wt == gguf.TypeQ6_K:
@@ -154,6 +152,10 @@ func matmul(c backend.CPUCall, wt gguf.Type, in, out act, quant bool) {
 	case quant && (wt == gguf.TypeF32 || wt == gguf.TypeF16 || wt == gguf.TypeBF16):
 		matmulFloat(c, wt, in, out)
 		return
+	}
+	w, err := newWeights(wt, K)
+	if err != nil {
+		panic(err)
 	}
 	var xs []float32
 	if quant && wt != gguf.TypeF32 {
