@@ -34,20 +34,34 @@ func FMA32(x, y, z float32) float32 {
 	// x·y is exact in float64 (24+24 significant bits), so s is x·y+z
 	// rounded once to float64; rounding it again to float32 is the single
 	// rounding of x·y+z unless s lies exactly halfway between two
-	// float32s. Then the exact error e of s (TwoSum) moves s one float64
-	// ulp toward the true value first.
+	// float32s, which fmaExact settles. Below float32's normal range the
+	// halfway points are coarser, so those results go there too.
 	p, zz := float64(x)*float64(y), float64(z)
 	s := p + zz
-	if b := math.Float64bits(s); b&(1<<29-1) == 1<<28 {
-		bb := s - p
-		if e := (p - (s - bb)) + (zz - bb); e != 0 {
-			if (e > 0) == (s > 0) {
-				b++
-			} else {
-				b--
-			}
-			s = math.Float64frombits(b)
-		}
+	if b := math.Float64bits(s); b&(1<<29-1) == 1<<28 || b&(0x7ff<<52) < 0x381<<52 {
+		return fmaExact(p, zz, s)
+	}
+	return float32(s)
+}
+
+// fmaExact rounds p+zz to float32 given s, p+zz rounded to float64: when s
+// is a float32 halfway point, the exact error of s (TwoSum) moves s one
+// float64 ulp toward the true value before the final rounding.
+func fmaExact(p, zz, s float64) float32 {
+	bb := s - p
+	e := (p - (s - bb)) + (zz - bb)
+	if e == 0 || math.IsInf(s, 0) || math.IsNaN(s) {
+		return float32(s)
+	}
+	var half bool
+	if a := math.Abs(s); a >= 0x1p-126 {
+		half = math.Float64bits(s)&(1<<29-1) == 1<<28
+	} else { // float32 subnormals are multiples of 2^-149
+		t := a * 0x1p150
+		half = t == math.Trunc(t) && math.Mod(t, 2) == 1
+	}
+	if half {
+		s = math.Nextafter(s, math.Copysign(math.Inf(1), e))
 	}
 	return float32(s)
 }
@@ -58,8 +72,8 @@ func fma16(acc, x, y *[16]float32) {
 	for l := range acc {
 		p, zz := float64(x[l])*float64(y[l]), float64(acc[l])
 		s := p + zz
-		if b := math.Float64bits(s); b&(1<<29-1) == 1<<28 {
-			acc[l] = FMA32(x[l], y[l], acc[l])
+		if b := math.Float64bits(s); b&(1<<29-1) == 1<<28 || b&(0x7ff<<52) < 0x381<<52 {
+			acc[l] = fmaExact(p, zz, s)
 			continue
 		}
 		acc[l] = float32(s)

@@ -46,6 +46,24 @@ func TestFMA32Exact(t *testing.T) {
 	if halfway < 1000 {
 		t.Fatalf("only %d exact halfway cases generated", halfway)
 	}
+	// Results below float32's normal range, where halfway points are
+	// multiples of 2^-150: products near 2^-140 plus tiny addends.
+	for range 200000 {
+		x := float32(math.Ldexp(rng.Float64()+0.5, -70-rng.IntN(5)))
+		y := float32(math.Ldexp(rng.Float64()+0.5, -70-rng.IntN(5)))
+		if rng.IntN(2) == 0 {
+			y = -y
+		}
+		z := float32(math.Ldexp(rng.NormFloat64(), -130-rng.IntN(20)))
+		check(x, y, z)
+		// an addend making x·y+z a subnormal halfway point plus a hair
+		p := float64(x) * float64(y)
+		q := math.Round(p*0x1p150) / 0x1p150
+		if math.Mod(math.Abs(q*0x1p150), 2) == 0 {
+			q += 0x1p-150
+		}
+		check(x, y, float32(q-p))
+	}
 	// Edge values.
 	for _, v := range [][3]float32{{0, 0, 0}, {1, 1, -1}, {3, 1.0 / 3, -1}, {float32(math.Inf(1)), 1, 1}, {1e-30, 1e-30, 1e-38}} {
 		check(v[0], v[1], v[2])
