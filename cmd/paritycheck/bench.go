@@ -46,13 +46,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) > 1 {
-		return usagef("bench takes one MODEL, got %q", pos)
+	arg, err := modelArg("bench", pos)
+	if err != nil {
+		return err
 	}
 	if *promptLen < 1 || *n < 1 || *reps < 1 {
 		return usagef("--prompt-len, -n and --reps must be ≥ 1")
 	}
-	arg := firstArg(pos)
 	m, p, err := run.open(arg)
 	if err != nil {
 		return err

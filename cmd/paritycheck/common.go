@@ -60,13 +60,16 @@ func modelPath(arg string) (string, error) {
 	return embedded.Path()
 }
 
-// firstArg returns the MODEL positional argument, or "" (the embedded model)
-// when none was given. Callers reject more than one beforehand.
-func firstArg(pos []string) string {
-	if len(pos) == 0 {
-		return ""
+// modelArg returns the MODEL positional argument of cmd, or "" (the
+// embedded model) when none was given; more than one is a usage error.
+func modelArg(cmd string, pos []string) (string, error) {
+	switch len(pos) {
+	case 0:
+		return "", nil
+	case 1:
+		return pos[0], nil
 	}
-	return pos[0]
+	return "", usagef("%s takes at most one MODEL, got %q", cmd, pos)
 }
 
 // writeJSON writes v as one indented JSON object followed by a newline.

@@ -131,8 +131,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) > 1 {
-		return usagef("generate takes one MODEL, got %q", pos)
+	arg, err := modelArg("generate", pos)
+	if err != nil {
+		return err
 	}
 	if *prompt != "" && *tokens != "" {
 		return usagef("--prompt and --tokens are exclusive")
@@ -154,7 +155,6 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	arg := firstArg(pos)
 	m, p, err := run.open(arg)
 	if err != nil {
 		return err

@@ -72,8 +72,9 @@ func goldenRecord(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) > 1 {
-		return usagef("golden record takes at most one MODEL, got %q", pos)
+	arg, err := modelArg("golden record", pos)
+	if err != nil {
+		return err
 	}
 	if *out == "" {
 		return usagef("golden record needs --out F")
@@ -87,7 +88,6 @@ func goldenRecord(args []string, stdout, stderr io.Writer) error {
 	if *prompt != "" && *tokens != "" {
 		return usagef("give --prompt or --tokens, not both")
 	}
-	arg := firstArg(pos)
 	mp, err := modelPath(arg)
 	if err != nil {
 		return err

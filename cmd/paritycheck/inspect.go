@@ -60,10 +60,10 @@ func runInspect(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) > 1 {
-		return usagef("inspect takes one MODEL, got %d arguments", len(pos))
+	arg, err := modelArg("inspect", pos)
+	if err != nil {
+		return err
 	}
-	arg := firstArg(pos)
 	path, err := modelPath(arg)
 	if err != nil {
 		return err

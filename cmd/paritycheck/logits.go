@@ -30,8 +30,9 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) > 1 {
-		return usagef("logits takes one MODEL, got %q", pos)
+	arg, err := modelArg("logits", pos)
+	if err != nil {
+		return err
 	}
 	if *tokens == "" {
 		return usagef("logits needs --tokens")
@@ -40,7 +41,6 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	arg := firstArg(pos)
 	m, p, err := run.open(arg)
 	if err != nil {
 		return err

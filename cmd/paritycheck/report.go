@@ -73,10 +73,10 @@ func (r *pcRun) sampler() sample.Options {
 // pcSession opens the model and paths. Without --paths, every linked path
 // is opened and llamacpp is optional (skipped with a note when absent).
 func pcSession(r *pcRun, pos []string, stderr io.Writer) (*parity.Session, []parity.Perturbation, []int32, error) {
-	if len(pos) > 1 {
-		return nil, nil, nil, usagef("expected at most one MODEL, got %q", pos)
+	arg, err := modelArg("paritycheck", pos)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	arg := firstArg(pos)
 	file, err := modelPath(arg)
 	if err != nil {
 		return nil, nil, nil, err
