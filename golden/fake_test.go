@@ -2,8 +2,8 @@ package golden
 
 import (
 	"fmt"
+	"github.com/metallic-go/metallic/internal/testenv"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -108,19 +108,5 @@ func (f *fake) Forward(tokens []int32, pos int) ([]float32, error) {
 
 // repoFile returns a path relative to the repository root.
 func repoFile(t testing.TB, rel string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, rel)
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = up
-	}
+	return filepath.Join(testenv.RepoRoot(t), rel)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"github.com/metallic-go/metallic/internal/testenv"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,21 +25,7 @@ func goldenRun(args ...string) (int, string, string) {
 
 // goldenRepo returns a path relative to the repository root.
 func goldenRepo(t *testing.T, rel string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, rel)
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = up
-	}
+	return filepath.Join(testenv.RepoRoot(t), rel)
 }
 
 // goldenVerifyJSON is the part of `golden verify --json` the tests read.

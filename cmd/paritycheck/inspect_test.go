@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"github.com/metallic-go/metallic/internal/testenv"
 	"math"
 	"os"
 	"path/filepath"
@@ -14,23 +15,6 @@ import (
 
 	"github.com/metallic-go/metallic/gguf"
 )
-
-func inspectTestRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = filepath.Dir(dir)
-	}
-}
 
 type inspectJSON struct {
 	Arch        string         `json:"arch"`
@@ -61,7 +45,7 @@ func runInspectJSON(t *testing.T, args ...string) inspectJSON {
 }
 
 func TestInspectStoriesJSON(t *testing.T) {
-	model := filepath.Join(inspectTestRoot(t), "testdata", "stories260K.gguf")
+	model := filepath.Join(testenv.RepoRoot(t), "testdata", "stories260K.gguf")
 	out := runInspectJSON(t, model, "--json")
 	if out.Arch != "llama" || out.Version != 3 || out.Alignment != 32 || out.TensorCount != 48 || out.FileBytes != 1185376 {
 		t.Errorf("arch %q version %d alignment %d tensor_count %d file_bytes %d",
@@ -134,7 +118,7 @@ func inspectBadHeader(version uint32, nTensors, nKV uint64, rest ...byte) []byte
 
 func TestInspectMalformed(t *testing.T) {
 	dir := t.TempDir()
-	valid, err := os.ReadFile(filepath.Join(inspectTestRoot(t), "testdata", "stories260K.gguf"))
+	valid, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "testdata", "stories260K.gguf"))
 	if err != nil {
 		t.Fatal(err)
 	}

