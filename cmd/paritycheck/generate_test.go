@@ -3,7 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"os"
+	"github.com/metallic-go/metallic/internal/testenv"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,19 +15,7 @@ import (
 // storiesGolden are stories260K's first 48 greedy tokens from BOS (DESIGN.md).
 var storiesGolden = []int32{403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426, 385, 328, 432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426, 338, 391, 266, 267}
 
-func genStories(t *testing.T) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "testdata", "stories260K.gguf")
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = filepath.Dir(dir)
-	}
-}
+func genStories(t *testing.T) string { return testenv.Stories(t) }
 
 // genRun runs paritycheck with args and returns exit code, stdout, stderr.
 func genRun(args ...string) (int, string, string) {

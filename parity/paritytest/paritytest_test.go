@@ -2,8 +2,6 @@ package paritytest
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,19 +11,7 @@ import (
 	"github.com/metallic-go/metallic/parity"
 )
 
-func stories(t *testing.T) string {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "testdata", "stories260K.gguf")
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = up
-	}
-}
+func stories(t *testing.T) string { return testenv.Stories(t) }
 
 // recorder is a testing.TB whose Fatalf records the message and stops the
 // helper by panicking with it.
