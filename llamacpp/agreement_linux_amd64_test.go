@@ -3,7 +3,6 @@ package llamacpp_test
 import (
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -35,6 +34,36 @@ func synthModel(t *testing.T, preset string, dt gguf.Type) *model.Model {
 	}
 	t.Cleanup(func() { m.Close() })
 	return m
+}
+
+// storiesModel opens testdata/stories260K.gguf for the test.
+func storiesModel(t *testing.T) *model.Model {
+	m, err := model.Open(testenv.Stories(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// modelCase is one model of the reference-vs-llama.cpp tests.
+type modelCase struct {
+	name string
+	dt   gguf.Type
+	open func(t *testing.T) *model.Model
+}
+
+// reproducedCases are stories260K and synth tiny-llama/qwen2/qwen3 in every
+// weight type whose llama.cpp kernels the reference reproduces (F32, F16,
+// BF16, Q8_0, Q4_0, Q4_K, Q6_K).
+func reproducedCases() []modelCase {
+	cases := []modelCase{{"stories260K", gguf.TypeF32, storiesModel}}
+	for _, preset := range []string{"tiny-llama", "tiny-qwen2", "tiny-qwen3"} {
+		for _, dt := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
+			cases = append(cases, modelCase{preset + "-" + dt.String(), dt, func(t *testing.T) *model.Model { return synthModel(t, preset, dt) }})
+		}
+	}
+	return cases
 }
 
 // run captures every checkpoint of one forward call on path name.
@@ -75,15 +104,7 @@ func TestAgreementWithReference(t *testing.T) {
 		tokens []int32
 		kinds  int
 	}{
-		{"stories260K", func(t *testing.T) *model.Model {
-			wd, _ := os.Getwd()
-			m, err := model.Open(filepath.Join(wd, "..", "testdata", "stories260K.gguf"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { m.Close() })
-			return m
-		}, []int32{1, 403, 407, 261, 378, 432, 383}, 18},
+		{"stories260K", storiesModel, []int32{1, 403, 407, 261, 378, 432, 383}, 18},
 		{"tiny-qwen2", func(t *testing.T) *model.Model { return synthModel(t, "tiny-qwen2", gguf.TypeF32) }, []int32{17, 300, 5, 999, 42}, 18},
 		{"tiny-qwen3", func(t *testing.T) *model.Model { return synthModel(t, "tiny-qwen3", gguf.TypeF32) }, []int32{17, 300, 5, 999, 42}, 20},
 		{"tiny-qwen2-q8_0", func(t *testing.T) *model.Model { return synthModel(t, "tiny-qwen2", gguf.TypeQ8_0) }, []int32{17, 300, 5}, 18},

@@ -2,11 +2,9 @@ package llamacpp_test
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 
 	"github.com/metallic-go/metallic/gguf"
-	"github.com/metallic-go/metallic/internal/testenv"
 	"github.com/metallic-go/metallic/llamacpp"
 	"github.com/metallic-go/metallic/model"
 	"github.com/metallic-go/metallic/parity"
@@ -30,24 +28,7 @@ func TestOpFidelity(t *testing.T) {
 	}
 	strict := llamacpp.AVX512Variant(variant)
 	t.Logf("llama.cpp CPU backend: libggml-cpu-%s (bitwise checks: %v)", variant, strict)
-	type mcase struct {
-		name string
-		open func(t *testing.T) *model.Model
-	}
-	cases := []mcase{{"stories260K", func(t *testing.T) *model.Model {
-		m, err := model.Open(filepath.Join(testenv.RepoRoot(t), "testdata", "stories260K.gguf"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		return m
-	}}}
-	for _, preset := range []string{"tiny-llama", "tiny-qwen2", "tiny-qwen3"} {
-		for _, dt := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
-			cases = append(cases, mcase{preset + "-" + dt.String(), func(t *testing.T) *model.Model { return synthModel(t, preset, dt) }})
-		}
-	}
-	for _, c := range cases {
+	for _, c := range reproducedCases() {
 		t.Run(c.name, func(t *testing.T) {
 			m := c.open(t)
 			v := m.Config.Vocab
@@ -77,7 +58,7 @@ func TestOpFidelity(t *testing.T) {
 					continue
 				}
 				msg := fmt.Sprintf("op %s: %s@%d: %d of %d values differ from llama.cpp, max %d ulp, first %s", r.Op, r.Checkpoint, r.Pos, r.Differ, r.Values, r.MaxULP, r.First)
-				if strict && (c.name[len(c.name)-4:] != "BF16" || llamacpp.AVX512BF16Variant(variant)) {
+				if strict && (c.dt != gguf.TypeBF16 || llamacpp.AVX512BF16Variant(variant)) {
 					t.Error(msg)
 				} else {
 					t.Log(msg)

@@ -2,8 +2,6 @@ package llamacpp_test
 
 import (
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/metallic-go/metallic/gguf"
@@ -53,26 +51,7 @@ func TestReferenceMatrix(t *testing.T) {
 		}
 		return out
 	}
-	type mcase struct {
-		name string
-		dt   gguf.Type
-		open func(t *testing.T) *model.Model
-	}
-	var cases []mcase
-	cases = append(cases, mcase{"stories260K", gguf.TypeF32, func(t *testing.T) *model.Model {
-		wd, _ := os.Getwd()
-		m, err := model.Open(filepath.Join(wd, "..", "testdata", "stories260K.gguf"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
-		return m
-	}})
-	for _, preset := range []string{"tiny-llama", "tiny-qwen2", "tiny-qwen3"} {
-		for _, dt := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeBF16, gguf.TypeQ4_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
-			cases = append(cases, mcase{preset + "-" + dt.String(), dt, func(t *testing.T) *model.Model { return synthModel(t, preset, dt) }})
-		}
-	}
+	cases := reproducedCases()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			m := c.open(t)
