@@ -11,6 +11,7 @@ import (
 	"github.com/olekukonko/tablewriter"
 
 	"github.com/metallic-go/metallic/model"
+	"github.com/metallic-go/metallic/sample"
 )
 
 // FidelityRow is one checkpoint of a teacher-forced comparison: path A's
@@ -76,7 +77,7 @@ func TeacherForce(a, b model.Path, prompt []int32, decode int, perturb model.Hoo
 	}
 	pos := len(prompt)
 	for range decode {
-		next := int32(argmax32(logits[len(logits)-vocab:]))
+		next := sample.Greedy(logits[len(logits)-vocab:])
 		calls = append(calls, []int32{next})
 		if logits, err = b.Forward([]int32{next}, pos); err != nil {
 			return nil, fmt.Errorf("parity: %s: %w", b.Name(), err)
@@ -182,16 +183,6 @@ func ulpDistance(x, y uint32) int64 {
 		d = -d
 	}
 	return d
-}
-
-func argmax32(x []float32) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 // PrintFidelity writes f as a table: one row per op kind, summed over

@@ -10,6 +10,7 @@ import (
 
 	"github.com/metallic-go/metallic/gguf"
 	"github.com/metallic-go/metallic/model"
+	"github.com/metallic-go/metallic/sample"
 	"github.com/metallic-go/metallic/reference"
 )
 
@@ -89,21 +90,11 @@ func TestPrefillMatchesDecode(t *testing.T) {
 			if num/den > limit {
 				t.Errorf("%s: position %d: decode logits NMSE %.3g from prefill's (> %g)", act, i, num/den, limit)
 			}
-			if argmax(row) != argmax(want) {
-				t.Errorf("%s: position %d: decode argmax %d, prefill %d", act, i, argmax(row), argmax(want))
+			if sample.Greedy(row) != sample.Greedy(want) {
+				t.Errorf("%s: position %d: decode argmax %d, prefill %d", act, i, sample.Greedy(row), sample.Greedy(want))
 			}
 		}
 	}
-}
-
-func argmax(x []float32) int {
-	best := 0
-	for i, v := range x {
-		if v > x[best] {
-			best = i
-		}
-	}
-	return best
 }
 
 func TestThreadsBitIdentical(t *testing.T) {
