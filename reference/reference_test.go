@@ -10,8 +10,8 @@ import (
 
 	"github.com/metallic-go/metallic/gguf"
 	"github.com/metallic-go/metallic/model"
-	"github.com/metallic-go/metallic/sample"
 	"github.com/metallic-go/metallic/reference"
+	"github.com/metallic-go/metallic/sample"
 )
 
 // golden are stories260K's first 48 greedy tokens from BOS (DESIGN.md).
