@@ -11,10 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -23,60 +21,10 @@ import (
 // testdata/ggml_oracle.c, compiled with clang. They skip with a reason when
 // that is unavailable, and fail instead when METALLIC_REQUIRE_ORACLES=1.
 
-var (
-	oracleOnce sync.Once
-	oracleBin  string
-	oracleErr  error
-	oracleDir  string
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if oracleDir != "" {
-		os.RemoveAll(oracleDir)
-	}
-	os.Exit(code)
-}
-
-func skipOracle(t *testing.T, format string, a ...any) {
-	t.Helper()
-	testenv.NeedOracle(t, fmt.Sprintf("oracle unavailable: "+format, a...))
-}
-
-// oracle returns the path of the compiled ggml_oracle, building it once.
+// oracle returns the compiled testdata/ggml_oracle.c.
 func oracle(t *testing.T) string {
 	t.Helper()
-	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
-		skipOracle(t, "llama.cpp binaries are installed for linux/amd64 only, this is %s/%s", runtime.GOOS, runtime.GOARCH)
-	}
-	lib := filepath.Join(repoRoot(t), ".cache", "npm", "node_modules", "@node-llama-cpp", "linux-x64", "bins", "linux-x64")
-	oracleOnce.Do(func() {
-		if _, err := os.Stat(filepath.Join(lib, "libggml-base.so")); err != nil {
-			oracleErr = fmt.Errorf("%v (run ./scripts/setup.sh)", err)
-			return
-		}
-		cc, err := exec.LookPath("clang")
-		if err != nil {
-			oracleErr = err
-			return
-		}
-		if oracleDir, err = os.MkdirTemp("", "ggml-oracle"); err != nil {
-			oracleErr = err
-			return
-		}
-		bin := filepath.Join(oracleDir, "ggml_oracle")
-		src := filepath.Join(repoRoot(t), "gguf", "testdata", "ggml_oracle.c")
-		out, err := exec.Command(cc, "-O1", "-o", bin, src, "-L"+lib, "-lggml-base", "-Wl,-rpath,"+lib).CombinedOutput()
-		if err != nil {
-			oracleErr = fmt.Errorf("clang: %v\n%s", err, out)
-			return
-		}
-		oracleBin = bin
-	})
-	if oracleErr != nil {
-		skipOracle(t, "%v", oracleErr)
-	}
-	return oracleBin
+	return testenv.BuildGGMLOracle(t, filepath.Join("gguf", "testdata", "ggml_oracle.c"))
 }
 
 func runOracle(t *testing.T, env []string, args ...string) string {

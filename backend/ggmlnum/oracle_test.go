@@ -11,11 +11,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/metallic-go/metallic/gguf"
 	"github.com/metallic-go/metallic/internal/testenv"
+	"github.com/metallic-go/metallic/llamacpp"
 )
 
 // The oracles of this file are the real thing: ggml's CPU kernels from the
@@ -24,80 +24,28 @@ import (
 // sinf/cosf. The bitwise checks apply when that variant is an AVX-512
 // build, the arithmetic this package reproduces.
 
-var (
-	oracleOnce sync.Once
-	oracleBin  string
-	oracleErr  error
-)
-
-func libDir(t *testing.T) string {
-	return filepath.Join(testenv.RepoRoot(t), ".cache", "npm", "node_modules", "@node-llama-cpp", "linux-x64", "bins", "linux-x64")
-}
-
-func cc() (string, error) {
-	for _, c := range []string{"clang", "cc", "gcc"} {
-		if p, err := exec.LookPath(c); err == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("no C compiler (clang, cc, gcc) on PATH")
-}
-
-// cpuOracle builds testdata/ggml_cpu_oracle.c once and returns its path.
+// cpuOracle returns the compiled testdata/ggml_cpu_oracle.c.
 func cpuOracle(t *testing.T) string {
 	t.Helper()
-	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
-		testenv.NeedOracle(t, "llama.cpp's libggml-cpu is installed for linux/amd64 only")
-	}
-	lib := libDir(t)
-	src := filepath.Join(testenv.RepoRoot(t), "backend", "ggmlnum", "testdata", "ggml_cpu_oracle.c")
-	oracleOnce.Do(func() {
-		if _, err := os.Stat(filepath.Join(lib, "libggml-base.so")); err != nil {
-			oracleErr = fmt.Errorf("%v (run ./scripts/setup.sh)", err)
-			return
-		}
-		c, err := cc()
-		if err != nil {
-			oracleErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "ggml-cpu-oracle")
-		if err != nil {
-			oracleErr = err
-			return
-		}
-		bin := filepath.Join(dir, "ggml_cpu_oracle")
-		if out, err := exec.Command(c, "-O1", "-o", bin, src, "-L"+lib, "-lggml-base", "-ldl", "-Wl,-rpath,"+lib).CombinedOutput(); err != nil {
-			oracleErr = fmt.Errorf("%s: %v\n%s", c, err, out)
-			return
-		}
-		oracleBin = bin
-	})
-	if oracleErr != nil {
-		testenv.NeedOracle(t, oracleErr.Error())
-	}
-	return oracleBin
+	return testenv.BuildGGMLOracle(t, filepath.Join("backend", "ggmlnum", "testdata", "ggml_cpu_oracle.c"))
 }
 
-// variant returns the libggml-cpu variant and whether it is AVX-512.
+// variant returns the libggml-cpu variant and whether it is an AVX-512
+// build, whose arithmetic this package reproduces.
 func variant(t *testing.T) (string, bool) {
-	out, err := exec.Command(cpuOracle(t), libDir(t), "variant").Output()
+	out, err := exec.Command(cpuOracle(t), testenv.GGMLLib(t), "variant").Output()
 	if err != nil {
 		t.Fatalf("ggml_cpu_oracle variant: %v", err)
 	}
 	v := strings.TrimSpace(string(out))
-	switch v {
-	case "skylakex", "cannonlake", "cascadelake", "icelake", "cooperlake", "sapphirerapids", "zen4":
-		return v, true
-	}
-	return v, false
+	return v, llamacpp.AVX512Variant(v)
 }
 
 func runCPUOracle(t *testing.T, kind string, n int, in []float32) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	binary.Write(&buf, binary.LittleEndian, in)
-	cmd := exec.Command(cpuOracle(t), libDir(t), kind, fmt.Sprint(n))
+	cmd := exec.Command(cpuOracle(t), testenv.GGMLLib(t), kind, fmt.Sprint(n))
 	cmd.Stdin = &buf
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -218,10 +166,7 @@ func TestSincosfAgainstLibc(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		testenv.NeedOracle(t, "the glibc sinf/cosf oracle runs on linux only")
 	}
-	c, err := cc()
-	if err != nil {
-		testenv.NeedOracle(t, err.Error())
-	}
+	c := testenv.CC(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "sc.c")
 	os.WriteFile(src, []byte(`#include <math.h>
@@ -349,7 +294,7 @@ func TestQ4_0AgainstGGML(t *testing.T) {
 // CPU with AVX512_BF16, whose vdpbf16ps it reproduces).
 func TestBF16AgainstGGML(t *testing.T) {
 	v, _ := variant(t)
-	strict := v == "cooperlake" || v == "sapphirerapids" || v == "zen4" // AVX512_BF16 builds
+	strict := llamacpp.AVX512BF16Variant(v)
 	t.Logf("libggml-cpu-%s", v)
 	rng := rand.New(rand.NewPCG(15, 16))
 	for _, n := range []int{8, 64, 100, 256, 896} {

@@ -1,10 +1,16 @@
 // Package testenv holds what the project's tests share: the repository
-// root, the stories260K path, and the oracle skip-or-fail rule.
+// root, the stories260K path, the oracle skip-or-fail rule, and the
+// llama.cpp libraries and C oracles built against them.
 package testenv
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -44,4 +50,65 @@ func NeedOracle(t testing.TB, reason string) {
 		t.Fatalf("oracle required (METALLIC_REQUIRE_ORACLES=1) but unavailable: %s", reason)
 	}
 	t.Skipf("oracle unavailable: %s", reason)
+}
+
+// GGMLLib is the folder of the pinned llama.cpp libraries that
+// scripts/setup.sh installs (linux/amd64). Without libggml-base.so there
+// the test skips with the reason, or fails under METALLIC_REQUIRE_ORACLES=1.
+func GGMLLib(t testing.TB) string {
+	t.Helper()
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		NeedOracle(t, "llama.cpp's libraries are installed for linux/amd64 only, this is "+runtime.GOOS+"/"+runtime.GOARCH)
+	}
+	dir := filepath.Join(RepoRoot(t), ".cache", "npm", "node_modules", "@node-llama-cpp", "linux-x64", "bins", "linux-x64")
+	if _, err := os.Stat(filepath.Join(dir, "libggml-base.so")); err != nil {
+		NeedOracle(t, err.Error()+" (run ./scripts/setup.sh)")
+	}
+	return dir
+}
+
+// CC is the first C compiler on PATH (clang, cc, gcc); without one the
+// test skips (fails under METALLIC_REQUIRE_ORACLES=1).
+func CC(t testing.TB) string {
+	t.Helper()
+	for _, c := range []string{"clang", "cc", "gcc"} {
+		if p, err := exec.LookPath(c); err == nil {
+			return p
+		}
+	}
+	NeedOracle(t, "no C compiler (clang, cc, gcc) on PATH")
+	return ""
+}
+
+var (
+	buildMu sync.Mutex
+	built   = map[string]string{}
+)
+
+// BuildGGMLOracle compiles the C program src (a path relative to the
+// repository root) against GGMLLib's libggml-base with the first C compiler
+// found (clang, cc, gcc), once per test process, into .cache/oracles/, and
+// returns the binary. Without a compiler or the libraries the test skips
+// (fails under METALLIC_REQUIRE_ORACLES=1).
+func BuildGGMLOracle(t testing.TB, src string) string {
+	t.Helper()
+	lib := GGMLLib(t)
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if bin, ok := built[src]; ok {
+		return bin
+	}
+	cc := CC(t)
+	root := RepoRoot(t)
+	dir := filepath.Join(root, ".cache", "oracles")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), ".c"))
+	out, err := exec.Command(cc, "-O1", "-o", bin, filepath.Join(root, src), "-L"+lib, "-lggml-base", "-ldl", "-Wl,-rpath,"+lib).CombinedOutput()
+	if err != nil {
+		NeedOracle(t, fmt.Sprintf("%s %s: %v\n%s", cc, src, err, out))
+	}
+	built[src] = bin
+	return bin
 }
