@@ -229,7 +229,7 @@ func matmulFloat(c backend.CPUCall, wt gguf.Type, in, out act) {
 
 // intDot is one output of an integer-activation matmul: row is a weight
 // row, xq and xd the quantized activations and their block scales, xsum
-// the sums of each 16 of xq; gemm
+// the sums of each 16 of xq (k-quants only, else nil); gemm
 // tells a prompt row that llama.cpp's repacked kernels handle in a group
 // of 4 (GEMM) from one handled alone (GEMV).
 type intDot func(row []byte, xq []int8, xd []float32, xsum []int32, gemm bool) float32
@@ -260,8 +260,11 @@ func matmulInt(c backend.CPUCall, wt gguf.Type, in, out act, block int, quantize
 	in.bind(c.Args[1]).load(0, xs)
 	xq := make([]int8, T*K)
 	quantize(xs, xq, xd)
-	xsum := make([]int32, T*K/16)
-	ggmlnum.SubSums16(xq, xsum)
+	var xsum []int32 // only the k-quants' dots read the 16-value sums
+	if block == 256 {
+		xsum = make([]int32, T*K/16)
+		ggmlnum.SubSums16(xq, xsum)
+	}
 	rb, err := gguf.RowBytes(wt, K)
 	if err != nil {
 		panic(err)
@@ -283,7 +286,11 @@ func matmulInt(c backend.CPUCall, wt gguf.Type, in, out act, block int, quantize
 	for ; n < c.Hi; n++ {
 		row := wb[n*rb : (n+1)*rb]
 		for t := range T {
-			o.store1(t*N+n, dot(row, xq[t*K:(t+1)*K], xd[t*nb:(t+1)*nb], xsum[t*K/16:(t+1)*K/16], t < T-T%4))
+			var xs []int32
+			if xsum != nil {
+				xs = xsum[t*K/16 : (t+1)*K/16]
+			}
+			o.store1(t*N+n, dot(row, xq[t*K:(t+1)*K], xd[t*nb:(t+1)*nb], xs, t < T-T%4))
 		}
 	}
 }

@@ -163,12 +163,7 @@ func DotF32(x, y []float32) float32 {
 	n := len(x)
 	y = y[:n]
 	np := n &^ 63
-	var sumf float32
-	if np > 0 {
-		var a DotF32Lanes
-		fmaAcc64((*[64]float32)(&a), x[:np], y[:np])
-		sumf = a.Sum()
-	}
+	sumf := steps64(x[:np], y[:np])
 	// The scalar tail as GCC compiled it: unrolled by 8 with products and
 	// sums rounded apart, the last (n−np) mod 8 elements fused.
 	fused := n - (n-np)%8
@@ -181,6 +176,15 @@ func DotF32(x, y []float32) float32 {
 	return sumf
 }
 
+// steps64 is the vector part of ggml_vec_dot_f32/_f16 over len(x), a
+// multiple of 64: 4 accumulators of 16 lanes, reduced as DotF32Lanes.Sum
+// (+0 for no elements).
+func steps64(x, y []float32) float32 {
+	var a DotF32Lanes
+	fmaAcc64((*[64]float32)(&a), x, y)
+	return a.Sum()
+}
+
 // DotF16 is ggml_vec_dot_f16 on values already widened from f16: DotF32's
 // lanes and reduction over steps of 64, but the remaining elements are
 // added in float64 (sumf is a ggml_float there) and the total rounded to
@@ -189,12 +193,7 @@ func DotF16(x, y []float32) float32 {
 	n := len(x)
 	y = y[:n]
 	np := n &^ 63
-	var sum float64
-	if np > 0 {
-		var a DotF32Lanes
-		fmaAcc64((*[64]float32)(&a), x[:np], y[:np])
-		sum = float64(a.Sum())
-	}
+	sum := float64(steps64(x[:np], y[:np]))
 	for i := np; i < n; i++ {
 		sum += float64(x[i] * y[i])
 	}
