@@ -101,11 +101,36 @@ scaledone:
 	VZEROUPPER
 	RET
 
+// One q8_0 block of the weight row at register w against the x block
+// widened in Y3 (elements 0–15) and Y4 (16–31), with d_x broadcast in Y10:
+// d = f16(w[0:2])·d_x, the 32 int8 products summed in groups of 4 into 8
+// int32 lanes (lane l = elements 4l…4l+3), converted to float and
+// accumulated as acc += d·lanes (fused). Clobbers R8, Y1, Y2, Y5.
+#define Q8_ROW(w, acc) \
+	MOVWLZX (w), R8; \
+	VMOVD R8, X5; \
+	VCVTPH2PS X5, X5; \
+	VBROADCASTSS X5, Y5; \
+	VMULPS Y10, Y5, Y5; \
+	VPMOVSXBW 2(w), Y1; \
+	VPMOVSXBW 18(w), Y2; \
+	VPMADDWD Y3, Y1, Y1; \
+	VPMADDWD Y4, Y2, Y2; \
+	VPHADDD Y2, Y1, Y1; \
+	VPERMQ $0xD8, Y1, Y1; \
+	VCVTDQ2PS Y1, Y1; \
+	VFMADD231PS Y1, Y5, acc
+
+// The x block at DI widened into Y3, Y4 and its scale at DX broadcast
+// into Y10, for Q8_ROW.
+#define Q8_X \
+	VPMOVSXBW (DI), Y3; \
+	VPMOVSXBW 16(DI), Y4; \
+	VBROADCASTSS (DX), Y10
+
 // func q8BlocksAVX(acc *[8]float32, w *byte, x *int8, xd *float32, blocks int)
-// For each block b: d = f16(w[34b:34b+2])·xd[b] (one float32 product), the
-// 32 int8 weights at w+34b+2 times the 32 int8 x at x+32b, summed in
-// groups of 4 into 8 int32 lanes (lane l = elements 4l…4l+3), converted to
-// float and accumulated as acc += d·lanes (fused).
+// Q8_ROW over the blocks of one weight row (34-byte blocks at w) and x
+// (32 int8 at x, scales at xd), accumulating into acc.
 TEXT ·q8BlocksAVX(SB), NOSPLIT, $0-40
 	MOVQ acc+0(FP), AX
 	MOVQ w+8(FP), SI
@@ -114,21 +139,8 @@ TEXT ·q8BlocksAVX(SB), NOSPLIT, $0-40
 	MOVQ blocks+32(FP), CX
 	VMOVUPS (AX), Y0
 q8loop:
-	MOVWLZX (SI), R8
-	VMOVD R8, X5
-	VCVTPH2PS X5, X5             // the weight scale, widened exactly
-	VMULSS (DX), X5, X5          // d = d_w·d_x
-	VBROADCASTSS X5, Y5
-	VPMOVSXBW 2(SI), Y1          // w[0:16] → int16
-	VPMOVSXBW 18(SI), Y2         // w[16:32]
-	VPMOVSXBW (DI), Y3           // x[0:16]
-	VPMOVSXBW 16(DI), Y4         // x[16:32]
-	VPMADDWD Y3, Y1, Y1          // p_k = w[2k]x[2k] + w[2k+1]x[2k+1], k < 8
-	VPMADDWD Y4, Y2, Y2          // q_k likewise for elements 16…31
-	VPHADDD Y2, Y1, Y1           // [p01 p23 q01 q23 | p45 p67 q45 q67]
-	VPERMQ $0xD8, Y1, Y1         // [p01 p23 p45 p67 q01 q23 q45 q67]
-	VCVTDQ2PS Y1, Y1
-	VFMADD231PS Y1, Y5, Y0
+	Q8_X
+	Q8_ROW(SI, Y0)
 	ADDQ $34, SI
 	ADDQ $32, DI
 	ADDQ $4, DX
@@ -152,74 +164,19 @@ TEXT ·q8Blocks4AVX(SB), NOSPLIT, $0-48
 	VMOVUPS 32(AX), Y13
 	VMOVUPS 64(AX), Y14
 	VMOVUPS 96(AX), Y15
+	LEAQ (SI)(BX*1), R10         // row 1
 	LEAQ (SI)(BX*2), R9          // row 2
+	LEAQ (R9)(BX*1), R11         // row 3
 q4loop:
-	VPMOVSXBW (DI), Y3           // x[0:16]
-	VPMOVSXBW 16(DI), Y4         // x[16:32]
-	VBROADCASTSS (DX), Y10       // d_x
-
-	// row 0 at SI
-	MOVWLZX (SI), R8
-	VMOVD R8, X5
-	VCVTPH2PS X5, X5
-	VBROADCASTSS X5, Y5
-	VMULPS Y10, Y5, Y5           // d_w·d_x
-	VPMOVSXBW 2(SI), Y1
-	VPMOVSXBW 18(SI), Y2
-	VPMADDWD Y3, Y1, Y1
-	VPMADDWD Y4, Y2, Y2
-	VPHADDD Y2, Y1, Y1
-	VPERMQ $0xD8, Y1, Y1
-	VCVTDQ2PS Y1, Y1
-	VFMADD231PS Y1, Y5, Y12
-
-	// row 1 at SI+BX
-	MOVWLZX (SI)(BX*1), R8
-	VMOVD R8, X6
-	VCVTPH2PS X6, X6
-	VBROADCASTSS X6, Y6
-	VMULPS Y10, Y6, Y6
-	VPMOVSXBW 2(SI)(BX*1), Y7
-	VPMOVSXBW 18(SI)(BX*1), Y8
-	VPMADDWD Y3, Y7, Y7
-	VPMADDWD Y4, Y8, Y8
-	VPHADDD Y8, Y7, Y7
-	VPERMQ $0xD8, Y7, Y7
-	VCVTDQ2PS Y7, Y7
-	VFMADD231PS Y7, Y6, Y13
-
-	// row 2 at R9
-	MOVWLZX (R9), R8
-	VMOVD R8, X5
-	VCVTPH2PS X5, X5
-	VBROADCASTSS X5, Y5
-	VMULPS Y10, Y5, Y5
-	VPMOVSXBW 2(R9), Y1
-	VPMOVSXBW 18(R9), Y2
-	VPMADDWD Y3, Y1, Y1
-	VPMADDWD Y4, Y2, Y2
-	VPHADDD Y2, Y1, Y1
-	VPERMQ $0xD8, Y1, Y1
-	VCVTDQ2PS Y1, Y1
-	VFMADD231PS Y1, Y5, Y14
-
-	// row 3 at R9+BX
-	MOVWLZX (R9)(BX*1), R8
-	VMOVD R8, X6
-	VCVTPH2PS X6, X6
-	VBROADCASTSS X6, Y6
-	VMULPS Y10, Y6, Y6
-	VPMOVSXBW 2(R9)(BX*1), Y7
-	VPMOVSXBW 18(R9)(BX*1), Y8
-	VPMADDWD Y3, Y7, Y7
-	VPMADDWD Y4, Y8, Y8
-	VPHADDD Y8, Y7, Y7
-	VPERMQ $0xD8, Y7, Y7
-	VCVTDQ2PS Y7, Y7
-	VFMADD231PS Y7, Y6, Y15
-
+	Q8_X
+	Q8_ROW(SI, Y12)
+	Q8_ROW(R10, Y13)
+	Q8_ROW(R9, Y14)
+	Q8_ROW(R11, Y15)
 	ADDQ $34, SI
+	ADDQ $34, R10
 	ADDQ $34, R9
+	ADDQ $34, R11
 	ADDQ $32, DI
 	ADDQ $4, DX
 	DECQ CX
@@ -279,6 +236,19 @@ q4sloop:
 	VZEROUPPER
 	RET
 
+// Σ q·x over one Q4_K sub-block: the 32 nibbles in Yq (Xq its low half)
+// times the 32 int8 at xoff(DI), exactly, stored at out.
+#define Q4K_SUB(Xq, Yq, xoff, out) \
+	VPMOVZXBW Xq, Y6; \
+	VEXTRACTI128 $1, Yq, X7; \
+	VPMOVZXBW X7, Y7; \
+	VPMOVSXBW xoff(DI), Y10; \
+	VPMOVSXBW xoff+16(DI), Y11; \
+	VPMADDWD Y10, Y6, Y6; \
+	VPMADDWD Y11, Y7, Y7; \
+	VPADDD Y7, Y6, Y1; \
+	HSUM_I32(out)
+
 // func q4KSubSumsAVX(w *byte, x *int8, out *int32, superblocks int)
 // Q4_K row w (144-byte superblocks: d, dmin, scales[12], qs[128]): out[8s+j]
 // = Σ q·x over sub-block j (32 elements) of superblock s, q the unsigned
@@ -300,26 +270,8 @@ q4kchunk:
 	VPAND Y8, Y3, Y4             // low nibbles
 	VPSRLW $4, Y3, Y5
 	VPAND Y8, Y5, Y5             // high nibbles
-	// sub-block 2c: Y4 × x[0:32]
-	VPMOVZXBW X4, Y6
-	VEXTRACTI128 $1, Y4, X7
-	VPMOVZXBW X7, Y7
-	VPMOVSXBW (DI), Y10
-	VPMOVSXBW 16(DI), Y11
-	VPMADDWD Y10, Y6, Y6
-	VPMADDWD Y11, Y7, Y7
-	VPADDD Y7, Y6, Y1
-	HSUM_I32((DX))
-	// sub-block 2c+1: Y5 × x[32:64]
-	VPMOVZXBW X5, Y6
-	VEXTRACTI128 $1, Y5, X7
-	VPMOVZXBW X7, Y7
-	VPMOVSXBW 32(DI), Y10
-	VPMOVSXBW 48(DI), Y11
-	VPMADDWD Y10, Y6, Y6
-	VPMADDWD Y11, Y7, Y7
-	VPADDD Y7, Y6, Y1
-	HSUM_I32(4(DX))
+	Q4K_SUB(X4, Y4, 0, (DX))     // sub-block 2c: low nibbles × x[0:32]
+	Q4K_SUB(X5, Y5, 32, 4(DX))   // sub-block 2c+1: high nibbles × x[32:64]
 	ADDQ $32, R10
 	ADDQ $64, DI
 	ADDQ $8, DX
@@ -366,11 +318,14 @@ TEXT ·q6LanesAVX(SB), NOSPLIT, $0-32
 	VPBROADCASTD X15, Y15        // 0x30 bytes
 q6sb:
 	VPXOR Y0, Y0, Y0
-	LEAQ 192(SI), R10            // scales
-	// half h = 0: ql[0:64], qh[0:32], x[0:128], scales 0–7
-	VMOVDQU (SI), Y1             // ql0
-	VMOVDQU 32(SI), Y2           // ql1
-	VMOVDQU 128(SI), Y3          // qh
+	LEAQ 192(SI), R10            // scales of half h: sc[8h:8h+8]
+	MOVQ SI, R8                  // ql of half h: ql[64h:64h+64]
+	LEAQ 128(SI), R9             // qh of half h: qh[32h:32h+32]
+	MOVQ $2, R11
+q6half:                          // x at DI: x[128h:128h+128]
+	VMOVDQU (R8), Y1            // ql0
+	VMOVDQU 32(R8), Y2          // ql1
+	VMOVDQU (R9), Y3            // qh
 	VPSLLW $4, Y3, Y4
 	VPAND Y15, Y4, Y4            // (qh & 3) << 4
 	VPAND Y14, Y1, Y5
@@ -392,34 +347,14 @@ q6sb:
 	VPAND Y14, Y5, Y5
 	VPOR Y4, Y5, Y5              // k = 3
 	Q6_CHUNK(Y5, 96, 6)
-	// half h = 1: ql[64:128], qh[32:64], x[128:256], scales 8–15
-	VMOVDQU 64(SI), Y1
-	VMOVDQU 96(SI), Y2
-	VMOVDQU 160(SI), Y3
-	VPSLLW $4, Y3, Y4
-	VPAND Y15, Y4, Y4
-	VPAND Y14, Y1, Y5
-	VPOR Y4, Y5, Y5
-	Q6_CHUNK(Y5, 128, 8)
-	VPSLLW $2, Y3, Y4
-	VPAND Y15, Y4, Y4
-	VPAND Y14, Y2, Y5
-	VPOR Y4, Y5, Y5
-	Q6_CHUNK(Y5, 160, 10)
-	VPAND Y15, Y3, Y4
-	VPSRLW $4, Y1, Y5
-	VPAND Y14, Y5, Y5
-	VPOR Y4, Y5, Y5
-	Q6_CHUNK(Y5, 192, 12)
-	VPSRLW $2, Y3, Y4
-	VPAND Y15, Y4, Y4
-	VPSRLW $4, Y2, Y5
-	VPAND Y14, Y5, Y5
-	VPOR Y4, Y5, Y5
-	Q6_CHUNK(Y5, 224, 14)
+	ADDQ $64, R8
+	ADDQ $32, R9
+	ADDQ $128, DI
+	ADDQ $8, R10
+	DECQ R11
+	JNZ q6half
 	VMOVDQU Y0, (DX)
 	ADDQ $210, SI
-	ADDQ $256, DI
 	ADDQ $32, DX
 	DECQ CX
 	JNZ q6sb
