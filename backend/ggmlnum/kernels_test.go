@@ -115,14 +115,8 @@ func TestKernelsMatchGo(t *testing.T) {
 		}
 	}
 	for _, blocks := range []int{1, 3, 8, 100} {
-		row := make([]byte, 34*blocks)
-		for i := range row {
-			row[i] = byte(rng.IntN(256))
-		}
-		xq := make([]int8, 32*blocks)
-		for i := range xq {
-			xq[i] = int8(rng.IntN(255) - 127)
-		}
+		row := randBytes(rng, 34*blocks)
+		xq := randQuants(rng, 32*blocks)
 		for b := range blocks { // finite f16 scales
 			row[34*b+1] &= 0x7b
 		}
@@ -133,10 +127,7 @@ func TestKernelsMatchGo(t *testing.T) {
 		if a != b {
 			t.Errorf("q8Blocks %d blocks: %v != %v", blocks, a, b)
 		}
-		rows := make([]byte, 4*34*blocks+7)
-		for i := range rows {
-			rows[i] = byte(rng.IntN(256))
-		}
+		rows := randBytes(rng, 4*34*blocks+7)
 		stride := 34*blocks + 1
 		for r := range 4 {
 			for b := range blocks {
@@ -151,24 +142,15 @@ func TestKernelsMatchGo(t *testing.T) {
 		}
 	}
 	for _, blocks := range []int{1, 5, 64, 100} {
-		row := make([]byte, 144*blocks)
-		for i := range row {
-			row[i] = byte(rng.IntN(256))
-		}
-		xq := make([]int8, 256*blocks)
-		for i := range xq {
-			xq[i] = int8(rng.IntN(255) - 127)
-		}
+		row := randBytes(rng, 144*blocks)
+		xq := randQuants(rng, 256*blocks)
 		a, b := make([]int32, blocks), make([]int32, blocks)
 		q4BlockSums(row[:18*blocks], xq[:32*blocks], a)
 		q4BlockSumsGo(row[:18*blocks], xq[:32*blocks], b)
 		if !slices.Equal(a, b) {
 			t.Errorf("q4BlockSums %d blocks: %v != %v", blocks, a, b)
 		}
-		r6 := make([]byte, 210*blocks)
-		for i := range r6 {
-			r6[i] = byte(rng.IntN(256))
-		}
+		r6 := randBytes(rng, 210*blocks)
 		a, b = make([]int32, 8*blocks), make([]int32, 8*blocks)
 		q6Lanes(r6, xq, a)
 		q6LanesGo(r6, xq, b)
@@ -182,4 +164,21 @@ func TestKernelsMatchGo(t *testing.T) {
 			t.Errorf("q4KSubSums %d superblocks: %v != %v", blocks, a, b)
 		}
 	}
+}
+
+func randBytes(rng *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.IntN(256))
+	}
+	return b
+}
+
+// randQuants returns n int8 quants in [−127, 127], as activations hold.
+func randQuants(rng *rand.Rand, n int) []int8 {
+	q := make([]int8, n)
+	for i := range q {
+		q[i] = int8(rng.IntN(255) - 127)
+	}
+	return q
 }

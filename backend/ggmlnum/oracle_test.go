@@ -56,6 +56,27 @@ func runCPUOracle(t *testing.T, kind string, n int, in []float32) []byte {
 	return out
 }
 
+// oracleRecords runs kind on pairs random row pairs (x, y) of length n and
+// returns each pair and the oracle's record for it (rec bytes, the first 4
+// the dot product as float32).
+func oracleRecords(t *testing.T, rng *rand.Rand, kind string, n, pairs, rec int) (xs, ys [][]float32, recs [][]byte) {
+	t.Helper()
+	in := randomRows(rng, pairs, n)
+	out := runCPUOracle(t, kind, n, in)
+	if len(out) != pairs*rec {
+		t.Fatalf("%s n=%d: %d bytes from the oracle, want %d", kind, n, len(out), pairs*rec)
+	}
+	for p := range pairs {
+		xs = append(xs, in[2*p*n:(2*p+1)*n])
+		ys = append(ys, in[(2*p+1)*n:(2*p+2)*n])
+		recs = append(recs, out[p*rec:(p+1)*rec])
+	}
+	return xs, ys, recs
+}
+
+// recDot is the dot product at the start of an oracle record.
+func recDot(r []byte) float32 { return math.Float32frombits(binary.LittleEndian.Uint32(r)) }
+
 // randomRows returns pairs of rows of length n: Gaussian-ish values with a
 // spread of magnitudes and exact zeros, the shapes activations take.
 func randomRows(rng *rand.Rand, pairs, n int) []float32 {
@@ -93,16 +114,9 @@ func TestQ8_0AgainstGGML(t *testing.T) {
 	t.Logf("libggml-cpu-%s", v)
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{32, 64, 96, 256, 768, 4096} {
-		const pairs = 40
-		in := randomRows(rng, pairs, n)
-		out := runCPUOracle(t, "q8_0", n, in)
-		rec := 4 + 34*n/32
-		if len(out) != pairs*rec {
-			t.Fatalf("n=%d: %d bytes from the oracle, want %d", n, len(out), pairs*rec)
-		}
-		for p := range pairs {
-			x, w := in[2*p*n:(2*p+1)*n], in[(2*p+1)*n:(2*p+2)*n]
-			got := out[p*rec : (p+1)*rec]
+		xs, ws, recs := oracleRecords(t, rng, "q8_0", n, 40, 4+34*n/32)
+		for p, got := range recs {
+			x, w := xs[p], ws[p]
 			qs, d := make([]int8, n), make([]float32, n/32)
 			QuantizeQ8_0(x, qs, d)
 			for b := range n / 32 {
@@ -120,8 +134,7 @@ func TestQ8_0AgainstGGML(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := math.Float32frombits(binary.LittleEndian.Uint32(got))
-			requireBits(t, strict, fmt.Sprintf("DotQ8_0 n=%d pair %d", n, p), DotQ8_0(wq, qs, d), want)
+			requireBits(t, strict, fmt.Sprintf("DotQ8_0 n=%d pair %d", n, p), DotQ8_0(wq, qs, d), recDot(got))
 		}
 	}
 }
@@ -134,15 +147,9 @@ func TestDotAgainstGGML(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, kind := range []string{"f32", "f16"} {
 		for _, n := range []int{1, 8, 32, 63, 64, 100, 128, 172, 256, 1000} {
-			const pairs = 30
-			in := randomRows(rng, pairs, n)
-			out := runCPUOracle(t, kind, n, in)
-			if len(out) != 4*pairs {
-				t.Fatalf("%s n=%d: %d bytes from the oracle", kind, n, len(out))
-			}
-			for p := range pairs {
-				x, y := in[2*p*n:(2*p+1)*n], in[(2*p+1)*n:(2*p+2)*n]
-				want := math.Float32frombits(binary.LittleEndian.Uint32(out[4*p:]))
+			xs, ys, recs := oracleRecords(t, rng, kind, n, 30, 4)
+			for p, r := range recs {
+				x, y, want := xs[p], ys[p], recDot(r)
 				var got float32
 				if kind == "f32" {
 					got = DotF32(x, y)
@@ -236,17 +243,10 @@ func TestQ6_KAgainstGGML(t *testing.T) {
 	t.Logf("libggml-cpu-%s", v)
 	rng := rand.New(rand.NewPCG(11, 12))
 	for _, n := range []int{256, 768, 4864} {
-		const pairs = 30
-		in := randomRows(rng, pairs, n)
-		out := runCPUOracle(t, "q6_K", n, in)
-		rec := 4 + 292*n/256 + 210*n/256
-		if len(out) != pairs*rec {
-			t.Fatalf("n=%d: %d bytes from the oracle, want %d", n, len(out), pairs*rec)
-		}
-		for p := range pairs {
-			got := out[p*rec : (p+1)*rec]
+		xs, _, recs := oracleRecords(t, rng, "q6_K", n, 30, 4+292*n/256+210*n/256)
+		for p, got := range recs {
 			qs, d := make([]int8, n), make([]float32, n/256)
-			QuantizeQ8_K(in[2*p*n:(2*p+1)*n], qs, d)
+			QuantizeQ8_K(xs[p], qs, d)
 			for b := range n / 256 {
 				blk := got[4+292*b : 4+292*b+292]
 				if math.Float32frombits(binary.LittleEndian.Uint32(blk)) != d[b] {
@@ -259,10 +259,9 @@ func TestQ6_KAgainstGGML(t *testing.T) {
 				}
 			}
 			w := got[4+292*n/256:]
-			want := math.Float32frombits(binary.LittleEndian.Uint32(got))
-			xs := make([]int32, n/16)
-			SubSums16(qs, xs)
-			requireBits(t, strict, fmt.Sprintf("DotQ6_K n=%d pair %d", n, p), DotQ6_K(w, qs, d, xs), want)
+			sums := make([]int32, n/16)
+			SubSums16(qs, sums)
+			requireBits(t, strict, fmt.Sprintf("DotQ6_K n=%d pair %d", n, p), DotQ6_K(w, qs, d, sums), recDot(got))
 		}
 	}
 }
@@ -273,19 +272,11 @@ func TestQ4_0AgainstGGML(t *testing.T) {
 	t.Logf("libggml-cpu-%s", v)
 	rng := rand.New(rand.NewPCG(13, 14))
 	for _, n := range []int{32, 256, 896} {
-		const pairs = 30
-		in := randomRows(rng, pairs, n)
-		out := runCPUOracle(t, "q4_0", n, in)
-		rec := 4 + 18*n/32
-		if len(out) != pairs*rec {
-			t.Fatalf("n=%d: %d bytes from the oracle, want %d", n, len(out), pairs*rec)
-		}
-		for p := range pairs {
-			got := out[p*rec : (p+1)*rec]
+		xs, _, recs := oracleRecords(t, rng, "q4_0", n, 30, 4+18*n/32)
+		for p, got := range recs {
 			qs, d := make([]int8, n), make([]float32, n/32)
-			QuantizeQ8_0(in[2*p*n:(2*p+1)*n], qs, d)
-			want := math.Float32frombits(binary.LittleEndian.Uint32(got))
-			requireBits(t, strict, fmt.Sprintf("DotQ4_0 n=%d pair %d", n, p), DotQ4_0(got[4:], qs, d), want)
+			QuantizeQ8_0(xs[p], qs, d)
+			requireBits(t, strict, fmt.Sprintf("DotQ4_0 n=%d pair %d", n, p), DotQ4_0(got[4:], qs, d), recDot(got))
 		}
 	}
 }
@@ -298,16 +289,14 @@ func TestBF16AgainstGGML(t *testing.T) {
 	t.Logf("libggml-cpu-%s", v)
 	rng := rand.New(rand.NewPCG(15, 16))
 	for _, n := range []int{8, 64, 100, 256, 896} {
-		const pairs = 30
-		in := randomRows(rng, pairs, n)
-		out := runCPUOracle(t, "bf16", n, in)
-		for p := range pairs {
+		xs, ys, recs := oracleRecords(t, rng, "bf16", n, 30, 4)
+		for p, r := range recs {
 			x, y := make([]float32, n), make([]float32, n)
 			for i := range x {
-				x[i] = gguf.BF16ToF32(gguf.F32ToBF16(in[2*p*n+i]))
-				y[i] = gguf.BF16ToF32(gguf.F32ToBF16(in[(2*p+1)*n+i]))
+				x[i] = gguf.BF16ToF32(gguf.F32ToBF16(xs[p][i]))
+				y[i] = gguf.BF16ToF32(gguf.F32ToBF16(ys[p][i]))
 			}
-			want := math.Float32frombits(binary.LittleEndian.Uint32(out[4*p:]))
+			want := recDot(r)
 			requireBits(t, strict, fmt.Sprintf("DotBF16 n=%d pair %d", n, p), DotBF16(x, y), want)
 		}
 	}
