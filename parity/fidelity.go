@@ -113,7 +113,7 @@ func TeacherForce(a, b model.Path, prompt []int32, decode int, perturb model.Hoo
 				continue
 			}
 			r.Differ++
-			if u := ulpDistance(x, y); u > r.MaxULP {
+			if u := abs64(F32.ordered(float64(v)) - F32.ordered(float64(w[i]))); u > r.MaxULP {
 				r.MaxULP = u
 			}
 			if r.First == "" {
@@ -161,28 +161,19 @@ func TeacherForce(a, b model.Path, prompt []int32, decode int, perturb model.Hoo
 }
 
 // checkpointKind is the op part of a checkpoint name: "blk.3.ffn_act" →
-// "ffn_act", "logits" → "logits".
+// "ffn_act", "logits" → "logits" (the name itself if it is not one).
 func checkpointKind(name string) string {
-	if i := strings.LastIndexByte(name, '.'); i >= 0 {
-		return name[i+1:]
+	if kind, _, err := model.ParseCheckpoint(name); err == nil {
+		return kind
 	}
 	return name
 }
 
-// ulpDistance is the number of float32 values between the bit patterns x
-// and y (across zero when the signs differ).
-func ulpDistance(x, y uint32) int64 {
-	ord := func(u uint32) int64 {
-		if u>>31 != 0 {
-			return -int64(u & 0x7fffffff)
-		}
-		return int64(u)
+func abs64(x int64) int64 {
+	if x < 0 {
+		return -x
 	}
-	d := ord(x) - ord(y)
-	if d < 0 {
-		d = -d
-	}
-	return d
+	return x
 }
 
 // PrintFidelity writes f as a table: one row per op kind, summed over

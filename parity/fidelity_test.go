@@ -69,20 +69,3 @@ func TestTeacherForceLocalizes(t *testing.T) {
 		}
 	}
 }
-
-func TestULPDistance(t *testing.T) {
-	for _, c := range []struct {
-		a, b float32
-		want int64
-	}{
-		{1, 1, 0},
-		{1, math.Nextafter32(1, 2), 1},
-		{0, float32(math.Copysign(0, -1)), 0},
-		{math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, 2},
-		{-1, math.Nextafter32(-1, -2), 1},
-	} {
-		if got := ulpDistance(math.Float32bits(c.a), math.Float32bits(c.b)); got != c.want {
-			t.Errorf("ulp(%g, %g) = %d, want %d", c.a, c.b, got, c.want)
-		}
-	}
-}
