@@ -46,8 +46,9 @@ func TestFMA32Exact(t *testing.T) {
 	if halfway < 1000 {
 		t.Fatalf("only %d exact halfway cases generated", halfway)
 	}
-	// Results below float32's normal range, where halfway points are
-	// multiples of 2^-150: products near 2^-140 plus tiny addends.
+	// Results below float32's normal range (the subnormals are multiples
+	// of 2^-149, where FMA32 takes its exact path): products near 2^-140
+	// plus tiny addends.
 	for range 200000 {
 		x := float32(math.Ldexp(rng.Float64()+0.5, -70-rng.IntN(5)))
 		y := float32(math.Ldexp(rng.Float64()+0.5, -70-rng.IntN(5)))
@@ -56,7 +57,8 @@ func TestFMA32Exact(t *testing.T) {
 		}
 		z := float32(math.Ldexp(rng.NormFloat64(), -130-rng.IntN(20)))
 		check(x, y, z)
-		// an addend making x·y+z a subnormal halfway point plus a hair
+		// an addend (rounded to float32) that puts x·y+z near a subnormal
+		// halfway point
 		p := float64(x) * float64(y)
 		q := math.Round(p*0x1p150) / 0x1p150
 		if math.Mod(math.Abs(q*0x1p150), 2) == 0 {
