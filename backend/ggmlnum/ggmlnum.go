@@ -276,18 +276,12 @@ func f16Widen(h uint16) float32 { return f16Table[h] }
 // vcvtps2ph) and widens it back.
 func f16Round(v float32) float32 { return f16Table[gguf.F32ToF16(v)] }
 
-// DotF32Lanes accumulates a DotF32 one element at a time: element j goes
-// to accumulator (j/16) mod 4, lane j mod 16, i.e. slot j mod 64. Sum
-// equals DotF32 of the added elements zero-padded to a multiple of 64
-// (zeros leave fused multiply-adds unchanged), which is how ggml dots a
-// row of llama.cpp's KV cache, whose length is a multiple of 256.
+// DotF32Lanes are the 64 accumulators of a DotF32: element j of the dot
+// is fused into slot j mod 64 (accumulator (j/16) mod 4, lane j mod 16).
+// Sum equals DotF32 of the elements zero-padded to a multiple of 64 (zeros
+// leave fused multiply-adds unchanged), which is how ggml dots a row of
+// llama.cpp's KV cache, whose length is a multiple of 256.
 type DotF32Lanes [64]float32
-
-// Add accumulates x·y at element j.
-func (a *DotF32Lanes) Add(j int, x, y float32) {
-	p := &a[j&63]
-	*p = FMA32(x, y, *p)
-}
 
 // Sum reduces the accumulators as DotF32 does.
 func (a *DotF32Lanes) Sum() float32 {
@@ -298,13 +292,10 @@ func (a *DotF32Lanes) Sum() float32 {
 	return Reduce16(&s)
 }
 
-// TinyLanes accumulates a DotF32Tiny one element at a time (element j in
-// lane j mod 16); Sum is DotF32Tiny of the elements zero-padded to a
-// multiple of 16.
+// TinyLanes are the 16 lanes of a DotF32Tiny (element j fused into lane
+// j mod 16); Sum is DotF32Tiny of the elements zero-padded to a multiple
+// of 16.
 type TinyLanes [16]float32
-
-// Add accumulates x·y at element j.
-func (a *TinyLanes) Add(j int, x, y float32) { a[j&15] = FMA32(x, y, a[j&15]) }
 
 // Sum is Reduce16 of the lanes.
 func (a *TinyLanes) Sum() float32 { return Reduce16((*[16]float32)(a)) }
