@@ -2,6 +2,7 @@ package gguf
 
 import (
 	"fmt"
+	"math/bits"
 	"strings"
 )
 
@@ -190,14 +191,18 @@ func rowBytes64(t Type, n int64) (int64, error) {
 	if !ok {
 		return 0, fmt.Errorf("%w: unknown tensor type %d", ErrUnsupported, uint32(t))
 	}
-	if n < 0 || n%int64(tr.blockSize) != 0 {
+	blocks := n
+	if tr.blockSize != 1 { // asked per matrix row: no division when none is needed
+		blocks = n / int64(tr.blockSize)
+	}
+	if n < 0 || blocks*int64(tr.blockSize) != n {
 		return 0, fmt.Errorf("gguf: %d elements of %s is not a multiple of the block size %d", n, tr.name, tr.blockSize)
 	}
-	blocks := n / int64(tr.blockSize)
-	if blocks > maxInt64/int64(tr.blockBytes) {
+	hi, lo := bits.Mul64(uint64(blocks), uint64(tr.blockBytes))
+	if hi != 0 || lo > uint64(maxInt64) {
 		return 0, fmt.Errorf("gguf: %d elements of %s overflow int64 bytes", n, tr.name)
 	}
-	return blocks * int64(tr.blockBytes), nil
+	return int64(lo), nil
 }
 
 const maxInt64 = int64(^uint64(0) >> 1)

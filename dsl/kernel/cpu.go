@@ -105,7 +105,7 @@ func WriteAct(a backend.Arg, elem Type, off int, src []float32) {
 // WeightRow returns row r (k elements) of a weight of type t as float32s:
 // a view for F32, else dequantized into scratch.
 func WeightRow(t gguf.Type, data []byte, k, r int, scratch []float32) []float32 {
-	rb := rowBytes(t, k)
+	rb, _ := gguf.RowBytes(t, k)
 	b := data[r*rb : (r+1)*rb]
 	switch t {
 	case gguf.TypeF32:
@@ -121,19 +121,6 @@ func WeightRow(t gguf.Type, data []byte, k, r int, scratch []float32) []float32 
 		panic(err) // sizes are checked when the kernel is composed
 	}
 	return scratch[:k]
-}
-
-// rowBytes is gguf.RowBytes without its checks for the common element
-// types (sizes are checked when the kernel is composed).
-func rowBytes(t gguf.Type, k int) int {
-	switch t {
-	case gguf.TypeF32:
-		return 4 * k
-	case gguf.TypeF16, gguf.TypeBF16:
-		return 2 * k
-	}
-	rb, _ := gguf.RowBytes(t, k)
-	return rb
 }
 
 var (
@@ -156,7 +143,7 @@ func f16Table() []float32 {
 // rows are decoded inside the dot product, other dtypes are dequantized
 // into scratch first. The summation order is Dot's for every dtype.
 func DotRow(t gguf.Type, data []byte, k, r int, x, scratch []float32) float32 {
-	rb := rowBytes(t, k)
+	rb, _ := gguf.RowBytes(t, k)
 	b := data[r*rb : (r+1)*rb]
 	switch t {
 	case gguf.TypeF16:
