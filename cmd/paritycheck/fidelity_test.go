@@ -63,8 +63,13 @@ func TestInexactWeights(t *testing.T) {
 		O:    model.Weight{Name: "blk.0.attn_output.weight", Type: gguf.TypeQ8_0, K: 256, N: 256, Data: []byte{0}},
 		Gate: model.Weight{Name: "blk.0.ffn_gate.weight", Type: gguf.TypeBF16, K: 256, N: 768, Data: []byte{0}},
 	}}
-	got := strings.Join(inexactWeights(m), "; ")
+	got := strings.Join(inexactWeights(m, true), "; ")
 	if want := "blk.0.attn_k.weight (Q4_K); blk.0.attn_v.weight (Q5_0)"; got != want {
 		t.Errorf("inexact weights %q, want %q", got, want)
+	}
+	// Without AVX512_BF16, BF16 matrices are not reproduced either.
+	got = strings.Join(inexactWeights(m, false), "; ")
+	if want := "blk.0.attn_k.weight (Q4_K); blk.0.attn_v.weight (Q5_0); blk.0.ffn_gate.weight (BF16)"; got != want {
+		t.Errorf("inexact weights without AVX512_BF16 %q, want %q", got, want)
 	}
 }
