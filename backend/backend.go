@@ -17,6 +17,9 @@ import (
 type Backend interface {
 	// Name is the registry name: "cpu", "metal", "cuda".
 	Name() string
+	// Numerics lists the profiles whose built-in ops the backend
+	// implements (numerics.go); Load refuses a built-in op of any other.
+	Numerics() []Numerics
 
 	// Alloc returns a zero-filled device buffer of n bytes.
 	Alloc(n int) (Buffer, error)
@@ -146,6 +149,10 @@ func ParseDType(s string) (DType, error) {
 type KernelSpec struct {
 	Name   string    // built-in op name, or a unique name for a composed kernel
 	Weight gguf.Type // dtype of the weight argument of built-in ops (F32 when zero)
+	// Numerics is the profile a built-in op computes under ("" means
+	// Plain). A backend that does not implement it fails Load; it never
+	// falls back. Composed kernels carry their arithmetic in their sources.
+	Numerics Numerics
 	In     DType     // storage dtype of activation inputs (and the KV cache)
 	Out    DType     // storage dtype of activation outputs
 
@@ -231,6 +238,10 @@ func (a Arg) U16() []uint16 {
 	}
 	return unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), len(b)/2)
 }
+
+// Pos reads the int32 position a Pos argument points to (CPU kernels
+// only; see OpRope).
+func (a Arg) Pos() int { return int(a.I32()[0]) }
 
 // I32 views a buffer argument as int32s from its offset.
 func (a Arg) I32() []int32 {

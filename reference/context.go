@@ -38,7 +38,7 @@ type Context struct {
 
 	// Activations of the current call, each [T, width] in act storage.
 	bufT                int
-	ids                 backend.Buffer // int32 [T]
+	ids                 backend.Buffer // int32 [T+1]: the ids, then the position
 	x, xb, h, proj, ffo backend.Buffer // [T, d]
 	q, att              backend.Buffer // [T, heads·hd]
 	k, v                backend.Buffer // [T, kv·hd]
@@ -266,10 +266,11 @@ func (c *Context) Forward(tokens []int32, pos int) ([]float32, error) {
 	if err := c.ensure(T); err != nil {
 		return nil, err
 	}
-	raw := make([]byte, 4*T)
+	raw := make([]byte, 4*(T+1)) // the ids, then the position (Context.pos)
 	for i, id := range tokens {
 		binary.LittleEndian.PutUint32(raw[4*i:], uint32(id))
 	}
+	binary.LittleEndian.PutUint32(raw[4*T:], uint32(pos))
 	if err := c.be.Upload(c.ids, 0, raw); err != nil {
 		return nil, err
 	}
@@ -320,7 +321,7 @@ func (c *Context) ensure(T int) error {
 		b, err = c.be.Alloc(n)
 		return b
 	}
-	c.ids = alloc(4 * T)
+	c.ids = alloc(4 * (T + 1))
 	c.x, c.xb, c.h, c.proj, c.ffo = alloc(T*cfg.Dim*s), alloc(T*cfg.Dim*s), alloc(T*cfg.Dim*s), alloc(T*cfg.Dim*s), alloc(T*cfg.Dim*s)
 	c.q, c.att = alloc(T*qd*s), alloc(T*qd*s)
 	c.k, c.v = alloc(T*kvd*s), alloc(T*kvd*s)

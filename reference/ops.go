@@ -25,6 +25,10 @@ func (c *Context) run(op string, w gguf.Type, out backend.DType, g backend.Grid,
 	c.enc.Dispatch(k, g, args...)
 }
 
+// pos is the Pos argument of the current forward call: the int32 stored
+// after its T token ids (Forward uploads both at once).
+func (c *Context) pos(T int) backend.Arg { return backend.BufAt(c.ids, 4*T) }
+
 // wbuf returns a weight's buffer.
 func (c *Context) wbuf(w *model.Weight) backend.Arg {
 	b, err := c.wrap(w)
@@ -72,16 +76,15 @@ func (c *Context) rope(x backend.Buffer, heads, T, pos int) {
 		style = 1
 	}
 	c.run(backend.OpRope, gguf.TypeF32, c.act, backend.Grid{X: T * heads}, backend.Buf(x), backend.Buf(x),
-		backend.Int(heads), backend.Int(c.cfg.HeadDim), backend.Int(c.cfg.RopeDim), backend.Int(pos),
+		backend.Int(heads), backend.Int(c.cfg.HeadDim), backend.Int(c.cfg.RopeDim), c.pos(T),
 		backend.Float(c.cfg.RopeBase), backend.Int(style))
 }
 
 // kvWrite copies k and v [T, kv·hd] into rows pos… of layer l's cache.
 func (c *Context) kvWrite(l int, k, v backend.Buffer, T, pos int) {
 	kvd := c.cfg.KVHeads * c.cfg.HeadDim
-	off := pos * kvd * c.act.Size()
-	c.run(backend.OpCopy, gguf.TypeF32, c.act, backend.Grid{X: T}, backend.BufAt(c.kc[l], off), backend.Buf(k), backend.Int(kvd))
-	c.run(backend.OpCopy, gguf.TypeF32, c.act, backend.Grid{X: T}, backend.BufAt(c.vc[l], off), backend.Buf(v), backend.Int(kvd))
+	c.run(backend.OpCopy, gguf.TypeF32, c.act, backend.Grid{X: T}, backend.Buf(c.kc[l]), backend.Buf(k), backend.Int(kvd), c.pos(T))
+	c.run(backend.OpCopy, gguf.TypeF32, c.act, backend.Grid{X: T}, backend.Buf(c.vc[l]), backend.Buf(v), backend.Int(kvd), c.pos(T))
 }
 
 // attention: out[t,h] = softmax(q[t,h]·K[0..pos+t]ᵀ/√hd)·V over layer l's cache.
@@ -90,7 +93,7 @@ func (c *Context) attention(out, q backend.Buffer, l, T, pos int) {
 	scale := 1 / float32(math.Sqrt(float64(cfg.HeadDim))) // 1.0f/sqrtf(hd), as llama.cpp
 	c.run(backend.OpAttention, gguf.TypeF32, c.act, backend.Grid{X: T * cfg.Heads},
 		backend.Buf(out), backend.Buf(q), backend.Buf(c.kc[l]), backend.Buf(c.vc[l]),
-		backend.Int(cfg.Heads), backend.Int(cfg.KVHeads), backend.Int(cfg.HeadDim), backend.Int(pos), backend.Float(scale))
+		backend.Int(cfg.Heads), backend.Int(cfg.KVHeads), backend.Int(cfg.HeadDim), c.pos(T), backend.Float(scale))
 }
 
 // add: out = a + b over rows of n.

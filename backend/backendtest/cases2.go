@@ -21,9 +21,13 @@ func ropeCase(heads, hd, rd, pos0, T, style int, inPlace bool) result {
 			}
 		}
 		const base = 10000
+		p, err := h.pos(pos0)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
 		if err := h.dispatch(backend.KernelSpec{Name: backend.OpRope}, backend.Grid{X: T * heads},
 			backend.Buf(out), backend.Buf(x), backend.Int(heads), backend.Int(hd), backend.Int(rd),
-			backend.Int(pos0), backend.Float(base), backend.Int(style)); err != nil {
+			p, backend.Float(base), backend.Int(style)); err != nil {
 			return nil, nil, nil, nil, err
 		}
 		ref, mag := make([]float64, n), make([]float64, n)
@@ -73,8 +77,12 @@ func copyCase(n, rows int) result {
 		if err != nil {
 			return nil, nil, nil, nil, err
 		}
+		p, err := h.pos(2)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
 		if err := h.dispatch(backend.KernelSpec{Name: backend.OpCopy}, backend.Grid{X: rows},
-			backend.BufAt(dst, 2*n*h.out.Size()), backend.Buf(x), backend.Int(n)); err != nil {
+			backend.Buf(dst), backend.Buf(x), backend.Int(n), p); err != nil {
 			return nil, nil, nil, nil, err
 		}
 		ref := make([]float64, (rows+3)*n)
@@ -114,9 +122,13 @@ func attentionCase(heads, kvh, hd, T, pos0 int) result {
 			return nil, nil, nil, nil, err
 		}
 		scale := float32(1 / math.Sqrt(float64(hd)))
+		p, err := h.pos(pos0)
+		if err != nil {
+			return nil, nil, nil, nil, err
+		}
 		if err := h.dispatch(backend.KernelSpec{Name: backend.OpAttention}, backend.Grid{X: T * heads},
 			backend.Buf(out), backend.Buf(q), backend.Buf(kc), backend.Buf(vc), backend.Int(heads),
-			backend.Int(kvh), backend.Int(hd), backend.Int(pos0), backend.Float(scale)); err != nil {
+			backend.Int(kvh), backend.Int(hd), p, backend.Float(scale)); err != nil {
 			return nil, nil, nil, nil, err
 		}
 		ref, mag := make([]float64, T*heads*hd), make([]float64, T*heads*hd)

@@ -65,6 +65,20 @@ func (h *harness) act(v []float64, dt backend.DType) (backend.Buffer, []float64,
 	return buf, seen, h.b.Upload(buf, 0, data)
 }
 
+// pos uploads a Pos argument: the int32 p behind a few bytes of padding,
+// so kernels that ignore the argument's offset read the wrong value.
+func (h *harness) pos(p int) (backend.Arg, error) {
+	b := make([]byte, 12)
+	binary.LittleEndian.PutUint32(b[0:], 0x7fffffff)
+	binary.LittleEndian.PutUint32(b[8:], uint32(p))
+	buf, err := h.b.Alloc(len(b))
+	if err != nil {
+		return backend.Arg{}, err
+	}
+	h.bufs = append(h.bufs, buf)
+	return backend.BufAt(buf, 8), h.b.Upload(buf, 0, b)
+}
+
 // alloc returns an output buffer of n elements of dtype dt.
 func (h *harness) alloc(n int, dt backend.DType) (backend.Buffer, error) {
 	buf, err := h.b.Alloc(max(n*dt.Size(), 4))

@@ -7,11 +7,11 @@ import (
 	"github.com/metallic-go/metallic/backend/ggmlnum"
 )
 
-// rope: out, x [T, heads·hd], heads, hd, ropeDim, pos0, base, style.
+// rope: out, x [T, heads·hd], heads, hd, ropeDim, pos0 (Pos), base, style.
 // Item = t·heads + h.
 func rope(c backend.CPUCall, in, out act) {
 	a := c.Args
-	heads, hd, rd, pos0, base, neox := a[2].I, a[3].I, a[4].I, a[5].I, a[6].F, a[7].I == 1
+	heads, hd, rd, pos0, base, neox := a[2].I, a[3].I, a[4].I, a[5].Pos(), a[6].F, a[7].I == 1
 	sc := getScratch(hd + rd + rd/2)
 	defer putScratch(sc)
 	x, cs, th := (*sc)[:hd], (*sc)[hd:hd+rd], (*sc)[hd+rd:]
@@ -48,7 +48,7 @@ func rope(c backend.CPUCall, in, out act) {
 }
 
 // attention: out [T,heads·hd], q [T,heads·hd], kcache, vcache [ctx,kv·hd],
-// heads, kvHeads, hd, pos0, scale. Item = t·heads + h.
+// heads, kvHeads, hd, pos0 (Pos), scale. Item = t·heads + h.
 //
 // The arithmetic is ggml's (non-flash) CPU attention as llama.cpp runs it,
 // so the reference agrees with llama.cpp bit for bit:
@@ -67,7 +67,7 @@ func rope(c backend.CPUCall, in, out act) {
 // zeros), so every position falls in a whole group and no tail remains.
 func attention(c backend.CPUCall, in, out act) {
 	a := c.Args
-	heads, kvh, hd, pos0, scale := a[4].I, a[5].I, a[6].I, a[7].I, a[8].F
+	heads, kvh, hd, pos0, scale := a[4].I, a[5].I, a[6].I, a[7].Pos(), a[8].F
 	T := c.Grid.Items() / heads
 	group := heads / kvh
 	kvDim := kvh * hd

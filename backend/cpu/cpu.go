@@ -260,3 +260,7 @@ func call(k *kernel, c backend.CPUCall) (err error) {
 	k.fn(c)
 	return nil
 }
+
+// Numerics returns both profiles: the cpu backend implements plain and
+// ggml-cpu.
+func (b *Backend) Numerics() []backend.Numerics { return backend.Profiles() }

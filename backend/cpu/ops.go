@@ -44,17 +44,17 @@ func builtin(spec backend.KernelSpec) (backend.Kernel, error) {
 		k.fn = func(c backend.CPUCall) { addBias(c, wt, in, out) }
 		k.grain = rowGrain(3)
 	case backend.OpRope:
-		k.sig = "bbiiiifi"
+		k.sig = "bbiiibfi"
 		k.fn = func(c backend.CPUCall) { rope(c, in, out) }
 		k.grain = rowGrain(3)
 	case backend.OpCopy:
-		k.sig = "bbi"
+		k.sig = "bbib"
 		k.fn = func(c backend.CPUCall) { copyRows(c, in, out) }
 		k.grain = rowGrain(2)
 	case backend.OpAttention:
-		k.sig = "bbbbiiiif"
+		k.sig = "bbbbiiibf"
 		k.fn = func(c backend.CPUCall) { attention(c, in, out) }
-		k.grain = func(a []backend.Arg, _ backend.Grid) int { return 1 + 32768/max(a[6].I*(a[7].I+1), 1) }
+		k.grain = func(a []backend.Arg, _ backend.Grid) int { return 1 + 32768/max(a[6].I*(a[7].Pos()+1), 1) }
 	case backend.OpAdd:
 		k.sig = "bbbi"
 		k.fn = func(c backend.CPUCall) { add(c, in, out) }
@@ -130,15 +130,15 @@ func addBias(c backend.CPUCall, wt gguf.Type, in, out act) {
 	}
 }
 
-// copyRows: dst, src [rows,n], n.
+// copyRows: dst [p+rows,n], src [rows,n], n, p (Pos).
 func copyRows(c backend.CPUCall, in, out act) {
-	n := c.Args[2].I
+	n, p := c.Args[2].I, c.Args[3].Pos()
 	sc := getScratch(n)
 	defer putScratch(sc)
 	src, dst := in.bind(c.Args[1]), out.bind(c.Args[0])
 	for r := c.Lo; r < c.Hi; r++ {
 		src.load(r*n, *sc)
-		dst.store(r*n, *sc)
+		dst.store((p+r)*n, *sc)
 	}
 }
 
