@@ -153,8 +153,11 @@ type KernelSpec struct {
 	// Plain). A backend that does not implement it fails Load; it never
 	// falls back. Composed kernels carry their arithmetic in their sources.
 	Numerics Numerics
-	In     DType     // storage dtype of activation inputs (and the KV cache)
-	Out    DType     // storage dtype of activation outputs
+	In       DType // storage dtype of activation inputs
+	Out      DType // storage dtype of activation outputs
+	// KV is the storage dtype of OpAttention's K and V caches (F32 when
+	// zero); OpCopy writes the caches with Out = KV.
+	KV DType
 
 	MSL     string // Metal Shading Language source (composed kernels)
 	CUDA    string // CUDA C source (composed kernels)

@@ -83,7 +83,7 @@ const (
 	// order of ggml's non-flash attention with ggml's vector exp (see
 	// backend/cpu/attention.go).
 	// Grid{X: T·heads} (item = t·heads + h). Args: out [T,heads·hd] (Out),
-	// q [T,heads·hd] (In), kcache, vcache [ctx, kvHeads·hd] (In), Int(heads),
+	// q [T,heads·hd] (In), kcache, vcache [ctx, kvHeads·hd] (KV), Int(heads),
 	// Int(kvHeads), Int(hd), pos0 (Pos), Float(scale).
 	OpAttention = "attention"
 

@@ -195,7 +195,7 @@ func (c *Context) kernel(op string, w gguf.Type, out backend.DType) (backend.Ker
 	if k, ok := c.kernels[key]; ok {
 		return k, nil
 	}
-	k, err := c.be.Load(backend.KernelSpec{Name: op, Weight: w, In: c.act, Out: out})
+	k, err := c.be.Load(backend.KernelSpec{Name: op, Weight: w, In: c.act, Out: out, KV: c.act})
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,7 @@ var acts = []backend.DType{backend.F32, backend.F16}
 
 // dispatch loads spec and runs it once over g in its own encoder.
 func (h *harness) dispatch(spec backend.KernelSpec, g backend.Grid, args ...backend.Arg) error {
-	spec.In, spec.Out = h.in, h.out
+	spec.In, spec.Out, spec.KV = h.in, h.out, h.in
 	k, err := h.b.Load(spec)
 	if err != nil {
 		return err

@@ -65,7 +65,7 @@ func rope(c backend.CPUCall, in, out act) {
 //
 // llama.cpp's KV length is a multiple of 256 (masked positions add exact
 // zeros), so every position falls in a whole group and no tail remains.
-func attention(c backend.CPUCall, in, out act) {
+func attention(c backend.CPUCall, in, kv, out act) {
 	a := c.Args
 	heads, kvh, hd, pos0, scale := a[4].I, a[5].I, a[6].I, a[7].Pos(), a[8].F
 	T := c.Grid.Items() / heads
@@ -84,7 +84,7 @@ func attention(c backend.CPUCall, in, out act) {
 	s := *sc
 	q, res, kr, vr := s[:hd], s[hd:2*hd], s[2*hd:3*hd], s[3*hd:4*hd]
 	scores, lanes := s[4*hd:4*hd+padded], s[4*hd+padded:]
-	qt, kt, vt, o := in.bind(a[1]), in.bind(a[2]), in.bind(a[3]), out.bind(a[0])
+	qt, kt, vt, o := in.bind(a[1]), kv.bind(a[2]), kv.bind(a[3]), out.bind(a[0])
 	for it := c.Lo; it < c.Hi; it++ {
 		t, h := it/heads, it%heads
 		g := h / group

@@ -11,7 +11,7 @@ import (
 
 // builtin returns the cpu kernel of a built-in op.
 func builtin(spec backend.KernelSpec) (backend.Kernel, error) {
-	if spec.In > backend.F16 || spec.Out > backend.F16 {
+	if spec.In > backend.F16 || spec.Out > backend.F16 || spec.KV > backend.F16 {
 		return nil, fmt.Errorf("cpu: %s: unknown activation dtype", spec.Name)
 	}
 	wt := spec.Weight
@@ -53,7 +53,8 @@ func builtin(spec backend.KernelSpec) (backend.Kernel, error) {
 		k.grain = rowGrain(2)
 	case backend.OpAttention:
 		k.sig = "bbbbiiibf"
-		k.fn = func(c backend.CPUCall) { attention(c, in, out) }
+		kv := newAct(spec.KV)
+		k.fn = func(c backend.CPUCall) { attention(c, in, kv, out) }
 		k.grain = func(a []backend.Arg, _ backend.Grid) int { return 1 + 32768/max(a[6].I*(a[7].Pos()+1), 1) }
 	case backend.OpAdd:
 		k.sig = "bbbi"
