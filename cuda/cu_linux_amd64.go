@@ -16,15 +16,15 @@ import (
 type cuLib struct {
 	init, driverGetVersion, deviceGetCount, deviceGet, deviceGetName, deviceGetAttribute uintptr
 	deviceTotalMem, primaryCtxRetain, ctxSetCurrent, ctxSynchronize                      uintptr
-	getErrorName, getErrorString                                                          uintptr
-	memGetInfo, memAlloc, memFree, memsetD8Async, memcpyHtoDAsync, memcpyDtoHAsync        uintptr
-	streamCreate, streamDestroy, streamQuery                                              uintptr
-	moduleLoadData, moduleGetFunction, funcGetAttribute, funcSetAttribute, launchKernel   uintptr
-	funcGetParamInfo                                                                      uintptr // CUDA ≥ 12.4; 0 when absent
-	streamBeginCapture, streamEndCapture, graphInstantiate, graphLaunch                   uintptr
-	graphExecDestroy, graphDestroy                                                        uintptr
-	eventCreate, eventRecord, eventElapsedTime, eventDestroy                              uintptr
-	missingGraph                                                                          []string // graph symbols absent
+	getErrorName, getErrorString                                                         uintptr
+	memGetInfo, memAlloc, memFree, memsetD8Async, memcpyHtoDAsync, memcpyDtoHAsync       uintptr
+	streamCreate, streamDestroy, streamQuery                                             uintptr
+	moduleLoadData, moduleGetFunction, funcGetAttribute, funcSetAttribute, launchKernel  uintptr
+	funcGetParamInfo                                                                     uintptr // CUDA ≥ 12.4; 0 when absent
+	streamBeginCapture, streamEndCapture, graphInstantiate, graphLaunch                  uintptr
+	graphExecDestroy, graphDestroy                                                       uintptr
+	eventCreate, eventRecord, eventElapsedTime, eventDestroy                             uintptr
+	missingGraph                                                                         []string // graph symbols absent
 }
 
 // symbol is one entry point: the first of names the library exports.
