@@ -54,9 +54,12 @@ func (b *Backend) Sync() error {
 	if b.closed {
 		return errors.New("cuda: Sync on a closed backend")
 	}
-	b.wait("Sync")
+	werr := b.wait("Sync")
 	err := b.err
 	b.err = nil
+	if err == nil {
+		err = werr // a timeout
+	}
 	return err
 }
 
@@ -77,6 +80,12 @@ func (b *Backend) Close() error {
 	}
 	var errs []error
 	if err := b.wait("Close"); err != nil {
+		if isTimeout(err) {
+			// Kernels still run on this memory: leak it rather than free
+			// it under them.
+			b.closed = true
+			return err
+		}
 		errs = append(errs, err)
 	}
 	b.closed = true

@@ -1,6 +1,7 @@
 package cuda
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -65,8 +66,9 @@ func (f *flight) kernel() string {
 }
 
 // wait blocks until the stream is idle, at most cfg.timeout, and returns
-// (and keeps for Sync) the error met: the stream's first error with the
-// kernels in flight, or a timeout. On success the graphs retired while
+// the error met: the stream's first error with the kernels in flight (also
+// kept for Sync), or a timeout (not kept: the work is still in flight and
+// the next wait waits for it again). On success the graphs retired while
 // work was in flight are destroyed.
 func (b *Backend) wait(op string) error {
 	if b.closed {
@@ -78,8 +80,21 @@ func (b *Backend) wait(op string) error {
 		}
 		return b.graphs.reap(b.drv)
 	})
-	b.setErr(err)
+	var te *timeoutError
+	if !errors.As(err, &te) { // a timeout is not kept: the next wait waits again
+		b.setErr(err)
+	}
 	return err
+}
+
+// timeoutError is a wait that ran out of time: the work is still in flight.
+type timeoutError struct{ msg string }
+
+func (e *timeoutError) Error() string { return e.msg }
+
+func isTimeout(err error) bool {
+	var te *timeoutError
+	return errors.As(err, &te)
 }
 
 // poll waits for the stream inside run: it spins (yielding the processor)
@@ -105,7 +120,7 @@ func (b *Backend) poll(op string) error {
 		}
 		elapsed := time.Since(start)
 		if elapsed > b.cfg.timeout {
-			return fmt.Errorf("cuda: %s: the GPU is still busy after %v (%s bounds every wait): %s; a kernel may be hung", op, b.cfg.timeout, EnvTimeout, b.inflight.String())
+			return &timeoutError{fmt.Sprintf("cuda: %s: the GPU is still busy after %v (%s bounds every wait): %s; a kernel may be hung", op, b.cfg.timeout, EnvTimeout, b.inflight.String())}
 		}
 		if elapsed < spin {
 			runtime.Gosched()
