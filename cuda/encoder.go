@@ -83,10 +83,8 @@ func (e *encoder) record(k backend.Kernel, g backend.Grid, args []backend.Arg) e
 	case g.X < 0 || g.Y < 0 || g.Z < 0:
 		return fmt.Errorf("cuda: %s: negative grid %+v", kk.label, g)
 	}
-	if kk.sig != "" {
-		if got := signature(args); got != kk.sig {
-			return fmt.Errorf("cuda: %s takes arguments %q (b buffer, i int, f float), got %q", kk.label, kk.sig, got)
-		}
+	if kk.sig != "" && !matches(kk.sig, args) {
+		return fmt.Errorf("cuda: %s takes arguments %q (b buffer, i int, f float), got %q", kk.label, kk.sig, signature(args))
 	}
 	r := e.rec
 	r.ptrs = r.ptrs[:0]
@@ -119,7 +117,9 @@ func (e *encoder) record(k backend.Kernel, g backend.Grid, args []backend.Arg) e
 	for _, v := range [...]uint32{cfg.grid[0], cfg.grid[1], cfg.grid[2], cfg.block[0], cfg.block[1], cfg.block[2], cfg.shared, uint32(len(args))} {
 		r.key = binary.LittleEndian.AppendUint32(r.key, v)
 	}
-	r.key = append(r.key, signature(args)...)
+	for _, a := range args {
+		r.key = append(r.key, kindLetter(a.Kind))
+	}
 	blobStart := len(r.key)
 	r.key, r.offs, err = packParams(r.key, r.offs, args, r.ptrs)
 	if err == nil && kk.params != nil {

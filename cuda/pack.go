@@ -70,18 +70,35 @@ func packParams(blob []byte, offs []int, args []backend.Arg, ptrs []devptr) ([]b
 func signature(args []backend.Arg) string {
 	s := make([]byte, len(args))
 	for i, a := range args {
-		switch a.Kind {
-		case backend.ArgBuffer:
-			s[i] = 'b'
-		case backend.ArgInt:
-			s[i] = 'i'
-		case backend.ArgFloat:
-			s[i] = 'f'
-		default:
-			s[i] = '?'
-		}
+		s[i] = kindLetter(a.Kind)
 	}
 	return string(s)
+}
+
+// kindLetter is an argument kind's letter in a signature.
+func kindLetter(k backend.ArgKind) byte {
+	switch k {
+	case backend.ArgBuffer:
+		return 'b'
+	case backend.ArgInt:
+		return 'i'
+	case backend.ArgFloat:
+		return 'f'
+	}
+	return '?'
+}
+
+// matches reports whether args have the kinds sig spells.
+func matches(sig string, args []backend.Arg) bool {
+	if len(sig) != len(args) {
+		return false
+	}
+	for i, a := range args {
+		if sig[i] != kindLetter(a.Kind) {
+			return false
+		}
+	}
+	return true
 }
 
 // builtinSigs are the argument kinds of the built-in ops, in the order
