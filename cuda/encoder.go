@@ -164,6 +164,9 @@ func (k *kernel) config(g backend.Grid, args []backend.Arg) (cfg launchConfig, s
 	if threads > info.maxThreads {
 		return cfg, false, fmt.Errorf("cuda: %s: block %v has %d threads, the device allows %d", k.label, block, threads, info.maxThreads)
 	}
+	if threads > k.fnThreads {
+		return cfg, false, fmt.Errorf("cuda: %s: block %v has %d threads, the compiled kernel can run at most %d (register use)", k.label, block, threads, k.fnThreads)
+	}
 	if shared < 0 {
 		return cfg, false, fmt.Errorf("cuda: %s: negative shared memory %d", k.label, shared)
 	}

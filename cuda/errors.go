@@ -20,7 +20,7 @@ func (e *unavailableError) Is(target error) bool { return target == ErrUnavailab
 
 // unavailable returns an ErrUnavailable error naming the cause.
 func unavailable(format string, args ...any) error {
-	return &unavailableError{cause: fmt.Sprintf(format, args...)}
+	return &unavailableError{cause: strings.TrimPrefix(fmt.Sprintf(format, args...), "cuda: ")}
 }
 
 // Error is a failed driver call: the call, the CUresult with its name and

@@ -22,6 +22,9 @@ type kernel struct {
 	sig     string      // argument kinds of a built-in op ("" for composed)
 	params  []paramSlot // the driver's parameter list (nil when unknown)
 	static  int         // static shared memory of the function
+	// fnThreads is the most threads per block the compiled function can
+	// run (its register use may allow fewer than the device).
+	fnThreads int
 	// sharedMax is the dynamic shared memory the function may use now
 	// (raised with cuFuncSetAttribute on demand).
 	sharedMax int
@@ -105,17 +108,8 @@ func (b *Backend) loadComposed(spec backend.KernelSpec) (backend.Kernel, error) 
 	if err := b.prepare(k, spec.CUDA, spec.Entry); err != nil {
 		return nil, err
 	}
-	var maxT int
-	err := b.drv.run(func() error {
-		var err error
-		maxT, err = b.drv.funcAttr(k.fn, attrMaxThreadsPerBlock)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("cuda: kernel %s: %w", label, err)
-	}
-	if spec.Threads > maxT {
-		return nil, fmt.Errorf("cuda: kernel %s: %d threads per block, but the compiled kernel can run at most %d (register use)", label, spec.Threads, maxT)
+	if spec.Threads > k.fnThreads {
+		return nil, fmt.Errorf("cuda: kernel %s: %d threads per block, but the compiled kernel can run at most %d (register use)", label, spec.Threads, k.fnThreads)
 	}
 	if err := k.ensureShared(spec.SharedBytes); err != nil {
 		return nil, err
@@ -138,6 +132,9 @@ func (b *Backend) prepare(k *kernel, src, entry string) error {
 		}
 		k.static = static
 		k.sharedMax = max(defaultSharedLimit-static, 0)
+		if k.fnThreads, err = b.drv.funcAttr(fn, attrMaxThreadsPerBlock); err != nil {
+			return fmt.Errorf("cuda: kernel %s: %w", k.label, err)
+		}
 		params, ok, err := b.drv.paramInfo(fn)
 		if err != nil {
 			return fmt.Errorf("cuda: kernel %s: reading its parameters: %w", k.label, err)

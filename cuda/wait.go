@@ -3,7 +3,6 @@ package cuda
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"strings"
 	"time"
 )
@@ -97,9 +96,9 @@ func isTimeout(err error) bool {
 	return errors.As(err, &te)
 }
 
-// poll waits for the stream inside run: it spins (yielding the processor)
-// for the first few milliseconds, where a decode step ends, then sleeps
-// with a growing interval, up to the timeout.
+// poll waits for the stream inside run: it polls continuously for the
+// first few milliseconds, where a decode step ends (as the driver's own
+// spin-wait does), then sleeps with a growing interval, up to the timeout.
 func (b *Backend) poll(op string) error {
 	const spin = 5 * time.Millisecond
 	start := time.Now()
@@ -123,7 +122,6 @@ func (b *Backend) poll(op string) error {
 			return &timeoutError{fmt.Sprintf("cuda: %s: the GPU is still busy after %v (%s bounds every wait): %s; a kernel may be hung", op, b.cfg.timeout, EnvTimeout, b.inflight.String())}
 		}
 		if elapsed < spin {
-			runtime.Gosched()
 			continue
 		}
 		time.Sleep(sleep)
