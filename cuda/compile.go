@@ -14,16 +14,15 @@ import (
 // of a process (the real one is opened once): the module cache lives here,
 // so two backends (two paths in one run) compile each kernel once.
 type device struct {
-	drv     driver
-	nvrtc   compiler
-	include string // folder of cuda_fp16.h given to NVRTC ("" when none)
-	info    deviceInfo
+	drv      driver
+	nvrtc    compiler
+	includes []string // header folders given to NVRTC (cuda_fp16.h and its cccl)
+	info     deviceInfo
 
 	mu        sync.Mutex
 	modules   map[[32]byte]handle // by hash of options and source
 	functions map[funcKey]handle
-	cubins    int      // modules loaded from CUBIN
-	ptx       []string // why each PTX module was not a CUBIN
+	fallbacks []string // modules not built the primary way, and why
 }
 
 type funcKey struct {
@@ -31,31 +30,32 @@ type funcKey struct {
 	entry  string
 }
 
-func newDevice(drv driver, nvrtc compiler, include string) *device {
-	return &device{drv: drv, nvrtc: nvrtc, include: include, info: drv.info(),
+func newDevice(drv driver, nvrtc compiler, includes []string) *device {
+	return &device{drv: drv, nvrtc: nvrtc, includes: includes, info: drv.info(),
 		modules: map[[32]byte]handle{}, functions: map[funcKey]handle{}}
 }
 
 // compileOptions returns the NVRTC options for a device of compute
 // capability major.minor: a CUBIN for its own architecture (sm_XY), or PTX
-// for its virtual architecture (compute_XY) when cubin is false. Floating
-// point follows the plain contract: fused multiply-adds allowed, no fast
-// math (IEEE division and square root, denormals kept).
-func compileOptions(major, minor int, cubin bool, include string) []string {
+// for its virtual architecture (compute_XY) when cubin is false, with the
+// header folders includes. Floating point follows the plain contract:
+// fused multiply-adds allowed, no fast math (IEEE division and square
+// root, denormals kept).
+func compileOptions(major, minor int, cubin bool, includes []string) []string {
 	arch := fmt.Sprintf("sm_%d%d", major, minor)
 	if !cubin {
 		arch = fmt.Sprintf("compute_%d%d", major, minor)
 	}
 	o := []string{"--gpu-architecture=" + arch, "--std=c++17", "--fmad=true", "--ftz=false", "--prec-div=true", "--prec-sqrt=true"}
-	if include != "" {
-		o = append(o, "--include-path="+include)
+	for _, d := range includes {
+		o = append(o, "--include-path="+d)
 	}
 	return o
 }
 
-// options returns the CUBIN options of this device.
+// options returns the primary (CUBIN) options of this device.
 func (d *device) options() []string {
-	return compileOptions(d.info.ccMajor, d.info.ccMinor, true, d.include)
+	return compileOptions(d.info.ccMajor, d.info.ccMinor, true, d.includes)
 }
 
 // function returns entry of src compiled for the device, compiling and
@@ -84,8 +84,35 @@ func (d *device) function(kernel, src, entry string) (handle, error) {
 	return f, nil
 }
 
+// header is a header handed to NVRTC in memory.
+type header struct{ name, src string }
+
+// attempt is one way to compile: the header folders and in-memory headers.
+type attempt struct {
+	includes []string
+	headers  []header
+	note     string // how it differs from the primary way ("" for it)
+}
+
+// attempts lists the ways to compile src, first to last. A source that
+// includes cuda_fp16.h depends on headers matching NVRTC (CUDA 13's
+// cuda_fp16.h needs <nv/target> from include/cccl); when the toolkit's
+// headers do not compile it is tried with NVRTC's built-in headers, then
+// with fp16Header, the small stand-in below.
+func (d *device) attempts(src string) []attempt {
+	a := []attempt{{includes: d.includes}}
+	if !strings.Contains(src, "cuda_fp16.h") {
+		return a
+	}
+	if len(d.includes) > 0 {
+		a = append(a, attempt{note: "compiled with NVRTC's built-in headers (the toolkit's cuda_fp16.h failed)"})
+	}
+	return append(a, attempt{headers: []header{{"cuda_fp16.h", fp16Header}},
+		note: "compiled with metallic's minimal cuda_fp16.h (neither the toolkit's nor NVRTC's compiled)"})
+}
+
 // module compiles and loads src, or returns the cached module. The caller
-// holds d.mu.
+// holds d.mu. A compile error of the primary way is the one reported.
 func (d *device) module(kernel, src string) (handle, error) {
 	opts := d.options()
 	h := sha256.New()
@@ -99,36 +126,59 @@ func (d *device) module(kernel, src string) (handle, error) {
 	if m, ok := d.modules[key]; ok {
 		return m, nil
 	}
+	var first error
+	for _, a := range d.attempts(src) {
+		m, note, err := d.build(kernel, src, a)
+		if err == nil {
+			if note != "" {
+				d.fallbacks = append(d.fallbacks, kernel+": "+note)
+			}
+			d.modules[key] = m
+			return m, nil
+		}
+		if first == nil {
+			first = err
+		}
+		if !isCompileError(err) {
+			break // not a header problem: another way will not help
+		}
+	}
+	return 0, first
+}
+
+// build compiles src one way into a CUBIN and loads it; when NVRTC cannot
+// make a CUBIN for the device or the driver refuses it, it falls back to
+// PTX for the driver's JIT. note says how the module differs from the
+// primary way.
+func (d *device) build(kernel, src string, a attempt) (m handle, note string, err error) {
 	name := programName(kernel)
-	image, log, err := d.nvrtc.compile(src, name, opts, true)
+	opts := compileOptions(d.info.ccMajor, d.info.ccMinor, true, a.includes)
+	image, log, err := d.nvrtc.compile(src, name, opts, a.headers, true)
 	var reason string
-	var m handle
 	switch {
 	case err == nil:
-		m, err = d.load(image)
-		if err == nil {
-			d.cubins++
-			break
+		if m, err = d.load(image); err == nil {
+			return m, a.note, nil
 		}
 		reason = fmt.Sprintf("loading the %s CUBIN failed: %v", opts[0], err)
 	case isCompileError(err):
-		return 0, compileError(kernel, name, src, log, err)
+		return 0, "", compileError(kernel, name, src, log, err)
 	default:
 		reason = fmt.Sprintf("NVRTC could not make a CUBIN: %v", err)
 	}
-	if m == 0 {
-		popts := compileOptions(d.info.ccMajor, d.info.ccMinor, false, d.include)
-		image, log, err = d.nvrtc.compile(src, name, popts, false)
-		if err != nil {
-			return 0, compileError(kernel, name, src, log, fmt.Errorf("%s; the PTX fallback failed too: %w", reason, err))
-		}
-		if m, err = d.load(image); err != nil {
-			return 0, fmt.Errorf("cuda: kernel %s: %s; loading its PTX failed too: %w", kernel, reason, err)
-		}
-		d.ptx = append(d.ptx, kernel+": "+reason)
+	popts := compileOptions(d.info.ccMajor, d.info.ccMinor, false, a.includes)
+	image, log, err = d.nvrtc.compile(src, name, popts, a.headers, false)
+	if err != nil {
+		return 0, "", compileError(kernel, name, src, log, fmt.Errorf("%s; the PTX fallback failed too: %w", reason, err))
 	}
-	d.modules[key] = m
-	return m, nil
+	if m, err = d.load(image); err != nil {
+		return 0, "", fmt.Errorf("cuda: kernel %s: %s; loading its PTX failed too: %w", kernel, reason, err)
+	}
+	note = fmt.Sprintf("PTX %s for the driver's JIT (%s)", popts[0][len("--gpu-architecture="):], reason)
+	if a.note != "" {
+		note = a.note + "; " + note
+	}
+	return m, note, nil
 }
 
 func (d *device) load(image []byte) (handle, error) {
@@ -146,11 +196,25 @@ func (d *device) code() string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := fmt.Sprintf("cubin sm_%d%d", d.info.ccMajor, d.info.ccMinor)
-	if n := len(d.ptx); n > 0 {
-		s += fmt.Sprintf("; %d module(s) as PTX compute_%d%d for the driver's JIT (first: %s)", n, d.info.ccMajor, d.info.ccMinor, d.ptx[0])
+	if n := len(d.fallbacks); n > 0 {
+		s += fmt.Sprintf("; %d module(s) built another way (first: %s)", n, d.fallbacks[0])
 	}
 	return s
 }
+
+// fp16Header is a minimal cuda_fp16.h: the IEEE half type and the
+// conversions generated and hand-written kernels use, through PTX cvt
+// (round to nearest even), for when neither the toolkit's header nor
+// NVRTC's built-in one compiles.
+const fp16Header = `#pragma once
+struct alignas(2) __half { unsigned short __x; };
+typedef __half half;
+static __device__ __forceinline__ __half __ushort_as_half(unsigned short u) { __half h; h.__x = u; return h; }
+static __device__ __forceinline__ unsigned short __half_as_ushort(__half h) { return h.__x; }
+static __device__ __forceinline__ float __half2float(__half h) { float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h.__x)); return f; }
+static __device__ __forceinline__ __half __float2half(float f) { __half h; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h.__x) : "f"(f)); return h; }
+static __device__ __forceinline__ __half __float2half_rn(float f) { return __float2half(f); }
+`
 
 // programName is the NVRTC program name of a kernel: the kernel's name as
 // a file name, which is how the NVRTC log refers to lines.
@@ -177,6 +241,15 @@ func isCompileError(err error) bool {
 // logLine matches NVRTC's "prog.cu(12): error: …" diagnostics.
 var logLine = regexp.MustCompile(`\((\d+)\): (?:catastrophic )?error`)
 
+// compileErr is a failed compile; it wraps NVRTC's error.
+type compileErr struct {
+	msg string
+	err error
+}
+
+func (e *compileErr) Error() string { return e.msg }
+func (e *compileErr) Unwrap() error { return e.err }
+
 // compileError formats a failed compile: the kernel, the failing source
 // lines the log points at, and NVRTC's whole program log.
 func compileError(kernel, program, src, log string, err error) error {
@@ -195,5 +268,5 @@ func compileError(kernel, program, src, log string, err error) error {
 	if log = strings.TrimSpace(log); log != "" {
 		b.WriteString("\nNVRTC log:\n" + log)
 	}
-	return errors.New(b.String())
+	return &compileErr{msg: b.String(), err: err}
 }

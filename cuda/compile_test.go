@@ -11,12 +11,13 @@ func TestCompileOptions(t *testing.T) {
 	for _, tc := range []struct {
 		major, minor int
 		cubin        bool
-		include      string
+		include      []string
 		want         string
 	}{
-		{9, 0, true, "/usr/local/cuda/include", "--gpu-architecture=sm_90 --std=c++17 --fmad=true --ftz=false --prec-div=true --prec-sqrt=true --include-path=/usr/local/cuda/include"},
-		{9, 0, false, "", "--gpu-architecture=compute_90 --std=c++17 --fmad=true --ftz=false --prec-div=true --prec-sqrt=true"},
-		{8, 6, true, "", "--gpu-architecture=sm_86 --std=c++17 --fmad=true --ftz=false --prec-div=true --prec-sqrt=true"},
+		{9, 0, true, []string{"/usr/local/cuda/include", "/usr/local/cuda/include/cccl"},
+			"--gpu-architecture=sm_90 --std=c++17 --fmad=true --ftz=false --prec-div=true --prec-sqrt=true --include-path=/usr/local/cuda/include --include-path=/usr/local/cuda/include/cccl"},
+		{9, 0, false, nil, "--gpu-architecture=compute_90 --std=c++17 --fmad=true --ftz=false --prec-div=true --prec-sqrt=true"},
+		{8, 6, true, nil, "--gpu-architecture=sm_86 --std=c++17 --fmad=true --ftz=false --prec-div=true --prec-sqrt=true"},
 	} {
 		got := strings.Join(compileOptions(tc.major, tc.minor, tc.cubin, tc.include), " ")
 		if got != tc.want {
@@ -68,7 +69,7 @@ func TestModuleCache(t *testing.T) {
 	if c.compiles != 2 {
 		t.Errorf("compiles = %d after a second source, want 2", c.compiles)
 	}
-	if got, want := strings.Join(c.lastOpts, " "), strings.Join(compileOptions(9, 0, true, "/fake/include"), " "); got != want {
+	if got, want := strings.Join(c.lastOpts, " "), strings.Join(compileOptions(9, 0, true, []string{"/fake/include"}), " "); got != want {
 		t.Errorf("options = %q, want %q", got, want)
 	}
 	if p := b.Provenance(); p.Code != "cubin sm_90" {
@@ -103,7 +104,7 @@ func TestPTXFallback(t *testing.T) {
 		t.Errorf("fallback options = %q, want compute_90", got)
 	}
 	code := b.Provenance().Code
-	for _, want := range []string{"1 module(s) as PTX compute_90", "test_axpy", "NVRTC_ERROR_INVALID_OPTION"} {
+	for _, want := range []string{"1 module(s) built another way (first: test_axpy: PTX compute_90 for the driver's JIT", "NVRTC_ERROR_INVALID_OPTION"} {
 		if !strings.Contains(code, want) {
 			t.Errorf("Code %q lacks %q", code, want)
 		}
@@ -155,5 +156,51 @@ func TestErrorText(t *testing.T) {
 	}
 	if !errors.Is(unavailable("x"), ErrUnavailable) {
 		t.Error("an unavailable error is not ErrUnavailable")
+	}
+}
+
+// TestHeaderFallbacks: a source including cuda_fp16.h that does not
+// compile with the toolkit's headers is retried with NVRTC's built-in
+// headers, then with the minimal in-memory header; Provenance says so,
+// and when every way fails the primary way's error is reported.
+func TestHeaderFallbacks(t *testing.T) {
+	src := "#include <cuda_fp16.h>\n" + srcAxpy
+	withInclude := func(opts []string, _ []header) bool { return strings.Contains(strings.Join(opts, " "), "--include-path") }
+	builtin := func(opts []string, h []header) bool { return !withInclude(opts, h) && len(h) == 0 }
+	minimal := func(_ []string, h []header) bool { return len(h) == 1 && h[0].name == "cuda_fp16.h" && h[0].src == fp16Header }
+	for _, tc := range []struct {
+		name     string
+		needs    func([]string, []header) bool
+		compiles int
+		code     string
+		err      string
+	}{
+		{"toolkit headers", withInclude, 1, "cubin sm_90", ""},
+		{"built-in headers", builtin, 2, "cubin sm_90; 1 module(s) built another way (first: test_axpy: compiled with NVRTC's built-in headers", ""},
+		{"minimal header", minimal, 3, "first: test_axpy: compiled with metallic's minimal cuda_fp16.h", ""},
+		{"none", func([]string, []header) bool { return false }, 3, "", "cuda: compiling kernel test_axpy (test_axpy.cu): nvrtcCompileProgram: NVRTC_ERROR_COMPILATION\n  line 1: #include <cuda_fp16.h>"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, _, c := fakeBackend(t, nil)
+			c.needs = tc.needs
+			_, err := b.Load(backendSpec("test_axpy", src, "axpy"))
+			if tc.err != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q…", err, tc.err)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			} else if code := b.Provenance().Code; !strings.Contains(code, tc.code) {
+				t.Errorf("Code = %q, want %q", code, tc.code)
+			}
+			if c.compiles != tc.compiles {
+				t.Errorf("%d compiles, want %d", c.compiles, tc.compiles)
+			}
+		})
+	}
+	// A source without cuda_fp16.h is compiled one way only.
+	b, _, c := fakeBackend(t, nil)
+	if _, err := b.Load(backendSpec("broken", "extern \"C\" __global__ void k() {\n#error x\n}\n", "k")); err == nil || c.compiles != 1 {
+		t.Errorf("compile error: %v after %d compiles, want an error after 1", err, c.compiles)
 	}
 }

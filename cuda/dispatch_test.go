@@ -513,7 +513,7 @@ func TestProvenance(t *testing.T) {
 	b, _, _ := fakeBackend(t, nil)
 	p := b.Provenance()
 	want := Provenance{Device: "Fake GPU", ComputeCapability: "9.0", SMs: 4, MemoryMiB: 1024, Driver: "13.0", NVRTC: "13.0",
-		NVRTCPath: "/fake/libnvrtc.so.13", Options: compileOptions(9, 0, true, "/fake/include"), Code: "cubin sm_90",
+		NVRTCPath: "/fake/libnvrtc.so.13", Options: compileOptions(9, 0, true, []string{"/fake/include"}), Code: "cubin sm_90",
 		Numerics: "plain", Graphs: "on", Timeout: "2m0s"}
 	if p.String() != want.String() {
 		t.Errorf("got  %s\nwant %s", p, want)

@@ -103,7 +103,8 @@ type compiler interface {
 	// path is the library file in use ("" when unknown).
 	path() string
 	// compile compiles src (program name name, used in the log) with opts
-	// and returns a CUBIN (cubin true) or a NUL-terminated PTX image. log
-	// is NVRTC's program log, also on failure.
-	compile(src, name string, opts []string, cubin bool) (image []byte, log string, err error)
+	// and the in-memory headers, and returns a CUBIN (cubin true) or a
+	// NUL-terminated PTX image. log is NVRTC's program log, also on
+	// failure.
+	compile(src, name string, opts []string, headers []header, cubin bool) (image []byte, log string, err error)
 }

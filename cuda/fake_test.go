@@ -323,17 +323,26 @@ func (d *fakeDriver) putF32s(p devptr, v []float32) error {
 // defines (extern "C" __global__ void NAME). A source containing "#error"
 // fails with an NVRTC-style log pointing at that line.
 type fakeCompiler struct {
-	compiles  int
-	failCubin bool // CUBIN fails with an invalid option (an NVRTC too old for the arch)
-	lastOpts  []string
+	compiles    int
+	failCubin   bool // CUBIN fails with an invalid option (an NVRTC too old for the arch)
+	lastOpts    []string
+	lastHeaders []header
+	// needs, when set, decides whether a source including cuda_fp16.h
+	// compiles with these options and headers.
+	needs func(opts []string, headers []header) bool
 }
 
 func (c *fakeCompiler) version() (int, int) { return 13, 0 }
 func (c *fakeCompiler) path() string        { return "/fake/libnvrtc.so.13" }
 
-func (c *fakeCompiler) compile(src, name string, opts []string, cubin bool) ([]byte, string, error) {
+func (c *fakeCompiler) compile(src, name string, opts []string, headers []header, cubin bool) ([]byte, string, error) {
 	c.compiles++
 	c.lastOpts = opts
+	c.lastHeaders = headers
+	if c.needs != nil && strings.Contains(src, "cuda_fp16.h") && !c.needs(opts, headers) {
+		log := name + "(1): error: identifier \"NV_IS_DEVICE\" is undefined"
+		return nil, log, &nvrtcError{Call: "nvrtcCompileProgram", Code: nvrtcCompilation, Text: "NVRTC_ERROR_COMPILATION"}
+	}
 	if cubin && c.failCubin {
 		return nil, "", &nvrtcError{Call: "nvrtcCompileProgram", Code: nvrtcInvalidOption, Text: "NVRTC_ERROR_INVALID_OPTION"}
 	}
@@ -365,7 +374,7 @@ func fakeBackend(t *testing.T, cfg *config) (*Backend, *fakeDriver, *fakeCompile
 	if cfg != nil {
 		conf = *cfg
 	}
-	b, err := newBackend(newDevice(d, c, "/fake/include"), conf)
+	b, err := newBackend(newDevice(d, c, []string{"/fake/include"}), conf)
 	if err != nil {
 		t.Fatal(err)
 	}

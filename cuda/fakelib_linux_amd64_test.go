@@ -156,6 +156,12 @@ func TestFakeLibBinding(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "line 3: y[i] = undeclared_name + 1.0f;") || !strings.Contains(err.Error(), "broken.cu(3): error: identifier") {
 		t.Errorf("compile error: %v", err)
 	}
+	// In-memory headers reach NVRTC: this fake has no cuda_fp16.h but the
+	// minimal one.
+	mustLoad(t, b, backend.KernelSpec{Name: "fp16_axpy", CUDA: "#include <cuda_fp16.h>\n" + srcAxpy, Entry: "axpy", Threads: 32})
+	if code := b.Provenance().Code; !strings.Contains(code, "fp16_axpy: compiled with metallic's minimal cuda_fp16.h") {
+		t.Errorf("Code = %q", code)
+	}
 	// A driver error carries cuGetErrorName/String.
 	_, err = b.Load(backend.KernelSpec{Name: "no_such", CUDA: strings.Replace(srcAxpy, "axpy", "nosuch", 1), Entry: "nosuch", Threads: 32})
 	if want := `cuda: kernel no_such: entry "nosuch": cuda: cuModuleGetFunction: CUDA_ERROR_NOT_FOUND (named symbol not found)`; err == nil || err.Error() != want {

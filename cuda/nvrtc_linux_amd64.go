@@ -168,13 +168,16 @@ func (m *cmem) ptrs(v []uintptr) uintptr {
 }
 
 // compile runs one NVRTC compilation (see compiler).
-func (l *nvrtcLib) compile(src, name string, opts []string, cubin bool) ([]byte, string, error) {
+func (l *nvrtcLib) compile(src, name string, opts []string, headers []header, cubin bool) ([]byte, string, error) {
 	if cubin && (l.cubin == 0 || l.cubinSize == 0) {
 		return nil, "", &nvrtcError{Call: "nvrtcGetCUBIN", Code: -1, Text: "this NVRTC cannot emit CUBIN (CUDA 11.1 or newer needed)"}
 	}
-	size := len(src) + len(name) + 2 + 8*(len(opts)+1)
+	size := len(src) + len(name) + 2 + 8*(len(opts)+2*len(headers)+3)
 	for _, o := range opts {
 		size += len(o) + 1
+	}
+	for _, h := range headers {
+		size += len(h.name) + len(h.src) + 2
 	}
 	m, err := newCmem(size + 8)
 	if err != nil {
@@ -182,14 +185,22 @@ func (l *nvrtcLib) compile(src, name string, opts []string, cubin bool) ([]byte,
 	}
 	defer m.free()
 	srcP, nameP := m.str(src), m.str(name)
-	var optP []uintptr
+	var optP, hdrP, incP []uintptr
 	for _, o := range opts {
 		optP = append(optP, m.str(o))
 	}
+	for _, h := range headers {
+		hdrP = append(hdrP, m.str(h.src))
+		incP = append(incP, m.str(h.name))
+	}
 	optsP := m.ptrs(optP)
+	var hdrsP, incsP uintptr
+	if len(headers) > 0 {
+		hdrsP, incsP = m.ptrs(hdrP), m.ptrs(incP)
+	}
 
 	var prog uintptr
-	r, _, _ := purego.SyscallN(l.create, uintptr(unsafe.Pointer(&prog)), srcP, nameP, 0, 0, 0)
+	r, _, _ := purego.SyscallN(l.create, uintptr(unsafe.Pointer(&prog)), srcP, nameP, uintptr(len(headers)), hdrsP, incsP)
 	if err := l.check("nvrtcCreateProgram", r); err != nil {
 		return nil, "", err
 	}

@@ -59,5 +59,5 @@ func openDevice(lib string, env searchEnv) (*device, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newDevice(drv, nv, env.includeDir(nv.file)), nil
+	return newDevice(drv, nv, env.includeDirs(nv.file)), nil
 }

@@ -123,6 +123,22 @@ func builtinsFor(lib string) []string {
 	return m
 }
 
+// includeDirs returns the header folders to give NVRTC for an NVRTC
+// library file lib: the folder holding cuda_fp16.h (see includeDir) and,
+// where it exists, its cccl subfolder (CUDA 13 keeps <nv/target>, which
+// cuda_fp16.h includes, there). It returns nil when there is none.
+func (s searchEnv) includeDirs(lib string) []string {
+	d := s.includeDir(lib)
+	if d == "" {
+		return nil
+	}
+	dirs := []string{d}
+	if isDir(filepath.Join(d, "cccl")) {
+		dirs = append(dirs, filepath.Join(d, "cccl"))
+	}
+	return dirs
+}
+
 // includeDir returns the folder holding cuda_fp16.h for an NVRTC library
 // file lib ("" when lib is unknown): next to lib's installation first, then
 // the CUDA roots, then /usr/include. It returns "" when there is none.

@@ -103,6 +103,11 @@ func TestIncludeDir(t *testing.T) {
 			t.Errorf("includeDir(%q) = %q, want %q", tc.lib, got, filepath.Join(root, tc.want))
 		}
 	}
+	cccl := fakeTree(t, "cuda/include/cuda_fp16.h", "cuda/include/cccl/nv/target")
+	env = searchEnv{getenv: envOf(map[string]string{"CUDA_HOME": filepath.Join(cccl, "cuda")}), root: cccl}
+	if got, want := strings.Join(env.includeDirs(""), " "), filepath.Join(cccl, "cuda/include")+" "+filepath.Join(cccl, "cuda/include/cccl"); got != want {
+		t.Errorf("includeDirs = %q, want %q", got, want)
+	}
 	if got := (searchEnv{getenv: envOf(nil), root: t.TempDir()}).includeDir(""); got != "" && !strings.HasPrefix(got, "/usr/include") {
 		t.Errorf("includeDir in an empty tree = %q", got)
 	}

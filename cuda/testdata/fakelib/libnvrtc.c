@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct { char* src; char* name; char log[512]; char image[512]; int cubin; } Prog;
+typedef struct { char* src; char* name; char log[512]; char image[512]; int fp16; } Prog;
 static char last_options[2048];
 
 const char* fake_last_options(void) { return last_options; }
@@ -19,9 +19,13 @@ const char* nvrtcGetErrorString(int r) {
 	}
 	return "NVRTC_ERROR_UNKNOWN";
 }
+/* Headers: only an in-memory cuda_fp16.h defining __half2float is usable
+ * (this fake has no toolkit headers and no built-in ones). */
 int nvrtcCreateProgram(void** p, const char* src, const char* name, int n, const char* const* h, const char* const* inc) {
-	if (n != 0 || !src || !name) return 3;
+	if (n < 0 || !src || !name || (n > 0 && (!h || !inc))) return 3;
 	Prog* pr = calloc(1, sizeof(Prog));
+	for (int i = 0; i < n; i++)
+		if (strcmp(inc[i], "cuda_fp16.h") == 0 && strstr(h[i], "__half2float")) pr->fp16 = 1;
 	pr->src = strdup(src);
 	pr->name = strdup(name);
 	*p = pr;
@@ -39,6 +43,11 @@ int nvrtcCompileProgram(void* p, int n, const char* const* opts) {
 		if (strcmp(opts[i], "--use_fast_math") == 0) return 5;
 	}
 	if (!arch) return 5;
+	const char* inc = strstr(pr->src, "#include <cuda_fp16.h>");
+	if (inc && !pr->fp16) {
+		snprintf(pr->log, sizeof pr->log, "%s(1): catastrophic error: cannot open source file \"cuda_fp16.h\"\n", pr->name);
+		return 6;
+	}
 	const char* bad = strstr(pr->src, "undeclared_name");
 	if (bad) {
 		int line = 1;
