@@ -165,9 +165,13 @@ func TestErrorText(t *testing.T) {
 // and when every way fails the primary way's error is reported.
 func TestHeaderFallbacks(t *testing.T) {
 	src := "#include <cuda_fp16.h>\n" + srcAxpy
-	withInclude := func(opts []string, _ []header) bool { return strings.Contains(strings.Join(opts, " "), "--include-path") }
+	withInclude := func(opts []string, _ []header) bool {
+		return strings.Contains(strings.Join(opts, " "), "--include-path")
+	}
 	builtin := func(opts []string, h []header) bool { return !withInclude(opts, h) && len(h) == 0 }
-	minimal := func(_ []string, h []header) bool { return len(h) == 1 && h[0].name == "cuda_fp16.h" && h[0].src == fp16Header }
+	minimal := func(_ []string, h []header) bool {
+		return len(h) == 1 && h[0].name == "cuda_fp16.h" && h[0].src == fp16Header
+	}
 	for _, tc := range []struct {
 		name     string
 		needs    func([]string, []header) bool
