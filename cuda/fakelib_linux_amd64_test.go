@@ -167,6 +167,22 @@ func TestFakeLibBinding(t *testing.T) {
 	if want := `cuda: kernel no_such: entry "nosuch": cuda: cuModuleGetFunction: CUDA_ERROR_NOT_FOUND (named symbol not found)`; err == nil || err.Error() != want {
 		t.Errorf("missing function: %v, want %s", err, want)
 	}
+
+	// Last (the fault is sticky, as on a GPU): an asynchronous fault is
+	// reported by Sync with the driver's name for it and the kernel.
+	bad := mustLoad(t, b, specRowSum(64, 0)) // partials past its shared memory
+	e = b.Begin()
+	e.Dispatch(bad, backend.Grid{X: 1}, backend.Buf(sum), backend.Buf(in), backend.Int(10))
+	if err := e.Commit(); err != nil {
+		t.Fatalf("Commit reported an asynchronous fault: %v", err)
+	}
+	want := "cuda: Sync: cuda: kernel test_rowsum: cuStreamQuery: CUDA_ERROR_ILLEGAL_ADDRESS (an illegal memory access was encountered); 1 launch(es) in 1 batch(es) since the last wait (kernels: test_rowsum)"
+	if err := b.Sync(); err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("Sync after a fault:\n got %v\nwant %s…", err, want)
+	}
+	if err := b.Download(make([]byte, 4), sum, 0); err == nil || !strings.Contains(err.Error(), "CUDA_ERROR_ILLEGAL_ADDRESS") {
+		t.Errorf("Download after a fault: %v", err)
+	}
 }
 
 // TestFakeLibNeedsContext: a driver call outside run, on a thread where the

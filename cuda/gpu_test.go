@@ -185,7 +185,7 @@ func TestGPUGraphReplay(t *testing.T) {
 		for i := range xs {
 			xs[i] = float32(rng.NormFloat64())
 		}
-		axpy, addpos, rs := mustLoad(t, b, specAxpy()), mustLoad(t, b, specAddPos()), mustLoad(t, b, specRowSum(128, 0))
+		axpy, addpos, rs := mustLoad(t, b, specAxpy()), mustLoad(t, b, specAddPos()), mustLoad(t, b, specRowSum(128, 128*4))
 		y, x := mustBuf(t, b, make([]float32, n)), mustBuf(t, b, xs)
 		out := mustBuf(t, b, make([]float32, rows))
 		pos, _ := b.Alloc(4)

@@ -82,6 +82,7 @@ func specAddPos() backend.KernelSpec {
 	return backend.KernelSpec{Name: "test_addpos", CUDA: srcAddPos, Entry: "addpos", Threads: 128}
 }
 
+// specRowSum's shared must be at least 4·threads bytes (the partials).
 func specRowSum(threads, shared int) backend.KernelSpec {
 	return backend.KernelSpec{Name: "test_rowsum", CUDA: srcRowSum, Entry: "rowsum", Threads: threads, SharedBytes: shared}
 }
@@ -148,6 +149,9 @@ func registerTestKernels(d *fakeDriver) {
 	d.kernels["rowsum"] = &fakeKernel{entry: "rowsum", params: []paramSlot{{0, 8}, {8, 8}, {16, 4}},
 		run: func(d *fakeDriver, l fakeLaunch) error {
 			rows, n, threads := int(l.cfg.grid[0]), l.int(2), int(l.cfg.block[0])
+			if int(l.cfg.shared) < 4*threads {
+				return &Error{Call: "kernel", Code: 700, Name: "CUDA_ERROR_ILLEGAL_ADDRESS", Text: "rowsum's partials overflow its dynamic shared memory"}
+			}
 			x, err := d.f32s(l.ptr(1), rows*n)
 			if err != nil {
 				return err
