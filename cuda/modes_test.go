@@ -135,6 +135,9 @@ func TestProvenance(t *testing.T) {
 			t.Errorf("String() lacks %q: %s", part, s)
 		}
 	}
+	if d := any(b).(interface{ Describe() string }).Describe(); d != s {
+		t.Errorf("Describe = %q, want Provenance().String()", d)
+	}
 	b2, _, _ := fakeBackend(t, testConfig(func(c *config) { c.graphs = false }))
 	if g := b2.Provenance().Graphs; g != "off (METALLIC_CUDA_GRAPHS=0)" {
 		t.Errorf("Graphs = %q", g)

@@ -49,6 +49,11 @@ func (b *Backend) Provenance() Provenance {
 	return p
 }
 
+// Describe is Provenance().String(), for callers that print a backend's
+// provenance without importing this package: they check for
+// interface{ Describe() string }.
+func (b *Backend) Describe() string { return b.Provenance().String() }
+
 // String is Provenance on one line, for table headers.
 func (p Provenance) String() string {
 	var b strings.Builder
