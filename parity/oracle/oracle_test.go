@@ -77,7 +77,7 @@ func TestSelfCheck(t *testing.T) {
 		}
 		b, _ := oracle.New(oracle.Options{Config: &m.Config, Weights: &m.Weights, Tokens: toks, Jitter: 0x1p-52, Seed: 9})
 		worst := 0.0
-		for _, name := range parity.Order(&m.Config) {
+		for _, name := range model.NewGraph(&m.Config).Names() {
 			x, err := a.Value(name)
 			if err != nil {
 				t.Fatal(err)
