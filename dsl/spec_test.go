@@ -102,6 +102,17 @@ func TestSpecCompileErrors(t *testing.T) {
 		{"rope style", "forward[1].steps[1].style", "want \"neox\" or \"normal\"", func(s map[string]any) { step(s, 1, 1)["style"] = "sideways" }},
 		{"architecture mismatch", "architecture", "model is \"llama\"", func(s map[string]any) { s["architecture"] = "qwen2" }},
 		{"wrong K", "forward[1].steps[5].w", "has K=", func(s map[string]any) { step(s, 1, 5)["w"] = "attn_output"; step(s, 1, 5)["input"] = "ffn_act" }},
+		// Checks against the model's checkpoint graph (model.NewGraph).
+		{"checkpoint of another architecture", "forward[1].steps[3]", "a llama model has no such checkpoint", func(s map[string]any) { step(s, 1, 3)["checkpoint"] = "q_norm" }},
+		{"checkpoint width", "forward[2]", "is 512 wide, the checkpoint graph says d = 64", func(s map[string]any) { step(s, 2)["checkpoint"] = "output_norm" }},
+		{"global checkpoint in a block", "forward[1].steps[3]", "produced once, outside the blocks", func(s map[string]any) { step(s, 1, 3)["checkpoint"] = "logits" }},
+		{"block checkpoint outside the blocks", "forward[2]", "produced by every block", func(s map[string]any) { step(s, 2)["checkpoint"] = "l_out" }},
+		{"checkpoint twice", "forward[1].steps[5]", "blk.0.l_out is materialized twice", func(s map[string]any) { step(s, 1, 3)["checkpoint"] = "l_out" }},
+		{"checkpoint order", "forward", "not in the order of the checkpoint graph", func(s map[string]any) { step(s, 1, 3)["checkpoint"] = "ffn_out" }},
+		{"embedding in a block", "forward[1].steps[0]", "embd is produced once", func(s map[string]any) {
+			inner := step(s, 1)["steps"].([]any)
+			step(s, 1)["steps"] = append([]any{map[string]any{"op": "embed", "table": "token_embd", "out": "x"}}, inner...)
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
