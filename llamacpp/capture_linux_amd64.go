@@ -136,9 +136,6 @@ func (c *capture) match(t unsafe.Pointer, ti tensorInfo, op string) (string, int
 	return kind, layer, ok
 }
 
-// traceEval, when set (by tests), sees every tensor the eval callback is
-// asked about during a capture.
-var traceEval func(name, op string, typ int32, ne [4]int64)
 
 var evalCB struct {
 	once sync.Once
@@ -173,8 +170,12 @@ func onEval(t unsafe.Pointer, ask, ud uintptr) uintptr {
 	op := p.l.op(ti.op)
 	kind, layer, ok := c.match(t, ti, op)
 	if asking {
-		if traceEval != nil {
-			traceEval(ti.name, op, ti.typ, ti.ne)
+		if p.trace != nil {
+			n := GraphNode{Name: ti.name, Op: op, Type: gguf.Type(ti.typ).String(), Shape: ti.ne}
+			if ok {
+				n.Checkpoint = model.CheckpointName(kind, layer)
+			}
+			*p.trace = append(*p.trace, n)
 		}
 		if ok && c.err == nil {
 			return 1
@@ -185,6 +186,27 @@ func onEval(t unsafe.Pointer, ask, ud uintptr) uintptr {
 		c.deliver(t, ti, kind, layer)
 	}
 	return 1
+}
+
+// Trace runs tokens from position 0 (after a Reset) and returns every
+// node of llama.cpp's compute graph the eval callback was asked about, in
+// the order it was asked, each with the checkpoint it maps to: the tool
+// for extending the checkpoint graph's llama.cpp names (model.Node.Llama).
+// It leaves the cache empty.
+func (p *Path) Trace(tokens []int32) ([]GraphNode, error) {
+	var nodes []GraphNode
+	hook := p.hook
+	p.trace = &nodes
+	if hook == nil {
+		p.hook = func(*model.Tensor) {}
+	}
+	defer func() { p.hook, p.trace = hook, nil }()
+	p.Reset()
+	defer p.Reset()
+	if _, err := p.Forward(tokens, 0); err != nil {
+		return nil, err
+	}
+	return nodes, nil
 }
 
 // deliver copies t into a model.Tensor, calls the hook and writes back what
