@@ -136,7 +136,6 @@ func (c *capture) match(t unsafe.Pointer, ti tensorInfo, op string) (string, int
 	return kind, layer, ok
 }
 
-
 var evalCB struct {
 	once sync.Once
 	ptr  uintptr
