@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+
+	"github.com/metallic-go/metallic/internal/testenv"
 	"github.com/metallic-go/metallic/model"
 )
 
@@ -141,9 +144,7 @@ func TestUserSpecFileAndRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if got := greedy(t, p, 8); !equal32(got, goldenStories[:8]) {
-		t.Fatalf("user spec: %v, want %v", got, goldenStories[:8])
-	}
+	assert.Equal(t, testenv.StoriesGreedy()[:8], greedy(t, p, 8), "user spec: greedy tokens")
 	if _, err := New(m, Options{PathOptions: model.PathOptions{Spec: filepath.Join(t.TempDir(), "missing.json")}}); err == nil {
 		t.Fatal("missing spec file accepted")
 	}
@@ -152,16 +153,4 @@ func TestUserSpecFileAndRegistry(t *testing.T) {
 		t.Fatalf("Options.Spec should win over PathOptions.Spec: %v", err)
 	}
 	e.Close()
-}
-
-func equal32(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
