@@ -42,7 +42,8 @@ type Path interface {
 	Reset()
 	// Checkpoints lists the checkpoint kinds this path materializes, by their
 	// per-layer suffix ("attn_norm", "q", …) or global name ("embd",
-	// "output_norm", "logits"), in execution order.
+	// "output_norm", "logits"): a subsequence of the model's checkpoint
+	// graph, NewGraph(Config()).Kinds(), in its order.
 	Checkpoints() []string
 	// SetHook installs h (nil removes it). With a hook installed, the path
 	// calls it for every materialized checkpoint of every forward call.
