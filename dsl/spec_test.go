@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/metallic-go/metallic/internal/testenv"
 	"github.com/metallic-go/metallic/model"
 )
 
@@ -144,7 +143,7 @@ func TestUserSpecFileAndRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	assert.Equal(t, testenv.StoriesGreedy()[:8], greedy(t, p, 8), "user spec: greedy tokens")
+	assert.Equal(t, goldenStories[:8], greedy(t, p, 8), "user spec: greedy tokens")
 	if _, err := New(m, Options{PathOptions: model.PathOptions{Spec: filepath.Join(t.TempDir(), "missing.json")}}); err == nil {
 		t.Fatal("missing spec file accepted")
 	}

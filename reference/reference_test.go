@@ -17,6 +17,10 @@ import (
 	"github.com/metallic-go/metallic/sample"
 )
 
+// golden are stories260K's first 48 greedy tokens from BOS
+// (internal/testenv, with their provenance).
+var golden = testenv.StoriesGreedy()
+
 func repoRoot(t testing.TB) string { return testenv.RepoRoot(t) }
 
 func stories(t testing.TB) *model.Model {
@@ -42,7 +46,6 @@ func TestGoldenStories260K(t *testing.T) {
 	for _, act := range []string{"f32", "f16"} {
 		t.Run(act, func(t *testing.T) {
 			c := open(t, m, model.PathOptions{ActDType: act})
-			golden := testenv.StoriesGreedy()
 			res, err := model.Generate(c, []int32{testenv.StoriesBOS}, model.GenerateOptions{MaxTokens: len(golden)})
 			require.NoError(t, err)
 			assert.Equal(t, golden, res.Tokens, "greedy tokens from BOS")
