@@ -3,6 +3,7 @@ package llamacpp
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,21 +57,26 @@ type mapping struct {
 	// named maps {tensor name without "-L", ggml op} to a checkpoint kind.
 	named map[[2]string]string
 	// byInput maps a checkpoint kind to the unnamed node computed from it:
-	// the tensor of that op that has the kind's tensor as a source (Wo·
-	// kqv_out, named attn_out-L in llama's graph and left unnamed in
+	// the tensor of one of its ops that has the kind's tensor as a source
+	// (Wo·kqv_out, named attn_out-L in llama's graph and left unnamed in
 	// qwen2/qwen3's).
 	byInput map[string]unnamed
 }
 
-type unnamed struct{ op, kind string }
+type unnamed struct {
+	ops  []string
+	kind string
+}
 
 func newMapping(cfg *model.Config) *mapping {
 	m := &mapping{graph: model.NewGraph(cfg), named: map[[2]string]string{}, byInput: map[string]unnamed{}}
 	for _, n := range m.graph.Nodes() {
-		if n.Llama.Name != "" {
-			m.named[[2]string{n.Llama.Name, n.Llama.Op}] = n.Kind
-		} else {
-			m.byInput[n.Inputs[0]] = unnamed{n.Llama.Op, n.Kind}
+		if n.Llama.Name == "" {
+			m.byInput[n.Inputs[0]] = unnamed{n.Llama.Ops, n.Kind}
+			continue
+		}
+		for _, op := range n.Llama.Ops {
+			m.named[[2]string{n.Llama.Name, op}] = n.Kind
 		}
 	}
 	return m
@@ -125,7 +131,7 @@ func (c *capture) match(t unsafe.Pointer, ti tensorInfo, op string) (string, int
 	} else {
 		for _, src := range ti.src {
 			s, found := c.srcs[src]
-			if u := c.m.byInput[s.kind]; found && u.op == op {
+			if u := c.m.byInput[s.kind]; found && slices.Contains(u.ops, op) {
 				kind, layer, ok = u.kind, s.layer, true
 			}
 		}

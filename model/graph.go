@@ -59,13 +59,14 @@ func (w Width) String() string {
 const BlockIn = "block_in"
 
 // LlamaTensor is how llama.cpp's graph names a checkpoint: the tensor name
-// without its "-L" layer suffix, and the ggml op that produces it (names
-// repeat in llama.cpp's graph, so the op disambiguates). An empty Name
-// means llama.cpp leaves the tensor unnamed: it is the tensor of op Op
-// that takes the node's first input as a source.
+// without its "-L" layer suffix, and the ggml ops that may produce it
+// (names repeat in llama.cpp's graph, so the op disambiguates; where Ops
+// has several, a graph has one of them). An empty Name means llama.cpp
+// leaves the tensor unnamed: it is the tensor of one of Ops that takes the
+// node's first input as a source.
 type LlamaTensor struct {
 	Name string
-	Op   string
+	Ops  []string
 }
 
 // Node is one checkpoint kind of the graph.
@@ -115,49 +116,51 @@ func NewGraph(c *Config) *Graph {
 		bias = func(w string) []string { return []string{w + ".weight", w + ".bias"} }
 	}
 	add(Node{Kind: "embd", Op: OpGetRows, Weights: []string{"token_embd.weight"}, Width: WidthDim,
-		Llama: LlamaTensor{"embd", "GET_ROWS"}, Doc: "token embedding rows"})
+		Llama: LlamaTensor{"embd", []string{"GET_ROWS"}}, Doc: "token embedding rows"})
 	add(Node{Kind: "attn_norm", Op: OpRMSNorm, Block: true, Inputs: []string{BlockIn}, Weights: []string{"attn_norm.weight"},
-		Width: WidthDim, Llama: LlamaTensor{"attn_norm", "MUL"}, Doc: "RMSNorm(x)·γ"})
+		Width: WidthDim, Llama: LlamaTensor{"attn_norm", []string{"MUL"}}, Doc: "RMSNorm(x)·γ"})
 	add(Node{Kind: "q", Op: OpMulMat, Block: true, Inputs: []string{"attn_norm"}, Weights: bias("attn_q"),
-		Width: WidthQ, Llama: LlamaTensor{"Qcur", proj}, Doc: "query projection incl. bias, before RoPE"})
+		Width: WidthQ, Llama: LlamaTensor{"Qcur", []string{proj}}, Doc: "query projection incl. bias, before RoPE"})
 	add(Node{Kind: "k", Op: OpMulMat, Block: true, Inputs: []string{"attn_norm"}, Weights: bias("attn_k"),
-		Width: WidthKV, Llama: LlamaTensor{"Kcur", proj}, Doc: "key projection incl. bias, before RoPE"})
+		Width: WidthKV, Llama: LlamaTensor{"Kcur", []string{proj}}, Doc: "key projection incl. bias, before RoPE"})
 	add(Node{Kind: "v", Op: OpMulMat, Block: true, Inputs: []string{"attn_norm"}, Weights: bias("attn_v"),
-		Width: WidthKV, Llama: LlamaTensor{"Vcur", proj}, Doc: "value projection incl. bias"})
+		Width: WidthKV, Llama: LlamaTensor{"Vcur", []string{proj}}, Doc: "value projection incl. bias"})
 	qsrc, ksrc := "q", "k"
 	if c.QKNorm {
 		add(Node{Kind: "q_norm", Op: OpRMSNorm, Block: true, Inputs: []string{"q"}, Weights: []string{"attn_q_norm.weight"},
-			Width: WidthQ, Llama: LlamaTensor{"Qcur_normed", "MUL"}, Doc: "per-head RMSNorm of q (qwen3)"})
+			Width: WidthQ, Llama: LlamaTensor{"Qcur_normed", []string{"MUL"}}, Doc: "per-head RMSNorm of q (qwen3)"})
 		add(Node{Kind: "k_norm", Op: OpRMSNorm, Block: true, Inputs: []string{"k"}, Weights: []string{"attn_k_norm.weight"},
-			Width: WidthKV, Llama: LlamaTensor{"Kcur_normed", "MUL"}, Doc: "per-head RMSNorm of k (qwen3)"})
+			Width: WidthKV, Llama: LlamaTensor{"Kcur_normed", []string{"MUL"}}, Doc: "per-head RMSNorm of k (qwen3)"})
 		qsrc, ksrc = "q_norm", "k_norm"
 	}
 	add(Node{Kind: "q_rope", Op: OpRope, Block: true, Inputs: []string{qsrc}, Width: WidthQ,
-		Llama: LlamaTensor{"Qcur", "ROPE"}, Doc: "q after RoPE"})
+		Llama: LlamaTensor{"Qcur", []string{"ROPE"}}, Doc: "q after RoPE"})
 	add(Node{Kind: "k_rope", Op: OpRope, Block: true, Inputs: []string{ksrc}, Width: WidthKV,
-		Llama: LlamaTensor{"Kcur", "ROPE"}, Doc: "k after RoPE"})
+		Llama: LlamaTensor{"Kcur", []string{"ROPE"}}, Doc: "k after RoPE"})
 	add(Node{Kind: "attn_out", Op: OpAttention, Block: true, Inputs: []string{"q_rope", "k_rope", "v"}, Width: WidthQ,
-		Llama: LlamaTensor{"kqv_out", "CONT"}, Doc: "softmax(q·kᵀ/√hd + causal mask)·v, GQA"})
+		// kqv_out-L is the CONT of the permuted KQ·V, or with flash
+		// attention a RESHAPE of the FLASH_ATTN_EXT result.
+		Llama: LlamaTensor{"kqv_out", []string{"CONT", "RESHAPE"}}, Doc: "softmax(q·kᵀ/√hd + causal mask)·v, GQA"})
 	add(Node{Kind: "attn_proj", Op: OpMulMat, Block: true, Inputs: []string{"attn_out"}, Weights: []string{"attn_output.weight"},
-		Width: WidthDim, Llama: LlamaTensor{"", "MUL_MAT"}, Doc: "Wo·attn_out"})
+		Width: WidthDim, Llama: LlamaTensor{"", []string{"MUL_MAT"}}, Doc: "Wo·attn_out"})
 	add(Node{Kind: "ffn_inp", Op: OpAdd, Block: true, Inputs: []string{BlockIn, "attn_proj"}, Width: WidthDim,
-		Llama: LlamaTensor{"ffn_inp", "ADD"}, Doc: "x + attn_proj"})
+		Llama: LlamaTensor{"ffn_inp", []string{"ADD"}}, Doc: "x + attn_proj"})
 	add(Node{Kind: "ffn_norm", Op: OpRMSNorm, Block: true, Inputs: []string{"ffn_inp"}, Weights: []string{"ffn_norm.weight"},
-		Width: WidthDim, Llama: LlamaTensor{"ffn_norm", "MUL"}, Doc: "RMSNorm(ffn_inp)·γ"})
+		Width: WidthDim, Llama: LlamaTensor{"ffn_norm", []string{"MUL"}}, Doc: "RMSNorm(ffn_inp)·γ"})
 	add(Node{Kind: "ffn_gate", Op: OpMulMat, Block: true, Inputs: []string{"ffn_norm"}, Weights: []string{"ffn_gate.weight"},
-		Width: WidthFF, Llama: LlamaTensor{"ffn_gate", "MUL_MAT"}, Doc: "gate projection"})
+		Width: WidthFF, Llama: LlamaTensor{"ffn_gate", []string{"MUL_MAT"}}, Doc: "gate projection"})
 	add(Node{Kind: "ffn_up", Op: OpMulMat, Block: true, Inputs: []string{"ffn_norm"}, Weights: []string{"ffn_up.weight"},
-		Width: WidthFF, Llama: LlamaTensor{"ffn_up", "MUL_MAT"}, Doc: "up projection"})
+		Width: WidthFF, Llama: LlamaTensor{"ffn_up", []string{"MUL_MAT"}}, Doc: "up projection"})
 	add(Node{Kind: "ffn_act", Op: OpSwiGLU, Block: true, Inputs: []string{"ffn_gate", "ffn_up"}, Width: WidthFF,
-		Llama: LlamaTensor{"ffn_swiglu", "GLU"}, Doc: "silu(gate)·up"})
+		Llama: LlamaTensor{"ffn_swiglu", []string{"GLU"}}, Doc: "silu(gate)·up"})
 	add(Node{Kind: "ffn_out", Op: OpMulMat, Block: true, Inputs: []string{"ffn_act"}, Weights: []string{"ffn_down.weight"},
-		Width: WidthDim, Llama: LlamaTensor{"ffn_out", "MUL_MAT"}, Doc: "Wdown·act"})
+		Width: WidthDim, Llama: LlamaTensor{"ffn_out", []string{"MUL_MAT"}}, Doc: "Wdown·act"})
 	add(Node{Kind: "l_out", Op: OpAdd, Block: true, Inputs: []string{"ffn_inp", "ffn_out"}, Width: WidthDim,
-		Llama: LlamaTensor{"l_out", "ADD"}, Doc: "block output"})
+		Llama: LlamaTensor{"l_out", []string{"ADD"}}, Doc: "block output"})
 	add(Node{Kind: "output_norm", Op: OpRMSNorm, Inputs: []string{BlockIn}, Weights: []string{"output_norm.weight"},
-		Width: WidthDim, Llama: LlamaTensor{"result_norm", "MUL"}, Doc: "final RMSNorm"})
+		Width: WidthDim, Llama: LlamaTensor{"result_norm", []string{"MUL"}}, Doc: "final RMSNorm"})
 	add(Node{Kind: "logits", Op: OpMulMat, Inputs: []string{"output_norm"}, Weights: []string{"output.weight"},
-		Width: WidthVocab, Llama: LlamaTensor{"result_output", "MUL_MAT"}, Doc: "LM head (token_embd when tied)"})
+		Width: WidthVocab, Llama: LlamaTensor{"result_output", []string{"MUL_MAT"}}, Doc: "LM head (token_embd when tied)"})
 	return g
 }
 

@@ -123,7 +123,7 @@ func TestGraphStructure(t *testing.T) {
 			if n.Kind != "embd" {
 				assert.NotEmpty(t, n.Inputs, "%s: %s has no inputs", arch, n.Kind)
 			}
-			assert.NotEmpty(t, n.Llama.Op, "%s: %s has no llama.cpp op", arch, n.Kind)
+			assert.NotEmpty(t, n.Llama.Ops, "%s: %s has no llama.cpp op", arch, n.Kind)
 		}
 		block := 0
 		for _, n := range g.Nodes() {
