@@ -68,9 +68,8 @@
 // checkpoint graph gives them (model.NewGraph, Node.Llama: Qcur MUL_MAT for
 // q, or ADD when the model has q/k/v biases; Qcur ROPE for q_rope; kqv_out
 // CONT (RESHAPE with flash attention) for attn_out; ffn_swiglu GLU for
-// ffn_act; result_norm MUL for
-// output_norm; result_output MUL_MAT for logits; …). attn_proj has no name
-// of its own (attn_out-L for llama, unnamed for qwen2/qwen3): it is the
+// ffn_act; result_norm MUL for output_norm; result_output MUL_MAT for
+// logits; …). attn_proj has no name of its own (attn_out-L for llama, unnamed for qwen2/qwen3): it is the
 // MUL_MAT that takes kqv_out-L as a source, as its graph node says.
 //
 // A second node mapping to one checkpoint in a forward call is an error.
