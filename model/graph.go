@@ -110,20 +110,20 @@ func NewGraph(c *Config) *Graph {
 		g.nodes = append(g.nodes, n)
 	}
 	proj := "MUL_MAT"
-	bias := func(w string) []string { return []string{w + ".weight"} }
+	projWeights := func(w string) []string { return []string{w + ".weight"} }
 	if c.QKVBias {
 		proj = "ADD"
-		bias = func(w string) []string { return []string{w + ".weight", w + ".bias"} }
+		projWeights = func(w string) []string { return []string{w + ".weight", w + ".bias"} }
 	}
 	add(Node{Kind: "embd", Op: OpGetRows, Weights: []string{"token_embd.weight"}, Width: WidthDim,
 		Llama: LlamaTensor{"embd", []string{"GET_ROWS"}}, Doc: "token embedding rows"})
 	add(Node{Kind: "attn_norm", Op: OpRMSNorm, Block: true, Inputs: []string{BlockIn}, Weights: []string{"attn_norm.weight"},
 		Width: WidthDim, Llama: LlamaTensor{"attn_norm", []string{"MUL"}}, Doc: "RMSNorm(x)·γ"})
-	add(Node{Kind: "q", Op: OpMulMat, Block: true, Inputs: []string{"attn_norm"}, Weights: bias("attn_q"),
+	add(Node{Kind: "q", Op: OpMulMat, Block: true, Inputs: []string{"attn_norm"}, Weights: projWeights("attn_q"),
 		Width: WidthQ, Llama: LlamaTensor{"Qcur", []string{proj}}, Doc: "query projection incl. bias, before RoPE"})
-	add(Node{Kind: "k", Op: OpMulMat, Block: true, Inputs: []string{"attn_norm"}, Weights: bias("attn_k"),
+	add(Node{Kind: "k", Op: OpMulMat, Block: true, Inputs: []string{"attn_norm"}, Weights: projWeights("attn_k"),
 		Width: WidthKV, Llama: LlamaTensor{"Kcur", []string{proj}}, Doc: "key projection incl. bias, before RoPE"})
-	add(Node{Kind: "v", Op: OpMulMat, Block: true, Inputs: []string{"attn_norm"}, Weights: bias("attn_v"),
+	add(Node{Kind: "v", Op: OpMulMat, Block: true, Inputs: []string{"attn_norm"}, Weights: projWeights("attn_v"),
 		Width: WidthKV, Llama: LlamaTensor{"Vcur", []string{proj}}, Doc: "value projection incl. bias"})
 	qsrc, ksrc := "q", "k"
 	if c.QKNorm {
