@@ -12,11 +12,18 @@ import (
 
 // Build is the context a step's compiler gets: its resolved fields, and
 // the executor's buffers and kernels.
+//
+// The field accessors (Int, Float, String, In, Tensor, Has) only read the
+// fields the step declares (StepDef.Fields), with the kind it declares:
+// reading any other field is an error naming the step and the field, never
+// a silent zero (the ancestor's bug: a misspelled variable became 0).
 type Build struct {
 	e     *Executor
 	step  *Step
+	def   *StepDef
 	loops map[string]int
 	Layer int // value of the innermost loop variable, -1 outside repeats
+	err   error
 }
 
 // Errorf returns a SpecError at the path of field (or of the step).
@@ -28,44 +35,130 @@ func (b *Build) Errorf(field, format string, a ...any) error {
 	return specErr(p, format, a...)
 }
 
-// Has reports whether an optional field is present.
-func (b *Build) Has(field string) bool { _, ok := b.step.Fields[field]; return ok }
+// field returns the declaration of a field the step reads as one of
+// kinds, or an error when the step does not declare it (or declares it
+// as another kind).
+func (b *Build) field(field string, kinds ...FieldKind) (Field, error) {
+	for _, f := range b.def.Fields {
+		if f.Name != field {
+			continue
+		}
+		for _, k := range kinds {
+			if f.Kind == k {
+				return f, nil
+			}
+		}
+		return f, b.Errorf(field, "step %s reads its %s field %q as %s", b.step.Op, kindNames[f.Kind], field, kindNames[kinds[0]])
+	}
+	return Field{}, b.Errorf(field, "step %s reads field %q, which it does not declare", b.step.Op, field)
+}
 
-func (b *Build) value(field string) any {
-	v := b.step.Fields[field]
+// get returns the value of a declared field of one of kinds, with
+// variables resolved; an absent optional field is an error (ask Has
+// first).
+func (b *Build) get(field string, kinds ...FieldKind) (any, error) {
+	if _, err := b.field(field, kinds...); err != nil {
+		return nil, err
+	}
+	v, ok := b.step.Fields[field]
+	if !ok {
+		return nil, b.Errorf(field, "step %s reads its optional field %q, which the spec does not give", b.step.Op, field)
+	}
 	if r, ok := v.(varRef); ok {
 		if i, ok := b.loops[string(r)]; ok {
-			return i
+			return i, nil
 		}
-		return b.e.vars[string(r)]
+		x, ok := b.e.vars[string(r)]
+		if !ok {
+			return nil, b.Errorf(field, "undefined variable %q", string(r))
+		}
+		return x, nil
 	}
-	return v
+	return v, nil
 }
 
-// Int returns an int field.
-func (b *Build) Int(field string) int { i, _ := b.value(field).(int); return i }
+// Has reports whether a declared optional field is present. Asking about
+// a field the step does not declare fails the compilation of the step
+// (dsl.New returns the error even if the step's Build returns nil).
+func (b *Build) Has(field string) bool {
+	if _, err := b.field(field, FTensor, FBufIn, FBufOut, FCache, FInt, FFloat, FString, FCheckpoint); err != nil {
+		if b.err == nil {
+			b.err = err
+		}
+		return false
+	}
+	_, ok := b.step.Fields[field]
+	return ok
+}
 
-// Float returns a float field.
-func (b *Build) Float(field string) float32 {
-	switch v := b.value(field).(type) {
+// Int returns a declared int field.
+func (b *Build) Int(field string) (int, error) {
+	v, err := b.get(field, FInt)
+	if err != nil {
+		return 0, err
+	}
+	i, ok := v.(int)
+	if !ok {
+		return 0, b.Errorf(field, "want an int, got %T", v)
+	}
+	return i, nil
+}
+
+// Ints returns several declared int fields at once.
+func (b *Build) Ints(fields ...string) ([]int, error) {
+	out := make([]int, len(fields))
+	for i, f := range fields {
+		var err error
+		if out[i], err = b.Int(f); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Float returns a declared float field.
+func (b *Build) Float(field string) (float32, error) {
+	v, err := b.get(field, FFloat)
+	if err != nil {
+		return 0, err
+	}
+	switch x := v.(type) {
 	case float64:
-		return float32(v)
+		return float32(x), nil
 	case int:
-		return float32(v)
+		return float32(x), nil
 	}
-	return 0
+	return 0, b.Errorf(field, "want a float, got %T", v)
 }
 
-// String returns a string (or name) field.
-func (b *Build) String(field string) string { s, _ := b.value(field).(string); return s }
+// String returns a declared string field, or the name held by a
+// declared tensor, buffer, cache or checkpoint field.
+func (b *Build) String(field string) (string, error) {
+	v, err := b.get(field, FString, FTensor, FBufIn, FBufOut, FCache, FCheckpoint)
+	if err != nil {
+		return "", err
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", b.Errorf(field, "want a string, got %T", v)
+	}
+	return s, nil
+}
 
 // Tensor resolves a tensor field to the model's bound weight: the first
 // candidate name (with loop variables substituted) the model binds. It
 // returns nil for an absent optional field or optional tensor.
 func (b *Build) Tensor(field string) (*model.Weight, error) {
+	f, err := b.field(field, FTensor)
+	if err != nil {
+		return nil, err
+	}
 	name, ok := b.step.Fields[field].(string)
 	if !ok {
-		return nil, nil
+		if f.Optional {
+			return nil, nil
+		}
+		return nil, b.Errorf(field, "missing tensor field")
 	}
 	d := b.e.spec.Tensors[name]
 	var tried []string
@@ -84,13 +177,33 @@ func (b *Build) Tensor(field string) (*model.Weight, error) {
 	return nil, b.Errorf(field, "tensor %q: none of %v is in the model", name, tried)
 }
 
-// In returns the activation buffer named by an input field.
-func (b *Build) In(field string) *Act { return b.e.acts[b.String(field)] }
+// In returns the activation buffer named by a declared input field.
+func (b *Build) In(field string) (*Act, error) {
+	if _, err := b.field(field, FBufIn); err != nil {
+		return nil, err
+	}
+	name, err := b.String(field)
+	if err != nil {
+		return nil, err
+	}
+	a, ok := b.e.acts[name]
+	if !ok {
+		return nil, b.Errorf(field, "no earlier step writes buffer %q", name)
+	}
+	return a, nil
+}
 
-// Out declares (or reuses) the activation buffer named by an output field
-// with the given row width; f32 forces float32 storage (logits).
+// Out declares (or reuses) the activation buffer named by a declared
+// output field with the given row width; f32 forces float32 storage
+// (logits).
 func (b *Build) Out(field string, width int, f32 bool) (*Act, error) {
-	name := b.String(field)
+	if _, err := b.field(field, FBufOut); err != nil {
+		return nil, err
+	}
+	name, err := b.String(field)
+	if err != nil {
+		return nil, err
+	}
 	elem := b.e.act
 	if f32 {
 		elem = kernel.Float
@@ -106,9 +219,17 @@ func (b *Build) Out(field string, width int, f32 bool) (*Act, error) {
 	return a, nil
 }
 
-// Cache returns the KV cache named by a field for the current layer.
+// Cache returns the KV cache named by a declared cache field for the
+// current layer.
 func (b *Build) Cache(field string, width int) (*Act, error) {
-	name := fmt.Sprintf("%s@%d", b.String(field), b.Layer)
+	if _, err := b.field(field, FCache); err != nil {
+		return nil, err
+	}
+	base, err := b.String(field)
+	if err != nil {
+		return nil, err
+	}
+	name := fmt.Sprintf("%s@%d", base, b.Layer)
 	if a, ok := b.e.caches[name]; ok {
 		if a.Width != width {
 			return nil, b.Errorf(field, "cache %q was %d wide, now %d", name, a.Width, width)
@@ -175,8 +296,17 @@ func (b *Build) Round() bool { return b.e.round }
 // Emit appends an op to the program. Its dynamic parameters declared with
 // var=NAME are resolved at dispatch from "$pos", "$tokens", the spec's
 // int/float variables and the enclosing loop variables; Emit checks now
-// that each one will be found with the right kind.
+// that each one will be found with the right kind. It also checks each
+// checkpoint the op materializes against the model's checkpoint graph
+// (model.NewGraph): a kind the architecture has, produced inside a repeat
+// exactly when the graph says it is per block, as wide as the graph says,
+// and at most once per layer.
 func (b *Build) Emit(op *Op) error {
+	for _, c := range op.Checkpoints {
+		if err := b.checkCheckpoint(c); err != nil {
+			return err
+		}
+	}
 	op.vars = map[string]backend.Arg{}
 	for name, i := range b.loops {
 		op.vars["$"+name] = backend.Int(i)
@@ -201,6 +331,32 @@ func (b *Build) Emit(op *Op) error {
 		}
 	}
 	b.e.ops = append(b.e.ops, op)
+	return nil
+}
+
+// checkCheckpoint checks one materialized checkpoint against the graph.
+func (b *Build) checkCheckpoint(c Checkpoint) error {
+	g := b.e.graph
+	node, ok := g.Node(c.Kind)
+	if !ok {
+		return b.Errorf("", "checkpoint %s: a %s model has no such checkpoint (its graph: %s)", c.Kind, g.Config().Arch, strings.Join(g.Kinds(), ", "))
+	}
+	switch {
+	case node.Block && c.Layer < 0:
+		return b.Errorf("", "checkpoint %s is produced by every block: emit it inside a repeat", c.Kind)
+	case !node.Block && c.Layer >= 0:
+		return b.Errorf("", "checkpoint %s is produced once, outside the blocks: emit it outside a repeat", c.Kind)
+	case c.Buf == nil:
+		return b.Errorf("", "checkpoint %s has no buffer", c.Kind)
+	}
+	if want := node.Width.Of(g.Config()); c.Buf.Width != want {
+		return b.Errorf("", "checkpoint %s is %d wide, the checkpoint graph says %s = %d", c.Kind, c.Buf.Width, node.Width, want)
+	}
+	name := model.CheckpointName(c.Kind, c.Layer)
+	if b.e.emitted[name] {
+		return b.Errorf("", "checkpoint %s is materialized twice", name)
+	}
+	b.e.emitted[name] = true
 	return nil
 }
 

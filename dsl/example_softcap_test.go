@@ -42,7 +42,14 @@ func init() {
 			{Name: "eps", Kind: dsl.FFloat}, {Name: "w", Kind: dsl.FTensor},
 			{Name: "out", Kind: dsl.FBufOut}, {Name: "checkpoint", Kind: dsl.FCheckpoint, Optional: true}},
 		Build: func(b *dsl.Build) error {
-			x := b.In("input")
+			x, err := b.In("input")
+			if err != nil {
+				return err
+			}
+			eps, err := b.Float("eps") // an error, not 0, if misspelled
+			if err != nil {
+				return err
+			}
 			ws, err := b.Weights("gamma", "w")
 			if err != nil {
 				return err
@@ -55,13 +62,17 @@ func init() {
 			if err != nil {
 				return err
 			}
-			l, err := b.Kernel("softcap_head", []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: b.Float("eps")}},
+			l, err := b.Kernel("softcap_head", []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: eps}},
 				&kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type}, K: x.Width, N: []int{ws[1].N}, In: x.Elem, Out: out.Elem},
 				[]kernel.Epilogue{&Softcap{}})
 			if err != nil {
 				return err
 			}
-			return b.Emit(&dsl.Op{L: l, Checkpoints: b.CheckpointsOf(out), Bind: func(r *dsl.Run) kernel.Binding {
+			cps, err := b.CheckpointsOf(out)
+			if err != nil {
+				return err
+			}
+			return b.Emit(&dsl.Op{L: l, Checkpoints: cps, Bind: func(r *dsl.Run) kernel.Binding {
 				return kernel.Binding{"x": x.At(0), "gamma": backend.Buf(bufs[0]), "w0": backend.Buf(bufs[1]), "y0": out.At(0)}
 			}})
 		},

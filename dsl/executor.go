@@ -4,6 +4,7 @@ import (
 	"embed"
 	"fmt"
 	"os"
+	"strings"
 	"unsafe"
 
 	"github.com/metallic-go/metallic/backend"
@@ -65,6 +66,8 @@ type Executor struct {
 	n           int // positions in the cache
 	hook        model.Hook
 	logits      *Act
+	graph       *model.Graph    // the model's checkpoint graph
+	emitted     map[string]bool // full checkpoint names materialized by the program
 }
 
 // New compiles the spec (opts.Spec or the embedded one) for m on the
@@ -100,7 +103,8 @@ func newFromSpec(m *model.Model, spec *Spec, opts Options) (*Executor, error) {
 	}
 	e := &Executor{m: m, spec: spec, be: be, act: kernel.ActType(dt == backend.F16),
 		vars: map[string]any{}, weights: map[string]*model.Weight{}, wbufs: map[string]backend.Buffer{},
-		acts: map[string]*Act{}, caches: map[string]*Act{}, kernels: map[uint64]*Loaded{}}
+		acts: map[string]*Act{}, caches: map[string]*Act{}, kernels: map[uint64]*Loaded{},
+		graph: model.NewGraph(&m.Config), emitted: map[string]bool{}}
 	e.round = !opts.ExactDot
 	e.ctx = opts.Ctx
 	if e.ctx <= 0 {
@@ -133,6 +137,10 @@ func newFromSpec(m *model.Model, spec *Spec, opts Options) (*Executor, error) {
 	if e.logits == nil {
 		be.Close()
 		return nil, specErr("forward", "no step produces the logits checkpoint")
+	}
+	if err := e.checkOrder(); err != nil {
+		be.Close()
+		return nil, err
 	}
 	return e, nil
 }
@@ -167,12 +175,18 @@ func (e *Executor) indexWeights() {
 	}
 }
 
+// repeatDef declares the field of a repeat that compile reads.
+var repeatDef = StepDef{Fields: []Field{{Name: "count", Kind: FInt}}}
+
 func (e *Executor) compile(steps []*Step, loops map[string]int, layer int) error {
 	for _, st := range steps {
 		if st.Op == "repeat" {
-			b := &Build{e: e, step: st, loops: loops, Layer: layer}
+			b := &Build{e: e, step: st, def: &repeatDef, loops: loops, Layer: layer}
 			st.Fields["count"] = st.Count
-			n := b.Int("count")
+			n, err := b.Int("count")
+			if err != nil {
+				return err
+			}
 			if n < 0 || n > 1<<12 {
 				return b.Errorf("count", "repeat count %d out of range", n)
 			}
@@ -187,8 +201,13 @@ func (e *Executor) compile(steps []*Step, loops map[string]int, layer int) error
 			}
 			continue
 		}
-		b := &Build{e: e, step: st, loops: loops, Layer: layer}
-		if err := stepDefs[st.Op].Build(b); err != nil {
+		def := stepDefs[st.Op]
+		b := &Build{e: e, step: st, def: &def, loops: loops, Layer: layer}
+		err := def.Build(b)
+		if b.err != nil {
+			return b.err
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -230,6 +249,23 @@ func (e *Executor) Checkpoints() []string {
 		}
 	}
 	return out
+}
+
+// checkOrder checks that the program materializes its checkpoint kinds in
+// the order of the checkpoint graph.
+func (e *Executor) checkOrder() error {
+	kinds := e.graph.Kinds()
+	i := 0
+	for _, k := range e.Checkpoints() {
+		for i < len(kinds) && kinds[i] != k {
+			i++
+		}
+		if i == len(kinds) {
+			return specErr("forward", "checkpoints materialized in the order %s, not in the order of the checkpoint graph (%s)",
+				strings.Join(e.Checkpoints(), ", "), strings.Join(kinds, ", "))
+		}
+	}
+	return nil
 }
 
 // Close releases the backend.

@@ -227,13 +227,4 @@ type varRef string
 // "$name". Plain strings are literals.
 func isVarRef(s string) bool { return len(s) > 1 && s[0] == '$' }
 
-func knownCheckpoint(k string) bool {
-	for _, l := range [][]string{model.GlobalBefore, model.PerLayer, model.GlobalAfter} {
-		for _, c := range l {
-			if c == k {
-				return true
-			}
-		}
-	}
-	return false
-}
+func knownCheckpoint(k string) bool { return model.IsKind(k) }

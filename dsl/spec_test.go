@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/metallic-go/metallic/model"
 )
 
@@ -102,6 +104,17 @@ func TestSpecCompileErrors(t *testing.T) {
 		{"rope style", "forward[1].steps[1].style", "want \"neox\" or \"normal\"", func(s map[string]any) { step(s, 1, 1)["style"] = "sideways" }},
 		{"architecture mismatch", "architecture", "model is \"llama\"", func(s map[string]any) { s["architecture"] = "qwen2" }},
 		{"wrong K", "forward[1].steps[5].w", "has K=", func(s map[string]any) { step(s, 1, 5)["w"] = "attn_output"; step(s, 1, 5)["input"] = "ffn_act" }},
+		// Checks against the model's checkpoint graph (model.NewGraph).
+		{"checkpoint of another architecture", "forward[1].steps[3]", "a llama model has no such checkpoint", func(s map[string]any) { step(s, 1, 3)["checkpoint"] = "q_norm" }},
+		{"checkpoint width", "forward[2]", "is 512 wide, the checkpoint graph says d = 64", func(s map[string]any) { step(s, 2)["checkpoint"] = "output_norm" }},
+		{"global checkpoint in a block", "forward[1].steps[3]", "produced once, outside the blocks", func(s map[string]any) { step(s, 1, 3)["checkpoint"] = "logits" }},
+		{"block checkpoint outside the blocks", "forward[2]", "produced by every block", func(s map[string]any) { step(s, 2)["checkpoint"] = "l_out" }},
+		{"checkpoint twice", "forward[1].steps[5]", "blk.0.l_out is materialized twice", func(s map[string]any) { step(s, 1, 3)["checkpoint"] = "l_out" }},
+		{"checkpoint order", "forward", "not in the order of the checkpoint graph", func(s map[string]any) { step(s, 1, 3)["checkpoint"] = "ffn_out" }},
+		{"embedding in a block", "forward[1].steps[0]", "embd is produced once", func(s map[string]any) {
+			inner := step(s, 1)["steps"].([]any)
+			step(s, 1)["steps"] = append([]any{map[string]any{"op": "embed", "table": "token_embd", "out": "x"}}, inner...)
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -130,9 +143,7 @@ func TestUserSpecFileAndRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if got := greedy(t, p, 8); !equal32(got, goldenStories[:8]) {
-		t.Fatalf("user spec: %v, want %v", got, goldenStories[:8])
-	}
+	assert.Equal(t, goldenStories[:8], greedy(t, p, 8), "user spec: greedy tokens")
 	if _, err := New(m, Options{PathOptions: model.PathOptions{Spec: filepath.Join(t.TempDir(), "missing.json")}}); err == nil {
 		t.Fatal("missing spec file accepted")
 	}
@@ -141,16 +152,4 @@ func TestUserSpecFileAndRegistry(t *testing.T) {
 		t.Fatalf("Options.Spec should win over PathOptions.Spec: %v", err)
 	}
 	e.Close()
-}
-
-func equal32(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -99,11 +99,18 @@ func buildEmbed(b *Build) error {
 	e := b.e
 	return b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
 		return kernel.Binding{"table": backend.Buf(tb), "ids": backend.Buf(e.ids), "y": out.At(0)}
-	}, Checkpoints: []Checkpoint{{Kind: "embd", Layer: -1, Buf: out}}})
+	}, Checkpoints: []Checkpoint{{Kind: "embd", Layer: b.Layer, Buf: out}}})
 }
 
 func buildQKV(b *Build) error {
-	x := b.In("input")
+	x, err := b.In("input")
+	if err != nil {
+		return err
+	}
+	eps, err := b.Float("eps")
+	if err != nil {
+		return err
+	}
 	ws, err := b.Weights("gamma", "wq", "wk", "wv", "bq", "bk", "bv")
 	if err != nil {
 		return err
@@ -143,7 +150,7 @@ func buildQKV(b *Build) error {
 	if nb == 3 {
 		epis = append(epis, &kernel.Bias{Types: []gguf.Type{ws[4].Type, ws[5].Type, ws[6].Type}})
 	}
-	l, err := b.Kernel("rmsnorm_qkv", []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: b.Float("eps")}}, g, epis)
+	l, err := b.Kernel("rmsnorm_qkv", []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: eps}}, g, epis)
 	if err != nil {
 		return err
 	}

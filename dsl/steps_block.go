@@ -8,22 +8,40 @@ import (
 )
 
 func buildRope(b *Build) error {
-	q, k := b.In("q"), b.In("k")
-	heads, kvh, hd := b.Int("heads"), b.Int("kv_heads"), b.Int("head_dim")
-	rd := b.Int("rope_dim")
+	q, err := b.In("q")
+	if err != nil {
+		return err
+	}
+	k, err := b.In("k")
+	if err != nil {
+		return err
+	}
+	ns, err := b.Ints("heads", "kv_heads", "head_dim", "rope_dim")
+	if err != nil {
+		return err
+	}
+	heads, kvh, hd, rd := ns[0], ns[1], ns[2], ns[3]
+	base, err := b.Float("base")
+	if err != nil {
+		return err
+	}
 	if heads <= 0 || kvh <= 0 || hd <= 0 || q.Width != heads*hd || k.Width != kvh*hd {
 		return b.Errorf("", "q is %d wide and k %d wide, want heads·head_dim = %d and kv_heads·head_dim = %d", q.Width, k.Width, heads*hd, kvh*hd)
 	}
 	if rd <= 0 || rd > hd || rd%2 != 0 {
 		return b.Errorf("rope_dim", "rope_dim %d must be even and in (0, %d]", rd, hd)
 	}
+	style, err := b.String("style")
+	if err != nil {
+		return err
+	}
 	var neox bool
-	switch s := b.String("style"); s {
+	switch style {
 	case "neox":
 		neox = true
 	case "normal":
 	default:
-		return b.Errorf("style", "want \"neox\" or \"normal\", got %q", s)
+		return b.Errorf("style", "want \"neox\" or \"normal\", got %q", style)
 	}
 	norms, err := b.Weights("q_norm", "k_norm")
 	if err != nil {
@@ -32,8 +50,14 @@ func buildRope(b *Build) error {
 	if (norms[0] == nil) != (norms[1] == nil) {
 		return b.Errorf("q_norm", "q_norm and k_norm go together")
 	}
-	if norms[0] != nil && !b.Has("eps") {
-		return b.Errorf("eps", "missing float field (needed by q_norm/k_norm)")
+	var eps float32
+	if norms[0] != nil {
+		if !b.Has("eps") {
+			return b.Errorf("eps", "missing float field (needed by q_norm/k_norm)")
+		}
+		if eps, err = b.Float("eps"); err != nil {
+			return err
+		}
 	}
 	qout, err := b.Out("q_out", q.Width, false)
 	if err != nil {
@@ -50,12 +74,12 @@ func buildRope(b *Build) error {
 			if norm.K != hd {
 				return nil, nil, b.Errorf(name+"_norm", "tensor %s has %d elements, want head_dim %d", norm.Name, norm.K, hd)
 			}
-			pros = append(pros, &kernel.RMSNorm{Gamma: norm.Type, Eps: b.Float("eps")})
+			pros = append(pros, &kernel.RMSNorm{Gamma: norm.Type, Eps: eps})
 			if gb, err = b.Weight(norm); err != nil {
 				return nil, nil, err
 			}
 		}
-		pros = append(pros, &kernel.Rope{NeoX: neox, Dim: rd, Base: b.Float("base")})
+		pros = append(pros, &kernel.Rope{NeoX: neox, Dim: rd, Base: base})
 		l, err := b.Kernel("rope_"+name, pros, &kernel.Copy{N: hd, Segs: segs, SrcStride: in.Width,
 			DstStride: in.Width, In: in.Elem, Out: qout.Elem, Offset: offset}, nil)
 		return l, gb, err
@@ -85,8 +109,15 @@ func buildRope(b *Build) error {
 }
 
 func buildAttention(b *Build) error {
-	q := b.In("q")
-	heads, kvh, hd := b.Int("heads"), b.Int("kv_heads"), b.Int("head_dim")
+	q, err := b.In("q")
+	if err != nil {
+		return err
+	}
+	ns, err := b.Ints("heads", "kv_heads", "head_dim")
+	if err != nil {
+		return err
+	}
+	heads, kvh, hd := ns[0], ns[1], ns[2]
 	if q.Width != heads*hd {
 		return b.Errorf("q", "q is %d wide, want heads·head_dim = %d", q.Width, heads*hd)
 	}
@@ -113,26 +144,34 @@ func buildAttention(b *Build) error {
 }
 
 // CheckpointsOf returns the checkpoint named by the step's optional
-// "checkpoint" field for out; "logits" also makes out the logits that
-// Forward returns.
-func (b *Build) CheckpointsOf(out *Act) []Checkpoint {
+// "checkpoint" field for out, at the current layer (Emit checks it against
+// the checkpoint graph); "logits" also makes out the logits that Forward
+// returns.
+func (b *Build) CheckpointsOf(out *Act) ([]Checkpoint, error) {
 	if !b.Has("checkpoint") {
-		return nil
+		return nil, nil
 	}
-	c := Checkpoint{Kind: b.String("checkpoint"), Layer: b.Layer, Buf: out}
-	if c.Kind == "logits" || c.Kind == "embd" || c.Kind == "output_norm" {
-		c.Layer = -1
+	kind, err := b.String("checkpoint")
+	if err != nil {
+		return nil, err
 	}
-	if c.Kind == "logits" {
+	if kind == "logits" {
 		b.e.logits = out
 	}
-	return []Checkpoint{c}
+	return []Checkpoint{{Kind: kind, Layer: b.Layer, Buf: out}}, nil
 }
 
 func buildGemvResidual(b *Build) error {
-	x, res := b.In("input"), b.In("residual")
-	if b.String("input") == b.String("out") {
-		return b.Errorf("out", "the output must not overwrite the input %q", b.String("input"))
+	x, err := b.In("input")
+	if err != nil {
+		return err
+	}
+	res, err := b.In("residual")
+	if err != nil {
+		return err
+	}
+	if b.step.Fields["input"] == b.step.Fields["out"] {
+		return b.Errorf("out", "the output must not overwrite the input %q", x.Name)
 	}
 	ws, err := b.Weights("w", "bias")
 	if err != nil {
@@ -169,17 +208,28 @@ func buildGemvResidual(b *Build) error {
 			return err
 		}
 	}
+	cps, err := b.CheckpointsOf(out)
+	if err != nil {
+		return err
+	}
 	return b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
 		bd := kernel.Binding{"x": x.At(0), "w0": backend.Buf(wb), "y0": out.At(0), "residual": res.At(0)}
 		if bb != nil {
 			bd["b0"] = backend.Buf(bb)
 		}
 		return bd
-	}, Checkpoints: b.CheckpointsOf(out)})
+	}, Checkpoints: cps})
 }
 
 func buildSwiGLU(b *Build) error {
-	x := b.In("input")
+	x, err := b.In("input")
+	if err != nil {
+		return err
+	}
+	eps, err := b.Float("eps")
+	if err != nil {
+		return err
+	}
 	ws, err := b.Weights("gamma", "gate", "up")
 	if err != nil {
 		return err
@@ -199,7 +249,7 @@ func buildSwiGLU(b *Build) error {
 	if err != nil {
 		return err
 	}
-	l, err := b.Kernel("rmsnorm_swiglu", []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: b.Float("eps")}},
+	l, err := b.Kernel("rmsnorm_swiglu", []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: eps}},
 		&kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type, ws[2].Type}, K: x.Width, N: []int{ws[1].N}, In: x.Elem, Out: out.Elem, Pair: true},
 		[]kernel.Epilogue{kernel.SwiGLU{}})
 	if err != nil {
@@ -218,7 +268,14 @@ func buildSwiGLU(b *Build) error {
 }
 
 func buildNormGemv(b *Build) error {
-	x := b.In("input")
+	x, err := b.In("input")
+	if err != nil {
+		return err
+	}
+	eps, err := b.Float("eps")
+	if err != nil {
+		return err
+	}
 	ws, err := b.Weights("gamma", "w")
 	if err != nil {
 		return err
@@ -229,12 +286,19 @@ func buildNormGemv(b *Build) error {
 	if err := b.checkK("w", ws[1], x.Width); err != nil {
 		return err
 	}
-	logits := b.String("checkpoint") == "logits"
+	logits := false
+	if b.Has("checkpoint") {
+		kind, err := b.String("checkpoint")
+		if err != nil {
+			return err
+		}
+		logits = kind == "logits"
+	}
 	out, err := b.Out("out", ws[1].N, logits)
 	if err != nil {
 		return err
 	}
-	l, err := b.Kernel("rmsnorm_gemv", []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: b.Float("eps")}},
+	l, err := b.Kernel("rmsnorm_gemv", []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: eps}},
 		&kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type}, K: x.Width, N: []int{ws[1].N}, In: x.Elem, Out: out.Elem}, nil)
 	if err != nil {
 		return err
@@ -247,7 +311,11 @@ func buildNormGemv(b *Build) error {
 	if err != nil {
 		return err
 	}
+	cps, err := b.CheckpointsOf(out)
+	if err != nil {
+		return err
+	}
 	return b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
 		return kernel.Binding{"x": x.At(0), "gamma": backend.Buf(gb), "w0": backend.Buf(wb), "y0": out.At(0)}
-	}, Checkpoints: b.CheckpointsOf(out)})
+	}, Checkpoints: cps})
 }

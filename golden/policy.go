@@ -39,8 +39,7 @@ func DefaultPolicy(storage string) (Policy, error) {
 		return Policy{}, fmt.Errorf("golden: storage %q must be f32 or f16", storage)
 	}
 	p := Policy{Name: "nmse-by-kind/v1/" + storage}
-	kinds := append(append(append([]string{}, model.GlobalBefore...), model.PerLayer...), model.GlobalAfter...)
-	kinds = append(kinds, tensorGenLogits)
+	kinds := append(model.Kinds(), tensorGenLogits)
 	for _, k := range kinds {
 		v, ok := table[k]
 		if !ok {

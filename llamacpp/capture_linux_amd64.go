@@ -3,6 +3,7 @@ package llamacpp
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,67 +47,44 @@ func readTensor(t unsafe.Pointer) tensorInfo {
 	return ti
 }
 
-// A rule maps a llama.cpp graph tensor, by name (layer suffix removed) and
-// ggml op, to a checkpoint kind.
-type rule struct {
-	name, op, kind string
+// mapping is how the eval callback recognizes checkpoints, derived from
+// the checkpoint graph's llama.cpp names (model.Node.Llama). Names repeat
+// in llama.cpp's graph (Qcur-L is the projection, its bias ADD, a reshape
+// view and the RoPE result), so the op disambiguates; a second match of
+// one checkpoint in a forward call is reported as an error.
+type mapping struct {
+	graph *model.Graph
+	// named maps {tensor name without "-L", ggml op} to a checkpoint kind.
+	named map[[2]string]string
+	// byInput maps a checkpoint kind to the unnamed node computed from it:
+	// the tensor of one of its ops that has the kind's tensor as a source
+	// (Wo·kqv_out, named attn_out-L in llama's graph and left unnamed in
+	// qwen2/qwen3's).
+	byInput map[string]unnamed
 }
 
-// rules returns the mapping for cfg. Names repeat in llama.cpp's graph
-// (Qcur-L is the projection, its bias ADD, a reshape view and the RoPE
-// result), so the op disambiguates; a second match of one checkpoint in a
-// forward call is reported as an error.
-func rules(cfg *model.Config) []rule {
-	proj := "MUL_MAT"
-	if cfg.QKVBias {
-		proj = "ADD"
-	}
-	r := []rule{
-		{"embd", "GET_ROWS", "embd"},
-		{"attn_norm", "MUL", "attn_norm"},
-		{"Qcur", proj, "q"},
-		{"Kcur", proj, "k"},
-		{"Vcur", proj, "v"},
-	}
-	if cfg.QKNorm {
-		r = append(r, rule{"Qcur_normed", "MUL", "q_norm"}, rule{"Kcur_normed", "MUL", "k_norm"})
-	}
-	return append(r,
-		rule{"Qcur", "ROPE", "q_rope"},
-		rule{"Kcur", "ROPE", "k_rope"},
-		rule{"kqv_out", "CONT", "attn_out"},
-		rule{"ffn_inp", "ADD", "ffn_inp"},
-		rule{"ffn_norm", "MUL", "ffn_norm"},
-		rule{"ffn_gate", "MUL_MAT", "ffn_gate"},
-		rule{"ffn_up", "MUL_MAT", "ffn_up"},
-		rule{"ffn_swiglu", "GLU", "ffn_act"},
-		rule{"ffn_out", "MUL_MAT", "ffn_out"},
-		rule{"l_out", "ADD", "l_out"},
-		rule{"result_norm", "MUL", "output_norm"},
-		rule{"result_output", "MUL_MAT", "logits"},
-	)
+type unnamed struct {
+	ops  []string
+	kind string
 }
 
-// Checkpoints lists the checkpoint kinds the eval callback maps, in
-// execution order: embd, attn_norm, q, k, v, (q_norm, k_norm for qwen3),
-// q_rope, k_rope, attn_out, attn_proj, ffn_inp, ffn_norm, ffn_gate, ffn_up,
-// ffn_act, ffn_out, l_out, output_norm, logits.
-func (p *Path) Checkpoints() []string {
-	// attn_proj has no rule: it is matched by its input, kqv_out-L (see onEval).
-	have := map[string]bool{"attn_proj": true}
-	for _, r := range rules(&p.cfg) {
-		have[r.kind] = true
-	}
-	var out []string
-	for _, group := range [][]string{model.GlobalBefore, model.PerLayer, model.GlobalAfter} {
-		for _, k := range group {
-			if have[k] {
-				out = append(out, k)
-			}
+func newMapping(cfg *model.Config) *mapping {
+	m := &mapping{graph: model.NewGraph(cfg), named: map[[2]string]string{}, byInput: map[string]unnamed{}}
+	for _, n := range m.graph.Nodes() {
+		if n.Llama.Name == "" {
+			m.byInput[n.Inputs[0]] = unnamed{n.Llama.Ops, n.Kind}
+			continue
+		}
+		for _, op := range n.Llama.Ops {
+			m.named[[2]string{n.Llama.Name, op}] = n.Kind
 		}
 	}
-	return out
+	return m
 }
+
+// Checkpoints lists the checkpoint kinds the eval callback maps: every kind
+// of the model's checkpoint graph (model.NewGraph), in its order.
+func (p *Path) Checkpoints() []string { return model.NewGraph(&p.cfg).Kinds() }
 
 // splitName splits "attn_norm-3" into ("attn_norm", 3) and "result_norm"
 // into ("result_norm", -1).
@@ -121,26 +99,48 @@ func splitName(s string) (string, int) {
 
 // capture is the state of one llama_decode call with a hook installed.
 type capture struct {
-	p     *Path
-	pos   int
-	T     int
-	rules map[[2]string]string // {name, op} -> kind
-	seen  map[string]bool
-	kqv   map[unsafe.Pointer]int // kqv_out-L tensors seen, to find Wo·kqv_out (unnamed in qwen2/qwen3)
-	err   error
+	p    *Path
+	pos  int
+	T    int
+	m    *mapping
+	seen map[string]bool
+	// srcs are the tensors seen that an unnamed checkpoint is found by
+	// (kqv_out-L), with their kind and layer.
+	srcs map[unsafe.Pointer]source
+	err  error
+}
+
+type source struct {
+	kind  string
+	layer int
 }
 
 func newCapture(p *Path, T int) *capture {
-	c := &capture{p: p, pos: p.n, T: T, rules: map[[2]string]string{}, seen: map[string]bool{}, kqv: map[unsafe.Pointer]int{}}
-	for _, r := range rules(&p.cfg) {
-		c.rules[[2]string{r.name, r.op}] = r.kind
-	}
-	return c
+	return &capture{p: p, pos: p.n, T: T, m: newMapping(&p.cfg), seen: map[string]bool{}, srcs: map[unsafe.Pointer]source{}}
 }
 
-// traceEval, when set (by tests), sees every tensor the eval callback is
-// asked about during a capture.
-var traceEval func(name, op string, typ int32, ne [4]int64)
+// match returns the checkpoint kind and layer of a graph tensor, if it is
+// one, and remembers the sources of unnamed checkpoints.
+func (c *capture) match(t unsafe.Pointer, ti tensorInfo, op string) (string, int, bool) {
+	base, layer := splitName(ti.name)
+	kind, ok := c.m.named[[2]string{base, op}]
+	if ok {
+		if _, isSrc := c.m.byInput[kind]; isSrc {
+			c.srcs[t] = source{kind, layer}
+		}
+	} else {
+		for _, src := range ti.src {
+			s, found := c.srcs[src]
+			if u := c.m.byInput[s.kind]; found && slices.Contains(u.ops, op) {
+				kind, layer, ok = u.kind, s.layer, true
+			}
+		}
+	}
+	if n, known := c.m.graph.Node(kind); ok && known && !n.Block {
+		layer = -1
+	}
+	return kind, layer, ok
+}
 
 var evalCB struct {
 	once sync.Once
@@ -173,21 +173,14 @@ func onEval(t unsafe.Pointer, ask, ud uintptr) uintptr {
 	c := p.cap
 	ti := readTensor(t)
 	op := p.l.op(ti.op)
-	base, layer := splitName(ti.name)
-	kind, ok := c.rules[[2]string{base, op}]
-	if kind == "attn_out" {
-		c.kqv[t] = layer
-	}
-	if op == "MUL_MAT" {
-		// The attention output projection is named attn_out-L in llama's
-		// graph and left unnamed in qwen2/qwen3's: find it by its input.
-		if l, isProj := c.kqv[ti.src[1]]; isProj {
-			kind, layer, ok = "attn_proj", l, true
-		}
-	}
+	kind, layer, ok := c.match(t, ti, op)
 	if asking {
-		if traceEval != nil {
-			traceEval(ti.name, op, ti.typ, ti.ne)
+		if p.trace != nil {
+			n := GraphNode{Name: ti.name, Op: op, Type: gguf.Type(ti.typ).String(), Shape: ti.ne}
+			if ok {
+				n.Checkpoint = model.CheckpointName(kind, layer)
+			}
+			*p.trace = append(*p.trace, n)
 		}
 		if ok && c.err == nil {
 			return 1
@@ -195,12 +188,30 @@ func onEval(t unsafe.Pointer, ask, ud uintptr) uintptr {
 		return 0
 	}
 	if ok && c.err == nil {
-		if kind == "embd" || kind == "output_norm" || kind == "logits" {
-			layer = -1
-		}
 		c.deliver(t, ti, kind, layer)
 	}
 	return 1
+}
+
+// Trace runs tokens from position 0 (after a Reset) and returns every
+// node of llama.cpp's compute graph the eval callback was asked about, in
+// the order it was asked, each with the checkpoint it maps to: the tool
+// for extending the checkpoint graph's llama.cpp names (model.Node.Llama).
+// It leaves the cache empty.
+func (p *Path) Trace(tokens []int32) ([]GraphNode, error) {
+	var nodes []GraphNode
+	hook := p.hook
+	p.trace = &nodes
+	if hook == nil {
+		p.hook = func(*model.Tensor) {}
+	}
+	defer func() { p.hook, p.trace = hook, nil }()
+	p.Reset()
+	defer p.Reset()
+	if _, err := p.Forward(tokens, 0); err != nil {
+		return nil, err
+	}
+	return nodes, nil
 }
 
 // deliver copies t into a model.Tensor, calls the hook and writes back what

@@ -2,10 +2,16 @@ package llamacpp
 
 import (
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/metallic-go/metallic/gguf"
 	"github.com/metallic-go/metallic/model"
+	"github.com/metallic-go/metallic/synth"
 )
 
 // captureRun runs tokens with a hook that copies every checkpoint.
@@ -31,6 +37,36 @@ func captureRun(t *testing.T, p *Path, tokens []int32, perturb func(*model.Tenso
 	return got, order, logits
 }
 
+// TestCaptureGraph: for each architecture (synth tiny-llama, tiny-qwen2
+// with q/k/v biases, tiny-qwen3 with q/k norms and h·hd ≠ d), the eval
+// callback delivers exactly the model's checkpoint graph, in order, with
+// the graph's widths: the mapping derived from model.Node.Llama finds
+// every tensor, attn_proj by its input included.
+func TestCaptureGraph(t *testing.T) {
+	requireLib(t)
+	for _, preset := range []string{"tiny-llama", "tiny-qwen2", "tiny-qwen3"} {
+		t.Run(preset, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), preset+".gguf")
+			_, err := synth.WriteFile(file, synth.Options{Preset: preset, DType: gguf.TypeF32, Seed: 7})
+			require.NoError(t, err)
+			m, err := model.Open(file)
+			require.NoError(t, err)
+			defer m.Close()
+			p, err := New(m, Options{PathOptions: model.PathOptions{Threads: 1, Ctx: 16}})
+			require.NoError(t, err)
+			defer p.Close()
+			g := model.NewGraph(&m.Config)
+			got, order, _ := captureRun(t, p, []int32{1, 2, 3}, nil)
+			assert.ElementsMatch(t, g.Names(), order, "checkpoints delivered (in llama.cpp's own order)")
+			for _, name := range g.Names() {
+				if tt, ok := got[name]; ok {
+					assert.Equal(t, g.Cols(tt.Name[strings.LastIndexByte(tt.Name, '.')+1:]), tt.Cols, "%s: width", name)
+				}
+			}
+		})
+	}
+}
+
 func TestCaptureEveryCheckpoint(t *testing.T) {
 	m, p := openStories(t, Options{})
 	cfg := m.Config
@@ -42,43 +78,20 @@ func TestCaptureEveryCheckpoint(t *testing.T) {
 	}
 	got, order, logits := captureRun(t, p, tokens, nil)
 
-	width := map[string]int{
-		"embd": cfg.Dim, "attn_norm": cfg.Dim, "q": cfg.Heads * cfg.HeadDim, "k": cfg.KVHeads * cfg.HeadDim,
-		"v": cfg.KVHeads * cfg.HeadDim, "q_rope": cfg.Heads * cfg.HeadDim, "k_rope": cfg.KVHeads * cfg.HeadDim,
-		"attn_out": cfg.Heads * cfg.HeadDim, "attn_proj": cfg.Dim, "ffn_inp": cfg.Dim, "ffn_norm": cfg.Dim,
-		"ffn_gate": cfg.FF, "ffn_up": cfg.FF, "ffn_act": cfg.FF, "ffn_out": cfg.Dim, "l_out": cfg.Dim,
-		"output_norm": cfg.Dim, "logits": cfg.Vocab,
-	}
-	var want []string
-	for _, kind := range p.Checkpoints() {
-		if _, ok := width[kind]; !ok {
-			t.Errorf("Checkpoints lists %q, not expected for llama", kind)
-		}
-		if _, l, err := model.ParseCheckpoint(kind); err == nil && l == -1 {
-			want = append(want, kind)
-			continue
-		}
-		for l := range cfg.Layers {
-			want = append(want, model.CheckpointName(kind, l))
-		}
-	}
-	if len(p.Checkpoints()) != 18 {
-		t.Errorf("Checkpoints() = %v, want 18 kinds", p.Checkpoints())
-	}
-	for _, name := range want {
+	// Every checkpoint of the graph, in the graph's order, with its width.
+	g := model.NewGraph(&cfg)
+	assert.Equal(t, g.Kinds(), p.Checkpoints(), "Checkpoints()")
+	assert.ElementsMatch(t, g.Names(), order, "checkpoints delivered (in llama.cpp's own order)")
+	for _, name := range g.Names() {
 		tt, ok := got[name]
-		if !ok {
-			t.Errorf("checkpoint %s not delivered", name)
+		if !assert.True(t, ok, "checkpoint %s not delivered", name) {
 			continue
 		}
-		kind, layer, _ := model.ParseCheckpoint(name)
-		if tt.Rows != T || tt.Cols != width[kind] || len(tt.Data) != T*width[kind] || tt.Layer != layer || tt.Pos != 0 {
-			t.Errorf("%s: rows %d cols %d len %d layer %d pos %d, want %d×%d layer %d pos 0",
-				name, tt.Rows, tt.Cols, len(tt.Data), tt.Layer, tt.Pos, T, width[kind], layer)
-		}
-	}
-	if len(order) != len(want) {
-		t.Errorf("delivered %d checkpoints, want %d", len(order), len(want))
+		node, layer, err := g.Check(name)
+		require.NoError(t, err)
+		w := node.Width.Of(&cfg)
+		assert.Equal(t, [5]int{T, w, T * w, layer, 0}, [5]int{tt.Rows, tt.Cols, len(tt.Data), tt.Layer, tt.Pos},
+			"%s: rows, cols, len(data), layer, pos", name)
 	}
 	for i := range plain {
 		if math.Float32bits(plain[i]) != math.Float32bits(logits[i]) || math.Float32bits(got["logits"].Data[i]) != math.Float32bits(logits[i]) {

@@ -64,27 +64,13 @@
 // With a hook installed, the context's cb_eval callback is asked about
 // every graph node. Names repeat in llama.cpp's graph (Qcur-L is the
 // projection, its bias ADD, a RESHAPE view and the ROPE result), so a node
-// is mapped by its name without the "-L" suffix and its ggml op:
-//
-//	embd         embd            GET_ROWS
-//	attn_norm    attn_norm-L     MUL
-//	q, k, v      Qcur/Kcur/Vcur-L MUL_MAT (ADD when the model has q/k/v biases)
-//	q_norm       Qcur_normed-L   MUL (qwen3)
-//	k_norm       Kcur_normed-L   MUL (qwen3)
-//	q_rope       Qcur-L          ROPE
-//	k_rope       Kcur-L          ROPE
-//	attn_out     kqv_out-L       CONT
-//	attn_proj    the MUL_MAT whose input is kqv_out-L (named attn_out-L for
-//	             llama, unnamed for qwen2/qwen3)
-//	ffn_inp      ffn_inp-L       ADD
-//	ffn_norm     ffn_norm-L      MUL
-//	ffn_gate     ffn_gate-L      MUL_MAT
-//	ffn_up       ffn_up-L        MUL_MAT
-//	ffn_act      ffn_swiglu-L    GLU
-//	ffn_out      ffn_out-L       MUL_MAT
-//	l_out        l_out-L         ADD
-//	output_norm  result_norm     MUL
-//	logits       result_output   MUL_MAT
+// is mapped by its name without the "-L" suffix and its ggml op, as the
+// checkpoint graph gives them (model.NewGraph, Node.Llama: Qcur MUL_MAT for
+// q, or ADD when the model has q/k/v biases; Qcur ROPE for q_rope; kqv_out
+// CONT (RESHAPE with flash attention) for attn_out; ffn_swiglu GLU for
+// ffn_act; result_norm MUL for output_norm; result_output MUL_MAT for
+// logits; …). attn_proj has no name of its own (attn_out-L for llama, unnamed for qwen2/qwen3): it is the
+// MUL_MAT that takes kqv_out-L as a source, as its graph node says.
 //
 // A second node mapping to one checkpoint in a forward call is an error.
 // Tensors are copied with ggml_backend_tensor_get, read through their nb

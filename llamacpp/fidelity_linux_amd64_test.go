@@ -1,10 +1,10 @@
 package llamacpp_test
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/internal/testenv"
 	"github.com/metallic-go/metallic/llamacpp"
 	"github.com/metallic-go/metallic/model"
 	"github.com/metallic-go/metallic/parity"
@@ -18,18 +18,22 @@ import (
 // llama.cpp's repacked kernels; BF16 checked bitwise only against a build
 // with AVX512_BF16). A failure names the op (checkpoint kind), the
 // element and both values. The bits are only promised against ggml's
-// AVX-512 CPU kernels; with another libggml-cpu variant the differences
-// are reported, not failed.
+// AVX-512 CPU kernels: with another libggml-cpu variant a case skips,
+// and fails under METALLIC_REQUIRE_ORACLES=1 unless this CPU cannot have
+// the feature (testenv.NeedGGMLFeature).
 func TestOpFidelity(t *testing.T) {
 	needLib(t)
 	variant, err := llamacpp.CPUVariant()
 	if err != nil {
 		t.Fatal(err)
 	}
-	strict := llamacpp.AVX512Variant(variant)
-	t.Logf("llama.cpp CPU backend: libggml-cpu-%s (bitwise checks: %v)", variant, strict)
 	for _, c := range reproducedCases() {
 		t.Run(c.name, func(t *testing.T) {
+			if c.dt == gguf.TypeBF16 {
+				testenv.NeedGGMLFeature(t, variant, testenv.AVX512BF16, llamacpp.AVX512BF16Variant(variant))
+			} else {
+				testenv.NeedGGMLFeature(t, variant, testenv.AVX512, llamacpp.AVX512Variant(variant))
+			}
 			m := c.open(t)
 			v := m.Config.Vocab
 			prompt := make([]int32, 23)
@@ -57,12 +61,8 @@ func TestOpFidelity(t *testing.T) {
 				if r.Differ == 0 {
 					continue
 				}
-				msg := fmt.Sprintf("op %s: %s@%d: %d of %d values differ from llama.cpp, max %d ulp, first %s", r.Op, r.Checkpoint, r.Pos, r.Differ, r.Values, r.MaxULP, r.First)
-				if strict && (c.dt != gguf.TypeBF16 || llamacpp.AVX512BF16Variant(variant)) {
-					t.Error(msg)
-				} else {
-					t.Log(msg)
-				}
+				t.Errorf("op %s: %s@%d: %d of %d values differ from llama.cpp on libggml-cpu-%s, max %d ulp, first %s",
+					r.Op, r.Checkpoint, r.Pos, r.Differ, r.Values, variant, r.MaxULP, r.First)
 			}
 		})
 	}

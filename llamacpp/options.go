@@ -49,3 +49,13 @@ func (o Options) resolved(cfg *model.Config) Options {
 	}
 	return o
 }
+
+// GraphNode is one tensor of llama.cpp's compute graph as the eval
+// callback sees it (see Path.Trace).
+type GraphNode struct {
+	Name       string   // tensor name, e.g. "Qcur-0"
+	Op         string   // ggml op, e.g. "MUL_MAT"
+	Type       string   // ggml type, e.g. "F32"
+	Shape      [4]int64 // ne
+	Checkpoint string   // the checkpoint it is captured as, "" if none
+}

@@ -24,6 +24,7 @@ type Path struct {
 	id     uintptr
 	hook   model.Hook
 	cap    *capture
+	trace  *[]GraphNode // set by Trace
 }
 
 // paths maps the eval callback's user data to its Path.

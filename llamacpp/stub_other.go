@@ -49,6 +49,9 @@ func (p *Path) SetHook(h model.Hook) {}
 // Close does nothing.
 func (p *Path) Close() error { return nil }
 
+// Trace reports that llama.cpp is unavailable.
+func (p *Path) Trace(tokens []int32) ([]GraphNode, error) { return nil, errUnavailable }
+
 // Vocab is llama.cpp's tokenizer; on this platform OpenVocab always fails.
 type Vocab struct{}
 

@@ -1,36 +1,40 @@
 package llamacpp
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
-	"github.com/metallic-go/metallic/gguf"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/metallic-go/metallic/model"
-	"github.com/metallic-go/metallic/synth"
 )
 
-// TestTraceGraph prints every node llama.cpp's eval callback is asked
-// about for a synth preset: the tool for extending the checkpoint mapping.
-func TestTraceGraph(t *testing.T) {
-	if os.Getenv("TRACE") == "" {
-		t.Skip("SKIP: set TRACE=<synth preset> to print llama.cpp's graph node names")
+// TestTrace: Trace lists llama.cpp's graph nodes with the checkpoint each
+// maps to; every checkpoint of the graph is some node's, exactly once, and
+// the unnamed attention projection is found by its input.
+func TestTrace(t *testing.T) {
+	m, p := openStories(t, Options{})
+	nodes, err := p.Trace([]int32{1, 2})
+	require.NoError(t, err)
+	var mapped []string
+	names := map[string]bool{}
+	for _, n := range nodes {
+		names[n.Name] = true
+		if n.Checkpoint != "" {
+			mapped = append(mapped, n.Checkpoint)
+		}
 	}
-	requireLib(t)
-	file := filepath.Join(t.TempDir(), "q.gguf")
-	if _, err := synth.WriteFile(file, synth.Options{Preset: os.Getenv("TRACE"), DType: gguf.TypeF32, Seed: 7}); err != nil {
-		t.Fatal(err)
+	assert.ElementsMatch(t, model.NewGraph(&m.Config).Names(), mapped)
+	assert.True(t, names["kq_soft_max-0"], "the attention scores are in the graph (not a checkpoint)")
+	for _, n := range nodes {
+		if n.Checkpoint == "blk.0.attn_proj" {
+			assert.Equal(t, "MUL_MAT", n.Op)
+		}
+		if n.Checkpoint == "logits" {
+			assert.Equal(t, [4]int64{int64(m.Config.Vocab), 2, 1, 1}, n.Shape)
+		}
 	}
-	m, err := model.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(m, Options{PathOptions: model.PathOptions{Threads: 1, Ctx: 64}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	traceEval = func(name, op string, typ int32, ne [4]int64) { t.Logf("%-24s %-10s %d %v", name, op, typ, ne) }
-	defer func() { traceEval = nil }()
-	p.SetHook(func(*model.Tensor) {})
-	p.Forward([]int32{1, 2}, 0)
+	// Trace leaves no hook behind and the cache empty.
+	_, err = p.Forward([]int32{1}, 0)
+	assert.NoError(t, err)
 }

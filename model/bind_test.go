@@ -1,9 +1,10 @@
 package model
 
 import (
-	"errors"
-	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/metallic-go/metallic/gguf"
 )
@@ -33,19 +34,13 @@ func TestBindManyProblems(t *testing.T) {
 		extra:  []string{"rope_freqs.weight", "blk.0.attn_output.bias"},
 	}
 	_, err := FromFile(fk.file(t))
-	if err == nil {
-		t.Fatal("no error")
-	}
-	if !errors.Is(err, ErrBind) {
-		t.Fatalf("%v does not wrap ErrBind", err)
-	}
+	require.ErrorIs(t, err, ErrBind)
 	var be *BindError
-	if !errors.As(err, &be) {
-		t.Fatalf("%T is not a *BindError", err)
-	}
-	if len(be.Missing) != 2 || len(be.Unexpected) != 2 || len(be.Shape) != 2 || len(be.Type) != 1 {
-		t.Fatalf("problems: %+v", be)
-	}
+	require.ErrorAs(t, err, &be)
+	assert.ElementsMatch(t, []string{"blk.1.attn_k.bias", "blk.0.ffn_up.weight"}, be.Missing, "missing")
+	assert.ElementsMatch(t, []string{"rope_freqs.weight", "blk.0.attn_output.bias"}, be.Unexpected, "unexpected")
+	assert.Len(t, be.Shape, 2, "wrong shape")
+	assert.Len(t, be.Type, 1, "unusable type")
 	for _, want := range []string{
 		"7 problem(s)",
 		"blk.1.attn_k.bias", "blk.0.ffn_up.weight",
@@ -54,9 +49,7 @@ func TestBindManyProblems(t *testing.T) {
 		"output_norm.weight: file [32 2], want [32]",
 		"blk.1.ffn_norm.weight: I32 cannot be dequantized",
 	} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error does not mention %q:\n%v", want, err)
-		}
+		assert.ErrorContains(t, err, want)
 	}
 }
 
@@ -71,16 +64,13 @@ func TestBindTiedMismatch(t *testing.T) {
 	}
 	cfg.TiedOutput = false
 	_, err = Bind(f, cfg)
-	if err == nil || !strings.Contains(err.Error(), "missing (1): output.weight") {
-		t.Fatalf("err = %v", err)
-	}
+	assert.ErrorContains(t, err, "missing (1): output.weight")
 	cfg.TiedOutput = true
 	cfg.QKVBias = false
 	_, err = Bind(f, cfg)
 	var be *BindError
-	if !errors.As(err, &be) || len(be.Unexpected) != 6 {
-		t.Fatalf("err = %v", err)
-	}
+	require.ErrorAs(t, err, &be)
+	assert.Len(t, be.Unexpected, 6, "the biases of a model declared without them: %v", be.Unexpected)
 }
 
 func TestShapeIs(t *testing.T) {

@@ -1,10 +1,12 @@
 package model
 
 import (
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/metallic-go/metallic/gguf"
 )
@@ -125,12 +127,8 @@ func TestConfigErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := LoadConfig(c.fk.file(t))
-			if err == nil {
-				t.Fatal("no error")
-			}
-			if !errors.Is(err, c.is) {
-				t.Errorf("error %q does not wrap %v", err, c.is)
-			}
+			require.Error(t, err)
+			assert.ErrorIs(t, err, c.is)
 			for _, w := range c.want {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not mention %q", err, w)
@@ -164,9 +162,9 @@ func TestOpenErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Open(p)
-	if err == nil || !errors.Is(err, ErrBind) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "blk.1.ffn_up.weight") {
-		t.Fatalf("err = %v", err)
-	}
+	assert.ErrorIs(t, err, ErrBind)
+	assert.ErrorContains(t, err, p)
+	assert.ErrorContains(t, err, "blk.1.ffn_up.weight")
 }
 
 // TestConfigNoPanic feeds random hyper-parameter values (zero, huge,

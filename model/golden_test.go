@@ -1,28 +1,20 @@
 package model_test
 
 import (
-	"path/filepath"
 	"reflect"
-	"runtime"
 	"testing"
 
+	"github.com/metallic-go/metallic/internal/testenv"
 	"github.com/metallic-go/metallic/model"
 	_ "github.com/metallic-go/metallic/reference" // registers the reference path
 	"github.com/metallic-go/metallic/sample"
 )
 
-// storiesGreedy is the documented greedy continuation of BOS on
-// stories260K (llama2.c; llama.cpp reproduces it).
-var storiesGreedy = []int32{403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395,
-	317, 426, 338, 401, 396, 267, 337, 410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426, 385,
-	328, 432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426, 338, 391, 266, 267}
-
 // TestGenerateStoriesGolden runs Generate over the reference path and checks
 // the 48 golden greedy tokens, then checks that a seeded sampled run is
 // reproducible and differs from greedy.
 func TestGenerateStoriesGolden(t *testing.T) {
-	_, me, _, _ := runtime.Caller(0)
-	m, err := model.Open(filepath.Join(filepath.Dir(me), "..", "testdata", "stories260K.gguf"))
+	m, err := model.Open(testenv.Stories(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,6 +24,7 @@ func TestGenerateStoriesGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
+	storiesGreedy := testenv.StoriesGreedy()
 	var streamed []int32
 	res, err := model.Generate(p, []int32{1}, model.GenerateOptions{
 		MaxTokens: len(storiesGreedy),

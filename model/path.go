@@ -42,7 +42,8 @@ type Path interface {
 	Reset()
 	// Checkpoints lists the checkpoint kinds this path materializes, by their
 	// per-layer suffix ("attn_norm", "q", …) or global name ("embd",
-	// "output_norm", "logits"), in execution order.
+	// "output_norm", "logits"): a subsequence of the model's checkpoint
+	// graph, NewGraph(Config()).Kinds(), in its order.
 	Checkpoints() []string
 	// SetHook installs h (nil removes it). With a hook installed, the path
 	// calls it for every materialized checkpoint of every forward call.
@@ -50,20 +51,6 @@ type Path interface {
 	// Close releases the path's resources.
 	Close() error
 }
-
-// Checkpoint kinds, in execution order, as DESIGN.md names them.
-var (
-	// GlobalBefore are produced before the first block.
-	GlobalBefore = []string{"embd"}
-	// PerLayer are produced by every block, in order.
-	PerLayer = []string{
-		"attn_norm", "q", "k", "v", "q_norm", "k_norm", "q_rope", "k_rope",
-		"attn_out", "attn_proj", "ffn_inp", "ffn_norm", "ffn_gate", "ffn_up",
-		"ffn_act", "ffn_out", "l_out",
-	}
-	// GlobalAfter are produced after the last block.
-	GlobalAfter = []string{"output_norm", "logits"}
-)
 
 // CheckpointName returns the full name of a checkpoint kind: "blk.L.kind"
 // for layer ≥ 0, else kind itself.
@@ -78,23 +65,14 @@ func CheckpointName(kind string, layer int) string {
 // (-1 outside blocks). It returns an error for names that are not of the
 // form "blk.N.kind" or a known global kind.
 func ParseCheckpoint(name string) (kind string, layer int, err error) {
-	for _, g := range GlobalBefore {
-		if name == g {
-			return name, -1, nil
-		}
-	}
-	for _, g := range GlobalAfter {
-		if name == g {
-			return name, -1, nil
-		}
+	if n, ok := universal.Node(name); ok && !n.Block {
+		return name, -1, nil
 	}
 	var l int
 	var rest string
 	if n, _ := fmt.Sscanf(name, "blk.%d.%s", &l, &rest); n == 2 && l >= 0 {
-		for _, k := range PerLayer {
-			if k == rest && name == CheckpointName(k, l) {
-				return k, l, nil
-			}
+		if node, ok := universal.Node(rest); ok && node.Block && name == CheckpointName(rest, l) {
+			return rest, l, nil
 		}
 		return "", 0, fmt.Errorf("model: unknown checkpoint kind %q in %q", rest, name)
 	}

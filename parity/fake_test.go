@@ -36,10 +36,7 @@ type fakePath struct {
 func newFake(t testing.TB, name string, m *model.Model, skip ...string) *fakePath {
 	t.Helper()
 	f := &fakePath{name: name, m: m, cfg: &m.Config, w: map[string][]float32{}}
-	for _, k := range append(append(slices.Clone(model.GlobalBefore), model.PerLayer...), model.GlobalAfter...) {
-		if (k == "q_norm" || k == "k_norm") && !m.Config.QKNorm {
-			continue
-		}
+	for _, k := range model.NewGraph(&m.Config).Kinds() {
 		if !slices.Contains(skip, k) {
 			f.kinds = append(f.kinds, k)
 		}

@@ -199,12 +199,8 @@ func PrintFidelity(w io.Writer, f *Fidelity) error {
 		g.maxULP = max(g.maxULP, r.MaxULP)
 	}
 	rank := map[string]int{}
-	for _, group := range [][]string{model.GlobalBefore, model.PerLayer, model.GlobalAfter} {
-		for _, k := range group {
-			if _, ok := rank[k]; !ok {
-				rank[k] = len(rank)
-			}
-		}
+	for i, k := range model.Kinds() {
+		rank[k] = i
 	}
 	slices.SortStableFunc(kinds, func(x, y string) int { return rank[x] - rank[y] })
 	tw := tablewriter.NewWriter(w)

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/metallic-go/metallic/model"
 )
 
@@ -27,36 +29,20 @@ func TestCompareByHand(t *testing.T) {
 		{"sqnr_db", float64(m.SQNRdB), 10 * math.Log10(37.0/2)},
 		{"rms_ref", float64(m.RMSRef), math.Sqrt(37.0 / 4)},
 	} {
-		if math.Abs(c.got-c.want) > 1e-15*math.Abs(c.want) {
-			t.Errorf("%s = %.17g, want %.17g", c.name, c.got, c.want)
-		}
+		assert.InEpsilon(t, c.want, c.got, 1e-15, c.name)
 	}
-	if m.MaxAbsIndex != 2 {
-		t.Errorf("max_abs_index %d, want 2 (first of the ties)", m.MaxAbsIndex)
-	}
+	assert.Equal(t, 2, m.MaxAbsIndex, "max_abs_index: the first of the ties")
 	// |3−4| in f32: 4 and 3 are 2^22 representable values apart (exponent
 	// change at 4: 3 → 4 is 2^22 steps of 2^-22).
-	if m.MaxULP != 1<<22 {
-		t.Errorf("max_ulp %d, want %d", m.MaxULP, 1<<22)
-	}
+	assert.EqualValues(t, 1<<22, m.MaxULP, "max_ulp")
 }
 
 func TestULP(t *testing.T) {
-	if got := Compare([]float64{float64(math.Nextafter32(1, 2))}, []float64{1}, F32).MaxULP; got != 1 {
-		t.Errorf("f32 next after 1: %d ulp", got)
-	}
-	if got := Compare([]float64{1 + 1.0/1024}, []float64{1}, F16).MaxULP; got != 1 {
-		t.Errorf("f16 1+2^-10: %d ulp, want 1", got)
-	}
-	if got := Compare([]float64{-1e-8}, []float64{1e-8}, F32).MaxULP; got < 1<<20 {
-		t.Errorf("sign change counted only %d ulp", got)
-	}
-	if u := F16.ULP(1); u != 1.0/1024 {
-		t.Errorf("f16 ulp(1) %g", u)
-	}
-	if u := F32.ULP(3); u != 0x1p-22 {
-		t.Errorf("f32 ulp(3) %g", u)
-	}
+	assert.EqualValues(t, 1, Compare([]float64{float64(math.Nextafter32(1, 2))}, []float64{1}, F32).MaxULP, "f32 next after 1")
+	assert.EqualValues(t, 1, Compare([]float64{1 + 1.0/1024}, []float64{1}, F16).MaxULP, "f16 1+2^-10")
+	assert.GreaterOrEqual(t, Compare([]float64{-1e-8}, []float64{1e-8}, F32).MaxULP, int64(1<<20), "a sign change")
+	assert.Equal(t, 1.0/1024, F16.ULP(1), "f16 ulp(1)")
+	assert.Equal(t, 0x1p-22, F32.ULP(3), "f32 ulp(3)")
 }
 
 func TestNonFinite(t *testing.T) {

@@ -53,7 +53,7 @@ func WritePlot(s *Steps, file string) error {
 		p.Y.Label.Text = "log10 NMSE"
 		p.Legend.Top = true
 		var args []any
-		for _, kind := range model.PerLayer {
+		for _, kind := range model.Kinds() {
 			if xy, ok := series[k][kind]; ok {
 				args = append(args, kind, xy)
 			}

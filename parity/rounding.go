@@ -43,8 +43,7 @@ func localOracle(cfg *model.Config, w *model.Weights, tokens []int32, cache *ora
 	}
 	votes := 0
 	for _, name := range tr.Capture.Order {
-		kind, _, err := model.ParseCheckpoint(name)
-		if err != nil || oracle.Op(kind) != "mul_mat" {
+		if node, _, err := model.NewGraph(cfg).Check(name); err != nil || node.Op != model.OpMulMat {
 			continue
 		}
 		got, _ := tr.Capture.Float64(name)

@@ -101,21 +101,6 @@ func Run(t Target, o RunOptions) (*Trace, error) {
 	return tr, nil
 }
 
-// Order returns every checkpoint name of cfg in execution order.
-func Order(cfg *model.Config) []string {
-	var names []string
-	names = append(names, model.GlobalBefore...)
-	for l := 0; l < cfg.Layers; l++ {
-		for _, k := range model.PerLayer {
-			if (k == "q_norm" || k == "k_norm") && !cfg.QKNorm {
-				continue
-			}
-			names = append(names, model.CheckpointName(k, l))
-		}
-	}
-	return append(names, model.GlobalAfter...)
-}
-
 // checkPerturbations rejects perturbations of unknown paths or of
 // checkpoints the path does not materialize.
 func checkPerturbations(ts []Target, ps []Perturbation) error {

@@ -117,7 +117,7 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 		s.Paths = append(s.Paths, tr.Path)
 		s.Traces = append(s.Traces, tr)
 	}
-	j := &judge{cfg: cfg, s: s, n: len(s.Tokens)}
+	j := &judge{cfg: cfg, graph: model.NewGraph(cfg), s: s, n: len(s.Tokens)}
 	if !o.NoOracle {
 		progress("float64 oracles")
 		cache := oracle.NewCache()
@@ -137,7 +137,7 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 		}
 	}
 	known := map[string]bool{}
-	for _, name := range Order(cfg) {
+	for _, name := range j.graph.Names() {
 		known[name] = true
 		if err := j.checkpoint(name); err != nil {
 			return nil, err
@@ -154,8 +154,8 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 	for i := range s.Rows {
 		r := &s.Rows[i]
 		r.MaxAbsPos, r.MaxAbsCol = -1, -1
-		if kind, _, err := model.ParseCheckpoint(r.Checkpoint); err == nil && r.MaxAbsIndex >= 0 && r.N > 0 {
-			cols := oracle.Cols(cfg, kind)
+		if node, _, err := j.graph.Check(r.Checkpoint); err == nil && r.MaxAbsIndex >= 0 && r.N > 0 {
+			cols := node.Width.Of(cfg)
 			r.MaxAbsPos, r.MaxAbsCol = r.MaxAbsIndex/cols, r.MaxAbsIndex%cols
 		}
 	}
@@ -172,6 +172,7 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 // judge builds the rows of one checkpoint.
 type judge struct {
 	cfg    *model.Config
+	graph  *model.Graph
 	s      *Steps
 	n      int
 	global *oracle.Evaluator
@@ -183,10 +184,13 @@ func (j *judge) threshold(tr *Trace, ops []string) float64 {
 }
 
 func (j *judge) checkpoint(name string) error {
-	kind, layer, _ := model.ParseCheckpoint(name)
-	op := oracle.Op(kind)
+	node, layer, err := j.graph.Check(name)
+	if err != nil {
+		return err
+	}
+	op := string(node.Op)
 	row := func(a, b string) Row { return Row{Checkpoint: name, Layer: layer, A: a, B: b, Op: op} }
-	cols := oracle.Cols(j.cfg, kind)
+	cols := node.Width.Of(j.cfg)
 	have := make([]*Series, len(j.s.Traces))
 	some := false
 	for i, tr := range j.s.Traces {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/internal/testenv"
 	"github.com/metallic-go/metallic/model"
 	"github.com/metallic-go/metallic/synth"
 )
@@ -43,7 +44,7 @@ func TestStepsFakePasses(t *testing.T) {
 	}
 	// Tokens: the prompt then greedy steps, which for stories260K from
 	// "<s> Once upon" continue " a time".
-	if got, want := s.Tokens, []int32{1, 403, 407, 261, 378, 432}; !slices.Equal(got, want) {
+	if got, want := s.Tokens, testenv.StoriesPrompt(6); !slices.Equal(got, want) {
 		t.Errorf("tokens %v, want %v", got, want)
 	}
 	var local, fused, pair int

@@ -221,18 +221,9 @@ func (c *Context) Reset() { c.n = 0 }
 // SetHook installs h (nil removes it).
 func (c *Context) SetHook(h model.Hook) { c.hook = h }
 
-// Checkpoints lists the checkpoint kinds the reference materializes: all of
-// them, except q_norm and k_norm for architectures without QK-norm.
-func (c *Context) Checkpoints() []string {
-	out := append([]string(nil), model.GlobalBefore...)
-	for _, k := range model.PerLayer {
-		if (k == "q_norm" || k == "k_norm") && !c.cfg.QKNorm {
-			continue
-		}
-		out = append(out, k)
-	}
-	return append(out, model.GlobalAfter...)
-}
+// Checkpoints lists the checkpoint kinds the reference materializes: every
+// kind of the architecture's graph (model.NewGraph), in its order.
+func (c *Context) Checkpoints() []string { return model.NewGraph(&c.cfg).Kinds() }
 
 // Close releases the backend.
 func (c *Context) Close() error {

@@ -1,21 +1,25 @@
 package reference_test
 
 import (
-	"github.com/metallic-go/metallic/internal/testenv"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/internal/testenv"
 	"github.com/metallic-go/metallic/model"
 	"github.com/metallic-go/metallic/reference"
 	"github.com/metallic-go/metallic/sample"
 )
 
-// golden are stories260K's first 48 greedy tokens from BOS (DESIGN.md).
-var golden = []int32{403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426, 385, 328, 432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426, 338, 391, 266, 267}
+// golden are stories260K's first 48 greedy tokens from BOS
+// (internal/testenv, with their provenance).
+var golden = testenv.StoriesGreedy()
 
 func repoRoot(t testing.TB) string { return testenv.RepoRoot(t) }
 
@@ -42,19 +46,16 @@ func TestGoldenStories260K(t *testing.T) {
 	for _, act := range []string{"f32", "f16"} {
 		t.Run(act, func(t *testing.T) {
 			c := open(t, m, model.PathOptions{ActDType: act})
-			res, err := model.Generate(c, []int32{1}, model.GenerateOptions{MaxTokens: 48})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !slices.Equal(res.Tokens, golden) {
-				t.Errorf("greedy tokens\n got %v\nwant %v", res.Tokens, golden)
-			}
+			res, err := model.Generate(c, []int32{testenv.StoriesBOS}, model.GenerateOptions{MaxTokens: len(golden)})
+			require.NoError(t, err)
+			assert.Equal(t, golden, res.Tokens, "greedy tokens from BOS")
 		})
 	}
 }
 
-// prompt is a fixed 12-token prompt of stories260K.
-var prompt = []int32{1, 403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315}
+// prompt is a fixed 12-token prompt of stories260K: BOS and the first
+// golden tokens.
+var prompt = testenv.StoriesPrompt(12)
 
 // TestPrefillMatchesDecode: one Forward over T tokens and T one-token
 // calls give the same logits up to summation order. They are not
@@ -155,26 +156,8 @@ func TestHook(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: logits changed when a hook observes", act)
 		}
-		var wantNames []string
-		for _, k := range c.Checkpoints() {
-			if slices.Contains(model.PerLayer, k) {
-				continue
-			}
-			if k == "embd" {
-				wantNames = append(wantNames, k)
-			}
-		}
-		for l := range cfg.Layers {
-			for _, k := range c.Checkpoints() {
-				if slices.Contains(model.PerLayer, k) {
-					wantNames = append(wantNames, model.CheckpointName(k, l))
-				}
-			}
-		}
-		wantNames = append(wantNames, "output_norm", "logits")
-		if !slices.Equal(names, wantNames) {
-			t.Errorf("%s: hook saw\n%v\nwant\n%v", act, names, wantNames)
-		}
+		wantNames := model.NewGraph(&cfg).Names()
+		assert.Equal(t, wantNames, names, "%s: checkpoints the hook saw", act)
 	}
 }
 

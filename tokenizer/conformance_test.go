@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // loadCorpus reads testdata/tokenizer/corpus.json, a JSON array of strings.
@@ -69,6 +68,20 @@ func TestCorpusIsBroad(t *testing.T) {
 	}
 }
 
+// BenchmarkQwenEncodeCorpus encodes the conformance corpus with the full
+// Qwen vocabulary (the speed TestQwenConformance used to assert).
+func BenchmarkQwenEncodeCorpus(b *testing.B) {
+	tok := fullQwen(b)
+	corpus := loadCorpus(b)
+	for b.Loop() {
+		for _, s := range corpus {
+			if _, err := tok.Encode(s, EncodeOptions{Special: true}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
 // TestQwenConformance encodes the whole corpus with the full Qwen
 // vocabulary and requires ids identical to @lenml/tokenizers. Special token
 // text is parsed (Hugging Face tokenizers always parse added tokens).
@@ -77,7 +90,6 @@ func TestQwenConformance(t *testing.T) {
 	corpus := loadCorpus(t)
 	want, nfc := oracleIDs(t, qwenJSONPath(t), corpus)
 
-	start := time.Now()
 	got := make([][]int32, len(corpus))
 	for i, s := range corpus {
 		ids, err := tok.Encode(s, EncodeOptions{Special: true})
@@ -86,7 +98,6 @@ func TestQwenConformance(t *testing.T) {
 		}
 		got[i] = ids
 	}
-	elapsed := time.Since(start)
 
 	matched := 0
 	var report []string
@@ -104,12 +115,9 @@ func TestQwenConformance(t *testing.T) {
 				got[i], pieceTexts(tok, got[i]), want[i], pieceTexts(tok, want[i])))
 		}
 	}
-	t.Logf("Qwen conformance: %d/%d strings identical to @lenml/tokenizers; encode took %v", matched, len(corpus), elapsed)
+	t.Logf("Qwen conformance: %d/%d strings identical to @lenml/tokenizers", matched, len(corpus))
 	if matched != len(corpus) {
 		t.Errorf("%d of %d corpus strings differ; first mismatches:\n%s", len(corpus)-matched, len(corpus), strings.Join(report, "\n"))
-	}
-	if elapsed > 2*time.Second {
-		t.Errorf("encoding the corpus took %v, want < 2s", elapsed)
 	}
 }
 

@@ -4,15 +4,16 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/metallic-go/metallic/internal/testenv"
 )
 
-// goldenStories is the greedy stream of stories260K from BOS, as documented
-// with llama2.c and reproduced by llama.cpp (DESIGN.md).
-var goldenStories = []int32{403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395,
-	317, 426, 338, 401, 396, 267, 337, 410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426, 385,
-	328, 432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426, 338, 391, 266, 267}
-
-const goldenStoriesText = " Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to"
+// goldenStories and goldenStoriesText are stories260K's golden greedy
+// stream and its text (internal/testenv, with their provenance).
+var (
+	goldenStories     = testenv.StoriesGreedy()
+	goldenStoriesText = testenv.StoriesGreedyText
+)
 
 func TestStoriesGoldenDecode(t *testing.T) {
 	tok := stories(t)

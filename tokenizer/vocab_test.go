@@ -2,13 +2,14 @@ package tokenizer
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 
 	"github.com/metallic-go/metallic/gguf"
 )
@@ -98,9 +99,8 @@ func TestVocabFromGGUFErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = FromGGUF(f)
-			if err == nil || !errors.Is(err, ErrVocab) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want ErrVocab mentioning %q", err, tc.want)
-			}
+			assert.ErrorIs(t, err, ErrVocab)
+			assert.ErrorContains(t, err, tc.want)
 		})
 	}
 }
@@ -165,9 +165,8 @@ func TestVocabFromHFJSON(t *testing.T) {
 	for _, bad := range []string{`{`, `{"model": {"type": "Unigram"}}`, `[]`} {
 		path := filepath.Join(t.TempDir(), "tokenizer.json")
 		os.WriteFile(path, []byte(bad), 0o644)
-		if _, err := FromHFJSON(path); !errors.Is(err, ErrVocab) {
-			t.Errorf("FromHFJSON(%s) error %v, want ErrVocab", bad, err)
-		}
+		_, err := FromHFJSON(path)
+		assert.ErrorIs(t, err, ErrVocab, "FromHFJSON(%s)", bad)
 	}
 	if _, err := FromHFJSON(filepath.Join(t.TempDir(), "missing.json")); err == nil {
 		t.Error("missing file accepted")

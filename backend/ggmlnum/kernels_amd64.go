@@ -6,6 +6,15 @@ import "golang.org/x/sys/cpu"
 // FMA3 and F16C).
 var hasFMA = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
 
+// asmKernels says whether the kernel functions run assembly (true) or
+// their portable Go definitions, and why not.
+func asmKernels() (bool, string) {
+	if !hasFMA {
+		return false, "this CPU lacks AVX2, FMA3 or F16C, so kernels_amd64.s does not run"
+	}
+	return true, ""
+}
+
 //go:noescape
 func fmaAcc16AVX(acc *[16]float32, x, y *float32, steps int)
 

@@ -2,6 +2,14 @@
 
 package ggmlnum
 
+import "runtime"
+
+// asmKernels says whether the kernel functions run assembly: never on
+// this architecture, where they are the portable Go definitions.
+func asmKernels() (bool, string) {
+	return false, "there are no assembly kernels for " + runtime.GOARCH
+}
+
 func fmaAcc16(acc *[16]float32, x, y []float32)                   { fmaAcc16Go(acc, x, y) }
 func fmaAcc64(acc *[64]float32, x, y []float32)                   { fmaAcc64Go(acc, x, y) }
 func fmaScale(acc, v []float32, p float32)                        { fmaScaleGo(acc, v, p) }

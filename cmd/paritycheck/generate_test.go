@@ -12,8 +12,9 @@ import (
 	"github.com/metallic-go/metallic/gguf"
 )
 
-// storiesGolden are stories260K's first 48 greedy tokens from BOS (DESIGN.md).
-var storiesGolden = []int32{403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426, 385, 328, 432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426, 338, 391, 266, 267}
+// storiesGolden are stories260K's first 48 greedy tokens from BOS
+// (internal/testenv, with their provenance).
+var storiesGolden = testenv.StoriesGreedy()
 
 func genStories(t *testing.T) string { return testenv.Stories(t) }
 

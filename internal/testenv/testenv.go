@@ -4,6 +4,7 @@
 package testenv
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"os/exec"
@@ -89,7 +90,8 @@ var (
 // repository root) against GGMLLib's libggml-base with the first C compiler
 // found (clang, cc, gcc), once per test process, into .cache/oracles/, and
 // returns the binary. Without a compiler or the libraries the test skips
-// (fails under METALLIC_REQUIRE_ORACLES=1).
+// (fails under METALLIC_REQUIRE_ORACLES=1); a program that does not
+// compile fails the test: the oracle is ours, and broken.
 func BuildGGMLOracle(t testing.TB, src string) string {
 	t.Helper()
 	lib := GGMLLib(t)
@@ -100,14 +102,39 @@ func BuildGGMLOracle(t testing.TB, src string) string {
 	}
 	cc := CC(t)
 	root := RepoRoot(t)
+	code, err := os.ReadFile(filepath.Join(root, src))
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := filepath.Join(root, ".cache", "oracles")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), ".c"))
-	out, err := exec.Command(cc, "-O1", "-o", bin, filepath.Join(root, src), "-L"+lib, "-lggml-base", "-ldl", "-Wl,-rpath,"+lib).CombinedOutput()
+	// The binary is named by a hash of the source, the compiler and the
+	// libraries, and written under a temporary name then renamed: .cache
+	// may be shared by several checkouts building different versions of
+	// one oracle at once.
+	sum := sha256.Sum256([]byte(cc + "\x00" + lib + "\x00" + string(code)))
+	bin := filepath.Join(dir, fmt.Sprintf("%s-%x", strings.TrimSuffix(filepath.Base(src), ".c"), sum[:6]))
+	if _, err := os.Stat(bin); err == nil {
+		built[src] = bin
+		return bin
+	}
+	tmp, err := os.CreateTemp(dir, filepath.Base(bin)+".tmp*")
 	if err != nil {
-		NeedOracle(t, fmt.Sprintf("%s %s: %v\n%s", cc, src, err, out))
+		t.Fatal(err)
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	out, err := exec.Command(cc, "-O1", "-o", tmp.Name(), filepath.Join(root, src), "-L"+lib, "-lggml-base", "-ldl", "-Wl,-rpath,"+lib).CombinedOutput()
+	if err != nil {
+		t.Fatalf("the C oracle %s does not compile (%s): %v\n%s", src, cc, err, out)
+	}
+	if err := os.Chmod(tmp.Name(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp.Name(), bin); err != nil {
+		t.Fatal(err)
 	}
 	built[src] = bin
 	return bin

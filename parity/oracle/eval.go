@@ -49,6 +49,7 @@ type Result struct {
 type Evaluator struct {
 	o    Options
 	c    *model.Config
+	g    *model.Graph
 	n    int
 	memo map[string]*Result
 	rng  uint64
@@ -80,103 +81,7 @@ func New(o Options) (*Evaluator, error) {
 	if o.Cache == nil {
 		o.Cache = NewCache()
 	}
-	return &Evaluator{o: o, c: c, n: len(o.Tokens), memo: map[string]*Result{}, rng: o.Seed}, nil
-}
-
-// Op names the operation that produces a checkpoint kind (llama.cpp's
-// spelling where it has one): get_rows, rms_norm, mul_mat, rope, attention,
-// add, swiglu.
-func Op(kind string) string {
-	switch kind {
-	case "embd":
-		return "get_rows"
-	case "attn_norm", "ffn_norm", "output_norm", "q_norm", "k_norm":
-		return "rms_norm"
-	case "q", "k", "v", "attn_proj", "ffn_gate", "ffn_up", "ffn_out", "logits":
-		return "mul_mat"
-	case "q_rope", "k_rope":
-		return "rope"
-	case "attn_out":
-		return "attention"
-	case "ffn_inp", "l_out":
-		return "add"
-	case "ffn_act":
-		return "swiglu"
-	}
-	return "unknown"
-}
-
-// Cols returns the row width of a checkpoint kind.
-func Cols(c *model.Config, kind string) int {
-	switch kind {
-	case "q", "q_norm", "q_rope", "attn_out":
-		return c.Heads * c.HeadDim
-	case "k", "v", "k_norm", "k_rope":
-		return c.KVHeads * c.HeadDim
-	case "ffn_gate", "ffn_up", "ffn_act":
-		return c.FF
-	case "logits":
-		return c.Vocab
-	}
-	return c.Dim
-}
-
-// Inputs returns the full names of the checkpoints name is computed from.
-func Inputs(c *model.Config, name string) ([]string, error) {
-	kind, l, err := model.ParseCheckpoint(name)
-	if err != nil {
-		return nil, err
-	}
-	if l >= c.Layers {
-		return nil, fmt.Errorf("oracle: %s: the model has %d layers", name, c.Layers)
-	}
-	if (kind == "q_norm" || kind == "k_norm") && !c.QKNorm {
-		return nil, fmt.Errorf("oracle: %s: %s has no q/k norm", name, c.Arch)
-	}
-	b := func(k string) string { return model.CheckpointName(k, l) }
-	prev := "embd"
-	if l > 0 {
-		prev = model.CheckpointName("l_out", l-1)
-	}
-	switch kind {
-	case "embd":
-		return nil, nil
-	case "attn_norm":
-		return []string{prev}, nil
-	case "q", "k", "v":
-		return []string{b("attn_norm")}, nil
-	case "q_norm":
-		return []string{b("q")}, nil
-	case "k_norm":
-		return []string{b("k")}, nil
-	case "q_rope", "k_rope":
-		src := kind[:1]
-		if c.QKNorm {
-			src += "_norm"
-		}
-		return []string{b(src)}, nil
-	case "attn_out":
-		return []string{b("q_rope"), b("k_rope"), b("v")}, nil
-	case "attn_proj":
-		return []string{b("attn_out")}, nil
-	case "ffn_inp":
-		return []string{prev, b("attn_proj")}, nil
-	case "ffn_norm":
-		return []string{b("ffn_inp")}, nil
-	case "ffn_gate", "ffn_up":
-		return []string{b("ffn_norm")}, nil
-	case "ffn_act":
-		return []string{b("ffn_gate"), b("ffn_up")}, nil
-	case "ffn_out":
-		return []string{b("ffn_act")}, nil
-	case "l_out":
-		return []string{b("ffn_inp"), b("ffn_out")}, nil
-	case "output_norm":
-		return []string{model.CheckpointName("l_out", c.Layers-1)}, nil
-	case "logits":
-		return []string{"output_norm"}, nil
-	}
-	return nil, fmt.Errorf("oracle: no recipe for %s", name)
+	return &Evaluator{o: o, c: c, g: model.NewGraph(c), n: len(o.Tokens), memo: map[string]*Result{}, rng: o.Seed}, nil
 }
 
 // Value returns name as the path materialized it when captured, else as
@@ -184,11 +89,11 @@ func Inputs(c *model.Config, name string) ([]string, error) {
 func (e *Evaluator) Value(name string) (*Result, error) {
 	if e.o.Captured != nil {
 		if d, ok := e.o.Captured(name); ok {
-			kind, _, err := model.ParseCheckpoint(name)
+			node, _, err := e.g.Check(name)
 			if err != nil {
 				return nil, err
 			}
-			cols := Cols(e.c, kind)
+			cols := node.Width.Of(e.c)
 			if len(d) != e.n*cols {
 				return nil, fmt.Errorf("oracle: captured %s has %d values, want %d positions × %d", name, len(d), e.n, cols)
 			}
@@ -204,13 +109,16 @@ func (e *Evaluator) Compute(name string) (*Result, error) {
 	if r, ok := e.memo[name]; ok {
 		return r, nil
 	}
-	names, err := Inputs(e.c, name)
+	node, l, err := e.g.Check(name)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("oracle: %w", err)
 	}
-	kind, l, _ := model.ParseCheckpoint(name)
+	names, err := e.g.Inputs(name)
+	if err != nil {
+		return nil, fmt.Errorf("oracle: %w", err)
+	}
 	in := make([]*Result, len(names))
-	r := &Result{Cols: Cols(e.c, kind), Ops: []string{Op(kind)}}
+	r := &Result{Cols: node.Width.Of(e.c), Ops: []string{string(node.Op)}}
 	for i, n := range names {
 		if in[i], err = e.Value(n); err != nil {
 			return nil, err
@@ -218,7 +126,7 @@ func (e *Evaluator) Compute(name string) (*Result, error) {
 		r.Ops = appendNew(r.Ops, in[i].Ops...)
 		r.Inputs = appendNew(r.Inputs, in[i].Inputs...)
 	}
-	if r.Data, err = e.apply(kind, l, in); err != nil {
+	if r.Data, err = e.apply(node, l, in); err != nil {
 		return nil, fmt.Errorf("oracle: %s: %w", name, err)
 	}
 	if e.o.Jitter != 0 {
@@ -230,12 +138,16 @@ func (e *Evaluator) Compute(name string) (*Result, error) {
 	return r, nil
 }
 
-func (e *Evaluator) apply(kind string, l int, in []*Result) ([]float64, error) {
+// apply evaluates node's op at layer l on its inputs' values, reading the
+// weights the graph names.
+func (e *Evaluator) apply(node model.Node, l int, in []*Result) ([]float64, error) {
 	c, w, cache, t := e.c, e.o.Weights, e.o.Cache, e.n
 	eps := float64(c.NormEps)
-	var ly *model.Layer
-	if l >= 0 {
-		ly = &w.Layers[l]
+	ws := make([]*model.Weight, len(node.Weights))
+	for i, name := range node.Weights {
+		if ws[i] = w.Lookup(l, name); ws[i] == nil {
+			return nil, fmt.Errorf("the weights have no %s for layer %d", name, l)
+		}
 	}
 	norm := func(x []float64, n int, gw *model.Weight) ([]float64, error) {
 		g, err := cache.vector(gw, n)
@@ -260,50 +172,32 @@ func (e *Evaluator) apply(kind string, l int, in []*Result) ([]float64, error) {
 		addBias(y, b)
 		return y, nil
 	}
-	switch kind {
-	case "embd":
-		return e.embed()
-	case "attn_norm":
-		return norm(in[0].Data, c.Dim, &ly.AttnNorm)
-	case "ffn_norm":
-		return norm(in[0].Data, c.Dim, &ly.FFNNorm)
-	case "output_norm":
-		return norm(in[0].Data, c.Dim, &w.OutputNorm)
-	case "q_norm":
-		return norm(in[0].Data, c.HeadDim, &ly.QNorm)
-	case "k_norm":
-		return norm(in[0].Data, c.HeadDim, &ly.KNorm)
-	case "q":
-		return proj(&ly.Q, &ly.QBias)
-	case "k":
-		return proj(&ly.K, &ly.KBias)
-	case "v":
-		return proj(&ly.V, &ly.VBias)
-	case "attn_proj":
-		return proj(&ly.O, nil)
-	case "ffn_gate":
-		return proj(&ly.Gate, nil)
-	case "ffn_up":
-		return proj(&ly.Up, nil)
-	case "ffn_out":
-		return proj(&ly.Down, nil)
-	case "logits":
-		return proj(&w.Output, nil)
-	case "q_rope", "k_rope":
+	switch node.Op {
+	case model.OpGetRows:
+		return e.embed(ws[0])
+	case model.OpRMSNorm:
+		return norm(in[0].Data, ws[0].K, ws[0])
+	case model.OpMulMat:
+		var bias *model.Weight
+		if len(ws) > 1 {
+			bias = ws[1]
+		}
+		return proj(ws[0], bias)
+	case model.OpRope:
 		return rope(in[0].Data, in[0].Cols, c.HeadDim, c.RopeDim, float64(c.RopeBase), c.RopeStyle), nil
-	case "attn_out":
+	case model.OpAttention:
 		return attention(in[0].Data, in[1].Data, in[2].Data, t, c.Heads, c.KVHeads, c.HeadDim), nil
-	case "ffn_inp", "l_out":
+	case model.OpAdd:
 		return add(in[0].Data, in[1].Data), nil
-	case "ffn_act":
+	case model.OpSwiGLU:
 		return swiglu(in[0].Data, in[1].Data), nil
 	}
-	return nil, fmt.Errorf("no recipe for %s", kind)
+	return nil, fmt.Errorf("no recipe for op %s of %s", node.Op, node.Kind)
 }
 
-// embed gathers the token rows of token_embd, dequantizing only those rows.
-func (e *Evaluator) embed() ([]float64, error) {
-	w := &e.o.Weights.Embd
+// embed gathers the token rows of the table w, dequantizing only those
+// rows.
+func (e *Evaluator) embed(w *model.Weight) ([]float64, error) {
 	d := e.c.Dim
 	if w.K != d {
 		return nil, fmt.Errorf("token_embd rows have %d elements, want %d", w.K, d)
