@@ -9,6 +9,7 @@ import (
 
 	"github.com/metallic-go/metallic/gguf"
 	"github.com/metallic-go/metallic/internal/embedded"
+	"github.com/metallic-go/metallic/internal/testenv"
 	"github.com/metallic-go/metallic/model"
 	"github.com/metallic-go/metallic/synth"
 
@@ -17,9 +18,7 @@ import (
 )
 
 // storiesGolden is stories260K's greedy continuation of BOS (DESIGN.md).
-var storiesGolden = []int32{403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315, 421, 395,
-	317, 426, 338, 401, 396, 267, 337, 410, 408, 419, 292, 411, 322, 265, 282, 295, 433, 426, 385,
-	328, 432, 358, 394, 261, 370, 432, 352, 266, 268, 388, 426, 338, 391, 266, 267}
+var storiesGolden = testenv.StoriesGreedy()
 
 // openStories opens the embedded stories260K model (no file needed next to
 // the test binary).
