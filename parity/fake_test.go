@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/metallic-go/metallic/backend"
+	"github.com/metallic-go/metallic/backend/ggmlnum"
 	"github.com/metallic-go/metallic/gguf"
 	"github.com/metallic-go/metallic/model"
 )
@@ -29,7 +29,7 @@ type fakePath struct {
 	// capture sees.
 	pre func(t *model.Tensor)
 	// roundDot rounds each mul_mat input row as llama.cpp does for the
-	// weight's dtype (backend.RoundForDot).
+	// weight's dtype (ggmlnum.RoundForDot).
 	roundDot bool
 }
 
@@ -96,7 +96,7 @@ func (f *fakePath) mm(x []float32, w *model.Weight, b *model.Weight, rows int) [
 		xr := x[r*w.K : (r+1)*w.K]
 		if f.roundDot {
 			xr = slices.Clone(xr)
-			backend.RoundForDot(w.Type, xr)
+			ggmlnum.RoundForDot(w.Type, xr)
 		}
 		for n := 0; n < w.N; n++ {
 			var s float32

@@ -22,7 +22,7 @@ func rope(c backend.CPUCall, in, out act) {
 		if t != lastT {
 			// cos and sin of θ_i ≈ pos·base^(-2i/rd), i < rd/2, with
 			// llama.cpp's float32 angles.
-			backend.RopeAngles(pos0+t, base, rd, th)
+			ggmlnum.RopeAngles(pos0+t, base, rd, th)
 			for i, a := range th {
 				// glibc's sinf/cosf, which ggml calls.
 				cs[2*i+1], cs[2*i] = ggmlnum.Sincosf(a)
