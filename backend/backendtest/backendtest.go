@@ -34,18 +34,18 @@ import (
 // Result is the outcome of one op over one shape and dtype combination
 // under one profile.
 type Result struct {
-	Numerics string `json:"numerics"` // the profile the op was loaded under
-	Op       string `json:"op"`
-	Shape  string  `json:"shape"`
-	Weight string  `json:"weight,omitempty"` // weight dtype, for ops that read one
-	Act    string  `json:"act"`              // activation storage dtype
-	MaxAbs float64 `json:"max_abs"`          // max |got − ref|
-	MaxRel float64 `json:"max_rel"`          // max |got − ref| / (|ref| + 1e-30)
-	NMSE   float64 `json:"nmse"`             // Σ(got − ref)² / Σref²
-	Ratio  float64 `json:"ratio"`            // max |got − ref| / tolerance; ≤ 1 passes
-	Pass   bool    `json:"pass"`
-	Err    string  `json:"error,omitempty"` // the backend failed to run the case
-	hash   uint64  // FNV-1a of the output bytes
+	Numerics string  `json:"numerics"` // the profile the op was loaded under
+	Op       string  `json:"op"`
+	Shape    string  `json:"shape"`
+	Weight   string  `json:"weight,omitempty"` // weight dtype, for ops that read one
+	Act      string  `json:"act"`              // activation storage dtype
+	MaxAbs   float64 `json:"max_abs"`          // max |got − ref|
+	MaxRel   float64 `json:"max_rel"`          // max |got − ref| / (|ref| + 1e-30)
+	NMSE     float64 `json:"nmse"`             // Σ(got − ref)² / Σref²
+	Ratio    float64 `json:"ratio"`            // max |got − ref| / tolerance; ≤ 1 passes
+	Pass     bool    `json:"pass"`
+	Err      string  `json:"error,omitempty"` // the backend failed to run the case
+	hash     uint64  // FNV-1a of the output bytes
 }
 
 // Name is "numerics/op/shape/weight/act" (without the parts that are
