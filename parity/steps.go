@@ -64,8 +64,12 @@ type Steps struct {
 	Tokens    []int32  `json:"tokens"`
 	PromptLen int      `json:"prompt_len"`
 	Perturb   []string `json:"perturb"`
-	// Rounding says, per path, how it was found to prepare mul_mat inputs
-	// (see Rounding); absent when every weight is F32.
+	// Numerics is, per path, the arithmetic it declares: "plain",
+	// "ggml-cpu" or "llamacpp".
+	Numerics map[string]string `json:"numerics"`
+	// Rounding is, per path, the mul_mat input rounding its declared
+	// numerics implies and its local oracle applies (RoundingExact or
+	// RoundingVecDot); empty without an oracle.
 	Rounding     map[string]string `json:"rounding"`
 	Rows         []Row             `json:"rows"`
 	FirstFailure *Row              `json:"first_failure"`
@@ -97,7 +101,8 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 		}
 	}
 	cfg := o.Targets[0].Path.Config()
-	s := &Steps{Arch: cfg.Arch, PromptLen: len(o.Prompt), Perturb: []string{}, Rows: []Row{}, Rounding: map[string]string{}}
+	s := &Steps{Arch: cfg.Arch, PromptLen: len(o.Prompt), Perturb: []string{}, Rows: []Row{},
+		Numerics: map[string]string{}, Rounding: map[string]string{}}
 	for _, p := range o.Perturb {
 		s.Perturb = append(s.Perturb, p.String())
 	}
@@ -115,6 +120,7 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 			s.Tokens = tr.Tokens
 		}
 		s.Paths = append(s.Paths, tr.Path)
+		s.Numerics[tr.Path] = tr.Numerics
 		s.Traces = append(s.Traces, tr)
 	}
 	j := &judge{cfg: cfg, s: s, n: len(s.Tokens)}
@@ -126,14 +132,12 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 			return nil, err
 		}
 		for _, tr := range s.Traces {
-			ev, err := localOracle(cfg, o.Weights, s.Tokens, cache, tr)
+			ev, other, err := localOracles(cfg, o.Weights, s.Tokens, cache, tr)
 			if err != nil {
 				return nil, err
 			}
-			j.local = append(j.local, ev)
-			if tr.Rounding != "" {
-				s.Rounding[tr.Path] = tr.Rounding
-			}
+			j.local, j.other = append(j.local, ev), append(j.other, other)
+			s.Rounding[tr.Path] = tr.Rounding
 		}
 	}
 	known := map[string]bool{}
@@ -176,6 +180,9 @@ type judge struct {
 	n      int
 	global *oracle.Evaluator
 	local  []*oracle.Evaluator
+	// other are the local oracles with the rounding the path's numerics
+	// does not imply (nil where every weight is F32).
+	other []*oracle.Evaluator
 }
 
 func (j *judge) threshold(tr *Trace, ops []string) float64 {
@@ -221,7 +228,8 @@ func (j *judge) checkpoint(name string) error {
 		if err != nil {
 			return err
 		}
-		r.Metrics = Compare(widen(sr.Data), res.Data, tr.DType)
+		got := widen(sr.Data)
+		r.Metrics = Compare(got, res.Data, tr.DType)
 		th := j.threshold(tr, res.Ops)
 		r.Bound = Num(th)
 		r.Verdict = Pass
@@ -231,6 +239,13 @@ func (j *judge) checkpoint(name string) error {
 		r.Note = "from " + strings.Join(res.Inputs, ",")
 		if len(res.Ops) > 1 {
 			r.Note += " via " + strings.Join(res.Ops, "+")
+		}
+		why, err := misrounded(tr, j.other[i], name, res.Ops, got, r.NMSE, th)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			r.Verdict, r.Note = Fail, why+"; "+r.Note
 		}
 		j.s.Rows = append(j.s.Rows, r)
 	}

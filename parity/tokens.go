@@ -63,7 +63,9 @@ type TokenPair struct {
 type Tokens struct {
 	Prompt  []int32            `json:"prompt_tokens"`
 	Streams map[string][]int32 `json:"streams"`
-	Pairs   []TokenPair        `json:"pairs"`
+	// Numerics is, per path, the arithmetic it declares.
+	Numerics map[string]string `json:"numerics"`
+	Pairs    []TokenPair       `json:"pairs"`
 	TokenPair
 }
 
@@ -100,7 +102,7 @@ func RunTokens(o TokensOptions) (*Tokens, error) {
 			o.Progress(s)
 		}
 	}
-	res := &Tokens{Prompt: slices.Clone(o.Prompt), Streams: map[string][]int32{}}
+	res := &Tokens{Prompt: slices.Clone(o.Prompt), Streams: map[string][]int32{}, Numerics: map[string]string{}}
 	gens := make([]*generation, len(o.Paths))
 	for i, p := range o.Paths {
 		progress("generate " + p.Name())
@@ -114,6 +116,7 @@ func RunTokens(o TokensOptions) (*Tokens, error) {
 		}
 		gens[i] = g
 		res.Streams[p.Name()] = g.tokens
+		res.Numerics[p.Name()] = p.Numerics()
 	}
 	ref := gens[0]
 	refDist, err := teacherForced(o.Paths[0], o.Prompt, ref.tokens, o.Hooks, 0)

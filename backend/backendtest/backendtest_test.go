@@ -55,15 +55,20 @@ func refusalFailures(b backend.Backend) (fails []backendtest.Result, cases int) 
 // fails it when it falls back silently or refuses without naming the
 // profile. The suite runs only the plain cases on it.
 func TestProfileRefusal(t *testing.T) {
-	t.Run("honest", func(t *testing.T) {
-		fails, cases := refusalFailures(&plainOnly{Backend: cpu.New(backend.Options{}), honest: true})
-		if len(fails) > 0 {
-			t.Errorf("an honest plain-only backend fails %d checks, first %s: %s", len(fails), fails[0].Name(), fails[0].Err)
-		}
-		if cases == 0 {
-			t.Error("no plain case was run")
-		}
-	})
+	for name, b := range map[string]backend.Backend{
+		"honest":   &plainOnly{Backend: cpu.New(backend.Options{}), honest: true},
+		"Restrict": backendtest.Restrict(cpu.New(backend.Options{}), "restricted", backend.Plain),
+	} {
+		t.Run(name, func(t *testing.T) {
+			fails, cases := refusalFailures(b)
+			if len(fails) > 0 {
+				t.Errorf("an honest plain-only backend fails %d checks, first %s: %s", len(fails), fails[0].Name(), fails[0].Err)
+			}
+			if cases == 0 {
+				t.Error("no plain case was run")
+			}
+		})
+	}
 	t.Run("falls back", func(t *testing.T) {
 		fails, _ := refusalFailures(&plainOnly{Backend: cpu.New(backend.Options{})})
 		if len(fails) != len(backend.Ops()) {
