@@ -43,6 +43,9 @@ type Fidelity struct {
 	Identical bool `json:"identical"`
 	// FirstDiffer is the first row (in execution order) with a difference.
 	FirstDiffer *FidelityRow `json:"first_differ"`
+	// Promise, when set (by the caller, from BitIdentity), says whether
+	// the two paths promise bit identity on this model.
+	Promise *Promise `json:"promise,omitempty"`
 }
 
 // TeacherForce runs prompt and then decode greedy tokens (B's choice)
