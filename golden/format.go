@@ -33,6 +33,7 @@ const (
 	KeyPaths          = Prefix + "paths"
 	KeyBackend        = Prefix + "backend"
 	KeyActDType       = Prefix + "act_dtype"
+	KeyNumerics       = Prefix + "numerics"
 	KeyTemperature    = Prefix + "sampler.temperature"
 	KeyTopK           = Prefix + "sampler.top_k"
 	KeyTopP           = Prefix + "sampler.top_p"
@@ -61,14 +62,19 @@ const (
 
 // Meta is a golden's provenance: everything needed to rerun it.
 type Meta struct {
-	Version      uint32
-	ModelSHA256  string // hex SHA-256 of the model file
-	ModelName    string // general.name of the model, may be empty
-	ModelFile    string // base name of the model file when recorded
-	Arch         string
-	Paths        []string
-	Backend      string
-	ActDType     string
+	Version     uint32
+	ModelSHA256 string // hex SHA-256 of the model file
+	ModelName   string // general.name of the model, may be empty
+	ModelFile   string // base name of the model file when recorded
+	Arch        string
+	Paths       []string
+	Backend     string
+	ActDType    string
+	// Numerics is the profile the recorded paths computed under ("plain"
+	// or "ggml-cpu"; "llamacpp" when only llama.cpp was recorded). Goldens
+	// written before profiles existed have no such key and read as
+	// "ggml-cpu", the only arithmetic there was.
+	Numerics     string
 	Sampler      sample.Options
 	PromptTokens []int32
 	PromptText   string // the --prompt text, empty when tokens were given
@@ -169,6 +175,7 @@ func (g *Golden) Write() (*gguf.Writer, error) {
 		{Key: KeyPaths, Value: m.Paths},
 		{Key: KeyBackend, Value: m.Backend},
 		{Key: KeyActDType, Value: m.ActDType},
+		{Key: KeyNumerics, Value: m.Numerics},
 		{Key: KeyTemperature, Value: m.Sampler.Temperature},
 		{Key: KeyTopK, Value: int32(m.Sampler.TopK)},
 		{Key: KeyTopP, Value: m.Sampler.TopP},

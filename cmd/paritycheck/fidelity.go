@@ -23,7 +23,7 @@ func init() {
 // exit 0.
 func runFidelity(args []string, stdout, stderr io.Writer) error {
 	var r pcRun
-	fs := newFlags("fidelity", "fidelity [MODEL] [--prompt S | --tokens 1,2] [--decode N] [--paths a,b] [--perturb P:C=R] [--json]", stderr)
+	fs := newFlags("fidelity", "fidelity [MODEL] [--prompt S | --tokens 1,2] [--decode N] [--paths a,b] [--numerics plain|ggml-cpu] [--perturb P:C=R] [--json]", stderr)
 	pcFlags(fs, &r, false)
 	pos, err := parseFlags(fs, args)
 	if err != nil {

@@ -16,7 +16,7 @@ func init() {
 
 func runTokens(args []string, stdout, stderr io.Writer) error {
 	var r pcRun
-	fs := newFlags("tokens", "tokens [MODEL] [--prompt S | --tokens 1,2] [-n N] [--temp T --top-k K --top-p P --min-p M --seed S] [--paths a,b] [--perturb P:C=R] [--json]", stderr)
+	fs := newFlags("tokens", "tokens [MODEL] [--prompt S | --tokens 1,2] [-n N] [--temp T --top-k K --top-p P --min-p M --seed S] [--paths a,b] [--numerics plain|ggml-cpu] [--perturb P:C=R] [--json]", stderr)
 	pcFlags(fs, &r, true)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
