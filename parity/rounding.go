@@ -103,14 +103,28 @@ func misrounded(tr *Trace, other *oracle.Evaluator, name string, ops []string, g
 // nonF32MatMul reports whether any projection weight is stored in a type
 // other than F32 (where the two roundings differ).
 func nonF32MatMul(w *model.Weights) bool {
-	q := func(x model.Weight) bool { return x.Data != nil && x.Type != gguf.TypeF32 }
-	if q(w.Output) {
-		return true
-	}
-	for _, l := range w.Layers {
-		if q(l.Q) || q(l.K) || q(l.V) || q(l.O) || q(l.Gate) || q(l.Up) || q(l.Down) {
+	for _, x := range projections(w) {
+		if x.Type != gguf.TypeF32 {
 			return true
 		}
 	}
 	return false
+}
+
+// projections lists the weights of w's mul_mats that are present.
+func projections(w *model.Weights) []*model.Weight {
+	var ws []*model.Weight
+	add := func(xs ...*model.Weight) {
+		for _, x := range xs {
+			if x.Data != nil {
+				ws = append(ws, x)
+			}
+		}
+	}
+	add(&w.Output)
+	for i := range w.Layers {
+		l := &w.Layers[i]
+		add(&l.Q, &l.K, &l.V, &l.O, &l.Gate, &l.Up, &l.Down)
+	}
+	return ws
 }

@@ -151,3 +151,51 @@ func TestWrongRoundingFails(t *testing.T) {
 		}
 	})
 }
+
+// TestMixedNumericsPair: a path rounding mul_mat inputs as llama.cpp does
+// (declaring llamacpp) against a plain reference on Q4_K weights. Its
+// error against the exact float64 forward is far above twice the plain
+// reference's, which the fused-vs-reference rule alone would fail; the
+// rounding's own effect is added to the bound, and the token pair is
+// judged with bf16's KL limits (8-bit activation quantization), both with
+// a note. Both paths' local rows pass under their own declarations.
+func TestMixedNumericsPair(t *testing.T) {
+	m := synthModel(t, gguf.TypeQ4_K)
+	ref, lc := newFake(t, "reference", m), newFake(t, "llamacpp", m)
+	lc.roundDot, lc.declare = true, model.NumericsLlamaCpp
+	s := stepsOf(t, m, F32, []model.Path{ref, lc})
+	if s.Failed() {
+		t.Fatalf("first failure %+v", *s.FirstFailure)
+	}
+	beyond := 0
+	for _, r := range s.Rows {
+		if r.A != "llamacpp" || r.B != "reference" || r.Verdict == Fused {
+			continue
+		}
+		if !strings.Contains(r.Note, "numerics differ") {
+			t.Errorf("%s: note %q does not say the numerics differ", r.Checkpoint, r.Note)
+		}
+		if float64(r.ErrA) > FusedFactor(F32)*float64(r.ErrB)+F32.ULP(float64(r.RMSRef)) {
+			beyond++
+		}
+	}
+	if beyond == 0 {
+		t.Error("no pair row needed the rounding term: the test does not exercise it")
+	}
+	tk, err := RunTokens(TokensOptions{Paths: []model.Path{ref, lc}, DType: F32, Weights: &m.Weights, Prompt: []int32{1, 2, 3}, N: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := tk.Pairs[0]; p.Verdict != Pass || !strings.Contains(p.Note, "bf16's KL limits") {
+		t.Errorf("token pair: verdict %s, note %q, kld_mean %g", p.Verdict, p.Note, float64(p.KLMean))
+	}
+	if d := RoundingKLDType(&m.Weights); d != BF16 {
+		t.Errorf("RoundingKLDType(Q4_K) = %q, want bf16", d)
+	}
+	if d := RoundingKLDType(&synthModel(t, gguf.TypeF16).Weights); d != F16 {
+		t.Errorf("RoundingKLDType(F16) = %q, want f16", d)
+	}
+	if d := RoundingKLDType(&openStories(t).Weights); d != "" {
+		t.Errorf("RoundingKLDType(F32) = %q, want none", d)
+	}
+}

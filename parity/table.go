@@ -149,6 +149,11 @@ func PrintTokens(w io.Writer, t *Tokens, o PrintOptions) error {
 		return err
 	}
 	for _, p := range t.Pairs {
+		if p.Note != "" {
+			fmt.Fprintf(w, "%s vs %s: %s\n", p.A, p.B, p.Note)
+		}
+	}
+	for _, p := range t.Pairs {
 		if p.FirstDivergence < 0 {
 			continue
 		}

@@ -130,6 +130,8 @@ func Explain(w io.Writer) {
 	fmt.Fprintln(w, "    the threshold): the kernel rounds its inputs other than its numerics declares.")
 	fmt.Fprintln(w, "  fused vs reference: pass iff rmse(cand, global f64) ≤ m·rmse(reference, global f64) + 1 ULP(dtype, rms),")
 	fmt.Fprintln(w, "    m = 2 (3 for f16/bf16 storage). The direct cand-vs-reference diff is shown in the same row.")
+	fmt.Fprintln(w, "    When the two paths' numerics round mul_mat inputs differently (plain vs llama.cpp) on non-F32 weights,")
+	fmt.Fprintln(w, "    rmse(reference) is increased by the rounding's own effect: rmse(f64 with vec_dot rounding, f64 exact).")
 	fmt.Fprintln(w, "  path vs global oracle: info (drift), never a verdict.")
 	fmt.Fprintln(w, "  fused: a checkpoint only one path materializes — listed, never counted as a pass.")
 	fmt.Fprintf(w, "  tokens: first divergence must be none or tie_flip (top-2 gap ≤ %g, each pick in the other's top-5);\n", TieEps)
@@ -138,6 +140,8 @@ func Explain(w io.Writer) {
 		fmt.Fprintf(w, " %s kld_mean ≤ %g, kld_max ≤ %g;", l.DType, l.Mean, l.Max)
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, "    A pair whose numerics round mul_mat inputs differently is judged with the limits of that rounding's")
+	fmt.Fprintln(w, "    precision when looser: f16 for F16 weights, bf16 for BF16 and quantized weights (8-bit Q8_0/Q8_K).")
 	fmt.Fprintln(w, "  --perturb REL injects nmse ≈ REL²/3: detectable when REL > sqrt(3·threshold).")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "NMSE thresholds (path vs local oracle)")

@@ -206,7 +206,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	var tokens *parity.Tokens
 	if len(s.Targets) > 1 {
 		hooks := pcHooks(s, ps)
-		tokens, err = parity.RunTokens(parity.TokensOptions{Paths: s.Paths(), DType: s.Targets[0].DType, Prompt: toks, N: r.n, Sampler: r.sampler(),
+		tokens, err = parity.RunTokens(parity.TokensOptions{Paths: s.Paths(), DType: s.Targets[0].DType, Weights: &s.Model.Weights, Prompt: toks, N: r.n, Sampler: r.sampler(),
 			TieEps: r.tieEps, Hooks: hooks, Progress: prog})
 		if err != nil {
 			return err
