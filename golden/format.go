@@ -175,7 +175,6 @@ func (g *Golden) Write() (*gguf.Writer, error) {
 		{Key: KeyPaths, Value: m.Paths},
 		{Key: KeyBackend, Value: m.Backend},
 		{Key: KeyActDType, Value: m.ActDType},
-		{Key: KeyNumerics, Value: m.Numerics},
 		{Key: KeyTemperature, Value: m.Sampler.Temperature},
 		{Key: KeyTopK, Value: int32(m.Sampler.TopK)},
 		{Key: KeyTopP, Value: m.Sampler.TopP},
@@ -193,6 +192,9 @@ func (g *Golden) Write() (*gguf.Writer, error) {
 		{Key: KeyPolicyName, Value: m.Policy.Name},
 		{Key: KeyPolicyKinds, Value: m.Policy.Kinds},
 		{Key: KeyPolicyNMSE, Value: m.Policy.NMSE},
+	}
+	if m.Numerics != "" { // "" writes the form of goldens older than profiles
+		kv = append(kv, gguf.KV{Key: KeyNumerics, Value: m.Numerics})
 	}
 	var infos []gguf.TensorInfo
 	for _, t := range tensors {
