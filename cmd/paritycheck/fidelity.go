@@ -57,7 +57,7 @@ func runFidelity(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	} else {
-		printPeer(stdout, []string{a.Name(), b.Name()})
+		printPeer(stdout, []string{a.Name(), b.Name()}, f.Numerics)
 		if err := parity.PrintFidelity(stdout, f); err != nil {
 			return err
 		}

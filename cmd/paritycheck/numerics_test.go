@@ -73,6 +73,9 @@ func TestReportBothProfiles(t *testing.T) {
 				if want := fmt.Sprintf("numerics: reference %s, dsl %s", prof, prof); strings.Count(stdout, want) < 2 {
 					t.Errorf("the step and token headers do not both name the profile (%q):\n%s", want, stdout)
 				}
+				if llamacpp.Available() == nil && prof == "plain" && !strings.Contains(stdout, "the reference runs the plain numerics profile") {
+					t.Errorf("the llama.cpp line still promises bit identity under plain:\n%s", stdout)
+				}
 			})
 		}
 	}

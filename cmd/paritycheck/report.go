@@ -228,7 +228,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 			parity.Explain(stdout)
 			fmt.Fprintln(stdout)
 		}
-		printPeer(stdout, steps.Paths)
+		printPeer(stdout, steps.Paths, steps.Numerics)
 		po := parity.PrintOptions{Color: pcColor(stdout), All: r.all}
 		if err := parity.PrintSteps(stdout, steps, po); err != nil {
 			return err

@@ -54,7 +54,7 @@ func runSteps(args []string, stdout, stderr io.Writer) error {
 			parity.Explain(stdout)
 			fmt.Fprintln(stdout)
 		}
-		printPeer(stdout, steps.Paths)
+		printPeer(stdout, steps.Paths, steps.Numerics)
 		if err := parity.PrintSteps(stdout, steps, parity.PrintOptions{Color: pcColor(stdout), All: r.all}); err != nil {
 			return err
 		}
