@@ -27,16 +27,22 @@
 //     command buffer and CUDA's stream; the cpu backend simply runs each
 //     dispatch as it is recorded.
 //
-// Matching llama.cpp: OpMatMulQ is OpMatMul with the activations first
-// rounded the way llama.cpp's CPU backend quantizes them for the weight's
-// dot product (RoundForDot). The cpu backend goes further and reproduces
-// ggml's own CPU arithmetic (package backend/ggmlnum: its AVX-512 kernels'
-// lane order and fused multiply-adds, the repacked Q4_0/Q4_K kernels, its
-// polynomial exp, glibc's sinf and cosf): OpMatMulQ for F32, F16, BF16,
-// Q8_0, Q4_0, Q4_K and Q6_K weights, OpRMSNorm, OpRope, OpAttention and OpSwiGLU
-// are bit-identical to llama.cpp's on an AVX-512 machine, so the reference
-// path's logits equal llama.cpp's to the last bit for those models
-// (llamacpp's TestOpFidelity checks it op by op).
+// Numerics profiles (numerics.go): every built-in op is loaded under a
+// named profile (KernelSpec.Numerics), and a backend lists the profiles it
+// implements (Backend.Numerics); Load refuses any other, never falling
+// back. Plain is the portable float32 contract every backend implements
+// (numerics.go states it op by op, with its bounds against a float64
+// oracle). GGMLCPU reproduces the arithmetic of ggml's CPU kernels bit
+// for bit; only backend/cpu implements it, with the help of package
+// backend/ggmlnum (ggml's lane orders and fused multiply-adds, its
+// activation quantization for OpMatMulQ, its polynomial exp, glibc's
+// sinf and cosf). Under GGMLCPU the reference path's logits equal
+// llama.cpp's to the last bit on an AVX-512 machine (llamacpp's
+// TestOpFidelity checks it op by op).
+//
+// This package is the interface only: it imports the standard library and
+// gguf (weight dtypes), no implementation; each backend and ggmlnum live
+// in their own packages (a test holds `go list -deps` to that).
 //
 // Conformance: backend/backendtest checks every built-in op of a backend
 // against a float64 oracle over a grid of shapes and dtypes; each backend's

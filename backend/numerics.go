@@ -34,6 +34,36 @@ func ParseNumerics(s string) (Numerics, error) {
 	return "", fmt.Errorf("backend: unknown numerics profile %q (want plain or ggml-cpu)", s)
 }
 
+// DefaultNumerics is the profile a path runs on the named backend when
+// none is asked for: GGMLCPU on "cpu" (and "", which means cpu), where it
+// reproduces llama.cpp's CPU arithmetic, Plain on every other backend.
+func DefaultNumerics(backendName string) Numerics {
+	if backendName == "" || backendName == "cpu" {
+		return GGMLCPU
+	}
+	return Plain
+}
+
+// SelectNumerics resolves the profile a path asks for on b: requested ""
+// means DefaultNumerics(b.Name()). An unknown name, or a profile b does
+// not list, is an error naming the profile and what b implements: a path
+// never falls back to another profile.
+func SelectNumerics(b Backend, requested string) (Numerics, error) {
+	p := DefaultNumerics(b.Name())
+	if requested != "" {
+		var err error
+		if p, err = ParseNumerics(requested); err != nil {
+			return "", err
+		}
+	}
+	for _, q := range b.Numerics() {
+		if q == p {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("backend: %s does not implement the %s numerics profile (it implements %v)", b.Name(), p, b.Numerics())
+}
+
 // The plain contract
 //
 // This is what every backend's built-in ops compute under Plain. It is

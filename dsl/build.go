@@ -289,8 +289,8 @@ func (b *Build) Kernel(op string, pros []kernel.Prologue, main kernel.Main, epis
 	return l, nil
 }
 
-// Round reports whether GEMV inputs are rounded like llama.cpp's (see
-// Options.ExactDot); steps pass it to kernel.Gemv.Round.
+// Round reports whether GEMV inputs are rounded like llama.cpp's (the
+// ggml-cpu profile, see Options); steps pass it to kernel.Gemv.Round.
 func (b *Build) Round() bool { return b.e.round }
 
 // Emit appends an op to the program. Its dynamic parameters declared with

@@ -12,5 +12,11 @@
 // embed, rmsnorm_qkv, rope_cache, attention, gemv_residual,
 // rmsnorm_swiglu and rmsnorm_gemv.
 //
-// The Executor implements model.Path and registers itself as "dsl".
+// The Executor implements model.Path and registers itself as "dsl". It
+// runs under a numerics profile (PathOptions.Numerics, declared by
+// Numerics; default ggml-cpu on the cpu backend, plain elsewhere): under
+// ggml-cpu its GEMV inputs are rounded as llama.cpp rounds activations for
+// the weight's dot product, under plain they are not; its other
+// arithmetic (float32 sums in its own order, library exp/sin/cos, RoPE
+// angles by llama.cpp's float32 recurrence) is the same under both.
 package dsl

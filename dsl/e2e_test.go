@@ -44,7 +44,7 @@ func TestTinyModelsAgainstOracle(t *testing.T) {
 			want := oracle64(t, m, tokens)
 			for _, act := range []string{"f32", "f16"} {
 				t.Run(fmt.Sprintf("%s/%s/%s", arch, dt, act), func(t *testing.T) {
-					e, err := New(m, Options{PathOptions: model.PathOptions{ActDType: act, Ctx: 16}, ExactDot: true})
+					e, err := New(m, Options{PathOptions: model.PathOptions{ActDType: act, Ctx: 16, Numerics: "plain"}})
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -34,14 +34,16 @@ func init() {
 
 // Options configure the executor. Spec (or else PathOptions.Spec) is a
 // spec file; both empty means the embedded spec of the model's
-// architecture.
+// architecture. PathOptions.Numerics selects the profile (empty: the
+// backend's default, backend.SelectNumerics): under ggml-cpu the GEMV
+// inputs are rounded as llama.cpp (and the reference path) round
+// activations for the weight's dot product (kernel.Gemv.Round), in the
+// CPU twin and the generated MSL and CUDA alike; under plain they are
+// multiplied as stored. The rest of the dsl's arithmetic is the same
+// under both.
 type Options struct {
 	model.PathOptions
 	Spec string
-	// ExactDot keeps GEMV inputs in float32. By default they are rounded
-	// as llama.cpp (and the reference path) round activations for the
-	// weight's dot product (kernel.Gemv.Round), so the paths agree.
-	ExactDot bool
 }
 
 // Executor runs a compiled spec over a model: the dsl path.
@@ -49,6 +51,7 @@ type Executor struct {
 	m           *model.Model
 	spec        *Spec
 	be          backend.Backend
+	num         backend.Numerics
 	act         kernel.Type
 	ctx         int
 	vars        map[string]any
@@ -101,11 +104,18 @@ func newFromSpec(m *model.Model, spec *Spec, opts Options) (*Executor, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Executor{m: m, spec: spec, be: be, act: kernel.ActType(dt == backend.F16),
+	// The composed kernels carry their own arithmetic, but the profile is
+	// still one the backend must implement: a GPU backend has no ggml-cpu.
+	num, err := backend.SelectNumerics(be, opts.Numerics)
+	if err != nil {
+		be.Close()
+		return nil, fmt.Errorf("dsl: %w", err)
+	}
+	e := &Executor{m: m, spec: spec, be: be, num: num, act: kernel.ActType(dt == backend.F16),
 		vars: map[string]any{}, weights: map[string]*model.Weight{}, wbufs: map[string]backend.Buffer{},
 		acts: map[string]*Act{}, caches: map[string]*Act{}, kernels: map[uint64]*Loaded{},
 		graph: model.NewGraph(&m.Config), emitted: map[string]bool{}}
-	e.round = !opts.ExactDot
+	e.round = num == backend.GGMLCPU
 	e.ctx = opts.Ctx
 	if e.ctx <= 0 {
 		e.ctx = min(m.Config.ContextLen, 4096)
@@ -216,6 +226,10 @@ func (e *Executor) compile(steps []*Step, loops map[string]int, layer int) error
 
 // Name returns "dsl".
 func (e *Executor) Name() string { return "dsl" }
+
+// Numerics returns the profile the executor computes under: "plain" or
+// "ggml-cpu".
+func (e *Executor) Numerics() string { return string(e.num) }
 
 // Config returns the model's hyper-parameters.
 func (e *Executor) Config() *model.Config { return &e.m.Config }

@@ -17,7 +17,9 @@
 // Provenance lives in metadata under "metallic.golden." (see the Key*
 // constants): a magic string and format version (a reader refuses newer
 // versions with a hint), the model file's SHA-256, name and architecture,
-// the paths, backend and activation dtype, the sampler settings and seed,
+// the paths, backend, activation dtype and numerics profile (absent in
+// goldens older than profiles, which read as ggml-cpu), the sampler
+// settings and seed,
 // the prompt tokens, the number of generated tokens, the checkpoint
 // selection, the storage dtype, the tool version, the creation time (UTC,
 // RFC 3339), the tolerance policy (kinds and NMSE thresholds), a SHA-256 per
@@ -28,8 +30,10 @@
 //
 // # Verdicts
 //
-// Verify reruns each path with the recorded settings, teacher-forced on the
-// recorded token stream, and compares every checkpoint with the golden: the
+// Verify reruns each path with the recorded settings (the recorded numerics
+// profile included: another one is refused unless explicitly allowed),
+// teacher-forced on the recorded token stream, and compares every
+// checkpoint with the golden: the
 // row passes when NMSE = Σ(a−b)²/Σb² is at most the recorded policy's
 // threshold for the checkpoint kind and no value is non-finite on one side
 // only. When the golden stores f16, the fresh values are rounded to f16

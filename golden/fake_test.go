@@ -27,7 +27,10 @@ const fakePath = "golden-fake"
 func init() {
 	model.RegisterPath(fakePath, func(m *model.Model, opts model.PathOptions) (model.Path, error) {
 		e := m.Weights.Embd
-		f := &fake{cfg: &m.Config, embd: make([]float32, e.K*e.N)}
+		f := &fake{cfg: &m.Config, embd: make([]float32, e.K*e.N), num: opts.Numerics}
+		if f.num == "" {
+			f.num = "ggml-cpu" // the cpu backend's default, as the real paths
+		}
 		if err := gguf.Dequantize(e.Type, e.Data, f.embd); err != nil {
 			return nil, err
 		}
@@ -36,6 +39,7 @@ func init() {
 }
 
 type fake struct {
+	num   string // the profile it was opened with
 	cfg   *model.Config
 	embd  []float32
 	cache [][]float32 // per layer: sum of l_out rows so far, flattened per position
@@ -44,6 +48,7 @@ type fake struct {
 }
 
 func (f *fake) Name() string          { return fakePath }
+func (f *fake) Numerics() string      { return f.num }
 func (f *fake) Config() *model.Config { return f.cfg }
 func (f *fake) Reset()                { f.cache, f.n = nil, 0 }
 func (f *fake) SetHook(h model.Hook)  { f.hook = h }

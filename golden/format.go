@@ -33,6 +33,7 @@ const (
 	KeyPaths          = Prefix + "paths"
 	KeyBackend        = Prefix + "backend"
 	KeyActDType       = Prefix + "act_dtype"
+	KeyNumerics       = Prefix + "numerics"
 	KeyTemperature    = Prefix + "sampler.temperature"
 	KeyTopK           = Prefix + "sampler.top_k"
 	KeyTopP           = Prefix + "sampler.top_p"
@@ -61,14 +62,19 @@ const (
 
 // Meta is a golden's provenance: everything needed to rerun it.
 type Meta struct {
-	Version      uint32
-	ModelSHA256  string // hex SHA-256 of the model file
-	ModelName    string // general.name of the model, may be empty
-	ModelFile    string // base name of the model file when recorded
-	Arch         string
-	Paths        []string
-	Backend      string
-	ActDType     string
+	Version     uint32
+	ModelSHA256 string // hex SHA-256 of the model file
+	ModelName   string // general.name of the model, may be empty
+	ModelFile   string // base name of the model file when recorded
+	Arch        string
+	Paths       []string
+	Backend     string
+	ActDType    string
+	// Numerics is the profile the recorded paths computed under ("plain"
+	// or "ggml-cpu"; "llamacpp" when only llama.cpp was recorded). Goldens
+	// written before profiles existed have no such key and read as
+	// "ggml-cpu", the only arithmetic there was.
+	Numerics     string
 	Sampler      sample.Options
 	PromptTokens []int32
 	PromptText   string // the --prompt text, empty when tokens were given
@@ -186,6 +192,9 @@ func (g *Golden) Write() (*gguf.Writer, error) {
 		{Key: KeyPolicyName, Value: m.Policy.Name},
 		{Key: KeyPolicyKinds, Value: m.Policy.Kinds},
 		{Key: KeyPolicyNMSE, Value: m.Policy.NMSE},
+	}
+	if m.Numerics != "" { // "" writes the form of goldens older than profiles
+		kv = append(kv, gguf.KV{Key: KeyNumerics, Value: m.Numerics})
 	}
 	var infos []gguf.TensorInfo
 	for _, t := range tensors {

@@ -170,6 +170,14 @@ func decodeMeta(f *gguf.File, m *Meta) error {
 	m.Arch = str(KeyModelArch)
 	m.Backend = str(KeyBackend)
 	m.ActDType = str(KeyActDType)
+	m.Numerics = LegacyNumerics
+	if v, ok := f.Get(KeyNumerics); ok {
+		s, isS := v.(string)
+		if !isS || !knownNumerics(s) {
+			return fmt.Errorf("%w: %s=%v, want plain, ggml-cpu or llamacpp", ErrCorrupt, KeyNumerics, v)
+		}
+		m.Numerics = s
+	}
 	m.PromptText = str(KeyPromptText)
 	m.Storage = str(KeyStorage)
 	m.ToolVersion = str(KeyToolVersion)

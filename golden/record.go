@@ -120,6 +120,10 @@ func Record(o RecordOptions) (*Golden, error) {
 		if err != nil {
 			return nil, fmt.Errorf("golden: open path %s: %w", name, err)
 		}
+		if err := g.Meta.addNumerics(p); err != nil {
+			p.Close()
+			return nil, err
+		}
 		run, err := runPath(p, runOptions{Prompt: o.Prompt, N: o.N, Sampler: o.Sampler, Keep: keep, Progress: o.Progress})
 		p.Close()
 		if err != nil {

@@ -23,6 +23,11 @@ type VerifyOptions struct {
 	// default thread count (0).
 	Backend string
 	Threads int
+	// Numerics, when set, is the profile to run the paths under instead
+	// of the recorded one. A different profile is refused
+	// (*NumericsMismatchError) unless AllowNumericsChange is set.
+	Numerics            string
+	AllowNumericsChange bool
 	// Perturb, when set, returns a hook to run on every checkpoint a path
 	// produces (before it is captured), to prove that a fault is found.
 	Perturb func(path string) model.Hook
@@ -55,12 +60,16 @@ type Stream struct {
 
 // Report is the outcome of Verify.
 type Report struct {
-	ModelSHA256  string            `json:"model_sha256"`
-	Policy       string            `json:"policy"`
-	Rows         []Row             `json:"rows"` // per path, in execution order
-	Streams      map[string]Stream `json:"streams"`
-	Pass         bool              `json:"pass"`
-	FirstFailure *Row              `json:"first_failure"` // the first failing row, nil when all pass
+	ModelSHA256 string `json:"model_sha256"`
+	Policy      string `json:"policy"`
+	// Numerics is the profile the paths ran under now; RecordedNumerics
+	// the golden's. They differ only with AllowNumericsChange.
+	Numerics         string            `json:"numerics"`
+	RecordedNumerics string            `json:"recorded_numerics"`
+	Rows             []Row             `json:"rows"` // per path, in execution order
+	Streams          map[string]Stream `json:"streams"`
+	Pass             bool              `json:"pass"`
+	FirstFailure     *Row              `json:"first_failure"` // the first failing row, nil when all pass
 }
 
 // ModelMismatchError says that the model given to Verify is not the one the
@@ -80,7 +89,9 @@ func (e *ModelMismatchError) Error() string {
 // comparable after a divergence) and compares the results with the golden.
 // A regression is not an error: it is reported by Report.Pass. Errors are
 // bad input: an unreadable model, a model whose hash differs
-// (*ModelMismatchError), a path that cannot be opened.
+// (*ModelMismatchError), another numerics profile than the recorded one
+// without AllowNumericsChange (*NumericsMismatchError), a path that cannot
+// be opened (a backend that lacks the profile among them).
 func Verify(g *Golden, o VerifyOptions) (*Report, error) {
 	m := &g.Meta
 	sum, err := FileSHA256(o.Model)
@@ -95,16 +106,31 @@ func Verify(g *Golden, o VerifyOptions) (*Report, error) {
 		return nil, fmt.Errorf("golden: %w", err)
 	}
 	defer mod.Close()
-	opts := model.PathOptions{Backend: m.Backend, ActDType: m.ActDType, Threads: o.Threads}
+	num := m.Numerics
+	if o.Numerics != "" && o.Numerics != num {
+		if !o.AllowNumericsChange {
+			return nil, &NumericsMismatchError{Recorded: num, Asked: o.Numerics}
+		}
+		num = o.Numerics
+	}
+	opts := model.PathOptions{Backend: m.Backend, ActDType: m.ActDType, Threads: o.Threads, Numerics: num}
+	if num == model.NumericsLlamaCpp {
+		opts.Numerics = "" // llama.cpp's own arithmetic: nothing to ask for
+	}
 	if o.Backend != "" {
 		opts.Backend = o.Backend
 	}
-	rep := &Report{ModelSHA256: sum, Policy: m.Policy.String(), Streams: map[string]Stream{}, Pass: true}
+	rep := &Report{ModelSHA256: sum, Policy: m.Policy.String(), Numerics: num, RecordedNumerics: m.Numerics,
+		Streams: map[string]Stream{}, Pass: true}
 	for i := range g.Runs {
 		want := &g.Runs[i]
 		p, err := model.OpenPath(want.Path, mod, opts)
 		if err != nil {
 			return nil, fmt.Errorf("golden: open path %s: %w", want.Path, err)
+		}
+		if n := p.Numerics(); n != num && n != model.NumericsLlamaCpp {
+			p.Close()
+			return nil, fmt.Errorf("golden: path %s runs numerics %s, not the %s asked for", want.Path, n, num)
 		}
 		var extra model.Hook
 		if o.Perturb != nil {

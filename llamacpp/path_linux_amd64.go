@@ -129,6 +129,10 @@ func newPath(file string, cfg *model.Config, opts Options) (*Path, error) {
 // Name returns "llamacpp".
 func (p *Path) Name() string { return "llamacpp" }
 
+// Numerics returns model.NumericsLlamaCpp: llama.cpp computes with its own
+// kernels, so PathOptions.Numerics does not apply to it.
+func (p *Path) Numerics() string { return model.NumericsLlamaCpp }
+
 // Config returns the model's hyper-parameters.
 func (p *Path) Config() *model.Config { return &p.cfg }
 

@@ -31,6 +31,10 @@ func New(m *model.Model, opts Options) (*Path, error) { return nil, errUnavailab
 // Name returns "llamacpp".
 func (p *Path) Name() string { return "llamacpp" }
 
+// Numerics returns model.NumericsLlamaCpp: llama.cpp computes with its own
+// kernels, so PathOptions.Numerics does not apply to it.
+func (p *Path) Numerics() string { return model.NumericsLlamaCpp }
+
 // Config returns nil: no Path exists on this platform.
 func (p *Path) Config() *model.Config { return nil }
 

@@ -23,6 +23,7 @@ type scripted struct {
 }
 
 func (s *scripted) Name() string          { return "scripted" }
+func (s *scripted) Numerics() string      { return "plain" }
 func (s *scripted) Config() *Config       { return &s.cfg }
 func (s *scripted) Reset()                { s.resets++; s.cached = 0 }
 func (s *scripted) Checkpoints() []string { return nil }

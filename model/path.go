@@ -31,6 +31,13 @@ type Hook func(t *Tensor)
 type Path interface {
 	// Name is "reference", "dsl" or "llamacpp".
 	Name() string
+	// Numerics names the arithmetic the path computes with, settled when
+	// it was opened: the numerics profile ("plain" or "ggml-cpu", see
+	// backend/numerics.go) for metallic's own paths, NumericsLlamaCpp for
+	// llama.cpp's own kernels. Oracles judge the path by the arithmetic it
+	// declares here (parity applies the activation rounding it implies),
+	// never by what its outputs look like.
+	Numerics() string
 	// Config is the model's hyper-parameters.
 	Config() *Config
 	// Forward runs tokens at positions pos, pos+1, …, appending their keys and
@@ -85,9 +92,21 @@ type PathOptions struct {
 	Ctx      int    // KV-cache capacity in positions; 0 means min(ContextLen, 4096)
 	ActDType string // activation and KV-cache storage: "f32" (default) or "f16"
 	Threads  int    // worker threads; 0 means GOMAXPROCS
+	// Numerics is the numerics profile of the reference and dsl paths,
+	// "plain" or "ggml-cpu"; empty means the backend's default
+	// (backend.DefaultNumerics: ggml-cpu on cpu, plain elsewhere). A
+	// backend that lacks the profile fails the open. The llamacpp path
+	// computes with llama.cpp's own kernels and does not use it.
+	Numerics string
 	Spec     string // dsl only: spec file; empty means the embedded spec of the architecture
 	LibDir   string // llamacpp only: library folder; empty means METALLIC_LLAMACPP_DIR or the test cache
 }
+
+// NumericsLlamaCpp is what the llamacpp path's Numerics returns: llama.cpp's
+// own arithmetic (its CPU backend rounds activations for each weight's dot
+// product as the ggml-cpu profile does). The numerics profiles themselves
+// ("plain", "ggml-cpu") are named in package backend.
+const NumericsLlamaCpp = "llamacpp"
 
 // Opener creates a path over a loaded model.
 type Opener func(m *Model, opts PathOptions) (Path, error)

@@ -16,6 +16,8 @@ type BisectResult struct {
 	Against    string `json:"against"` // "local" oracle, or the other path
 	Evidence   string `json:"evidence"`
 	Row        *Row   `json:"row"`
+	// Numerics is, per path, the arithmetic it declares.
+	Numerics map[string]string `json:"numerics"`
 }
 
 // Bisect finds the first failing local row of s (or, when s was run without
@@ -26,7 +28,7 @@ func Bisect(s *Steps) (*BisectResult, error) {
 	if s == nil {
 		return nil, fmt.Errorf("parity: bisect of no steps")
 	}
-	res := &BisectResult{Layer: -1}
+	res := &BisectResult{Layer: -1, Numerics: s.Numerics}
 	noOracle := true
 	for _, r := range s.Rows {
 		if r.B == LocalOracle {

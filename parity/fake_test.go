@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/metallic-go/metallic/backend"
+	"github.com/metallic-go/metallic/backend/ggmlnum"
 	"github.com/metallic-go/metallic/gguf"
 	"github.com/metallic-go/metallic/model"
 )
@@ -29,8 +29,14 @@ type fakePath struct {
 	// capture sees.
 	pre func(t *model.Tensor)
 	// roundDot rounds each mul_mat input row as llama.cpp does for the
-	// weight's dtype (backend.RoundForDot).
+	// weight's dtype (ggmlnum.RoundForDot).
 	roundDot bool
+	// roundFn, when set with roundDot, replaces ggmlnum.RoundForDot (a
+	// kernel that rounds wrongly).
+	roundFn func(t gguf.Type, x []float32)
+	// declare, when set, is what Numerics returns; else the profile the
+	// fake's arithmetic is: ggml-cpu with roundDot, plain without.
+	declare string
 }
 
 func newFake(t testing.TB, name string, m *model.Model, skip ...string) *fakePath {
@@ -60,7 +66,16 @@ func (f *fakePath) weight(w *model.Weight) []float32 {
 	return v
 }
 
-func (f *fakePath) Name() string          { return f.name }
+func (f *fakePath) Name() string { return f.name }
+func (f *fakePath) Numerics() string {
+	switch {
+	case f.declare != "":
+		return f.declare
+	case f.roundDot:
+		return "ggml-cpu"
+	}
+	return "plain"
+}
 func (f *fakePath) Config() *model.Config { return f.cfg }
 func (f *fakePath) Checkpoints() []string { return f.kinds }
 func (f *fakePath) SetHook(h model.Hook)  { f.hook = h }
@@ -93,7 +108,11 @@ func (f *fakePath) mm(x []float32, w *model.Weight, b *model.Weight, rows int) [
 		xr := x[r*w.K : (r+1)*w.K]
 		if f.roundDot {
 			xr = slices.Clone(xr)
-			backend.RoundForDot(w.Type, xr)
+			if f.roundFn != nil {
+				f.roundFn(w.Type, xr)
+			} else {
+				ggmlnum.RoundForDot(w.Type, xr)
+			}
 		}
 		for n := 0; n < w.N; n++ {
 			var s float32

@@ -30,10 +30,12 @@ type FidelityRow struct {
 
 // Fidelity is the result of TeacherForce.
 type Fidelity struct {
-	A      string        `json:"a"` // the path whose ops are checked
-	B      string        `json:"b"` // the path whose inputs they get
-	Tokens []int32       `json:"tokens"`
-	Rows   []FidelityRow `json:"rows"`
+	A string `json:"a"` // the path whose ops are checked
+	B string `json:"b"` // the path whose inputs they get
+	// Numerics is, per path, the arithmetic it declares.
+	Numerics map[string]string `json:"numerics"`
+	Tokens   []int32           `json:"tokens"`
+	Rows     []FidelityRow     `json:"rows"`
 	// Missing lists B's checkpoints A does not materialize (fused), which
 	// are therefore not compared and not forced.
 	Missing []string `json:"missing,omitempty"`
@@ -41,6 +43,9 @@ type Fidelity struct {
 	Identical bool `json:"identical"`
 	// FirstDiffer is the first row (in execution order) with a difference.
 	FirstDiffer *FidelityRow `json:"first_differ"`
+	// Promise, when set (by the caller, from BitIdentity), says whether
+	// the two paths promise bit identity on this model.
+	Promise *Promise `json:"promise,omitempty"`
 }
 
 // TeacherForce runs prompt and then decode greedy tokens (B's choice)
@@ -85,7 +90,8 @@ func TeacherForce(a, b model.Path, prompt []int32, decode int, perturb model.Hoo
 		pos++
 	}
 
-	f := &Fidelity{A: a.Name(), B: b.Name(), Identical: true}
+	f := &Fidelity{A: a.Name(), B: b.Name(), Identical: true,
+		Numerics: map[string]string{a.Name(): a.Numerics(), b.Name(): b.Numerics()}}
 	for _, c := range calls {
 		f.Tokens = append(f.Tokens, c...)
 	}
@@ -180,6 +186,7 @@ func abs64(x int64) int64 {
 // layers and forward calls, then the first differing checkpoint.
 func PrintFidelity(w io.Writer, f *Fidelity) error {
 	fmt.Fprintf(w, "teacher-forced op fidelity: %s's ops on %s's inputs, %d positions\n", f.A, f.B, len(f.Tokens))
+	fmt.Fprintln(w, NumericsLine([]string{f.A, f.B}, f.Numerics))
 	type agg struct {
 		values, differ, n int
 		maxULP            int64

@@ -20,9 +20,12 @@ type Target struct {
 type Trace struct {
 	Path  string
 	DType DType
-	// Rounding is how the path prepares mul_mat inputs, as RunSteps
-	// detected it: RoundingExact or RoundingVecDot ("" before detection or
-	// when every weight is F32 and the question does not arise).
+	// Numerics is what the path declares (model.Path.Numerics): "plain",
+	// "ggml-cpu" or "llamacpp".
+	Numerics string
+	// Rounding is how its declared numerics prepares mul_mat inputs, set
+	// when RunSteps builds its local oracle: RoundingExact or
+	// RoundingVecDot.
 	Rounding string
 	Kinds    []string // the path's Checkpoints()
 	Tokens   []int32  // every position's token
@@ -62,7 +65,7 @@ func Run(t Target, o RunOptions) (*Trace, error) {
 	p.SetHook(Chain(o.Hook, capt.Hook()))
 	defer p.SetHook(nil)
 	defer p.Reset()
-	tr := &Trace{Path: p.Name(), DType: t.DType, Kinds: p.Checkpoints(),
+	tr := &Trace{Path: p.Name(), Numerics: p.Numerics(), DType: t.DType, Kinds: p.Checkpoints(),
 		Tokens: slices.Clone(o.Tokens[:prompt]), Prompt: prompt, Vocab: vocab, Capture: capt}
 	step := func(toks []int32, pos int) error {
 		capt.Begin(pos, len(toks))

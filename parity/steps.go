@@ -64,8 +64,12 @@ type Steps struct {
 	Tokens    []int32  `json:"tokens"`
 	PromptLen int      `json:"prompt_len"`
 	Perturb   []string `json:"perturb"`
-	// Rounding says, per path, how it was found to prepare mul_mat inputs
-	// (see Rounding); absent when every weight is F32.
+	// Numerics is, per path, the arithmetic it declares: "plain",
+	// "ggml-cpu" or "llamacpp".
+	Numerics map[string]string `json:"numerics"`
+	// Rounding is, per path, the mul_mat input rounding its declared
+	// numerics implies and its local oracle applies (RoundingExact or
+	// RoundingVecDot); empty without an oracle.
 	Rounding     map[string]string `json:"rounding"`
 	Rows         []Row             `json:"rows"`
 	FirstFailure *Row              `json:"first_failure"`
@@ -97,7 +101,8 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 		}
 	}
 	cfg := o.Targets[0].Path.Config()
-	s := &Steps{Arch: cfg.Arch, PromptLen: len(o.Prompt), Perturb: []string{}, Rows: []Row{}, Rounding: map[string]string{}}
+	s := &Steps{Arch: cfg.Arch, PromptLen: len(o.Prompt), Perturb: []string{}, Rows: []Row{},
+		Numerics: map[string]string{}, Rounding: map[string]string{}}
 	for _, p := range o.Perturb {
 		s.Perturb = append(s.Perturb, p.String())
 	}
@@ -115,6 +120,7 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 			s.Tokens = tr.Tokens
 		}
 		s.Paths = append(s.Paths, tr.Path)
+		s.Numerics[tr.Path] = tr.Numerics
 		s.Traces = append(s.Traces, tr)
 	}
 	j := &judge{cfg: cfg, graph: model.NewGraph(cfg), s: s, n: len(s.Tokens)}
@@ -126,13 +132,21 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 			return nil, err
 		}
 		for _, tr := range s.Traces {
-			ev, err := localOracle(cfg, o.Weights, s.Tokens, cache, tr)
+			ev, other, err := localOracles(cfg, o.Weights, s.Tokens, cache, tr)
 			if err != nil {
 				return nil, err
 			}
-			j.local = append(j.local, ev)
-			if tr.Rounding != "" {
-				s.Rounding[tr.Path] = tr.Rounding
+			j.local, j.other = append(j.local, ev), append(j.other, other)
+			s.Rounding[tr.Path] = tr.Rounding
+		}
+		// Paths whose declared numerics round mul_mat inputs differently
+		// legitimately differ by the rounding's own effect: the global
+		// oracle with the vec_dot rounding measures it for pair rows.
+		for _, tr := range s.Traces[1:] {
+			if tr.Rounding != s.Traces[0].Rounding && nonF32MatMul(o.Weights) && j.globalVec == nil {
+				if j.globalVec, err = oracle.New(oracle.Options{Config: cfg, Weights: o.Weights, Tokens: s.Tokens, Cache: cache, RoundActivations: true}); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
@@ -176,7 +190,13 @@ type judge struct {
 	s      *Steps
 	n      int
 	global *oracle.Evaluator
-	local  []*oracle.Evaluator
+	// globalVec is the global oracle with the vec_dot rounding, made only
+	// when two paths' declared roundings differ on non-F32 weights.
+	globalVec *oracle.Evaluator
+	local     []*oracle.Evaluator
+	// other are the local oracles with the rounding the path's numerics
+	// does not imply (nil where every weight is F32).
+	other []*oracle.Evaluator
 }
 
 func (j *judge) threshold(tr *Trace, ops []string) float64 {
@@ -225,7 +245,8 @@ func (j *judge) checkpoint(name string) error {
 		if err != nil {
 			return err
 		}
-		r.Metrics = Compare(widen(sr.Data), res.Data, tr.DType)
+		got := widen(sr.Data)
+		r.Metrics = Compare(got, res.Data, tr.DType)
 		th := j.threshold(tr, res.Ops)
 		r.Bound = Num(th)
 		r.Verdict = Pass
@@ -235,6 +256,13 @@ func (j *judge) checkpoint(name string) error {
 		r.Note = "from " + strings.Join(res.Inputs, ",")
 		if len(res.Ops) > 1 {
 			r.Note += " via " + strings.Join(res.Ops, "+")
+		}
+		why, err := misrounded(tr, j.other[i], name, res.Ops, got, r.NMSE, th)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			r.Verdict, r.Note = Fail, why+"; "+r.Note
 		}
 		j.s.Rows = append(j.s.Rows, r)
 	}
@@ -275,12 +303,24 @@ func (j *judge) checkpoint(name string) error {
 				break
 			}
 			ca, cb := Compare(a, glob, tr.DType), Compare(b, glob, ref.DType)
-			ok, bound := NoWorse(float64(ca.RMSE), float64(cb.RMSE), float64(cb.RMSRef), tr.DType)
+			errRef, extra := float64(cb.RMSE), ""
+			if tr.Rounding != ref.Rounding && j.globalVec != nil {
+				// err(a) ≤ m·(err(b) + R) + floor, R = rmse of the f64
+				// forward with vec_dot rounding against the exact one.
+				gv, err := j.globalVec.Value(name)
+				if err != nil {
+					return err
+				}
+				rr := float64(Compare(gv.Data, glob, F32).RMSE)
+				errRef += rr
+				extra = fmt.Sprintf("; numerics differ (%s %s, %s %s): + the %s rounding's own rmse %.3g", tr.Path, tr.Numerics, ref.Path, ref.Numerics, RoundingVecDot, rr)
+			}
+			ok, bound := NoWorse(float64(ca.RMSE), errRef, float64(cb.RMSRef), tr.DType)
 			r.Bound, r.Verdict, r.ErrA, r.ErrB = Num(bound), Pass, ca.RMSE, cb.RMSE
 			if !ok || r.NonFinite > 0 {
 				r.Verdict = Fail
 			}
-			r.Note = fmt.Sprintf("rmse vs f64: %s %.3g, %s %.3g", tr.Path, float64(ca.RMSE), ref.Path, float64(cb.RMSE))
+			r.Note = fmt.Sprintf("rmse vs f64: %s %.3g, %s %.3g", tr.Path, float64(ca.RMSE), ref.Path, float64(cb.RMSE)) + extra
 		}
 		j.s.Rows = append(j.s.Rows, r)
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/olekukonko/tablewriter"
 	twopt "github.com/olekukonko/tablewriter/tw"
+
+	"github.com/metallic-go/metallic/model"
 )
 
 // PrintOptions control the text rendering of reports.
@@ -44,6 +46,7 @@ func PrintSteps(w io.Writer, s *Steps, o PrintOptions) error {
 		fmt.Fprintf(w, ", perturbed %s", strings.Join(s.Perturb, " "))
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, NumericsLine(s.Paths, s.Numerics))
 	if len(s.Rounding) > 0 {
 		var parts []string
 		for _, p := range s.Paths {
@@ -51,7 +54,7 @@ func PrintSteps(w io.Writer, s *Steps, o PrintOptions) error {
 				parts = append(parts, p+" "+r)
 			}
 		}
-		fmt.Fprintf(w, "mul_mat inputs (detected): %s\n", strings.Join(parts, ", "))
+		fmt.Fprintf(w, "local oracle's mul_mat input rounding (from the declared numerics): %s\n", strings.Join(parts, ", "))
 	}
 	tw := tablewriter.NewTable(w, tablewriter.WithRowMergeMode(twopt.MergeHierarchical))
 	tw.Header("checkpoint", "a", "b", "max_abs", "mean_abs", "nmse", "cos", "max_ulp", "bound", "verdict")
@@ -98,6 +101,23 @@ func PrintSteps(w io.Writer, s *Steps, o PrintOptions) error {
 	return nil
 }
 
+// NumericsLine is the header line naming each path's declared numerics:
+// "numerics: reference ggml-cpu, dsl ggml-cpu, llamacpp llama.cpp's own".
+func NumericsLine(paths []string, numerics map[string]string) string {
+	var parts []string
+	for _, p := range paths {
+		n, ok := numerics[p]
+		switch {
+		case !ok:
+			n = "?"
+		case n == model.NumericsLlamaCpp:
+			n = "llama.cpp's own"
+		}
+		parts = append(parts, p+" "+n)
+	}
+	return "numerics: " + strings.Join(parts, ", ")
+}
+
 // PrintTokens writes a generation-parity report.
 func PrintTokens(w io.Writer, t *Tokens, o PrintOptions) error {
 	fmt.Fprintf(w, "token parity: prompt %v\n", t.Prompt)
@@ -105,6 +125,7 @@ func PrintTokens(w io.Writer, t *Tokens, o PrintOptions) error {
 	for _, p := range t.Pairs {
 		names = append(names, p.B)
 	}
+	fmt.Fprintln(w, NumericsLine(names, t.Numerics))
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %v\n", n, t.Streams[n])
 	}
@@ -126,6 +147,11 @@ func PrintTokens(w io.Writer, t *Tokens, o PrintOptions) error {
 	}
 	if err := tw.Render(); err != nil {
 		return err
+	}
+	for _, p := range t.Pairs {
+		if p.Note != "" {
+			fmt.Fprintf(w, "%s vs %s: %s\n", p.A, p.B, p.Note)
+		}
 	}
 	for _, p := range t.Pairs {
 		if p.FirstDivergence < 0 {

@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/metallic-go/metallic/model"
+	"github.com/metallic-go/metallic/parity/oracle/vecdot"
 	"github.com/metallic-go/metallic/sample"
 )
 
@@ -28,6 +29,11 @@ type TokensOptions struct {
 	TieEps  float64        // 0 means TieEps
 	// DType is the paths' activation storage dtype: it selects KLLimits.
 	DType DType
+	// Weights, when set, let a pair whose declared numerics round mul_mat
+	// inputs differently (plain against llama.cpp, say) be judged with the
+	// KL limits of that rounding's precision (RoundingKLDType) when they
+	// are looser than the storage dtype's.
+	Weights *model.Weights
 	// Hooks, when set, are installed on the path of the same index while it
 	// generates (perturbation).
 	Hooks []model.Hook
@@ -56,6 +62,7 @@ type TokenPair struct {
 	RMSdp           Num                    `json:"rms_dp"` // RMS of p_a(next) − p_b(next), next = a's next token
 	Positions       int                    `json:"positions"`
 	Verdict         string                 `json:"verdict"`
+	Note            string                 `json:"note,omitempty"`
 }
 
 // Tokens is a generation-parity report. Its top-level divergence and KL
@@ -63,7 +70,9 @@ type TokenPair struct {
 type Tokens struct {
 	Prompt  []int32            `json:"prompt_tokens"`
 	Streams map[string][]int32 `json:"streams"`
-	Pairs   []TokenPair        `json:"pairs"`
+	// Numerics is, per path, the arithmetic it declares.
+	Numerics map[string]string `json:"numerics"`
+	Pairs    []TokenPair       `json:"pairs"`
 	TokenPair
 }
 
@@ -100,7 +109,7 @@ func RunTokens(o TokensOptions) (*Tokens, error) {
 			o.Progress(s)
 		}
 	}
-	res := &Tokens{Prompt: slices.Clone(o.Prompt), Streams: map[string][]int32{}}
+	res := &Tokens{Prompt: slices.Clone(o.Prompt), Streams: map[string][]int32{}, Numerics: map[string]string{}}
 	gens := make([]*generation, len(o.Paths))
 	for i, p := range o.Paths {
 		progress("generate " + p.Name())
@@ -114,6 +123,7 @@ func RunTokens(o TokensOptions) (*Tokens, error) {
 		}
 		gens[i] = g
 		res.Streams[p.Name()] = g.tokens
+		res.Numerics[p.Name()] = p.Numerics()
 	}
 	ref := gens[0]
 	refDist, err := teacherForced(o.Paths[0], o.Prompt, ref.tokens, o.Hooks, 0)
@@ -139,6 +149,21 @@ func RunTokens(o TokensOptions) (*Tokens, error) {
 		klStats(&pr, refDist, dist, ref.tokens)
 		pr.Verdict = Pass
 		lim := KLLimitFor(o.DType)
+		ra, err := RoundingFor(o.Paths[0].Numerics())
+		if err != nil {
+			return nil, fmt.Errorf("parity: path %s: %w", pr.A, err)
+		}
+		rb, err := RoundingFor(o.Paths[i].Numerics())
+		if err != nil {
+			return nil, fmt.Errorf("parity: path %s: %w", pr.B, err)
+		}
+		if d := RoundingKLDType(o.Weights); ra != rb && d != "" {
+			if l := KLLimitFor(d); l.Mean > lim.Mean {
+				lim = l
+				pr.Note = fmt.Sprintf("numerics differ (%s %s, %s %s): mul_mat inputs rounded on one side only, judged with %s's KL limits",
+					pr.A, o.Paths[0].Numerics(), pr.B, o.Paths[i].Numerics(), d)
+			}
+		}
 		if pr.Class == ClassDrift || pr.Class == ClassWrong || !(float64(pr.KLMean) <= lim.Mean) || !(float64(pr.KLMax) <= lim.Max) {
 			pr.Verdict = Fail
 		}
@@ -153,6 +178,31 @@ func RunTokens(o TokensOptions) (*Tokens, error) {
 	}
 	res.TokenPair = res.Pairs[worst]
 	return res, nil
+}
+
+// RoundingKLDType is the storage dtype whose precision the vec_dot
+// rounding of w's projections matches, for the KL limits of a pair whose
+// numerics round differently: f16 when the coarsest rounding is to f16
+// (F16 weights), bf16 for bf16 and for the 8-bit Q8_0/Q8_K quantization
+// of quantized weights; "" when every weight is F32 (or w is nil), where
+// the roundings agree.
+func RoundingKLDType(w *model.Weights) DType {
+	if w == nil {
+		return ""
+	}
+	var d DType
+	for _, x := range projections(w) {
+		switch vecdot.ClassOf(x.Type) {
+		case vecdot.None:
+		case vecdot.F16:
+			if d == "" {
+				d = F16
+			}
+		default:
+			d = BF16
+		}
+	}
+	return d
 }
 
 type generation struct {

@@ -19,6 +19,7 @@ type scripted struct {
 }
 
 func (s *scripted) Name() string          { return s.name }
+func (s *scripted) Numerics() string      { return "plain" }
 func (s *scripted) Config() *model.Config { return &s.cfg }
 func (s *scripted) Reset()                {}
 func (s *scripted) Checkpoints() []string { return []string{"logits"} }

@@ -27,9 +27,9 @@ type Threshold struct {
 // forced) float64 oracle, per op and storage dtype. Matmul-like ops
 // (mul_mat, attention: long f32 accumulations) are looser than elementwise
 // ones, as in llama.cpp's test-backend-ops. Weights are dequantized exactly
-// and, for paths that round mul_mat inputs as llama.cpp does, the oracle
-// applies that same rounding (see Rounding), so the weight dtype needs no
-// row of its own. One rounding to a dtype with p mantissa bits has
+// and, for paths whose declared numerics round mul_mat inputs as llama.cpp
+// does (ggml-cpu, llamacpp), the oracle applies that same rounding (see
+// RoundingFor), so the weight dtype needs no row of its own. One rounding to a dtype with p mantissa bits has
 // NMSE ≈ 2^(−2p−2)/3: 1.8e-15 for f32, 8e-8 for f16, 5e-6 for bf16; each
 // f32 threshold is ≥ 10⁴× what a correct kernel reaches on our models and
 // below the 3.3e-7 that `--perturb …=1e-3` injects (rel²/3).
@@ -124,10 +124,14 @@ func Explain(w io.Writer) {
 	fmt.Fprintln(w, "  path vs local oracle: pass iff nmse ≤ threshold(op, dtype) and no non-finite value where the oracle is finite.")
 	fmt.Fprintln(w, "    The local oracle recomputes each checkpoint in float64 from that path's own upstream checkpoints;")
 	fmt.Fprintln(w, "    when an input was fused away it is recomputed too, and the loosest op of the chain sets the bound.")
-	fmt.Fprintln(w, "    With non-F32 weights, whether a path rounds mul_mat inputs as llama.cpp does (vec_dot) or not (exact)")
-	fmt.Fprintln(w, "    is detected per path from its own checkpoints, and its oracle applies the same rounding.")
+	fmt.Fprintln(w, "    Its mul_mat inputs are rounded as the path's declared numerics implies: none (exact) under plain,")
+	fmt.Fprintln(w, "    llama.cpp's vec_dot_type (vec_dot) under ggml-cpu and for llama.cpp; the outputs never choose it.")
+	fmt.Fprintf(w, "    With non-F32 weights a row also fails when the other rounding fits it %d× better (nmse, above 1/1000 of\n", RoundingMargin)
+	fmt.Fprintln(w, "    the threshold): the kernel rounds its inputs other than its numerics declares.")
 	fmt.Fprintln(w, "  fused vs reference: pass iff rmse(cand, global f64) ≤ m·rmse(reference, global f64) + 1 ULP(dtype, rms),")
 	fmt.Fprintln(w, "    m = 2 (3 for f16/bf16 storage). The direct cand-vs-reference diff is shown in the same row.")
+	fmt.Fprintln(w, "    When the two paths' numerics round mul_mat inputs differently (plain vs llama.cpp) on non-F32 weights,")
+	fmt.Fprintln(w, "    rmse(reference) is increased by the rounding's own effect: rmse(f64 with vec_dot rounding, f64 exact).")
 	fmt.Fprintln(w, "  path vs global oracle: info (drift), never a verdict.")
 	fmt.Fprintln(w, "  fused: a checkpoint only one path materializes — listed, never counted as a pass.")
 	fmt.Fprintf(w, "  tokens: first divergence must be none or tie_flip (top-2 gap ≤ %g, each pick in the other's top-5);\n", TieEps)
@@ -136,6 +140,8 @@ func Explain(w io.Writer) {
 		fmt.Fprintf(w, " %s kld_mean ≤ %g, kld_max ≤ %g;", l.DType, l.Mean, l.Max)
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, "    A pair whose numerics round mul_mat inputs differently is judged with the limits of that rounding's")
+	fmt.Fprintln(w, "    precision when looser: f16 for F16 weights, bf16 for BF16 and quantized weights (8-bit Q8_0/Q8_K).")
 	fmt.Fprintln(w, "  --perturb REL injects nmse ≈ REL²/3: detectable when REL > sqrt(3·threshold).")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "NMSE thresholds (path vs local oracle)")

@@ -24,6 +24,8 @@ type Context struct {
 	m    *model.Model
 	cfg  model.Config
 	be   backend.Backend
+	num  backend.Numerics // the profile every built-in op is loaded under
+	mm   string           // OpMatMulQ under ggml-cpu, OpMatMul under plain
 	act  backend.DType
 	cap  int // KV-cache capacity in positions
 	n    int // positions in the cache
@@ -63,7 +65,11 @@ var forwards = map[string]func(c *Context, T, pos int){
 
 // New opens a reference Context over m on the backend opts.Backend ("cpu"
 // when empty) with a KV cache of opts.Ctx positions (0: min(ContextLen,
-// 4096)) and activations stored in opts.ActDType ("f32" when empty).
+// 4096)) and activations stored in opts.ActDType ("f32" when empty), every
+// op computed under the numerics profile opts.Numerics (empty: the
+// backend's default, backend.SelectNumerics). Under ggml-cpu the
+// projections are OpMatMulQ (activations rounded as llama.cpp's CPU
+// backend rounds them); under plain they are OpMatMul.
 func New(m *model.Model, opts model.PathOptions) (*Context, error) {
 	if m == nil {
 		return nil, errors.New("reference: nil model")
@@ -90,7 +96,16 @@ func New(m *model.Model, opts model.PathOptions) (*Context, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reference: %w", err)
 	}
-	c := &Context{m: m, cfg: m.Config, be: be, act: act, cap: capacity, fwd: fwd,
+	num, err := backend.SelectNumerics(be, opts.Numerics)
+	if err != nil {
+		be.Close()
+		return nil, fmt.Errorf("reference: %w", err)
+	}
+	mm := backend.OpMatMul
+	if num == backend.GGMLCPU {
+		mm = backend.OpMatMulQ
+	}
+	c := &Context{m: m, cfg: m.Config, be: be, num: num, mm: mm, act: act, cap: capacity, fwd: fwd,
 		kernels: map[kernelKey]backend.Kernel{}, weights: map[*byte]backend.Buffer{}}
 	if err := c.setup(); err != nil {
 		be.Close()
@@ -124,7 +139,7 @@ func (c *Context) setup() error {
 		out backend.DType
 	}{
 		{backend.OpEmbed, &w.Embd, c.act}, {backend.OpRMSNorm, &w.OutputNorm, c.act},
-		{backend.OpMatMulQ, &w.Output, backend.F32},
+		{c.mm, &w.Output, backend.F32},
 	} {
 		if _, err := c.kernel(k.op, k.w.Type, k.out); err != nil {
 			return fmt.Errorf("reference: %s (%v): %w", k.w.Name, k.w.Type, err)
@@ -132,7 +147,7 @@ func (c *Context) setup() error {
 	}
 	for _, l := range w.Layers {
 		for _, wt := range []model.Weight{l.Q, l.K, l.V, l.O, l.Gate, l.Up, l.Down} {
-			if _, err := c.kernel(backend.OpMatMulQ, wt.Type, c.act); err != nil {
+			if _, err := c.kernel(c.mm, wt.Type, c.act); err != nil {
 				return fmt.Errorf("reference: %s (%v): %w", wt.Name, wt.Type, err)
 			}
 		}
@@ -195,7 +210,7 @@ func (c *Context) kernel(op string, w gguf.Type, out backend.DType) (backend.Ker
 	if k, ok := c.kernels[key]; ok {
 		return k, nil
 	}
-	k, err := c.be.Load(backend.KernelSpec{Name: op, Weight: w, In: c.act, Out: out, KV: c.act})
+	k, err := c.be.Load(backend.KernelSpec{Name: op, Weight: w, Numerics: c.num, In: c.act, Out: out, KV: c.act})
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +220,10 @@ func (c *Context) kernel(op string, w gguf.Type, out backend.DType) (backend.Ker
 
 // Name returns "reference".
 func (c *Context) Name() string { return "reference" }
+
+// Numerics returns the profile the context computes under: "plain" or
+// "ggml-cpu".
+func (c *Context) Numerics() string { return string(c.num) }
 
 // Config returns the model's hyper-parameters.
 func (c *Context) Config() *model.Config { return &c.cfg }

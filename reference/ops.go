@@ -50,17 +50,18 @@ func (c *Context) rmsnorm(out, x backend.Buffer, g *model.Weight, rows, n int) {
 		backend.Buf(out), backend.Buf(x), c.wbuf(g), backend.Int(n), backend.Float(c.cfg.NormEps))
 }
 
-// matmul: out[t,:] = W·x̂[t,:] for T rows (W is N rows of K), where x̂ is x
-// rounded as llama.cpp rounds activations for W's dtype (OpMatMulQ: f16
-// for F16 weights, Q8_0 blocks for Q8_0/Q4_0…, Q8_K for k-quants).
+// matmul: out[t,:] = W·x[t,:] for T rows (W is N rows of K). Under
+// ggml-cpu x is first rounded as llama.cpp rounds activations for W's
+// dtype (OpMatMulQ: f16 for F16 weights, Q8_0 blocks for Q8_0/Q4_0…, Q8_K
+// for k-quants); under plain it is multiplied as stored (OpMatMul).
 func (c *Context) matmul(out, x backend.Buffer, w *model.Weight, T int) {
-	c.run(backend.OpMatMulQ, w.Type, c.act, backend.Grid{X: w.N},
+	c.run(c.mm, w.Type, c.act, backend.Grid{X: w.N},
 		backend.Buf(out), backend.Buf(x), c.wbuf(w), backend.Int(w.K), backend.Int(w.N), backend.Int(T))
 }
 
 // lmHead is matmul with float32 output (the logits).
 func (c *Context) lmHead(out, x backend.Buffer, w *model.Weight, T int) {
-	c.run(backend.OpMatMulQ, w.Type, backend.F32, backend.Grid{X: w.N},
+	c.run(c.mm, w.Type, backend.F32, backend.Grid{X: w.N},
 		backend.Buf(out), backend.Buf(x), c.wbuf(w), backend.Int(w.K), backend.Int(w.N), backend.Int(T))
 }
 

@@ -1,7 +1,13 @@
 // Package backendtest is the conformance suite of backend.Backend: it runs
 // every built-in op over a grid of shapes, weight dtypes and activation
-// storage dtypes, and compares each result with a float64 oracle computed
-// from the very inputs the backend saw (after storage rounding).
+// storage dtypes, under each numerics profile the backend lists
+// (Backend.Numerics), and compares each result with a float64 oracle
+// computed from the very inputs the backend saw (after storage rounding).
+// Ops outside a profile (OpMatMulQ under plain) are not run for it; the
+// plain oracle and bounds are those backend/numerics.go states. It also
+// checks that the backend refuses, with an error naming the profile, every
+// built-in op under a profile it does not list (and OpMatMulQ under plain):
+// a backend never falls back silently.
 //
 // An element passes when |got − ref| ≤ atol + rel·|ref| + acc·mag, where rel
 // is the output storage dtype's rounding (2⁻¹¹ for f16), acc bounds the
@@ -18,33 +24,51 @@ import (
 	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/metallic-go/metallic/backend"
 	"github.com/metallic-go/metallic/gguf"
 )
 
-// Result is the outcome of one op over one shape and dtype combination.
+// Result is the outcome of one op over one shape and dtype combination
+// under one profile.
 type Result struct {
-	Op     string  `json:"op"`
-	Shape  string  `json:"shape"`
-	Weight string  `json:"weight,omitempty"` // weight dtype, for ops that read one
-	Act    string  `json:"act"`              // activation storage dtype
-	MaxAbs float64 `json:"max_abs"`          // max |got − ref|
-	MaxRel float64 `json:"max_rel"`          // max |got − ref| / (|ref| + 1e-30)
-	NMSE   float64 `json:"nmse"`             // Σ(got − ref)² / Σref²
-	Ratio  float64 `json:"ratio"`            // max |got − ref| / tolerance; ≤ 1 passes
-	Pass   bool    `json:"pass"`
-	Err    string  `json:"error,omitempty"` // the backend failed to run the case
-	hash   uint64  // FNV-1a of the output bytes
+	Numerics string  `json:"numerics"` // the profile the op was loaded under
+	Op       string  `json:"op"`
+	Shape    string  `json:"shape"`
+	Weight   string  `json:"weight,omitempty"` // weight dtype, for ops that read one
+	Act      string  `json:"act"`              // activation storage dtype
+	MaxAbs   float64 `json:"max_abs"`          // max |got − ref|
+	MaxRel   float64 `json:"max_rel"`          // max |got − ref| / (|ref| + 1e-30)
+	NMSE     float64 `json:"nmse"`             // Σ(got − ref)² / Σref²
+	Ratio    float64 `json:"ratio"`            // max |got − ref| / tolerance; ≤ 1 passes
+	Pass     bool    `json:"pass"`
+	Err      string  `json:"error,omitempty"` // the backend failed to run the case
+	hash     uint64  // FNV-1a of the output bytes
 }
 
-// Name is "op/shape/weight/act".
+// Name is "numerics/op/shape/weight/act" (without the parts that are
+// empty).
 func (r Result) Name() string {
-	if r.Weight == "" {
-		return fmt.Sprintf("%s/%s/%s", r.Op, r.Shape, r.Act)
+	parts := []string{r.Numerics, r.Op, r.Shape, r.Weight, r.Act}
+	var b []byte
+	for _, p := range parts {
+		if p == "" {
+			continue
+		}
+		if len(b) > 0 {
+			b = append(b, '/')
+		}
+		b = append(b, p...)
 	}
-	return fmt.Sprintf("%s/%s/%s/%s", r.Op, r.Shape, r.Weight, r.Act)
+	return string(b)
+}
+
+// caseName is the subtest name of a case within its profile's subtest.
+func (r Result) caseName() string {
+	r.Numerics = ""
+	return r.Name()
 }
 
 // WeightTypes are the weight dtypes checked for matmul and embed.
@@ -54,42 +78,104 @@ var WeightTypes = []gguf.Type{
 	gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K,
 }
 
-// Check runs every case on b and returns one Result per case, in a fixed
-// order. Inputs come from a fixed seed, so two runs see the same data.
+// Check runs every case of every profile b lists, then the refusal
+// checks, and returns one Result per case in a fixed order. Inputs come
+// from a fixed seed, so two runs see the same data.
 func Check(b backend.Backend) []Result {
 	var rs []Result
-	for i, c := range cases() {
-		rs = append(rs, c.check(b, uint64(i)))
+	for _, p := range b.Numerics() {
+		for i, c := range cases(p) {
+			rs = append(rs, c.check(b, uint64(i)))
+		}
 	}
-	return rs
+	return append(rs, refusals(b)...)
 }
 
-// Run checks b as subtests of t, one per case, failing those out of
-// tolerance with their numbers.
+// Run checks b as subtests of t: one subtest per profile b lists (named
+// by the profile) holding one per case, failing those out of tolerance
+// with their numbers, then a "refuses" subtest per refusal check.
 func Run(t *testing.T, b backend.Backend) {
 	t.Helper()
-	for i, c := range cases() {
-		t.Run(c.name(), func(t *testing.T) {
-			r := c.check(b, uint64(i))
-			if r.Err != "" {
-				t.Fatalf("%s: %s", r.Name(), r.Err)
+	for _, p := range b.Numerics() {
+		t.Run(string(p), func(t *testing.T) {
+			for i, c := range cases(p) {
+				t.Run(c.result().caseName(), func(t *testing.T) {
+					r := c.check(b, uint64(i))
+					if r.Err != "" {
+						t.Fatalf("%s: %s", r.Name(), r.Err)
+					}
+					if !r.Pass {
+						t.Errorf("%s: max_abs %.3g max_rel %.3g nmse %.3g: error/tolerance %.3g > 1", r.Name(), r.MaxAbs, r.MaxRel, r.NMSE, r.Ratio)
+					}
+				})
 			}
+		})
+	}
+	for _, r := range refusals(b) {
+		t.Run("refuses/"+r.Name(), func(t *testing.T) {
 			if !r.Pass {
-				t.Errorf("%s: max_abs %.3g max_rel %.3g nmse %.3g: error/tolerance %.3g > 1", r.Name(), r.MaxAbs, r.MaxRel, r.NMSE, r.Ratio)
+				t.Error(r.Err)
 			}
 		})
 	}
 }
 
-// Fingerprint runs every case on b and returns a hash of each output's
-// bytes: equal fingerprints mean bit-identical results (for example with
-// different numbers of threads).
+// Fingerprint runs every case of every profile b lists and returns a hash
+// of each output's bytes: equal fingerprints mean bit-identical results
+// (for example with different numbers of threads).
 func Fingerprint(b backend.Backend) []uint64 {
 	var fp []uint64
-	for i, c := range cases() {
-		fp = append(fp, c.check(b, uint64(i)).hash)
+	for _, p := range b.Numerics() {
+		for i, c := range cases(p) {
+			fp = append(fp, c.check(b, uint64(i)).hash)
+		}
 	}
 	return fp
+}
+
+// unknownProfile is a profile no backend implements.
+const unknownProfile backend.Numerics = "no-such-profile"
+
+// refusals checks that b lists the plain profile (every backend implements
+// it) and that Load fails, with an error naming the profile, for every
+// built-in op under each profile b does not list (and an unknown one), and
+// for OpMatMulQ under plain. One Result per check: Op the op, Shape
+// "refused", Numerics the profile asked for; Err says what went wrong.
+func refusals(b backend.Backend) []Result {
+	var rs []Result
+	listed := map[backend.Numerics]bool{}
+	for _, p := range b.Numerics() {
+		listed[p] = true
+	}
+	r := Result{Numerics: string(backend.Plain), Op: "numerics", Shape: "lists plain", Pass: listed[backend.Plain]}
+	if !r.Pass {
+		r.Err = fmt.Sprintf("%s lists profiles %v without %s, which every backend implements", b.Name(), b.Numerics(), backend.Plain)
+	}
+	rs = append(rs, r)
+	refuse := func(p backend.Numerics, op string) {
+		r := Result{Numerics: string(p), Op: op, Shape: "refused", Pass: true}
+		k, err := b.Load(backend.KernelSpec{Name: op, Numerics: p})
+		switch {
+		case err == nil:
+			r.Pass, r.Err = false, fmt.Sprintf("%s loaded %s (as %s) under profile %q, which it does not implement: a backend must refuse, never fall back",
+				b.Name(), op, k.Name(), p)
+		case !strings.Contains(err.Error(), string(p)):
+			r.Pass, r.Err = false, fmt.Sprintf("%s refused %s under %q with an error that does not name the profile: %v", b.Name(), op, p, err)
+		}
+		rs = append(rs, r)
+	}
+	for _, p := range append(backend.Profiles(), unknownProfile) {
+		if listed[p] {
+			continue
+		}
+		for _, op := range backend.Ops() {
+			refuse(p, op)
+		}
+	}
+	if listed[backend.Plain] {
+		refuse(backend.Plain, backend.OpMatMulQ)
+	}
+	return rs
 }
 
 // tol is an element tolerance: atol + rel·|ref| + acc·mag.
@@ -103,11 +189,13 @@ func storageTol(dt backend.DType, acc float64) tol {
 	return tol{atol: 1e-30, rel: 4.0 / (1 << 24), acc: acc}
 }
 
-// testCase is one op over one shape and dtype combination.
+// testCase is one op over one shape and dtype combination under one
+// profile.
 type testCase struct {
 	op, shape string
 	w         gguf.Type
 	hasW      bool
+	prof      backend.Numerics
 	in, out   backend.DType
 	tol       tol
 	// run executes the op and returns the output and the oracle: ref and
@@ -115,20 +203,18 @@ type testCase struct {
 	run func(h *harness) (got []float64, raw []byte, ref, mag []float64, err error)
 }
 
-func (c testCase) name() string {
-	r := Result{Op: c.op, Shape: c.shape, Act: c.in.String()}
+// result is the case's Result before it runs.
+func (c testCase) result() Result {
+	r := Result{Numerics: string(c.prof), Op: c.op, Shape: c.shape, Act: c.in.String()}
 	if c.hasW {
 		r.Weight = c.w.String()
 	}
-	return r.Name()
+	return r
 }
 
 func (c testCase) check(b backend.Backend, seed uint64) (r Result) {
-	r = Result{Op: c.op, Shape: c.shape, Act: c.in.String()}
-	if c.hasW {
-		r.Weight = c.w.String()
-	}
-	h := &harness{b: b, rng: rand.New(rand.NewPCG(seed, 0x6d6574616c6c6963)), in: c.in, out: c.out}
+	r = c.result()
+	h := &harness{b: b, rng: rand.New(rand.NewPCG(seed, 0x6d6574616c6c6963)), prof: c.prof, in: c.in, out: c.out}
 	defer h.free()
 	got, raw, ref, mag, err := c.run(h)
 	if err == nil {

@@ -12,9 +12,10 @@ const eps32 = 1.0 / (1 << 24)
 
 var acts = []backend.DType{backend.F32, backend.F16}
 
-// dispatch loads spec and runs it once over g in its own encoder.
+// dispatch loads spec under the case's profile and runs it once over g in
+// its own encoder.
 func (h *harness) dispatch(spec backend.KernelSpec, g backend.Grid, args ...backend.Arg) error {
-	spec.In, spec.Out, spec.KV = h.in, h.out, h.in
+	spec.In, spec.Out, spec.KV, spec.Numerics = h.in, h.out, h.in, h.prof
 	k, err := h.b.Load(spec)
 	if err != nil {
 		return err
@@ -26,12 +27,15 @@ func (h *harness) dispatch(spec backend.KernelSpec, g backend.Grid, args ...back
 
 type result = func(h *harness) ([]float64, []byte, []float64, []float64, error)
 
-// cases lists every conformance case in a fixed order.
-func cases() []testCase {
+// cases lists every conformance case of profile p in a fixed order: the
+// ops p contains (OpMatMulQ is GGMLCPU's only), with p's oracle and
+// bounds (backend/numerics.go states the plain ones).
+func cases(p backend.Numerics) []testCase {
 	var cs []testCase
+	ggml := p == backend.GGMLCPU
 	add := func(op, shape string, w gguf.Type, hasW bool, acc float64, run result) {
 		for _, a := range acts {
-			cs = append(cs, testCase{op: op, shape: shape, w: w, hasW: hasW, in: a, out: a, tol: storageTol(a, acc), run: run})
+			cs = append(cs, testCase{op: op, shape: shape, w: w, hasW: hasW, prof: p, in: a, out: a, tol: storageTol(a, acc), run: run})
 		}
 	}
 	for _, w := range WeightTypes {
@@ -40,6 +44,9 @@ func cases() []testCase {
 		}
 	}
 	for _, w := range WeightTypes {
+		if !ggml {
+			break
+		}
 		s := matmulShapes(w.BlockSize())[1]
 		add(backend.OpMatMulQ, fmt.Sprintf("K=%d,N=%d,T=%d", s[0], s[1], s[2]), w, true, 1e-6, matmulQCase(w, s[0], s[1], s[2]))
 	}
@@ -49,16 +56,29 @@ func cases() []testCase {
 	}
 	for _, s := range [][3]int{{64, 1, 0}, {67, 17, 0}, {896, 3, 0}, {128, 68, 1}} {
 		inPlace := s[2] == 1 // as qwen3's per-head norm of q is run
+		// ggml sums the squares in float64; plain in float32: (n+6)·u
+		// relative (numerics.go).
+		acc := 0.0
+		if !ggml {
+			acc = float64(s[0]+6) * eps32
+		}
 		add(backend.OpRMSNorm, fmt.Sprintf("n=%d,rows=%d%s", s[0], s[1], map[bool]string{true: ",in-place"}[inPlace]),
-			gguf.TypeF32, false, 0, rmsnormCase(s[0], s[1], inPlace))
+			gguf.TypeF32, false, acc, rmsnormCase(s[0], s[1], inPlace))
 	}
 	add(backend.OpAddBias, "n=67,T=17", gguf.TypeF32, false, eps32, addBiasCase(67, 17))
 	for i, s := range []struct{ heads, hd, rd, pos0, t int }{{3, 64, 64, 0, 17}, {2, 128, 128, 1000, 1}, {2, 64, 32, 5, 3}, {4, 128, 64, 3000, 2}} {
 		inPlace := i == 0 // as the reference path runs it
+		// ggml-cpu's oracle rotates by llama.cpp's float32 angles; plain's
+		// by the exact angle, so the angle's own float32 error (≤ 6u·|θ|,
+		// |θ| ≤ the last position) is part of the bound (numerics.go).
+		acc := 8 * eps32
+		if !ggml {
+			acc += 6 * eps32 * float64(s.pos0+s.t-1)
+		}
 		for style := range 2 {
 			add(backend.OpRope, fmt.Sprintf("heads=%d,hd=%d,rope_dim=%d,pos0=%d,T=%d,%s%s", s.heads, s.hd, s.rd, s.pos0, s.t,
 				[]string{"normal", "neox"}[style], map[bool]string{true: ",in-place"}[inPlace]),
-				gguf.TypeF32, false, 8*eps32, ropeCase(s.heads, s.hd, s.rd, s.pos0, s.t, style, inPlace))
+				gguf.TypeF32, false, acc, ropeCase(s.heads, s.hd, s.rd, s.pos0, s.t, style, inPlace, ggml))
 		}
 	}
 	add(backend.OpCopy, "n=67,rows=17", gguf.TypeF32, false, 0, copyCase(67, 17))

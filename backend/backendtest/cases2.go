@@ -7,7 +7,9 @@ import (
 	"github.com/metallic-go/metallic/backend"
 )
 
-func ropeCase(heads, hd, rd, pos0, T, style int, inPlace bool) result {
+// ropeCase checks OpRope against rotations in float64 by llama.cpp's
+// float32 angles (ggml) or by the exact angles pos·base^(−2i/rd).
+func ropeCase(heads, hd, rd, pos0, T, style int, inPlace, ggml bool) result {
 	return func(h *harness) ([]float64, []byte, []float64, []float64, error) {
 		n := T * heads * hd
 		x, xs, err := h.act(h.uniform(n, 2), h.in)
@@ -36,20 +38,25 @@ func ropeCase(heads, hd, rd, pos0, T, style int, inPlace bool) result {
 			mag[i] = math.Abs(xs[i])
 		}
 		for t := range T {
-			// The angles are part of the op's definition (llama.cpp's
-			// float32 recurrence); check they stay within float32
-			// rounding drift of the exact pos·base^(-2i/rd).
-			th := ropeAngles(pos0+t, base, rd)
-			for i, a := range th {
-				exact := float64(pos0+t) * math.Pow(base, -2*float64(i)/float64(rd))
-				if math.Abs(float64(a)-exact) > 1e-6*float64(i+1)*exact+1e-30 {
-					return nil, nil, nil, nil, fmt.Errorf("rope angle %d at pos %d: %v, exact %v", i, pos0+t, a, exact)
+			// Under ggml-cpu the angles are part of the op's definition
+			// (llama.cpp's float32 recurrence); check they stay within
+			// float32 rounding drift of the exact pos·base^(-2i/rd).
+			th := make([]float64, rd/2)
+			for i := range th {
+				th[i] = float64(pos0+t) * math.Pow(base, -2*float64(i)/float64(rd))
+			}
+			if ggml {
+				for i, a := range ropeAngles(pos0+t, base, rd) {
+					if math.Abs(float64(a)-th[i]) > 1e-6*float64(i+1)*th[i]+1e-30 {
+						return nil, nil, nil, nil, fmt.Errorf("rope angle %d at pos %d: %v, exact %v", i, pos0+t, a, th[i])
+					}
+					th[i] = float64(a)
 				}
 			}
 			for hh := range heads {
 				o := (t*heads + hh) * hd
 				for i := 0; i < rd/2; i++ {
-					c, s := math.Cos(float64(th[i])), math.Sin(float64(th[i]))
+					c, s := math.Cos(th[i]), math.Sin(th[i])
 					j, k := o+2*i, o+2*i+1
 					if style == 1 {
 						j, k = o+i, o+i+rd/2

@@ -15,6 +15,7 @@ import (
 type harness struct {
 	b    backend.Backend
 	rng  *rand.Rand
+	prof backend.Numerics
 	in   backend.DType
 	out  backend.DType
 	bufs []backend.Buffer

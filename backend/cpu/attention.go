@@ -7,7 +7,7 @@ import (
 	"github.com/metallic-go/metallic/backend/ggmlnum"
 )
 
-// rope: out, x [T, heads·hd], heads, hd, ropeDim, pos0 (Pos), base, style.
+// rope (ggml-cpu): out, x [T, heads·hd], heads, hd, ropeDim, pos0 (Pos), base, style.
 // Item = t·heads + h.
 func rope(c backend.CPUCall, in, out act) {
 	a := c.Args
@@ -22,7 +22,7 @@ func rope(c backend.CPUCall, in, out act) {
 		if t != lastT {
 			// cos and sin of θ_i ≈ pos·base^(-2i/rd), i < rd/2, with
 			// llama.cpp's float32 angles.
-			backend.RopeAngles(pos0+t, base, rd, th)
+			ggmlnum.RopeAngles(pos0+t, base, rd, th)
 			for i, a := range th {
 				// glibc's sinf/cosf, which ggml calls.
 				cs[2*i+1], cs[2*i] = ggmlnum.Sincosf(a)
@@ -47,7 +47,7 @@ func rope(c backend.CPUCall, in, out act) {
 	}
 }
 
-// attention: out [T,heads·hd], q [T,heads·hd], kcache, vcache [ctx,kv·hd],
+// attention (ggml-cpu): out [T,heads·hd], q [T,heads·hd], kcache, vcache [ctx,kv·hd],
 // heads, kvHeads, hd, pos0 (Pos), scale. Item = t·heads + h.
 //
 // The arithmetic is ggml's (non-flash) CPU attention as llama.cpp runs it,

@@ -164,7 +164,7 @@ func matmul(c backend.CPUCall, wt gguf.Type, in, out act, quant bool) {
 		in.bind(c.Args[1]).load(0, *xsc)
 		xs = *xsc
 		for t := range T {
-			backend.RoundForDot(wt, xs[t*K:(t+1)*K])
+			ggmlnum.RoundForDot(wt, xs[t*K:(t+1)*K])
 		}
 	} else if in.dt == backend.F32 {
 		xs = in.bind(c.Args[1]).view(0, T*K, nil)
@@ -204,7 +204,7 @@ func matmulFloat(c backend.CPUCall, wt gguf.Type, in, out act) {
 	in.bind(c.Args[1]).load(0, xs)
 	if wt != gguf.TypeF32 {
 		for t := range T {
-			backend.RoundForDot(wt, xs[t*K:(t+1)*K])
+			ggmlnum.RoundForDot(wt, xs[t*K:(t+1)*K])
 		}
 	}
 	dot := ggmlnum.DotF32

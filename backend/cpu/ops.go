@@ -9,10 +9,25 @@ import (
 	"github.com/metallic-go/metallic/gguf"
 )
 
-// builtin returns the cpu kernel of a built-in op.
+// builtin returns the cpu kernel of a built-in op under the spec's
+// numerics profile: plain (plain.go) or ggml-cpu (ggml's arithmetic,
+// package ggmlnum). Ops whose arithmetic is exact (embed, copy, add,
+// add_bias) and OpMatMul are the same under both.
 func builtin(spec backend.KernelSpec) (backend.Kernel, error) {
 	if spec.In > backend.F16 || spec.Out > backend.F16 || spec.KV > backend.F16 {
 		return nil, fmt.Errorf("cpu: %s: unknown activation dtype", spec.Name)
+	}
+	prof := spec.Numerics
+	if prof == "" {
+		prof = backend.Plain
+	}
+	if prof != backend.Plain && prof != backend.GGMLCPU {
+		return nil, fmt.Errorf("cpu: %s: unknown numerics profile %q (cpu implements %s and %s)", spec.Name, prof, backend.Plain, backend.GGMLCPU)
+	}
+	ggml := prof == backend.GGMLCPU
+	if spec.Name == backend.OpMatMulQ && !ggml {
+		return nil, fmt.Errorf("cpu: %s is not part of the %s profile: rounding activations for the weight's dot product is %s's (use %s)",
+			spec.Name, backend.Plain, backend.GGMLCPU, backend.OpMatMul)
 	}
 	wt := spec.Weight
 	if !(wt == gguf.TypeF32 || wt == gguf.TypeF16 || wt == gguf.TypeBF16 || wt.CanDequantize()) {
@@ -32,7 +47,10 @@ func builtin(spec backend.KernelSpec) (backend.Kernel, error) {
 		k.grain = rowGrain(3)
 	case backend.OpRMSNorm:
 		k.sig = "bbbif"
-		k.fn = func(c backend.CPUCall) { rmsnorm(c, wt, in, out) }
+		k.fn = func(c backend.CPUCall) { rmsnormPlain(c, wt, in, out) }
+		if ggml {
+			k.fn = func(c backend.CPUCall) { rmsnorm(c, wt, in, out) }
+		}
 		k.grain = rowGrain(3)
 	case backend.OpMatMul, backend.OpMatMulQ:
 		k.sig = "bbbiii"
@@ -45,7 +63,10 @@ func builtin(spec backend.KernelSpec) (backend.Kernel, error) {
 		k.grain = rowGrain(3)
 	case backend.OpRope:
 		k.sig = "bbiiibfi"
-		k.fn = func(c backend.CPUCall) { rope(c, in, out) }
+		k.fn = func(c backend.CPUCall) { ropePlain(c, in, out) }
+		if ggml {
+			k.fn = func(c backend.CPUCall) { rope(c, in, out) }
+		}
 		k.grain = rowGrain(3)
 	case backend.OpCopy:
 		k.sig = "bbib"
@@ -54,7 +75,10 @@ func builtin(spec backend.KernelSpec) (backend.Kernel, error) {
 	case backend.OpAttention:
 		k.sig = "bbbbiiibf"
 		kv := newAct(spec.KV)
-		k.fn = func(c backend.CPUCall) { attention(c, in, kv, out) }
+		k.fn = func(c backend.CPUCall) { attentionPlain(c, in, kv, out) }
+		if ggml {
+			k.fn = func(c backend.CPUCall) { attention(c, in, kv, out) }
+		}
 		k.grain = func(a []backend.Arg, _ backend.Grid) int { return 1 + 32768/max(a[6].I*(a[7].Pos()+1), 1) }
 	case backend.OpAdd:
 		k.sig = "bbbi"
@@ -62,7 +86,10 @@ func builtin(spec backend.KernelSpec) (backend.Kernel, error) {
 		k.grain = rowGrain(3)
 	case backend.OpSwiGLU:
 		k.sig = "bbbi"
-		k.fn = func(c backend.CPUCall) { swiglu(c, in, out) }
+		k.fn = func(c backend.CPUCall) { swigluPlain(c, in, out) }
+		if ggml {
+			k.fn = func(c backend.CPUCall) { swiglu(c, in, out) }
+		}
 		k.grain = rowGrain(3)
 	default:
 		return nil, fmt.Errorf("cpu: unknown built-in op %q (have %v)", spec.Name, backend.Ops())
@@ -85,7 +112,7 @@ func embed(c backend.CPUCall, wt gguf.Type, out act) {
 	}
 }
 
-// rmsnorm: out, x [rows,n], γ [n], n, eps.
+// rmsnorm (ggml-cpu): out, x [rows,n], γ [n], n, eps.
 func rmsnorm(c backend.CPUCall, wt gguf.Type, in, out act) {
 	n, eps := c.Args[3].I, c.Args[4].F
 	w, err := newWeights(wt, n)
@@ -160,7 +187,7 @@ func add(c backend.CPUCall, in, out act) {
 	}
 }
 
-// swiglu: out, gate, up [rows,n], n.
+// swiglu (ggml-cpu): out, gate, up [rows,n], n.
 func swiglu(c backend.CPUCall, in, out act) {
 	n := c.Args[3].I
 	sc := getScratch(2 * n)

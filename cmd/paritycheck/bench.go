@@ -16,13 +16,14 @@ func init() {
 	})
 }
 
-const benchUsage = `bench [MODEL] [--path P] [--backend B] [--prompt-len N] [-n N] [--reps R]
+const benchUsage = `bench [MODEL] [--path P] [--backend B] [--numerics plain|ggml-cpu] [--prompt-len N] [-n N] [--reps R]
        [--ctx N] [--act f32|f16] [--threads N] [--spec F] [--json]`
 
 type benchOutput struct {
 	Path        string    `json:"path"`
 	Backend     string    `json:"backend"`
 	Act         string    `json:"act"`
+	Numerics    string    `json:"numerics"` // what the path declares: plain, ggml-cpu or llamacpp
 	PromptLen   int       `json:"prompt_len"`
 	N           int       `json:"n"`
 	Reps        int       `json:"reps"`
@@ -63,7 +64,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	for i := range prompt {
 		prompt[i] = int32((1 + 7*i) % m.Config.Vocab)
 	}
-	out := benchOutput{Path: p.Name(), Backend: run.backend, Act: run.act, PromptLen: *promptLen, N: *n, Reps: *reps}
+	out := benchOutput{Path: p.Name(), Backend: run.backend, Act: run.act, Numerics: p.Numerics(), PromptLen: *promptLen, N: *n, Reps: *reps}
 	for r := 0; r < *reps; r++ {
 		res, err := model.Generate(p, prompt, model.GenerateOptions{MaxTokens: *n, Sampler: sample.Options{}})
 		if err != nil {
@@ -82,7 +83,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if run.json {
 		return writeJSON(stdout, out)
 	}
-	fmt.Fprintf(stdout, "%s on %s (%s): prompt %d, decode %d, best of %d\n", out.Path, out.Backend, out.Act, *promptLen, *n, *reps)
+	fmt.Fprintf(stdout, "%s on %s (%s, numerics %s): prompt %d, decode %d, best of %d\n", out.Path, out.Backend, out.Act, out.Numerics, *promptLen, *n, *reps)
 	fmt.Fprintf(stdout, "prefill %.1f tok/s\ndecode  %.1f tok/s\npeak RSS %.1f MB\n", out.PrefillTokS, out.DecodeTokS, out.PeakRSSMB)
 	return nil
 }

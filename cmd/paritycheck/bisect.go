@@ -17,7 +17,7 @@ func init() {
 
 func runBisect(args []string, stdout, stderr io.Writer) error {
 	var r pcRun
-	fs := newFlags("bisect", "bisect [MODEL] [--paths a[,b]] [--no-oracle] [--prompt S | --tokens 1,2] [--perturb P:C=R] [--json]", stderr)
+	fs := newFlags("bisect", "bisect [MODEL] [--paths a[,b]] [--numerics plain|ggml-cpu] [--no-oracle] [--prompt S | --tokens 1,2] [--perturb P:C=R] [--json]", stderr)
 	pcFlags(fs, &r, false)
 	fs.BoolVar(&r.noOracle, "no-oracle", false, "compare two paths with each other, without the float64 oracle")
 	pos, err := parseFlags(fs, args)
@@ -44,14 +44,17 @@ func runBisect(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if r.json {
+	switch {
+	case r.json:
 		if err := writeJSON(stdout, b); err != nil {
 			return err
 		}
-	} else if b.Found {
+	case b.Found:
+		fmt.Fprintln(stdout, parity.NumericsLine(steps.Paths, steps.Numerics))
 		fmt.Fprintf(stdout, "first failing checkpoint: %s\n  layer:    %d\n  op:       %s\n  path:     %s (vs %s)\n  evidence: %s\n",
 			b.Checkpoint, b.Layer, b.Op, b.Path, b.Against, b.Evidence)
-	} else {
+	default:
+		fmt.Fprintln(stdout, parity.NumericsLine(steps.Paths, steps.Numerics))
 		fmt.Fprintf(stdout, "no checkpoint fails: %s\n", b.Evidence)
 	}
 	if b.Found {

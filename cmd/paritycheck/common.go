@@ -80,10 +80,11 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // printPeer names the libggml-cpu build llama.cpp runs on when llamacpp is
-// among paths: the reference reproduces the arithmetic of the AVX-512
-// builds bit for bit, and differs from the others in the last bits, which
-// is the first thing to know when reference and llamacpp disagree.
-func printPeer(w io.Writer, paths []string) {
+// among paths: under the ggml-cpu profile the reference reproduces the
+// arithmetic of the AVX-512 builds bit for bit, and differs from the others
+// in the last bits, which is the first thing to know when reference and
+// llamacpp disagree. numerics are the paths' declared profiles.
+func printPeer(w io.Writer, paths []string, numerics map[string]string) {
 	if !slices.Contains(paths, "llamacpp") {
 		return
 	}
@@ -91,9 +92,12 @@ func printPeer(w io.Writer, paths []string) {
 	if err != nil {
 		return
 	}
-	if llamacpp.AVX512Variant(v) {
+	switch {
+	case slices.Contains(paths, "reference") && numerics["reference"] != "ggml-cpu":
+		fmt.Fprintf(w, "llama.cpp CPU backend: libggml-cpu-%s (the reference runs the %s numerics profile: it does not reproduce llama.cpp's arithmetic, expect differences)\n", v, numerics["reference"])
+	case llamacpp.AVX512Variant(v):
 		fmt.Fprintf(w, "llama.cpp CPU backend: libggml-cpu-%s (AVX-512: the reference path reproduces its arithmetic bit for bit)\n", v)
-	} else {
+	default:
 		fmt.Fprintf(w, "llama.cpp CPU backend: libggml-cpu-%s (not AVX-512: the reference path sums in another order, expect last-bit differences)\n", v)
 	}
 }

@@ -3,13 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 
-	"github.com/metallic-go/metallic/backend/cpu"
-	"github.com/metallic-go/metallic/gguf"
-	"github.com/metallic-go/metallic/model"
-
-	"github.com/metallic-go/metallic/llamacpp"
 	"github.com/metallic-go/metallic/parity"
 )
 
@@ -23,12 +17,13 @@ func init() {
 
 // runFidelity runs parity.TeacherForce: every checkpoint of the first path
 // recomputed from the second path's inputs (default reference on
-// llamacpp's). Exit 1 when an op differs where bit identity is promised
-// (reference and llamacpp, llama.cpp on an AVX-512 libggml-cpu build);
-// otherwise differences are reported with exit 0.
+// llamacpp's). Exit 1 when an op differs where parity.BitIdentity
+// promises bit identity (the reference under ggml-cpu and llama.cpp on an
+// AVX-512 libggml-cpu build); otherwise differences are reported with
+// exit 0.
 func runFidelity(args []string, stdout, stderr io.Writer) error {
 	var r pcRun
-	fs := newFlags("fidelity", "fidelity [MODEL] [--prompt S | --tokens 1,2] [--decode N] [--paths a,b] [--perturb P:C=R] [--json]", stderr)
+	fs := newFlags("fidelity", "fidelity [MODEL] [--prompt S | --tokens 1,2] [--decode N] [--paths a,b] [--numerics plain|ggml-cpu] [--perturb P:C=R] [--json]", stderr)
 	pcFlags(fs, &r, false)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -53,61 +48,25 @@ func runFidelity(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// Bit identity is promised between the reference path and llama.cpp
-	// on an AVX-512 libggml-cpu build (backend/ggmlnum); any other pair or
-	// build is reported, not failed.
-	strict, note := false, ""
-	if pair := map[string]bool{a.Name(): true, b.Name(): true}; !pair["reference"] || !pair["llamacpp"] {
-		note = fmt.Sprintf("no bit identity is promised between %s and %s: differences are reported, not failed", a.Name(), b.Name())
-	} else if v, err := llamacpp.CPUVariant(); err != nil {
-		note = err.Error()
-	} else if !llamacpp.AVX512Variant(v) {
-		note = fmt.Sprintf("llama.cpp runs libggml-cpu-%s, not an AVX-512 build: differences in the last bits are expected", v)
-	} else if bad := inexactWeights(s.Model, llamacpp.AVX512BF16Variant(v)); len(bad) > 0 {
-		note = "the reference does not reproduce llama.cpp's kernels for " + strings.Join(bad, ", ") + " on libggml-cpu-" + v + ": differences there are expected"
-	} else {
-		strict = true
-	}
+	// Which pairs promise bit identity is parity's policy (it depends on
+	// the numerics the paths declare and on llama.cpp's build).
+	promise := parity.BitIdentity(a, b, s.Model)
+	f.Promise = &promise
 	if r.json {
 		if err := writeJSON(stdout, f); err != nil {
 			return err
 		}
 	} else {
-		printPeer(stdout, []string{a.Name(), b.Name()})
+		printPeer(stdout, []string{a.Name(), b.Name()}, f.Numerics)
 		if err := parity.PrintFidelity(stdout, f); err != nil {
 			return err
 		}
-		if note != "" {
-			fmt.Fprintln(stdout, note)
+		if !promise.BitIdentical {
+			fmt.Fprintln(stdout, promise.Why)
 		}
 	}
-	if !f.Identical && strict {
+	if !f.Identical && promise.BitIdentical {
 		return fmt.Errorf("%w: %s's op %s differs from %s's given the same inputs (%d of %d values)", errParity, a.Name(), f.FirstDiffer.Checkpoint, b.Name(), f.FirstDiffer.Differ, f.FirstDiffer.Values)
 	}
 	return nil
-}
-
-// inexactWeights lists the matrices (as "name (type)", at most 5, then
-// "…") whose matmul backend/cpu does not reproduce bit for bit; BF16 only
-// with bf16 (a libggml-cpu build with AVX512_BF16).
-func inexactWeights(m *model.Model, bf16 bool) []string {
-	var ws []*model.Weight
-	w := &m.Weights
-	ws = append(ws, &w.Output)
-	for i := range w.Layers {
-		l := &w.Layers[i]
-		ws = append(ws, &l.Q, &l.K, &l.V, &l.O, &l.Gate, &l.Up, &l.Down)
-	}
-	var bad []string
-	for _, x := range ws {
-		if x.Data == nil || cpu.GGMLExact(x.Type, x.N) && (bf16 || x.Type != gguf.TypeBF16) {
-			continue
-		}
-		if len(bad) == 5 {
-			bad = append(bad, "…")
-			break
-		}
-		bad = append(bad, fmt.Sprintf("%s (%v)", x.Name, x.Type))
-	}
-	return bad
 }

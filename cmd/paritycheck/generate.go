@@ -22,7 +22,7 @@ func init() {
 	})
 }
 
-const generateUsage = `generate [MODEL] [--prompt S | --tokens 1,2] [-n N] [--path P] [--backend B]
+const generateUsage = `generate [MODEL] [--prompt S | --tokens 1,2] [-n N] [--path P] [--backend B] [--numerics plain|ggml-cpu]
        [--temp T --top-k K --top-p P --min-p M --repeat-penalty R --seed S] [--chat]
        [--ctx N] [--act f32|f16] [--threads N] [--ignore-eos] [--json]`
 
@@ -30,6 +30,7 @@ const generateUsage = `generate [MODEL] [--prompt S | --tokens 1,2] [-n N] [--pa
 // where, and how.
 type genRunFlags struct {
 	path, backend, act, spec string
+	numerics                 string
 	ctx, threads             int
 	json                     bool
 }
@@ -38,6 +39,7 @@ func genAddRunFlags(fs *flag.FlagSet) *genRunFlags {
 	r := &genRunFlags{}
 	fs.StringVar(&r.path, "path", "reference", "execution path: "+strings.Join(model.PathNames(), ", "))
 	fs.StringVar(&r.backend, "backend", "cpu", "backend: cpu, metal, cuda")
+	fs.StringVar(&r.numerics, "numerics", "", numericsHelp)
 	fs.StringVar(&r.act, "act", "f32", "activation and KV-cache storage: f32 or f16")
 	fs.IntVar(&r.ctx, "ctx", 0, "KV-cache capacity in positions (0 = min(context length, 4096))")
 	fs.IntVar(&r.threads, "threads", 0, "cpu worker threads (0 = GOMAXPROCS); results do not depend on it")
@@ -54,6 +56,9 @@ func (r *genRunFlags) open(arg string) (*model.Model, model.Path, error) {
 	if r.ctx < 0 || r.threads < 0 {
 		return nil, nil, usagef("--ctx and --threads must be ≥ 0")
 	}
+	if err := checkNumerics(r.numerics, []string{r.path}); err != nil {
+		return nil, nil, err
+	}
 	file, err := modelPath(arg)
 	if err != nil {
 		return nil, nil, err
@@ -62,7 +67,7 @@ func (r *genRunFlags) open(arg string) (*model.Model, model.Path, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := model.OpenPath(r.path, m, model.PathOptions{Backend: r.backend, Ctx: r.ctx, ActDType: r.act, Threads: r.threads, Spec: r.spec})
+	p, err := model.OpenPath(r.path, m, model.PathOptions{Backend: r.backend, Ctx: r.ctx, ActDType: r.act, Threads: r.threads, Spec: r.spec, Numerics: r.numerics})
 	if err != nil {
 		m.Close()
 		return nil, nil, err
@@ -109,6 +114,7 @@ type generateOutput struct {
 	Path         string  `json:"path"`
 	Backend      string  `json:"backend"`
 	Act          string  `json:"act"`
+	Numerics     string  `json:"numerics"` // what the path declares: plain, ggml-cpu or llamacpp
 	Stopped      string  `json:"stopped"`
 }
 
@@ -217,13 +223,13 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if tok != nil {
 		text, _ = tok.Decode(res.Tokens)
 	}
-	fmt.Fprintf(stderr, "%s/%s/%s: prefill %d tokens %.1f tok/s, decode %d tokens %.1f tok/s\n", p.Name(), run.backend, run.act,
-		len(res.PromptTokens), res.PrefillTokPerSec(), len(res.Tokens), res.DecodeTokPerSec())
+	fmt.Fprintf(stderr, "%s/%s/%s, numerics %s: prefill %d tokens %.1f tok/s, decode %d tokens %.1f tok/s\n", p.Name(), run.backend, run.act,
+		p.Numerics(), len(res.PromptTokens), res.PrefillTokPerSec(), len(res.Tokens), res.DecodeTokPerSec())
 	if run.json {
 		return writeJSON(stdout, generateOutput{
 			PromptTokens: res.PromptTokens, Tokens: nonNil(res.Tokens), Text: text,
 			PrefillTokS: res.PrefillTokPerSec(), DecodeTokS: res.DecodeTokPerSec(),
-			Path: p.Name(), Backend: run.backend, Act: run.act, Stopped: res.Stopped,
+			Path: p.Name(), Backend: run.backend, Act: run.act, Numerics: p.Numerics(), Stopped: res.Stopped,
 		})
 	}
 	if strings.HasPrefix(text, printed) {

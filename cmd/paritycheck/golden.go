@@ -29,8 +29,8 @@ func init() {
 	})
 }
 
-const goldenUsage = `golden record [MODEL] --out F [--paths P] [--checkpoints GLOB,…] [--prompt S | --tokens 1,2] [-n N] [sampler flags] [--f16] [--json]
-       paritycheck golden verify F [--model M] [--junit F] [--perturb P:C=R] [--json]`
+const goldenUsage = `golden record [MODEL] --out F [--paths P] [--numerics plain|ggml-cpu] [--checkpoints GLOB,…] [--prompt S | --tokens 1,2] [-n N] [sampler flags] [--f16] [--json]
+       paritycheck golden verify F [--model M] [--numerics plain|ggml-cpu --allow-numerics-change] [--junit F] [--perturb P:C=R] [--json]`
 
 func runGolden(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -63,6 +63,7 @@ func goldenRecord(args []string, stdout, stderr io.Writer) error {
 	tokens := fs.String("tokens", "", "prompt token ids, comma-separated (instead of --prompt)")
 	n := fs.Int("n", 16, "tokens to generate")
 	backend := fs.String("backend", "cpu", "backend: cpu, metal, cuda")
+	numerics := fs.String("numerics", "", numericsHelp)
 	act := fs.String("act", "f32", "activation and KV-cache storage: f32 or f16 (f16 implies f16 golden storage)")
 	threads := fs.Int("threads", 0, "cpu worker threads (0 = GOMAXPROCS); results do not depend on it")
 	f16 := fs.Bool("f16", false, "store checkpoints and logits as f16 (half the size)")
@@ -88,6 +89,9 @@ func goldenRecord(args []string, stdout, stderr io.Writer) error {
 	if *prompt != "" && *tokens != "" {
 		return usagef("give --prompt or --tokens, not both")
 	}
+	if err := checkNumerics(*numerics, goldenSplit(*paths)); err != nil {
+		return err
+	}
 	mp, err := modelPath(arg)
 	if err != nil {
 		return err
@@ -99,7 +103,7 @@ func goldenRecord(args []string, stdout, stderr io.Writer) error {
 	g, err := golden.Record(golden.RecordOptions{
 		Model:       mp,
 		Paths:       goldenSplit(*paths),
-		PathOptions: model.PathOptions{Backend: *backend, ActDType: *act, Threads: *threads},
+		PathOptions: model.PathOptions{Backend: *backend, ActDType: *act, Threads: *threads, Numerics: *numerics},
 		Checkpoints: goldenSplit(*checks),
 		Prompt:      ids,
 		PromptText:  text,
@@ -127,11 +131,11 @@ func goldenRecord(args []string, stdout, stderr io.Writer) error {
 		return writeJSON(stdout, map[string]any{
 			"out": *out, "bytes": st.Size(), "model_sha256": g.Meta.ModelSHA256, "paths": g.Meta.Paths,
 			"checkpoints": tensors, "prompt_tokens": g.Meta.PromptTokens, "streams": streams,
-			"storage": g.Meta.Storage, "policy": g.Meta.Policy.String(),
+			"storage": g.Meta.Storage, "policy": g.Meta.Policy.String(), "numerics": g.Meta.Numerics,
 		})
 	}
-	fmt.Fprintf(stdout, "wrote %s: %d bytes, %d checkpoints of %d positions, %d generated tokens per path, %s storage\n",
-		*out, st.Size(), tensors, len(ids), *n, g.Meta.Storage)
+	fmt.Fprintf(stdout, "wrote %s: %d bytes, %d checkpoints of %d positions, %d generated tokens per path, %s storage, numerics %s\n",
+		*out, st.Size(), tensors, len(ids), *n, g.Meta.Storage, g.Meta.Numerics)
 	fmt.Fprintf(stdout, "model %s sha256 %s\n", filepath.Base(mp), g.Meta.ModelSHA256)
 	for _, r := range g.Runs {
 		fmt.Fprintf(stdout, "%s tokens: %v\n", r.Path, r.Tokens)
@@ -140,11 +144,13 @@ func goldenRecord(args []string, stdout, stderr io.Writer) error {
 }
 
 func goldenVerify(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("golden verify", "golden verify F [--model M] [--junit F] [--perturb P:C=R] [--json]", stderr)
+	fs := newFlags("golden verify", "golden verify F [--model M] [--numerics plain|ggml-cpu --allow-numerics-change] [--junit F] [--perturb P:C=R] [--json]", stderr)
 	modelArg := fs.String("model", "", "model file (default the embedded stories260K); its SHA-256 must match the golden's")
 	junit := fs.String("junit", "", "write JUnit XML to this file")
 	backend := fs.String("backend", "", "override the recorded backend (cpu, metal, cuda)")
 	threads := fs.Int("threads", 0, "cpu worker threads (0 = GOMAXPROCS)")
+	numerics := fs.String("numerics", "", "run the paths under this numerics profile instead of the recorded one (plain or ggml-cpu); another profile than the recorded one is refused without --allow-numerics-change")
+	allowChange := fs.Bool("allow-numerics-change", false, "compare with a golden recorded under another numerics profile than --numerics (the differences are then the profiles', not regressions)")
 	var perturbs goldenList
 	fs.Var(&perturbs, "perturb", "multiply PATH's CHECKPOINT by (1 + R·u) as it is produced, u uniform in [-1,1] (repeatable), e.g. reference:blk.2.ffn_act=1e-2")
 	asJSON := fs.Bool("json", false, "print one JSON object")
@@ -163,8 +169,14 @@ func goldenVerify(args []string, stdout, stderr io.Writer) error {
 		}
 		ps = append(ps, p)
 	}
+	if *allowChange && *numerics == "" {
+		return usagef("--allow-numerics-change needs --numerics (the profile to verify under)")
+	}
 	g, err := golden.Open(pos[0])
 	if err != nil {
+		return err
+	}
+	if err := checkNumerics(*numerics, g.Meta.Paths); err != nil {
 		return err
 	}
 	mp, err := modelPath(*modelArg)
@@ -173,6 +185,7 @@ func goldenVerify(args []string, stdout, stderr io.Writer) error {
 	}
 	rep, err := golden.Verify(g, golden.VerifyOptions{
 		Model: mp, Backend: *backend, Threads: *threads, Perturb: golden.PerturbHooks(ps),
+		Numerics: *numerics, AllowNumericsChange: *allowChange,
 		Progress: pcProgress(stderr, len(g.Runs)*(1+g.Meta.NGenerated), "golden verify"),
 	})
 	if err != nil {
@@ -195,11 +208,19 @@ func goldenVerify(args []string, stdout, stderr io.Writer) error {
 		if err := writeJSON(stdout, map[string]any{
 			"golden": pos[0], "model": mp, "model_sha256": rep.ModelSHA256, "policy": rep.Policy,
 			"rows": rep.Rows, "streams": rep.Streams, "pass": rep.Pass, "first_failure": rep.FirstFailure,
+			"numerics": rep.Numerics, "recorded_numerics": rep.RecordedNumerics,
 		}); err != nil {
 			return err
 		}
-	} else if err := printGoldenTable(stdout, rep); err != nil {
-		return err
+	} else {
+		fmt.Fprintf(stdout, "golden %s: paths %s, numerics %s", pos[0], strings.Join(g.Meta.Paths, ","), rep.Numerics)
+		if rep.Numerics != rep.RecordedNumerics {
+			fmt.Fprintf(stdout, " (recorded under %s: --allow-numerics-change)", rep.RecordedNumerics)
+		}
+		fmt.Fprintln(stdout)
+		if err := printGoldenTable(stdout, rep); err != nil {
+			return err
+		}
 	}
 	if !rep.Pass {
 		f := rep.FirstFailure

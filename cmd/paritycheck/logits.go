@@ -14,12 +14,13 @@ func init() {
 	})
 }
 
-const logitsUsage = `logits [MODEL] --tokens 1,2,3 [--path P] [--backend B] [--ctx N] [--act f32|f16] [--threads N] [--json]`
+const logitsUsage = `logits [MODEL] --tokens 1,2,3 [--path P] [--backend B] [--numerics plain|ggml-cpu] [--ctx N] [--act f32|f16] [--threads N] [--json]`
 
 type logitsOutput struct {
-	Tokens []int32     `json:"tokens"`
-	Logits [][]float32 `json:"logits"`
-	Path   string      `json:"path"`
+	Tokens   []int32     `json:"tokens"`
+	Logits   [][]float32 `json:"logits"`
+	Path     string      `json:"path"`
+	Numerics string      `json:"numerics"` // what the path declares: plain, ggml-cpu or llamacpp
 }
 
 func runLogits(args []string, stdout, stderr io.Writer) error {
@@ -68,8 +69,9 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if run.json {
-		return writeJSON(stdout, logitsOutput{Tokens: ids, Logits: rows, Path: p.Name()})
+		return writeJSON(stdout, logitsOutput{Tokens: ids, Logits: rows, Path: p.Name(), Numerics: p.Numerics()})
 	}
+	printNumerics(stdout, p)
 	for i, row := range rows {
 		best := 0
 		for j, v := range row {

@@ -15,17 +15,20 @@ import (
 func init() {
 	register(command{
 		name:    "ops",
-		summary: "per-op conformance of a backend against the float64 oracle",
+		summary: "per-op conformance of a backend against the float64 oracle, per numerics profile",
 		run:     runOps,
 	})
 }
 
 // opsJSON is the ops command's JSON object.
 type opsJSON struct {
-	Backend string               `json:"backend"`
-	Rows    []backendtest.Result `json:"rows"`
-	Pass    bool                 `json:"pass"`
-	Failed  int                  `json:"failed"`
+	Backend string `json:"backend"`
+	// Numerics lists the profiles the backend implements; rows are
+	// grouped by profile (each row's "numerics"), then the refusal checks.
+	Numerics []backend.Numerics   `json:"numerics"`
+	Rows     []backendtest.Result `json:"rows"`
+	Pass     bool                 `json:"pass"`
+	Failed   int                  `json:"failed"`
 }
 
 func runOps(args []string, stdout, stderr io.Writer) error {
@@ -45,7 +48,7 @@ func runOps(args []string, stdout, stderr io.Writer) error {
 		return usagef("%v (linked in: %v)", err, backend.Names())
 	}
 	rows := backendtest.Check(b)
-	out := opsJSON{Backend: *name, Rows: rows, Pass: true}
+	out := opsJSON{Backend: *name, Numerics: b.Numerics(), Rows: rows, Pass: true}
 	for _, r := range rows {
 		if !r.Pass {
 			out.Pass = false
@@ -59,7 +62,8 @@ func runOps(args []string, stdout, stderr io.Writer) error {
 	} else {
 		color := pcColor(stdout)
 		tw := tablewriter.NewTable(stdout)
-		tw.Header("op", "shape", "weight", "act", "max_abs", "max_rel", "nmse", "err/tol", "verdict")
+		fmt.Fprintf(stdout, "backend %s implements numerics %v\n", *name, b.Numerics())
+		tw.Header("numerics", "op", "shape", "weight", "act", "max_abs", "max_rel", "nmse", "err/tol", "verdict")
 		firstFail := ""
 		for _, r := range rows {
 			v := "pass"
@@ -69,9 +73,9 @@ func runOps(args []string, stdout, stderr io.Writer) error {
 					firstFail = r.Name()
 				}
 			}
-			cells := []string{r.Op, r.Shape, r.Weight, r.Act, pcG(r.MaxAbs), pcG(r.MaxRel), pcG(r.NMSE), pcG(r.Ratio), v}
+			cells := []string{r.Numerics, r.Op, r.Shape, r.Weight, r.Act, pcG(r.MaxAbs), pcG(r.MaxRel), pcG(r.NMSE), pcG(r.Ratio), v}
 			if r.Err != "" {
-				cells[8] = "ERROR: " + r.Err
+				cells[9] = "ERROR: " + r.Err
 			}
 			if !r.Pass && color {
 				for i := range cells {

@@ -27,6 +27,7 @@ func init() {
 // pcRun holds the flags shared by report, steps, tokens and bisect.
 type pcRun struct {
 	paths, prompt, tokens, dtype, backend, spec string
+	numerics                                    string
 	threads, decode, n                          int
 	perturb                                     pcList
 	json, explain, all, noOracle                bool
@@ -49,6 +50,7 @@ func pcFlags(fs *flag.FlagSet, r *pcRun, sampler bool) {
 	fs.StringVar(&r.tokens, "tokens", "", "prompt token ids, e.g. 1,403,407 (instead of --prompt)")
 	fs.StringVar(&r.dtype, "dtype", "f32", "activation storage dtype of the paths: f32 or f16")
 	fs.StringVar(&r.backend, "backend", "cpu", "backend of the reference and dsl paths")
+	fs.StringVar(&r.numerics, "numerics", "", numericsHelp)
 	fs.StringVar(&r.spec, "spec", "", "JSON model spec file for the dsl path (default: the embedded spec of the architecture)")
 	fs.IntVar(&r.threads, "threads", 1, "worker threads of every path (0 = GOMAXPROCS); 1 by default: the models parity runs on are small, and llama.cpp's spinning workers crawl on a loaded machine")
 	fs.Var(&r.perturb, "perturb", "PATH:CHECKPOINT=REL: multiply the checkpoint by (1+REL·u), u seeded uniform in [-1,1] (repeatable)")
@@ -93,7 +95,7 @@ func pcSession(r *pcRun, pos []string, stderr io.Writer) (*parity.Session, []par
 		p.Seed = r.perturbSeed
 		ps = append(ps, p)
 	}
-	so := parity.SessionOptions{PathOptions: model.PathOptions{Backend: r.backend, ActDType: r.dtype, Threads: r.threads, Spec: r.spec}}
+	so := parity.SessionOptions{PathOptions: model.PathOptions{Backend: r.backend, ActDType: r.dtype, Threads: r.threads, Spec: r.spec, Numerics: r.numerics}}
 	if r.paths == "" {
 		so.Paths = model.PathNames()
 		so.Optional = []string{"llamacpp"}
@@ -103,6 +105,9 @@ func pcSession(r *pcRun, pos []string, stderr io.Writer) (*parity.Session, []par
 				so.Paths = append(so.Paths, p)
 			}
 		}
+	}
+	if err := checkNumerics(r.numerics, so.Paths); err != nil {
+		return nil, nil, nil, err
 	}
 	s, err := parity.Open(file, so)
 	if err != nil {
@@ -161,18 +166,20 @@ func pcProgress(stderr io.Writer, total int, what string) func(string) {
 
 // reportJSON is the default report's JSON object.
 type reportJSON struct {
-	Model   string            `json:"model"`
-	Arch    string            `json:"arch"`
-	Steps   *parity.Steps     `json:"steps"`
-	Tokens  *parity.Tokens    `json:"tokens"`
-	Skipped map[string]string `json:"skipped"`
-	Pass    bool              `json:"pass"`
-	Seconds float64           `json:"seconds"`
+	Model string `json:"model"`
+	Arch  string `json:"arch"`
+	// Numerics is, per path, the arithmetic it declares.
+	Numerics map[string]string `json:"numerics"`
+	Steps    *parity.Steps     `json:"steps"`
+	Tokens   *parity.Tokens    `json:"tokens"`
+	Skipped  map[string]string `json:"skipped"`
+	Pass     bool              `json:"pass"`
+	Seconds  float64           `json:"seconds"`
 }
 
 func runReport(args []string, stdout, stderr io.Writer) error {
 	var r pcRun
-	fs := newFlags("report", "[report] [MODEL] [--paths reference,dsl,llamacpp] [--prompt S] [-n N] [--perturb P:C=R] [--plot F.png] [--explain] [--json]", stderr)
+	fs := newFlags("report", "[report] [MODEL] [--paths reference,dsl,llamacpp] [--numerics plain|ggml-cpu] [--prompt S] [-n N] [--perturb P:C=R] [--plot F.png] [--explain] [--json]", stderr)
 	pcFlags(fs, &r, true)
 	fs.BoolVar(&r.explain, "explain", false, "print the verdict rules and thresholds")
 	fs.BoolVar(&r.all, "all", false, "also print the drift rows (path vs global oracle)")
@@ -199,7 +206,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	var tokens *parity.Tokens
 	if len(s.Targets) > 1 {
 		hooks := pcHooks(s, ps)
-		tokens, err = parity.RunTokens(parity.TokensOptions{Paths: s.Paths(), DType: s.Targets[0].DType, Prompt: toks, N: r.n, Sampler: r.sampler(),
+		tokens, err = parity.RunTokens(parity.TokensOptions{Paths: s.Paths(), DType: s.Targets[0].DType, Weights: &s.Model.Weights, Prompt: toks, N: r.n, Sampler: r.sampler(),
 			TieEps: r.tieEps, Hooks: hooks, Progress: prog})
 		if err != nil {
 			return err
@@ -212,7 +219,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	}
 	failed := steps.Failed() || (tokens != nil && tokens.Failed())
 	if r.json {
-		if err := writeJSON(stdout, reportJSON{Model: s.Model.Path, Arch: steps.Arch, Steps: steps, Tokens: tokens,
+		if err := writeJSON(stdout, reportJSON{Model: s.Model.Path, Arch: steps.Arch, Numerics: steps.Numerics, Steps: steps, Tokens: tokens,
 			Skipped: s.Skipped, Pass: !failed, Seconds: time.Since(start).Seconds()}); err != nil {
 			return err
 		}
@@ -221,7 +228,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 			parity.Explain(stdout)
 			fmt.Fprintln(stdout)
 		}
-		printPeer(stdout, steps.Paths)
+		printPeer(stdout, steps.Paths, steps.Numerics)
 		po := parity.PrintOptions{Color: pcColor(stdout), All: r.all}
 		if err := parity.PrintSteps(stdout, steps, po); err != nil {
 			return err

@@ -17,7 +17,7 @@ func init() {
 
 func runSteps(args []string, stdout, stderr io.Writer) error {
 	var r pcRun
-	fs := newFlags("steps", "steps [MODEL] [--prompt S | --tokens 1,2] [--paths reference,dsl,llamacpp] [--perturb P:C=R] [--plot F.png] [--explain] [--all] [--json]", stderr)
+	fs := newFlags("steps", "steps [MODEL] [--prompt S | --tokens 1,2] [--paths reference,dsl,llamacpp] [--numerics plain|ggml-cpu] [--perturb P:C=R] [--plot F.png] [--explain] [--all] [--json]", stderr)
 	pcFlags(fs, &r, false)
 	fs.BoolVar(&r.explain, "explain", false, "print the verdict rules and thresholds")
 	fs.BoolVar(&r.all, "all", false, "also print the drift rows (path vs global oracle)")
@@ -54,7 +54,7 @@ func runSteps(args []string, stdout, stderr io.Writer) error {
 			parity.Explain(stdout)
 			fmt.Fprintln(stdout)
 		}
-		printPeer(stdout, steps.Paths)
+		printPeer(stdout, steps.Paths, steps.Numerics)
 		if err := parity.PrintSteps(stdout, steps, parity.PrintOptions{Color: pcColor(stdout), All: r.all}); err != nil {
 			return err
 		}

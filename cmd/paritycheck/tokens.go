@@ -16,7 +16,7 @@ func init() {
 
 func runTokens(args []string, stdout, stderr io.Writer) error {
 	var r pcRun
-	fs := newFlags("tokens", "tokens [MODEL] [--prompt S | --tokens 1,2] [-n N] [--temp T --top-k K --top-p P --min-p M --seed S] [--paths a,b] [--perturb P:C=R] [--json]", stderr)
+	fs := newFlags("tokens", "tokens [MODEL] [--prompt S | --tokens 1,2] [-n N] [--temp T --top-k K --top-p P --min-p M --seed S] [--paths a,b] [--numerics plain|ggml-cpu] [--perturb P:C=R] [--json]", stderr)
 	pcFlags(fs, &r, true)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -36,7 +36,7 @@ func runTokens(args []string, stdout, stderr io.Writer) error {
 	if len(s.Targets) < 2 {
 		return usagef("tokens compares two or more paths; only %s could be opened", s.Targets[0].Path.Name())
 	}
-	t, err := parity.RunTokens(parity.TokensOptions{Paths: s.Paths(), DType: s.Targets[0].DType, Prompt: toks, N: r.n, Sampler: r.sampler(),
+	t, err := parity.RunTokens(parity.TokensOptions{Paths: s.Paths(), DType: s.Targets[0].DType, Weights: &s.Model.Weights, Prompt: toks, N: r.n, Sampler: r.sampler(),
 		TieEps: r.tieEps, Hooks: pcHooks(s, ps), Progress: pcProgress(stderr, 2*len(s.Targets), "tokens")})
 	if err != nil {
 		return err

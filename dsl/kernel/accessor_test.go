@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/metallic-go/metallic/backend"
+	"github.com/metallic-go/metallic/backend/ggmlnum"
 	"github.com/metallic-go/metallic/dsl/kernel/clangcheck"
 	"github.com/metallic-go/metallic/gguf"
 )
@@ -109,7 +109,7 @@ func TestGPUWeightAccessorsExecute(t *testing.T) {
 
 // TestGPURoundingHelpersExecute runs the GPU input-rounding helpers (with
 // the block scales the kernels compute) on the host and compares them with
-// backend.RoundForDot.
+// ggmlnum.RoundForDot.
 func TestGPURoundingHelpersExecute(t *testing.T) {
 	requireClang(t)
 	clang, _ := clangcheck.Clang()
@@ -165,7 +165,7 @@ int main() {
 	var want []float32
 	for _, ty := range []gguf.Type{gguf.TypeQ8_0, gguf.TypeQ4_K, gguf.TypeF16, gguf.TypeBF16} {
 		v := append([]float32(nil), x...)
-		backend.RoundForDot(ty, v)
+		ggmlnum.RoundForDot(ty, v)
 		want = append(want, v...)
 	}
 	if len(got) != len(want) {
@@ -174,7 +174,7 @@ int main() {
 	names := []string{"Q8_0 blocks", "Q8_K blocks", "f16", "bf16"}
 	for i := range got {
 		if got[i] != want[i] {
-			t.Fatalf("%s element %d of %g: GPU helper %g, backend.RoundForDot %g", names[i/n], i%n, x[i%n], got[i], want[i])
+			t.Fatalf("%s element %d of %g: GPU helper %g, ggmlnum.RoundForDot %g", names[i/n], i%n, x[i%n], got[i], want[i])
 		}
 	}
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/metallic-go/metallic/backend"
+	"github.com/metallic-go/metallic/backend/ggmlnum"
 	"github.com/metallic-go/metallic/gguf"
 )
 
@@ -23,7 +23,7 @@ type Gemv struct {
 	Tokens  int   // tokens per work item; 0 means 8
 	Pair    bool
 	// Round rounds the fused input as llama.cpp's CPU backend quantizes
-	// activations for the weight's dot product (backend.RoundForDot: f16
+	// activations for the weight's dot product (ggmlnum.RoundForDot: f16
 	// for F16, bf16 for BF16, Q8_0 blocks for the 32-element quants, Q8_K
 	// blocks for k-quants), so the path computes what the reference and
 	// llama.cpp compute. The rounding is fused too: block scales live in
@@ -292,7 +292,7 @@ func (g *Gemv) input(f *Frame, t gguf.Type) []float32 {
 	}
 	if !f.rndOK[cl] {
 		f.rnd[cl] = append(f.rnd[cl][:0], f.inT[:len(f.inT)]...)
-		backend.RoundForDot(t, f.rnd[cl])
+		ggmlnum.RoundForDot(t, f.rnd[cl])
 		f.rndOK[cl] = true
 	}
 	return f.rnd[cl]

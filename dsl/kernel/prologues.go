@@ -2,11 +2,10 @@ package kernel
 
 import (
 	"math"
-
-	"github.com/metallic-go/metallic/gguf"
 	"strings"
 
-	"github.com/metallic-go/metallic/backend"
+	"github.com/metallic-go/metallic/backend/ggmlnum"
+	"github.com/metallic-go/metallic/gguf"
 )
 
 // RMSNorm is a prologue scaling the input by inv_rms = 1/√(mean(x²)+eps)
@@ -184,7 +183,7 @@ func (s *Rope) CPU(f *Frame) {
 }
 
 // RopeRow rotates one head vector x in place at position pos, with
-// llama.cpp's float32 angles (backend.RopeAngles).
+// llama.cpp's float32 angles (ggmlnum.RopeAngles).
 func RopeRow(x []float32, pos, rd int, base float32, neox bool) {
 	var buf [256]float32
 	th := buf[:0]
@@ -193,7 +192,7 @@ func RopeRow(x []float32, pos, rd int, base float32, neox bool) {
 	} else {
 		th = make([]float32, rd/2)
 	}
-	backend.RopeAngles(pos, base, rd, th)
+	ggmlnum.RopeAngles(pos, base, rd, th)
 	for i := 0; i < rd/2; i++ {
 		c, sn := float32(math.Cos(float64(th[i]))), float32(math.Sin(float64(th[i])))
 		a, b := 2*i, 2*i+1

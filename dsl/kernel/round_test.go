@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/metallic-go/metallic/backend"
+	"github.com/metallic-go/metallic/backend/ggmlnum"
 	"github.com/metallic-go/metallic/gguf"
 )
 
@@ -72,7 +73,7 @@ func TestFusedRoundedInput(t *testing.T) {
 			h.run(k, T, bind)
 			in := func(r int, ty gguf.Type) []float64 {
 				v := norm32(x[r*K:(r+1)*K], g, 1e-5)
-				backend.RoundForDot(ty, v)
+				ggmlnum.RoundForDot(ty, v)
 				out := make([]float64, K)
 				for i, f := range v {
 					out[i] = float64(f)

@@ -3,9 +3,9 @@ package oracle
 import (
 	"fmt"
 
-	"github.com/metallic-go/metallic/backend"
 	"github.com/metallic-go/metallic/gguf"
 	"github.com/metallic-go/metallic/model"
+	"github.com/metallic-go/metallic/parity/oracle/vecdot"
 )
 
 // Options configure an Evaluator.
@@ -19,11 +19,11 @@ type Options struct {
 	Captured func(name string) ([]float64, bool)
 	// Cache shares dequantized weights between evaluators; nil makes one.
 	Cache *Cache
-	// RoundActivations makes the mul_mat of a local recomputation first
-	// round each input row the way the path does for the weight's dtype
-	// (backend.RoundForDot: f16/bf16 for F16/BF16 weights, Q8_0 or Q8_K
-	// blocks for quantized ones — llama.cpp's vec_dot_type), so a path that
-	// models llama.cpp's arithmetic is judged from the values it multiplied.
+	// RoundActivations makes every mul_mat first round each input row as
+	// llama.cpp's CPU backend does for the weight's dtype (package vecdot:
+	// f16/bf16 for F16/BF16 weights, Q8_0 or Q8_K blocks for quantized
+	// ones — its vec_dot_type): the arithmetic the ggml-cpu profile and
+	// llama.cpp declare. Callers set it from the path's declared profile.
 	RoundActivations bool
 	// Jitter, when non-zero, multiplies every element each operation
 	// produces by (1 + Jitter·u), u uniform in [−1, 1] from a SplitMix64
@@ -235,19 +235,13 @@ outer:
 	return s
 }
 
-// roundRows returns a copy of x (rows of k) with each row rounded to float32
-// and then as backend.RoundForDot rounds activations for weights of type t.
+// roundRows returns a copy of x (rows of k) with each row rounded as
+// llama.cpp's CPU backend rounds activations for weights of type t
+// (package vecdot, the oracle's own copy of those rules).
 func roundRows(t gguf.Type, x []float64, k int) []float64 {
-	row := make([]float32, k)
-	out := make([]float64, len(x))
-	for r := 0; r+k <= len(x); r += k {
-		for i, v := range x[r : r+k] {
-			row[i] = float32(v)
-		}
-		backend.RoundForDot(t, row)
-		for i, v := range row {
-			out[r+i] = float64(v)
-		}
+	out := append([]float64(nil), x...)
+	for r := 0; r+k <= len(out); r += k {
+		vecdot.Round(t, out[r:r+k])
 	}
 	return out
 }

@@ -1,0 +1,98 @@
+package dsl
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/metallic-go/metallic/backend"
+	"github.com/metallic-go/metallic/backend/backendtest"
+	"github.com/metallic-go/metallic/backend/cpu"
+	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/model"
+)
+
+var plainOnce sync.Once
+
+// registerPlainOnly adds "plainonly": cpu presented as a backend that
+// implements only plain, as a GPU backend does.
+func registerPlainOnly() {
+	plainOnce.Do(func() {
+		backend.Register("plainonly", func(o backend.Options) (backend.Backend, error) {
+			return backendtest.Restrict(cpu.New(o), "plainonly", backend.Plain), nil
+		})
+	})
+}
+
+// TestNumericsSelection: the dsl computes under the profile asked for
+// (default ggml-cpu on cpu, plain elsewhere) and declares it; only under
+// ggml-cpu do its GEMV inputs get llama.cpp's rounding, in the CPU twin
+// (logits differ on a Q8_0 model, not on an F32 one, where the rounding
+// is the identity) and in the generated MSL and CUDA alike; a backend
+// lacking the profile fails the open naming it.
+func TestNumericsSelection(t *testing.T) {
+	registerPlainOnly()
+	tokens := []int32{5, 17, 96, 0, 42}
+	for _, dt := range []gguf.Type{gguf.TypeQ8_0, gguf.TypeF32} {
+		m := tinyOf("qwen2", dt).open(t)
+		logits := map[string][]float32{}
+		for _, c := range []struct{ backend, ask, want string }{
+			{"cpu", "", "ggml-cpu"}, {"cpu", "plain", "plain"}, {"plainonly", "", "plain"},
+		} {
+			e, err := New(m, Options{PathOptions: model.PathOptions{Backend: c.backend, Numerics: c.ask, Ctx: 8}})
+			if err != nil {
+				t.Fatalf("%v %s/%q: %v", dt, c.backend, c.ask, err)
+			}
+			if e.Numerics() != c.want {
+				t.Errorf("%v %s/%q: Numerics() = %q, want %q", dt, c.backend, c.ask, e.Numerics(), c.want)
+			}
+			rounds := false
+			for _, k := range e.Kernels() {
+				// Calls beyond the helper's definition.
+				msl, cuda := strings.Count(k.MSL, "rnd_q8_0(") > 1, strings.Count(k.CUDA, "rnd_q8_0(") > 1
+				if msl != cuda {
+					t.Errorf("%v %s: kernel %s rounds in MSL %v, in CUDA %v", dt, c.want, k.Name, msl, cuda)
+				}
+				rounds = rounds || msl
+			}
+			if want := c.want == "ggml-cpu" && dt == gguf.TypeQ8_0; rounds != want {
+				t.Errorf("%v %s: generated GEMV sources round their inputs: %v, want %v", dt, c.want, rounds, want)
+			}
+			lg, err := e.Forward(tokens, 0)
+			e.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if prev, ok := logits[c.want]; ok && !slices.Equal(prev, lg) {
+				t.Errorf("%v: %s logits differ between backends", dt, c.want)
+			}
+			logits[c.want] = lg
+		}
+		if same := slices.Equal(logits["plain"], logits["ggml-cpu"]); same != (dt == gguf.TypeF32) {
+			t.Errorf("%v: plain and ggml-cpu logits identical = %v, want %v (rounding changes only non-F32 GEMVs)", dt, same, dt == gguf.TypeF32)
+		}
+	}
+	m := tinyOf("qwen2", gguf.TypeQ8_0).open(t)
+	_, err := New(m, Options{PathOptions: model.PathOptions{Backend: "plainonly", Numerics: "ggml-cpu"}})
+	if err == nil || !strings.Contains(err.Error(), "ggml-cpu") || !strings.Contains(err.Error(), "plainonly") {
+		t.Errorf("ggml-cpu on a plain-only backend: error %v, want one naming both", err)
+	}
+}
+
+// TestGoldenStoriesPlain: under plain too, stories260K's first 48 greedy
+// tokens from BOS are the documented ones.
+func TestGoldenStoriesPlain(t *testing.T) {
+	m := openStories(t)
+	for _, act := range []string{"f32", "f16"} {
+		e, err := New(m, Options{PathOptions: model.PathOptions{ActDType: act, Ctx: 64, Numerics: "plain"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := greedy(t, e, len(goldenStories))
+		e.Close()
+		if !slices.Equal(got, goldenStories) {
+			t.Errorf("%s: greedy tokens\n got %v\nwant %v", act, got, goldenStories)
+		}
+	}
+}
