@@ -3,6 +3,7 @@
 package cuda
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -51,4 +52,58 @@ func TestBuiltinHostConformance(t *testing.T) {
 		t.Fatalf("only %d cases and %d launches ran", ran, hb.launches)
 	}
 	t.Logf("%d cases, %d launches on the host", ran, hb.launches)
+}
+
+// hostOpener gives each test a host backend over the shared host library.
+func hostOpener(t *testing.T) backend.Backend {
+	hb := newHostBackend(loadHostLib(t))
+	t.Cleanup(func() { hb.Close() })
+	return hb
+}
+
+func TestBuiltinHostMatMul(t *testing.T)    { testOpsMatMul(t, hostOpener) }
+func TestBuiltinHostAttention(t *testing.T) { testOpsAttention(t, hostOpener) }
+func TestBuiltinHostRope(t *testing.T)      { testOpsRope(t, hostOpener) }
+func TestBuiltinHostRowOps(t *testing.T)    { testOpsRowOps(t, hostOpener) }
+
+// TestBuiltinBenchCasesOnHost runs each GPU benchmark case small enough
+// for the host once on the host backend, so the benchmark's argument
+// lists and buffer sizes are right before it reaches the GPU (the guard
+// pages catch a buffer too small). The prompt-sized matmuls and long
+// attentions are left out (minutes on the host); their arguments come
+// from the same code as the decode ones.
+func TestBuiltinBenchCasesOnHost(t *testing.T) {
+	hb := hostOpener(t)
+	ran := 0
+	for _, c := range benchCases() {
+		big := strings.HasPrefix(c.name, "matmul") && !strings.Contains(c.name, ",T=1/") ||
+			strings.HasPrefix(c.name, "attention") && !strings.Contains(c.name, "ctx=64/") && !strings.Contains(c.name, "T=1,")
+		if c.bytes > 12<<20 || big {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			args, bufs, err := c.args(hb, rand.New(rand.NewPCG(1, 2)))
+			defer func() {
+				for _, b := range bufs {
+					hb.Free(b)
+				}
+			}()
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, err := hb.Load(c.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc := hb.Begin()
+			enc.Dispatch(k, c.grid, args...)
+			if err := enc.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			ran++
+		})
+	}
+	if ran < 40 {
+		t.Fatalf("only %d benchmark cases ran", ran)
+	}
 }

@@ -1,5 +1,3 @@
-//go:build linux
-
 package cuda
 
 import (
@@ -11,14 +9,16 @@ import (
 	"github.com/metallic-go/metallic/gguf"
 )
 
-// The host tests below check, against float64 oracles, what the
-// conformance suite does not reach: every GEMM tile edge and T up to 512,
+// The op tests below check, against float64 oracles, what the conformance
+// suite does not reach: every GEMM tile edge and T up to 512,
 // Q8_K, unaligned arguments (element and scalar paths), mixed storage
 // dtypes (f16 in → f32 logits, f16 KV cache under f32 activations), long
 // contexts and head dims up to the kernel's limit, the plain RoPE angle,
-// quantized γ and bias, and rows split over several blocks.
+// quantized γ and bias, and rows split over several blocks. Each runs on
+// the host-executed kernels (TestBuiltinHost*, CI) and on the cuda backend
+// (TestBuiltinGPU*, the GPU machine).
 
-func TestBuiltinHostMatMul(t *testing.T) {
+func testOpsMatMul(t *testing.T, open opener) {
 	F32, F16 := backend.F32, backend.F16
 	for _, c := range []struct {
 		w           gguf.Type
@@ -51,7 +51,7 @@ func TestBuiltinHostMatMul(t *testing.T) {
 	} {
 		name := fmt.Sprintf("%v/K=%d,N=%d,T=%d/%v→%v/xpad=%d,woff=%d", c.w, c.K, c.N, c.T, c.in, c.out, c.xpad, c.wOff)
 		t.Run(name, func(t *testing.T) {
-			h := newHostRun(t, 1)
+			h := newOpRun(t, open, 1)
 			x, xs := h.act(h.uniform(c.T*c.K, 1), c.in, c.xpad)
 			w, wv := h.weight(c.w, c.K, c.N, 1, c.wOff)
 			out := h.out(c.T*c.N, c.out)
@@ -118,7 +118,7 @@ func attentionRef(q, k, v []float64, heads, kvh, hd, T, pos0 int, scale float64)
 	return ref, mag
 }
 
-func TestBuiltinHostAttention(t *testing.T) {
+func testOpsAttention(t *testing.T, open opener) {
 	F32, F16 := backend.F32, backend.F16
 	for _, c := range []struct {
 		heads, kvh, hd, T, pos0 int
@@ -154,7 +154,7 @@ func TestBuiltinHostAttention(t *testing.T) {
 	} {
 		name := fmt.Sprintf("heads=%d,kv=%d,hd=%d,T=%d,pos0=%d/%v,kv%v,%v", c.heads, c.kvh, c.hd, c.T, c.pos0, c.in, c.kv, c.out)
 		t.Run(name, func(t *testing.T) {
-			h := newHostRun(t, 2)
+			h := newOpRun(t, open, 2)
 			ctx := c.pos0 + c.T + 2
 			kvd := c.kvh * c.hd
 			kv, vv := h.uniform(ctx*kvd, 1), h.uniform(ctx*kvd, 1)
@@ -177,7 +177,7 @@ func TestBuiltinHostAttention(t *testing.T) {
 		})
 	}
 	t.Run("hd=512 beyond the limit writes NaN", func(t *testing.T) {
-		h := newHostRun(t, 3)
+		h := newOpRun(t, open, 3)
 		q, _ := h.act(h.uniform(512, 1), F32, 0)
 		kc, _ := h.act(h.uniform(512, 1), F32, 0)
 		out := h.out(512, F32)
@@ -194,7 +194,7 @@ func TestBuiltinHostAttention(t *testing.T) {
 	})
 }
 
-func TestBuiltinHostRope(t *testing.T) {
+func testOpsRope(t *testing.T, open opener) {
 	for _, c := range []struct{ heads, hd, rd, pos0, T int }{
 		{2, 96, 96, 5000, 2},  // rope dim not a power of two: rounded exponent
 		{3, 64, 32, 123, 2},   // partial rotation: dims ≥ 32 copied
@@ -208,7 +208,7 @@ func TestBuiltinHostRope(t *testing.T) {
 				for _, inPlace := range []bool{false, true} {
 					name := fmt.Sprintf("heads=%d,hd=%d,rd=%d,pos0=%d,T=%d,style=%d/%v/inplace=%v", c.heads, c.hd, c.rd, c.pos0, c.T, style, dt, inPlace)
 					t.Run(name, func(t *testing.T) {
-						h := newHostRun(t, 4)
+						h := newOpRun(t, open, 4)
 						n := c.T * c.heads * c.hd
 						x, xs := h.act(h.uniform(n, 2), dt, 0)
 						out := x
@@ -250,7 +250,7 @@ func TestBuiltinHostRope(t *testing.T) {
 	}
 }
 
-func TestBuiltinHostRowOps(t *testing.T) {
+func testOpsRowOps(t *testing.T, open opener) {
 	F32, F16 := backend.F32, backend.F16
 	t.Run("rmsnorm", func(t *testing.T) {
 		for _, c := range []struct {
@@ -262,7 +262,7 @@ func TestBuiltinHostRowOps(t *testing.T) {
 			{gguf.TypeQ4_K, 512, 2, F16, F32}, {gguf.TypeF32, 4864, 2, F32, F32}, {gguf.TypeF32, 5, 4, F16, F16},
 		} {
 			t.Run(fmt.Sprintf("%v/n=%d,rows=%d/%v→%v", c.w, c.n, c.rows, c.in, c.out), func(t *testing.T) {
-				h := newHostRun(t, 5)
+				h := newOpRun(t, open, 5)
 				x, xs := h.act(h.uniform(c.rows*c.n, 2), c.in, 0)
 				g, gv := h.weight(c.w, c.n, 1, 1.5, 0)
 				out := h.out(c.rows*c.n, c.out)
@@ -295,7 +295,7 @@ func TestBuiltinHostRowOps(t *testing.T) {
 		}{{gguf.TypeQ6_K, 512, 3}, {gguf.TypeF16, 4864, 2}, {gguf.TypeQ4_0, 4864, 1}, {gguf.TypeBF16, 33, 2}} {
 			for _, dt := range dtypes {
 				t.Run(fmt.Sprintf("%v/n=%d,T=%d/%v", c.w, c.n, c.T, dt), func(t *testing.T) {
-					h := newHostRun(t, 6)
+					h := newOpRun(t, open, 6)
 					x, xs := h.act(h.uniform(c.T*c.n, 2), dt, 0)
 					b, bv := h.weight(c.w, c.n, 1, 1, 0)
 					if err := h.run(backend.KernelSpec{Name: backend.OpAddBias, Weight: c.w, In: dt, Out: dt}, backend.Grid{X: c.T},
@@ -319,7 +319,7 @@ func TestBuiltinHostRowOps(t *testing.T) {
 		}{{gguf.TypeF16, 4864}, {gguf.TypeQ4_0, 4864}, {gguf.TypeQ8_K, 1280}, {gguf.TypeQ3_K, 2304}, {gguf.TypeF32, 3}} {
 			for _, dt := range dtypes {
 				t.Run(fmt.Sprintf("%v/d=%d/%v", c.w, c.d, dt), func(t *testing.T) {
-					h := newHostRun(t, 7)
+					h := newOpRun(t, open, 7)
 					const vocab, T = 9, 4
 					w, wv := h.weight(c.w, c.d, vocab, 1, 0)
 					ids := []int{8, 0, 3, 8}
@@ -344,7 +344,7 @@ func TestBuiltinHostRowOps(t *testing.T) {
 	t.Run("copy", func(t *testing.T) {
 		for _, c := range []struct{ in, out backend.DType }{{F32, F16}, {F16, F32}, {F16, F16}, {F32, F32}} {
 			t.Run(fmt.Sprintf("%v→%v", c.in, c.out), func(t *testing.T) {
-				h := newHostRun(t, 8)
+				h := newOpRun(t, open, 8)
 				const n, rows, p = 4864, 3, 5
 				x, xs := h.act(h.uniform(rows*n, 3), c.in, 0)
 				dst := h.out((p+rows+1)*n, c.out)
@@ -370,7 +370,7 @@ func TestBuiltinHostRowOps(t *testing.T) {
 	})
 	t.Run("add,swiglu split rows", func(t *testing.T) {
 		for _, dt := range dtypes {
-			h := newHostRun(t, 9)
+			h := newOpRun(t, open, 9)
 			const n, rows = 4864, 2
 			a, as := h.act(h.uniform(rows*n, 3), dt, 0)
 			b, bs := h.act(h.uniform(rows*n, 3), dt, 0)

@@ -1,5 +1,3 @@
-//go:build linux
-
 package cuda
 
 import (
@@ -13,27 +11,50 @@ import (
 	"github.com/metallic-go/metallic/gguf"
 )
 
-// Helpers of the host tests beyond the conformance suite: inputs from a
-// fixed seed, the values as stored, and a check against a float64 oracle
-// with the suite's element bound |got − ref| ≤ atol + rel·|ref| + acc·mag.
+// Helpers of the op tests beyond the conformance suite, which run on any
+// backend (the host-executed kernels on CI, the cuda backend on the GPU):
+// inputs from a fixed seed, the values as stored, and a check against a
+// float64 oracle with the suite's element bound
+// |got − ref| ≤ atol + rel·|ref| + acc·mag.
 
 const u32 = 1.0 / (1 << 24) // float32 unit roundoff
 
-// hostRun is one test's view of a host backend.
-type hostRun struct {
-	t   *testing.T
-	b   *hostBackend
-	rng *rand.Rand
+// opRun is one test's view of a backend: the buffers it allocates are
+// freed when the test ends.
+type opRun struct {
+	t    *testing.T
+	b    backend.Backend
+	rng  *rand.Rand
+	bufs []backend.Buffer
 }
 
-func newHostRun(t *testing.T, seed uint64) *hostRun {
-	hb := newHostBackend(loadHostLib(t))
-	t.Cleanup(func() { hb.Close() })
-	return &hostRun{t: t, b: hb, rng: rand.New(rand.NewPCG(seed, 0x6375646b65726e))}
+// opener returns the backend an op test runs on (skipping or failing the
+// test when there is none).
+type opener func(t *testing.T) backend.Backend
+
+func newOpRun(t *testing.T, open opener, seed uint64) *opRun {
+	t.Helper()
+	h := &opRun{t: t, b: open(t), rng: rand.New(rand.NewPCG(seed, 0x6375646b65726e))}
+	t.Cleanup(func() {
+		for _, b := range h.bufs {
+			h.b.Free(b)
+		}
+	})
+	return h
+}
+
+// alloc allocates n bytes, freed with the test.
+func (h *opRun) alloc(n int) backend.Buffer {
+	buf, err := h.b.Alloc(n)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.bufs = append(h.bufs, buf)
+	return buf
 }
 
 // uniform returns n values uniform in [-a, a).
-func (h *hostRun) uniform(n int, a float64) []float64 {
+func (h *opRun) uniform(n int, a float64) []float64 {
 	v := make([]float64, n)
 	for i := range v {
 		v[i] = (2*h.rng.Float64() - 1) * a
@@ -43,7 +64,7 @@ func (h *hostRun) uniform(n int, a float64) []float64 {
 
 // act uploads v stored as dt (behind pad bytes of padding, to test
 // unaligned arguments) and returns the argument and the stored values.
-func (h *hostRun) act(v []float64, dt backend.DType, pad int) (backend.Arg, []float64) {
+func (h *opRun) act(v []float64, dt backend.DType, pad int) (backend.Arg, []float64) {
 	data := make([]byte, pad+len(v)*dt.Size())
 	seen := make([]float64, len(v))
 	for i, x := range v {
@@ -56,10 +77,7 @@ func (h *hostRun) act(v []float64, dt backend.DType, pad int) (backend.Arg, []fl
 			seen[i] = float64(float32(x))
 		}
 	}
-	buf, err := h.b.Alloc(len(data))
-	if err != nil {
-		h.t.Fatal(err)
-	}
+	buf := h.alloc(len(data))
 	if err := h.b.Upload(buf, 0, data); err != nil {
 		h.t.Fatal(err)
 	}
@@ -67,24 +85,17 @@ func (h *hostRun) act(v []float64, dt backend.DType, pad int) (backend.Arg, []fl
 }
 
 // out allocates n elements of dt.
-func (h *hostRun) out(n int, dt backend.DType) backend.Arg {
-	buf, err := h.b.Alloc(n * dt.Size())
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return backend.Buf(buf)
+func (h *opRun) out(n int, dt backend.DType) backend.Arg {
+	return backend.Buf(h.alloc(n * dt.Size()))
 }
 
 // ints uploads int32 values (ids, positions).
-func (h *hostRun) ints(v ...int) backend.Arg {
+func (h *opRun) ints(v ...int) backend.Arg {
 	data := make([]byte, 4*len(v))
 	for i, x := range v {
 		binary.LittleEndian.PutUint32(data[4*i:], uint32(int32(x)))
 	}
-	buf, err := h.b.Alloc(len(data))
-	if err != nil {
-		h.t.Fatal(err)
-	}
+	buf := h.alloc(len(data))
 	if err := h.b.Upload(buf, 0, data); err != nil {
 		h.t.Fatal(err)
 	}
@@ -92,7 +103,7 @@ func (h *hostRun) ints(v ...int) backend.Arg {
 }
 
 // read downloads n elements of dt from a and widens them.
-func (h *hostRun) read(a backend.Arg, n int, dt backend.DType) ([]float64, []byte) {
+func (h *opRun) read(a backend.Arg, n int, dt backend.DType) ([]float64, []byte) {
 	raw := make([]byte, n*dt.Size())
 	if err := h.b.Download(raw, a.Buf, a.Off); err != nil {
 		h.t.Fatal(err)
@@ -108,21 +119,24 @@ func (h *hostRun) read(a backend.Arg, n int, dt backend.DType) ([]float64, []byt
 	return v, raw
 }
 
-// run loads spec and dispatches it once over g.
-func (h *hostRun) run(spec backend.KernelSpec, g backend.Grid, args ...backend.Arg) error {
+// run loads spec, dispatches it once over g and waits for it.
+func (h *opRun) run(spec backend.KernelSpec, g backend.Grid, args ...backend.Arg) error {
 	k, err := h.b.Load(spec)
 	if err != nil {
 		return err
 	}
 	enc := h.b.Begin()
 	enc.Dispatch(k, g, args...)
-	return enc.Commit()
+	if err := enc.Commit(); err != nil {
+		return err
+	}
+	return h.b.Sync()
 }
 
 // weight makes n rows of k random weights of type t (values about a) and
 // returns them wrapped, at byte offset off of their buffer, with their
 // exact values.
-func (h *hostRun) weight(t gguf.Type, k, n int, a float64, off int) (backend.Arg, []float64) {
+func (h *opRun) weight(t gguf.Type, k, n int, a float64, off int) (backend.Arg, []float64) {
 	rb, err := gguf.RowBytes(t, k)
 	if err != nil {
 		h.t.Fatal(err)
@@ -154,12 +168,13 @@ func (h *hostRun) weight(t gguf.Type, k, n int, a float64, off int) (backend.Arg
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	h.bufs = append(h.bufs, buf)
 	return backend.BufAt(buf, off), vals
 }
 
 // fixScales gives a random block of the types gguf cannot quantize scales
 // that make elements of magnitude about a.
-func (h *hostRun) fixScales(t gguf.Type, blk []byte, a float64) {
+func (h *opRun) fixScales(t gguf.Type, blk []byte, a float64) {
 	put := func(o int, v float64) {
 		binary.LittleEndian.PutUint16(blk[o:], gguf.F32ToF16(float32(v*(0.5+h.rng.Float64()))))
 	}
