@@ -48,6 +48,12 @@ func testOpsMatMul(t *testing.T, open opener) {
 		{gguf.TypeQ4_0, 256, 5, 1, F32, F32, 4, 0, "x 4-byte aligned: scalar x loads"},
 		{gguf.TypeQ4_0, 256, 5, 9, F16, F16, 2, 0, "x 2-byte aligned: scalar x loads"},
 		{gguf.TypeQ8_0, 256, 5, 1, F32, F32, 0, 2, "Q8_0 at a 2-byte offset"},
+		{gguf.TypeQ4_1, 256, 5, 1, F32, F32, 0, 2, "4-byte loads at a 2-byte offset"},
+		{gguf.TypeQ5_1, 256, 5, 3, F32, F32, 0, 2, "4-byte loads at a 2-byte offset"},
+		{gguf.TypeQ8_K, 256, 5, 1, F32, F32, 0, 2, "4-byte loads at a 2-byte offset"},
+		{gguf.TypeQ2_K, 256, 5, 3, F32, F32, 0, 2, "4-byte loads at a 2-byte offset"},
+		{gguf.TypeQ4_K, 256, 5, 1, F16, F16, 0, 2, "4-byte loads at a 2-byte offset"},
+		{gguf.TypeQ5_K, 256, 5, 1, F32, F32, 0, 6, "4-byte loads at a 6-byte offset"},
 	} {
 		name := fmt.Sprintf("%v/K=%d,N=%d,T=%d/%v→%v/xpad=%d,woff=%d", c.w, c.K, c.N, c.T, c.in, c.out, c.xpad, c.wOff)
 		t.Run(name, func(t *testing.T) {

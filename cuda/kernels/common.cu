@@ -34,11 +34,13 @@ KFN float nan_f32() { return __int_as_float(0x7fc00000); }
 // aligned reports whether p is a multiple of a bytes (a a power of two).
 KFN bool aligned(const void* p, int a) { return ((u64)p & (u64)(a - 1)) == 0; }
 
-// Little-endian loads from weight blocks. ld_u16 needs p 2-byte aligned,
-// ld_u32 4-byte aligned; ld_u32_2 reads 4 bytes at a 2-byte aligned p.
+// Little-endian loads from weight blocks: p is 2-byte aligned (weights are
+// at even offsets). ld_u32_2 reads 4 bytes as two halves; ld_u32 is one
+// 4-byte load where the address allows (the blocks of a row share their
+// alignment, so the branch is uniform), else ld_u32_2.
 KFN u32 ld_u16(const u8* p) { return *(const u16*)p; }
-KFN u32 ld_u32(const u8* p) { return *(const u32*)p; }
 KFN u32 ld_u32_2(const u8* p) { return ld_u16(p) | (ld_u16(p + 2) << 16); }
+KFN u32 ld_u32(const u8* p) { return aligned(p, 4) ? *(const u32*)p : ld_u32_2(p); }
 
 // Activation storage: float or __half, widened to float to compute.
 KFN float act_ld(const float* p, u64 i) { return p[i]; }

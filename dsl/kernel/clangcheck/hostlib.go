@@ -26,9 +26,10 @@ package clangcheck
 // A kernel's extern "C" entry is launched with hrt::launch(gx, gy, gz,
 // threads, f), f calling the entry; P{address} passes a buffer argument
 // (it converts to any pointer type) and hrt::f32(bits) a float one.
-// Exported helpers: hrt_alloc (zeroed memory that ends at a guard page, so
-// a read past a buffer's end is a launch error naming the buffer and
-// offset, behind a red zone), hrt_check (the offset of the first red-zone
+// A misaligned load or store (trapped, see HostLibFlags) is a launch error
+// too. Exported helpers: hrt_alloc (zeroed memory that ends at a guard
+// page, so a read past a buffer's end is a launch error naming the buffer
+// and offset, behind a red zone), hrt_check (the offset of the first red-zone
 // byte a launch changed, or INT64_MIN), hrt_free, hrt_error (the message
 // of the last failed launch).
 const HostCUDALib = `#include <ucontext.h>
@@ -188,15 +189,17 @@ static void describe(const void* a, char* out, size_t len) {
 static sigjmp_buf fault_jb;
 static const void* fault_addr;
 static pthread_t launcher;
-static struct sigaction old_segv, old_bus;
+static struct sigaction old_segv, old_bus, old_ill;
+static int fault_sig;
 static void on_fault(int sig, siginfo_t* si, void* uc) {
     if (!pthread_equal(pthread_self(), launcher)) { // not ours: the previous handler's
-        struct sigaction* o = sig == SIGSEGV ? &old_segv : &old_bus;
+        struct sigaction* o = sig == SIGSEGV ? &old_segv : sig == SIGBUS ? &old_bus : &old_ill;
         if (o->sa_flags & SA_SIGINFO) o->sa_sigaction(sig, si, uc);
         else if (o->sa_handler != SIG_DFL && o->sa_handler != SIG_IGN) o->sa_handler(sig);
         return;
     }
     fault_addr = si->si_addr;
+    fault_sig = sig;
     siglongjmp(fault_jb, 1);
 }
 static int run_grid(int gx, int gy, int gz) {
@@ -239,17 +242,23 @@ static int launch(int gx, int gy, int gz, int threads, std::function<void()> f) 
     launcher = pthread_self();
     sigaction(SIGSEGV, &sa, &old_segv);
     sigaction(SIGBUS, &sa, &old_bus);
+    sigaction(SIGILL, &sa, &old_ill);
     int rc;
     if (sigsetjmp(fault_jb, 1) == 0) {
         rc = run_grid(gx, gy, gz);
     } else {
-        char where[128];
-        describe(fault_addr, where, sizeof where);
-        std::snprintf(err, sizeof err, "block (%u,%u,%u) thread %d: memory fault reading or writing %s", bx, by, bz, cur, where);
+        if (fault_sig == SIGILL) {
+            std::snprintf(err, sizeof err, "block (%u,%u,%u) thread %d: misaligned load or store (a GPU faults on it; trapped by -fsanitize=alignment)", bx, by, bz, cur);
+        } else {
+            char where[128];
+            describe(fault_addr, where, sizeof where);
+            std::snprintf(err, sizeof err, "block (%u,%u,%u) thread %d: memory fault reading or writing %s", bx, by, bz, cur, where);
+        }
         rc = 1;
     }
     sigaction(SIGSEGV, &old_segv, nullptr);
     sigaction(SIGBUS, &old_bus, nullptr);
+    sigaction(SIGILL, &old_ill, nullptr);
     return rc;
 }
 static float f32(uint64_t bits) { uint32_t u = uint32_t(bits); float f; std::memcpy(&f, &u, 4); return f; }
@@ -330,10 +339,13 @@ static int max(int a, int b) { return a > b ? a : b; }
 
 // HostLibFlags are the clang arguments that compile a HostCUDALib program
 // cpp into the shared library lib. Strict aliasing is off: kernels read
-// buffers through vector types (uint4, float4) as GPUs allow. -O0: a few
+// buffers through vector types (uint4, float4) as GPUs allow. Every load
+// and store is checked for its type's alignment, as a GPU requires
+// (-fsanitize=alignment, trapping: the launch reports it). -O0: a few
 // hundred kernel specializations compile four times faster than at -O1,
 // and host tests run small shapes.
 func HostLibFlags(lib, cpp string) []string {
 	return []string{"-x", "c++", "-std=c++17", "-O0", "-fPIC", "-shared", "-fno-strict-aliasing",
+		"-fsanitize=alignment", "-fsanitize-trap=alignment",
 		"-Wno-unknown-attributes", "-Wno-unknown-pragmas", "-o", lib, cpp}
 }

@@ -61,6 +61,10 @@ extern "C" __global__ void partial_mask(float* out) {
 extern "C" __global__ void read_past(float* out, const float* in, int n) {
     out[threadIdx.x] = in[n + threadIdx.x];
 }
+extern "C" __global__ void misaligned(float* out, const unsigned char* in) {
+    out[threadIdx.x] = (float)*(const unsigned int*)(in + 2);
+}
+extern "C" int L_misaligned(int gx, int t, uint64_t* a) { return hrt::launch(gx, 1, 1, t, [a] { misaligned(P{a[0]}, P{a[1]}); }); }
 extern "C" int L_shuffles(int gx, int t, uint64_t* a) { return hrt::launch(gx, 1, 1, t, [a] { shuffles(P{a[0]}); }); }
 extern "C" int L_per_warp(int gx, int t, uint64_t* a) { return hrt::launch(gx, 1, 1, t, [a] { per_warp(P{a[0]}); }); }
 extern "C" int L_block_sum(int gx, int t, uint64_t* a) { return hrt::launch(gx, 1, 1, t, [a] { block_sum(P{a[0]}); }); }
@@ -226,6 +230,13 @@ func TestHostCUDALib(t *testing.T) {
 		// The runtime recovers: the next launch runs.
 		if err := l.launch(t, "read_past", 1, 32, out, in, 60); err != nil {
 			t.Fatal(err)
+		}
+	})
+	t.Run("misaligned load", func(t *testing.T) {
+		_, out := buf(4 * 32)
+		_, in := buf(64)
+		if err := l.launch(t, "misaligned", 1, 32, out, in); err == nil || !strings.Contains(err.Error(), "misaligned load or store") {
+			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("red zone", func(t *testing.T) {
