@@ -17,7 +17,7 @@ import (
 // it moves.
 
 //go:embed kernels/*.cu
-var kernelFiles embed.FS
+var builtinFiles embed.FS
 
 // builtinKernel is the hand-written CUDA kernel of one built-in op specialization.
 type builtinKernel struct {
@@ -48,50 +48,50 @@ var builtinOps = map[string]builtinOp{
 	backend.OpEmbed: {
 		file: "rows.cu", fn: "embed", weight: true,
 		params: "OUT* out, const u8* w, const int* ids, int d", args: "out, w, ids, d",
-		sig: "bbbi", threads: ewThreads, shape: embedShape,
+		sig: "bbbi", threads: ewThreads, shape: shapeEmbed,
 	},
 	backend.OpRMSNorm: {
 		file: "rows.cu", fn: "rmsnorm", weight: true, in: true,
 		params: "OUT* out, const IN* x, const u8* g, int n, float eps", args: "out, x, g, n, eps",
-		sig: "bbbif", threads: rnThreads, shape: rmsnormShape,
+		sig: "bbbif", threads: rnThreads, shape: shapeRMSNorm,
 	},
 	backend.OpMatMul: {
 		file: "matmul.cu", fn: "matmul", weight: true, in: true,
 		params: "OUT* __restrict__ out, const IN* __restrict__ x, const u8* __restrict__ w, int K, int N, int T",
 		args:   "out, x, w, K, N, T",
-		sig:    "bbbiii", threads: max(32*mmGemvWarps, 32*mmGemmWarps), shape: matmulShape,
+		sig:    "bbbiii", threads: max(32*mmGemvWarps, 32*mmGemmWarps), shape: shapeMatMul,
 	},
 	backend.OpAddBias: {
 		file: "rows.cu", fn: "add_bias", weight: true, in: true,
 		params: "OUT* out, const IN* x, const u8* bias, int n", args: "out, x, bias, n",
-		sig: "bbbi", threads: ewThreads, shape: addBiasShape,
+		sig: "bbbi", threads: ewThreads, shape: shapeAddBias,
 	},
 	backend.OpRope: {
 		file: "rope.cu", fn: "rope", in: true,
 		params: "OUT* out, const IN* x, int heads, int hd, int rd, const int* pos, float base, int style",
 		args:   "out, x, heads, hd, rd, pos, base, style",
-		sig:    "bbiiibfi", threads: rpThreads, shape: ropeShape,
+		sig:    "bbiiibfi", threads: rpThreads, shape: shapeRope,
 	},
 	backend.OpCopy: {
 		file: "rows.cu", fn: "copy_rows", in: true,
 		params: "OUT* dst, const IN* src, int n, const int* pos", args: "dst, src, n, pos",
-		sig: "bbib", threads: ewThreads, shape: copyShape,
+		sig: "bbib", threads: ewThreads, shape: shapeCopy,
 	},
 	backend.OpAttention: {
 		file: "attention.cu", fn: "attention", in: true, kv: true,
 		params: "OUT* out, const IN* q, const KV* kc, const KV* vc, int heads, int kvh, int hd, const int* pos, float scale",
 		args:   "out, q, kc, vc, heads, kvh, hd, pos, scale",
-		sig:    "bbbbiiibf", threads: 32 * atWarps, shape: attentionShape,
+		sig:    "bbbbiiibf", threads: 32 * atWarps, shape: shapeAttention,
 	},
 	backend.OpAdd: {
 		file: "rows.cu", fn: "add", in: true,
 		params: "OUT* out, const IN* a, const IN* b, int n", args: "out, a, b, n",
-		sig: "bbbi", threads: ewThreads, shape: rowSplitShape(3),
+		sig: "bbbi", threads: ewThreads, shape: shapeRowSplit(3),
 	},
 	backend.OpSwiGLU: {
 		file: "rows.cu", fn: "swiglu", in: true,
 		params: "OUT* out, const IN* gate, const IN* up, int n", args: "out, gate, up, n",
-		sig: "bbbi", threads: ewThreads, shape: rowSplitShape(3),
+		sig: "bbbi", threads: ewThreads, shape: shapeRowSplit(3),
 	},
 }
 
@@ -173,19 +173,19 @@ func builtinSource(name string, op builtinOp, ws string, spec backend.KernelSpec
 func builtinPrefix(op builtinOp) string {
 	var b strings.Builder
 	b.WriteString("#include <cuda_fp16.h>\n")
-	b.WriteString(launchConstants())
-	b.WriteString(kernelFile("common.cu"))
+	b.WriteString(builtinConstants())
+	b.WriteString(builtinFile("common.cu"))
 	if op.weight {
-		b.WriteString(kernelFile("weights.cu"))
+		b.WriteString(builtinFile("weights.cu"))
 	}
-	b.WriteString(kernelFile(op.file))
+	b.WriteString(builtinFile(op.file))
 	return b.String()
 }
 
-// kernelFile returns an embedded kernel file; the names are fixed above,
+// builtinFile returns an embedded kernel file; the names are fixed above,
 // so a missing one is a build defect.
-func kernelFile(name string) string {
-	data, err := kernelFiles.ReadFile("kernels/" + name)
+func builtinFile(name string) string {
+	data, err := builtinFiles.ReadFile("kernels/" + name)
 	if err != nil {
 		panic("cuda: embedded kernel file missing: " + name)
 	}

@@ -24,7 +24,7 @@ import (
 //	CGO_ENABLED=0 go test -c -o cuda.test ./cuda
 //	./cuda.test -test.run '^$' -test.bench Builtin -test.benchtime 20x
 func BenchmarkBuiltin(b *testing.B) {
-	be, err := gpu()
+	be, err := builtinGPU()
 	if err != nil {
 		if testenv.CUDARequired() {
 			b.Fatalf("CUDA required (METALLIC_REQUIRE_CUDA=1) but unavailable: %v", err)
@@ -77,7 +77,7 @@ func benchCases() []benchCase {
 			},
 		})
 	}
-	for _, dt := range dtypes {
+	for _, dt := range builtinDTypes {
 		for _, w := range []gguf.Type{gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeF32, gguf.TypeBF16} {
 			matmul(w, d, d, 1, dt, "q,o")
 			matmul(w, d, kvh*hd, 1, dt, "k,v")
@@ -123,11 +123,11 @@ func benchCases() []benchCase {
 				func(b []backend.Buffer) []backend.Arg {
 					return []backend.Arg{backend.Buf(b[0]), backend.Buf(b[0]), backend.Buf(b[1]), backend.Int(d)}
 				})
-			row(backend.OpCopy, T, kvh*hd, backend.KernelSpec{}, int64(T*kvh*hd)*2*s, [][2]int{{T * kvh * hd * int(s), int(dt)}, {(T + 200) * kvh * hd * int(s), -1}, {4, posFill + 100}},
+			row(backend.OpCopy, T, kvh*hd, backend.KernelSpec{}, int64(T*kvh*hd)*2*s, [][2]int{{T * kvh * hd * int(s), int(dt)}, {(T + 200) * kvh * hd * int(s), -1}, {4, benchPosFill + 100}},
 				func(b []backend.Buffer) []backend.Arg {
 					return []backend.Arg{backend.Buf(b[1]), backend.Buf(b[0]), backend.Int(kvh * hd), backend.Buf(b[2])}
 				})
-			row(backend.OpRope, T*heads, hd, backend.KernelSpec{}, int64(T*heads*hd)*2*s, [][2]int{{T * heads * hd * int(s), int(dt)}, {4, posFill + 100}},
+			row(backend.OpRope, T*heads, hd, backend.KernelSpec{}, int64(T*heads*hd)*2*s, [][2]int{{T * heads * hd * int(s), int(dt)}, {4, benchPosFill + 100}},
 				func(b []backend.Buffer) []backend.Arg {
 					return []backend.Arg{backend.Buf(b[0]), backend.Buf(b[0]), backend.Int(heads), backend.Int(hd), backend.Int(hd), backend.Buf(b[1]),
 						backend.Float(1e6), backend.Int(1)}
@@ -145,7 +145,7 @@ func benchCases() []benchCase {
 				pos0 := ctx - T
 				kvBytes := int64(ctx*kvh*hd) * 2 * s
 				row(backend.OpAttention, T*heads, hd, backend.KernelSpec{KV: dt}, kvBytes+int64(T*heads*hd)*2*s,
-					[][2]int{{T * heads * hd * int(s), int(dt)}, {ctx * kvh * hd * int(s), int(dt)}, {ctx * kvh * hd * int(s), int(dt)}, {T * heads * hd * int(s), -1}, {4, posFill + pos0}},
+					[][2]int{{T * heads * hd * int(s), int(dt)}, {ctx * kvh * hd * int(s), int(dt)}, {ctx * kvh * hd * int(s), int(dt)}, {T * heads * hd * int(s), -1}, {4, benchPosFill + pos0}},
 					func(b []backend.Buffer) []backend.Arg {
 						return []backend.Arg{backend.Buf(b[3]), backend.Buf(b[0]), backend.Buf(b[1]), backend.Buf(b[2]), backend.Int(heads), backend.Int(kvh),
 							backend.Int(hd), backend.Buf(b[4]), backend.Float(0.125)}
@@ -157,11 +157,11 @@ func benchCases() []benchCase {
 	return cs
 }
 
-// posFill + p as a benchBufs fill stores the int32 position p.
-const posFill = 1 << 24
+// benchPosFill + p as a benchBufs fill stores the int32 position p.
+const benchPosFill = 1 << 24
 
 // benchBufs allocates buffers of (bytes, fill): fill -1 leaves zeros, an
-// activation dtype fills values in [-1, 1), posFill + p stores the int32
+// activation dtype fills values in [-1, 1), benchPosFill + p stores the int32
 // p, 'h' f16 values, 'i' zero ids.
 func benchBufs(be backend.Backend, rng *rand.Rand, specs [][2]int) ([]backend.Buffer, error) {
 	var bufs []backend.Buffer
@@ -181,8 +181,8 @@ func benchBufs(be backend.Backend, rng *rand.Rand, specs [][2]int) ([]backend.Bu
 			for i := 0; i+2 <= len(data); i += 2 {
 				binary.LittleEndian.PutUint16(data[i:], benchF16[rng.IntN(len(benchF16))])
 			}
-		case s[1] >= posFill:
-			binary.LittleEndian.PutUint32(data, uint32(s[1]-posFill))
+		case s[1] >= benchPosFill:
+			binary.LittleEndian.PutUint32(data, uint32(s[1]-benchPosFill))
 		}
 		if err := be.Upload(buf, 0, data); err != nil {
 			return bufs, err

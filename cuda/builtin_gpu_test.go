@@ -16,13 +16,13 @@ import (
 // Without a driver, a GPU or the backend they skip with the reason (fail
 // under METALLIC_REQUIRE_CUDA=1).
 
-var gpu = sync.OnceValues(func() (backend.Backend, error) { return backend.Open("cuda") })
+var builtinGPU = sync.OnceValues(func() (backend.Backend, error) { return backend.Open("cuda") })
 
 // gpuOpener returns the process's cuda backend (opened once, never
 // closed: it lives as long as the test binary).
 func gpuOpener(t *testing.T) backend.Backend {
 	t.Helper()
-	b, err := gpu()
+	b, err := builtinGPU()
 	if err != nil {
 		testenv.NeedCUDA(t, err.Error())
 	}

@@ -8,7 +8,7 @@ import (
 
 // Launch parameters of the built-in kernels. They are the knobs to tune on
 // the GPU: the kernel sources receive them as constexpr constants
-// (launchConstants), so Shape and the kernels always agree, and a change
+// (builtinConstants), so Shape and the kernels always agree, and a change
 // changes every source's hash (the driver's module cache recompiles).
 const (
 	// mmGemvWarps is the number of weight rows (one warp each) a block of
@@ -42,9 +42,9 @@ const (
 	atMaxHD = 256
 )
 
-// launchConstants is the C++ form of the launch parameters, emitted in
+// builtinConstants is the C++ form of the launch parameters, emitted in
 // front of every kernel source.
-func launchConstants() string {
+func builtinConstants() string {
 	return fmt.Sprintf(`// Launch parameters (cuda/builtin_shape.go).
 static constexpr int MM_GEMV_UNROLL = %d;
 static constexpr int MM_GEMM_ROWS = %d;
@@ -55,75 +55,75 @@ static constexpr int AT_MAXHD = %d;
 `, mmGemvUnroll, mmGemmRows, mmGemmCols, ewPer, atWarps, atMaxHD)
 }
 
-// dims returns the launch dimension triple (x, y, 1). A grid with a zero
+// kdims returns the launch dimension triple (x, y, 1). A grid with a zero
 // dimension (no rows, no tokens) has nothing to compute: the backend skips
 // the launch.
-func dims(x, y int) [3]int { return [3]int{x, y, 1} }
+func kdims(x, y int) [3]int { return [3]int{x, y, 1} }
 
-// ceilDiv is ⌈a/b⌉ for a ≥ 0, b > 0.
-func ceilDiv(a, b int) int { return (a + b - 1) / b }
+// kceil is ⌈a/b⌉ for a ≥ 0, b > 0.
+func kceil(a, b int) int { return (a + b - 1) / b }
 
-// warpThreads rounds n up to whole warps, between 32 and most.
-func warpThreads(n, most int) int { return min(max(32*ceilDiv(n, 32), 32), most) }
+// kwarpThreads rounds n up to whole warps, between 32 and most.
+func kwarpThreads(n, most int) int { return min(max(32*kceil(n, 32), 32), most) }
 
-// argI returns integer argument i, or 0 when the dispatch has fewer
+// kargI returns integer argument i, or 0 when the dispatch has fewer
 // arguments (the backend reports the arity error).
-func argI(args []backend.Arg, i int) int {
+func kargI(args []backend.Arg, i int) int {
 	if i < len(args) {
 		return args[i].I
 	}
 	return 0
 }
 
-// matmulShape: T = 1 a warp per row, mmGemvWarps rows per block; T > 1
+// shapeMatMul: T = 1 a warp per row, mmGemvWarps rows per block; T > 1
 // blocks of mmGemmWarps warps × mmGemmRows rows × mmGemmCols tokens.
-func matmulShape(_ backend.Grid, args []backend.Arg) (grid, block [3]int, shared int) {
-	N, T := argI(args, 4), argI(args, 5)
+func shapeMatMul(_ backend.Grid, args []backend.Arg) (grid, block [3]int, shared int) {
+	N, T := kargI(args, 4), kargI(args, 5)
 	if T == 1 {
-		return dims(ceilDiv(N, mmGemvWarps), 1), dims(32*mmGemvWarps, 1), 0
+		return kdims(kceil(N, mmGemvWarps), 1), kdims(32*mmGemvWarps, 1), 0
 	}
-	return dims(ceilDiv(N, mmGemmWarps*mmGemmRows), ceilDiv(T, mmGemmCols)), dims(32*mmGemmWarps, 1), 0
+	return kdims(kceil(N, mmGemmWarps*mmGemmRows), kceil(T, mmGemmCols)), kdims(32*mmGemmWarps, 1), 0
 }
 
-// rmsnormShape: a block per row, threads for the row length up to
+// shapeRMSNorm: a block per row, threads for the row length up to
 // rnThreads.
-func rmsnormShape(g backend.Grid, args []backend.Arg) (grid, block [3]int, shared int) {
-	return dims(g.Items(), 1), dims(warpThreads(argI(args, 3), rnThreads), 1), 0
+func shapeRMSNorm(g backend.Grid, args []backend.Arg) (grid, block [3]int, shared int) {
+	return kdims(g.Items(), 1), kdims(kwarpThreads(kargI(args, 3), rnThreads), 1), 0
 }
 
-// splitShape is the launch of an elementwise op over rows rows of n:
+// shapeSplit is the launch of an elementwise op over rows rows of n:
 // blocks of up to ewThreads threads, each covering threads·ewPer elements.
-func splitShape(rows, n int) (grid, block [3]int, shared int) {
-	threads := warpThreads(ceilDiv(n, ewPer), ewThreads)
-	return dims(rows, ceilDiv(n, threads*ewPer)), dims(threads, 1), 0
+func shapeSplit(rows, n int) (grid, block [3]int, shared int) {
+	threads := kwarpThreads(kceil(n, ewPer), ewThreads)
+	return kdims(rows, kceil(n, threads*ewPer)), kdims(threads, 1), 0
 }
 
-// rowSplitShape is splitShape over the dispatch's rows with n its integer
+// shapeRowSplit is shapeSplit over the dispatch's rows with n its integer
 // argument ni.
-func rowSplitShape(ni int) func(backend.Grid, []backend.Arg) ([3]int, [3]int, int) {
+func shapeRowSplit(ni int) func(backend.Grid, []backend.Arg) ([3]int, [3]int, int) {
 	return func(g backend.Grid, args []backend.Arg) ([3]int, [3]int, int) {
-		return splitShape(g.Items(), argI(args, ni))
+		return shapeSplit(g.Items(), kargI(args, ni))
 	}
 }
 
-func embedShape(g backend.Grid, args []backend.Arg) (grid, block [3]int, shared int) {
-	return splitShape(g.Items(), argI(args, 3))
+func shapeEmbed(g backend.Grid, args []backend.Arg) (grid, block [3]int, shared int) {
+	return shapeSplit(g.Items(), kargI(args, 3))
 }
 
-func addBiasShape(g backend.Grid, args []backend.Arg) (grid, block [3]int, shared int) {
-	return splitShape(g.Items(), argI(args, 3))
+func shapeAddBias(g backend.Grid, args []backend.Arg) (grid, block [3]int, shared int) {
+	return shapeSplit(g.Items(), kargI(args, 3))
 }
 
-func copyShape(g backend.Grid, args []backend.Arg) (grid, block [3]int, shared int) {
-	return splitShape(g.Items(), argI(args, 2))
+func shapeCopy(g backend.Grid, args []backend.Arg) (grid, block [3]int, shared int) {
+	return shapeSplit(g.Items(), kargI(args, 2))
 }
 
-// ropeShape: a block per (t, head), a thread per rotated pair.
-func ropeShape(g backend.Grid, args []backend.Arg) (grid, block [3]int, shared int) {
-	return dims(g.Items(), 1), dims(warpThreads(argI(args, 4)/2, rpThreads), 1), 0
+// shapeRope: a block per (t, head), a thread per rotated pair.
+func shapeRope(g backend.Grid, args []backend.Arg) (grid, block [3]int, shared int) {
+	return kdims(g.Items(), 1), kdims(kwarpThreads(kargI(args, 4)/2, rpThreads), 1), 0
 }
 
-// attentionShape: a block of atWarps warps per (t, head).
-func attentionShape(g backend.Grid, _ []backend.Arg) (grid, block [3]int, shared int) {
-	return dims(g.Items(), 1), dims(32*atWarps, 1), 0
+// shapeAttention: a block of atWarps warps per (t, head).
+func shapeAttention(g backend.Grid, _ []backend.Arg) (grid, block [3]int, shared int) {
+	return kdims(g.Items(), 1), kdims(32*atWarps, 1), 0
 }

@@ -8,9 +8,9 @@ import (
 	"github.com/metallic-go/metallic/backend"
 )
 
-// shapeArgs builds the argument list of op with the named integer values
+// builtinShapeArgs builds the argument list of op with the named integer values
 // (buffers are placeholders: Shape reads integers only).
-func shapeArgs(op string, ints map[int]int) []backend.Arg {
+func builtinShapeArgs(op string, ints map[int]int) []backend.Arg {
 	sig := builtinOps[op].sig
 	args := make([]backend.Arg, len(sig))
 	for i, c := range sig {
@@ -63,7 +63,7 @@ func TestBuiltinShape(t *testing.T) {
 		{"attention prompt", backend.OpAttention, 64 * 14, map[int]int{4: 14, 5: 2, 6: 64}, [3]int{896, 1, 1}, 128},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			grid, block, shared := builtinOps[c.op].shape(backend.Grid{X: c.items}, shapeArgs(c.op, c.ints))
+			grid, block, shared := builtinOps[c.op].shape(backend.Grid{X: c.items}, builtinShapeArgs(c.op, c.ints))
 			if grid != c.grid || block != [3]int{c.block, 1, 1} || shared != 0 {
 				t.Errorf("grid %v block %v shared %d, want grid %v block [%d 1 1] shared 0", grid, block, shared, c.grid, c.block)
 			}
@@ -96,7 +96,7 @@ func TestBuiltinShapeLimits(t *testing.T) {
 		if op == backend.OpMatMul {
 			items = N
 		}
-		grid, block, shared := builtinOps[op].shape(backend.Grid{X: items}, shapeArgs(op, ints))
+		grid, block, shared := builtinOps[op].shape(backend.Grid{X: items}, builtinShapeArgs(op, ints))
 		name := fmt.Sprintf("%s items=%d ints=%v: grid %v block %v", op, items, ints, grid, block)
 		if block[0] < 32 || block[0]%32 != 0 || block[0] > builtinOps[op].threads || block[0] > 1024 || block[1] != 1 || block[2] != 1 {
 			t.Fatalf("%s: block not whole warps within __launch_bounds__(%d)", name, builtinOps[op].threads)

@@ -12,7 +12,7 @@ import (
 	"github.com/metallic-go/metallic/internal/testenv"
 )
 
-var dtypes = []backend.DType{backend.F32, backend.F16}
+var builtinDTypes = []backend.DType{backend.F32, backend.F16}
 
 // allBuiltinSpecs lists every specialization builtin implements: each op ×
 // weight dtype (ops with a weight) × input, output and KV storage dtype
@@ -27,15 +27,15 @@ func allBuiltinSpecs() []backend.KernelSpec {
 		}
 		ins, kvs := []backend.DType{backend.F32}, []backend.DType{backend.F32}
 		if op.in {
-			ins = dtypes
+			ins = builtinDTypes
 		}
 		if op.kv {
-			kvs = dtypes
+			kvs = builtinDTypes
 		}
 		for _, w := range ws {
 			for _, in := range ins {
 				for _, kv := range kvs {
-					for _, out := range dtypes {
+					for _, out := range builtinDTypes {
 						specs = append(specs, backend.KernelSpec{Name: name, Weight: w, In: in, Out: out, KV: kv})
 					}
 				}

@@ -22,22 +22,22 @@ import (
 // weight, fails the dispatch.
 type hostBackend struct {
 	lib  *hostLib
-	args unsafe.Pointer // maxArgs 8-byte launch arguments, C memory
+	args unsafe.Pointer // hostMaxArgs 8-byte launch arguments, C memory
 	live map[*hostBuf]bool
 	// launches counts dispatches that ran (tests check work was done).
 	launches int
 }
 
 const (
-	maxArgs  = 16
-	maxBlock = 1024
-	// maxShared is the static shared memory a block may use without the
+	hostMaxArgs  = 16
+	hostMaxBlock = 1024
+	// hostMaxShared is the static shared memory a block may use without the
 	// opt-in attribute (48 KiB).
-	maxShared = 48 << 10
+	hostMaxShared = 48 << 10
 )
 
 func newHostBackend(lib *hostLib) *hostBackend {
-	return &hostBackend{lib: lib, args: lib.alloc(8 * maxArgs), live: map[*hostBuf]bool{}}
+	return &hostBackend{lib: lib, args: lib.alloc(8 * hostMaxArgs), live: map[*hostBuf]bool{}}
 }
 
 // hostBuf is n bytes of the host library's guarded memory.
@@ -187,10 +187,10 @@ func (h *hostBackend) dispatch(kk backend.Kernel, g backend.Grid, args []backend
 	if !ok {
 		return errors.New("cuda-host: not a kernel of this backend")
 	}
-	if len(args) != len(k.sig) || len(args) > maxArgs {
+	if len(args) != len(k.sig) || len(args) > hostMaxArgs {
 		return fmt.Errorf("cuda-host: %s takes %d arguments, got %d", k.k.Entry, len(k.sig), len(args))
 	}
-	vals := unsafe.Slice((*uint64)(h.args), maxArgs)
+	vals := unsafe.Slice((*uint64)(h.args), hostMaxArgs)
 	for i, a := range args {
 		want := map[byte]backend.ArgKind{'b': backend.ArgBuffer, 'i': backend.ArgInt, 'f': backend.ArgFloat}[k.sig[i]]
 		if a.Kind != want {
@@ -216,7 +216,7 @@ func (h *hostBackend) dispatch(kk backend.Kernel, g backend.Grid, args []backend
 		}
 	}
 	grid, block, shared := k.k.Shape(g, args)
-	if err := checkLaunch(grid, block, shared); err != nil {
+	if err := hostCheckLaunch(grid, block, shared); err != nil {
 		return fmt.Errorf("cuda-host: %s: %w", k.k.Entry, err)
 	}
 	if grid[0]*grid[1]*grid[2] == 0 {
@@ -235,17 +235,17 @@ func (h *hostBackend) dispatch(kk backend.Kernel, g backend.Grid, args []backend
 	return nil
 }
 
-// checkLaunch checks a launch shape against the limits of CUDA devices and
+// hostCheckLaunch checks a launch shape against the limits of CUDA devices and
 // of the host runtime: 1-D blocks of whole warps up to 1024 threads, grid
 // y and z below 65536, static shared memory within 48 KiB.
-func checkLaunch(grid, block [3]int, shared int) error {
+func hostCheckLaunch(grid, block [3]int, shared int) error {
 	switch {
-	case block[0] < 32 || block[0] > maxBlock || block[0]%32 != 0 || block[1] != 1 || block[2] != 1:
-		return fmt.Errorf("block %v: want 1-D, whole warps, at most %d threads", block, maxBlock)
+	case block[0] < 32 || block[0] > hostMaxBlock || block[0]%32 != 0 || block[1] != 1 || block[2] != 1:
+		return fmt.Errorf("block %v: want 1-D, whole warps, at most %d threads", block, hostMaxBlock)
 	case grid[0] < 0 || grid[1] < 0 || grid[2] < 0 || grid[0] > math.MaxInt32 || grid[1] > 65535 || grid[2] > 65535:
 		return fmt.Errorf("grid %v out of CUDA's range", grid)
-	case shared < 0 || shared > maxShared:
-		return fmt.Errorf("dynamic shared memory %d bytes: over %d without the opt-in attribute", shared, maxShared)
+	case shared < 0 || shared > hostMaxShared:
+		return fmt.Errorf("dynamic shared memory %d bytes: over %d without the opt-in attribute", shared, hostMaxShared)
 	}
 	return nil
 }

@@ -40,9 +40,9 @@ func hostSource() (string, error) {
 	specs, ks := builtinAll()
 	var b strings.Builder
 	b.WriteString(clangcheck.HostCUDALib)
-	b.WriteString(launchConstants())
+	b.WriteString(builtinConstants())
 	for _, f := range []string{"common.cu", "weights.cu", "matmul.cu", "rows.cu", "rope.cu", "attention.cu"} {
-		b.WriteString(kernelFile(f))
+		b.WriteString(builtinFile(f))
 	}
 	for i, k := range ks {
 		op := builtinOps[specs[i].Name]

@@ -18,7 +18,7 @@ import (
 // the host-executed kernels (TestBuiltinHost*, CI) and on the cuda backend
 // (TestBuiltinGPU*, the GPU machine).
 
-func testOpsMatMul(t *testing.T, open opener) {
+func testOpsMatMul(t *testing.T, open opOpener) {
 	F32, F16 := backend.F32, backend.F16
 	for _, c := range []struct {
 		w           gguf.Type
@@ -66,8 +66,8 @@ func testOpsMatMul(t *testing.T, open opener) {
 				t.Fatal(err)
 			}
 			got, raw := h.read(out, c.T*c.N, c.out)
-			ref, mag := matmulRef(wv, xs, c.K, c.N, c.T)
-			check(t, c.description, got, ref, mag, storage(c.out, 1e-6))
+			ref, mag := oracleMatMul(wv, xs, c.K, c.N, c.T)
+			checkOracle(t, c.description, got, ref, mag, storageBound(c.out, 1e-6))
 			if c.out == F32 {
 				// The f16-output kernel does the same arithmetic and rounds
 				// once at the store: its bits are the f32 result rounded.
@@ -88,8 +88,8 @@ func testOpsMatMul(t *testing.T, open opener) {
 	}
 }
 
-// attentionRef is the float64 causal GQA attention of the stored values.
-func attentionRef(q, k, v []float64, heads, kvh, hd, T, pos0 int, scale float64) (ref, mag []float64) {
+// oracleAttention is the float64 causal GQA attention of the stored values.
+func oracleAttention(q, k, v []float64, heads, kvh, hd, T, pos0 int, scale float64) (ref, mag []float64) {
 	kvd := kvh * hd
 	ref, mag = make([]float64, T*heads*hd), make([]float64, T*heads*hd)
 	for t := range T {
@@ -124,7 +124,7 @@ func attentionRef(q, k, v []float64, heads, kvh, hd, T, pos0 int, scale float64)
 	return ref, mag
 }
 
-func testOpsAttention(t *testing.T, open opener) {
+func testOpsAttention(t *testing.T, open opOpener) {
 	F32, F16 := backend.F32, backend.F16
 	for _, c := range []struct {
 		heads, kvh, hd, T, pos0 int
@@ -178,8 +178,8 @@ func testOpsAttention(t *testing.T, open opener) {
 				t.Fatal(err)
 			}
 			got, _ := h.read(out, c.T*c.heads*c.hd, c.out)
-			ref, mag := attentionRef(qs, ks, vs, c.heads, c.kvh, c.hd, c.T, c.pos0, float64(scale))
-			check(t, "attention", got, ref, mag, storage(c.out, 4e-6))
+			ref, mag := oracleAttention(qs, ks, vs, c.heads, c.kvh, c.hd, c.T, c.pos0, float64(scale))
+			checkOracle(t, "attention", got, ref, mag, storageBound(c.out, 4e-6))
 		})
 	}
 	t.Run("hd=512 beyond the limit writes NaN", func(t *testing.T) {
@@ -200,7 +200,7 @@ func testOpsAttention(t *testing.T, open opener) {
 	})
 }
 
-func testOpsRope(t *testing.T, open opener) {
+func testOpsRope(t *testing.T, open opOpener) {
 	for _, c := range []struct{ heads, hd, rd, pos0, T int }{
 		{2, 96, 96, 5000, 2},  // rope dim not a power of two: rounded exponent
 		{3, 64, 32, 123, 2},   // partial rotation: dims ≥ 32 copied
@@ -210,7 +210,7 @@ func testOpsRope(t *testing.T, open opener) {
 		{2, 64, 64, 30000, 1}, // far position: large angles
 	} {
 		for style := range 2 {
-			for _, dt := range dtypes {
+			for _, dt := range builtinDTypes {
 				for _, inPlace := range []bool{false, true} {
 					name := fmt.Sprintf("heads=%d,hd=%d,rd=%d,pos0=%d,T=%d,style=%d/%v/inplace=%v", c.heads, c.hd, c.rd, c.pos0, c.T, style, dt, inPlace)
 					t.Run(name, func(t *testing.T) {
@@ -248,7 +248,7 @@ func testOpsRope(t *testing.T, open opener) {
 						}
 						// The plain bound: 8u plus the angle's own float32 error
 						// 6u·|θ|max (backend/numerics.go).
-						check(t, "rope", got, ref, mag, storage(dt, 8*u32+6*u32*float64(c.pos0+c.T-1)))
+						checkOracle(t, "rope", got, ref, mag, storageBound(dt, 8*unitRoundoff+6*unitRoundoff*float64(c.pos0+c.T-1)))
 					})
 				}
 			}
@@ -256,7 +256,7 @@ func testOpsRope(t *testing.T, open opener) {
 	}
 }
 
-func testOpsRowOps(t *testing.T, open opener) {
+func testOpsRowOps(t *testing.T, open opOpener) {
 	F32, F16 := backend.F32, backend.F16
 	t.Run("rmsnorm", func(t *testing.T) {
 		for _, c := range []struct {
@@ -290,7 +290,7 @@ func testOpsRowOps(t *testing.T, open opener) {
 						mag[r*c.n+i] = math.Abs(ref[r*c.n+i])
 					}
 				}
-				check(t, "rmsnorm", got, ref, mag, storage(c.out, float64(c.n+6)*u32))
+				checkOracle(t, "rmsnorm", got, ref, mag, storageBound(c.out, float64(c.n+6)*unitRoundoff))
 			})
 		}
 	})
@@ -299,7 +299,7 @@ func testOpsRowOps(t *testing.T, open opener) {
 			w    gguf.Type
 			n, T int
 		}{{gguf.TypeQ6_K, 512, 3}, {gguf.TypeF16, 4864, 2}, {gguf.TypeQ4_0, 4864, 1}, {gguf.TypeBF16, 33, 2}} {
-			for _, dt := range dtypes {
+			for _, dt := range builtinDTypes {
 				t.Run(fmt.Sprintf("%v/n=%d,T=%d/%v", c.w, c.n, c.T, dt), func(t *testing.T) {
 					h := newOpRun(t, open, 6)
 					x, xs := h.act(h.uniform(c.T*c.n, 2), dt, 0)
@@ -313,7 +313,7 @@ func testOpsRowOps(t *testing.T, open opener) {
 					for i := range ref {
 						ref[i], mag[i] = xs[i]+bv[i%c.n], math.Abs(xs[i])+math.Abs(bv[i%c.n])
 					}
-					check(t, "add_bias", got, ref, mag, storage(dt, u32))
+					checkOracle(t, "add_bias", got, ref, mag, storageBound(dt, unitRoundoff))
 				})
 			}
 		}
@@ -323,7 +323,7 @@ func testOpsRowOps(t *testing.T, open opener) {
 			w gguf.Type
 			d int
 		}{{gguf.TypeF16, 4864}, {gguf.TypeQ4_0, 4864}, {gguf.TypeQ8_K, 1280}, {gguf.TypeQ3_K, 2304}, {gguf.TypeF32, 3}} {
-			for _, dt := range dtypes {
+			for _, dt := range builtinDTypes {
 				t.Run(fmt.Sprintf("%v/d=%d/%v", c.w, c.d, dt), func(t *testing.T) {
 					h := newOpRun(t, open, 7)
 					const vocab, T = 9, 4
@@ -342,7 +342,7 @@ func testOpsRowOps(t *testing.T, open opener) {
 							mag[tt*c.d+i] = math.Abs(ref[tt*c.d+i])
 						}
 					}
-					check(t, "embed", got, ref, mag, storage(dt, 0))
+					checkOracle(t, "embed", got, ref, mag, storageBound(dt, 0))
 				})
 			}
 		}
@@ -375,7 +375,7 @@ func testOpsRowOps(t *testing.T, open opener) {
 		}
 	})
 	t.Run("add,swiglu split rows", func(t *testing.T) {
-		for _, dt := range dtypes {
+		for _, dt := range builtinDTypes {
 			h := newOpRun(t, open, 9)
 			const n, rows = 4864, 2
 			a, as := h.act(h.uniform(rows*n, 3), dt, 0)
@@ -398,8 +398,8 @@ func testOpsRowOps(t *testing.T, open opener) {
 				r2[i] = as[i] / (1 + math.Exp(-as[i])) * bs[i]
 				m2[i] = math.Abs(r2[i])
 			}
-			check(t, "add/"+dtName(dt), g1, r1, m1, storage(dt, u32))
-			check(t, "swiglu/"+dtName(dt), g2, r2, m2, storage(dt, 8*u32))
+			checkOracle(t, "add/"+dt.String(), g1, r1, m1, storageBound(dt, unitRoundoff))
+			checkOracle(t, "swiglu/"+dt.String(), g2, r2, m2, storageBound(dt, 8*unitRoundoff))
 		}
 	})
 }

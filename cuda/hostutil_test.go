@@ -2,7 +2,6 @@ package cuda
 
 import (
 	"encoding/binary"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -17,7 +16,7 @@ import (
 // float64 oracle with the suite's element bound
 // |got − ref| ≤ atol + rel·|ref| + acc·mag.
 
-const u32 = 1.0 / (1 << 24) // float32 unit roundoff
+const unitRoundoff = 1.0 / (1 << 24) // float32 unit roundoff
 
 // opRun is one test's view of a backend: the buffers it allocates are
 // freed when the test ends.
@@ -28,11 +27,11 @@ type opRun struct {
 	bufs []backend.Buffer
 }
 
-// opener returns the backend an op test runs on (skipping or failing the
+// opOpener returns the backend an op test runs on (skipping or failing the
 // test when there is none).
-type opener func(t *testing.T) backend.Backend
+type opOpener func(t *testing.T) backend.Backend
 
-func newOpRun(t *testing.T, open opener, seed uint64) *opRun {
+func newOpRun(t *testing.T, open opOpener, seed uint64) *opRun {
 	t.Helper()
 	h := &opRun{t: t, b: open(t), rng: rand.New(rand.NewPCG(seed, 0x6375646b65726e))}
 	t.Cleanup(func() {
@@ -194,21 +193,21 @@ func (h *opRun) fixScales(t gguf.Type, blk []byte, a float64) {
 	}
 }
 
-// bound is an element tolerance: atol + rel·|ref| + acc·mag.
-type bound struct{ atol, rel, acc float64 }
+// oracleBound is an element tolerance: atol + rel·|ref| + acc·mag.
+type oracleBound struct{ atol, rel, acc float64 }
 
-// storage returns the bound of a value stored in dt after float32 math
+// storageBound returns the bound of a value stored in dt after float32 math
 // with arithmetic error acc·mag (as backendtest's storageTol).
-func storage(dt backend.DType, acc float64) bound {
+func storageBound(dt backend.DType, acc float64) oracleBound {
 	if dt == backend.F16 {
-		return bound{atol: 1.0 / (1 << 24), rel: 1.0 / (1 << 11) * 1.01, acc: acc}
+		return oracleBound{atol: 1.0 / (1 << 24), rel: 1.0 / (1 << 11) * 1.01, acc: acc}
 	}
-	return bound{atol: 1e-30, rel: 4 * u32, acc: acc}
+	return oracleBound{atol: 1e-30, rel: 4 * unitRoundoff, acc: acc}
 }
 
-// check compares got with the oracle element by element and fails the test
+// checkOracle compares got with the oracle element by element and fails the test
 // with the worst element.
-func check(t *testing.T, name string, got, ref, mag []float64, b bound) {
+func checkOracle(t *testing.T, name string, got, ref, mag []float64, b oracleBound) {
 	t.Helper()
 	if len(got) != len(ref) {
 		t.Fatalf("%s: got %d values, want %d", name, len(got), len(ref))
@@ -228,8 +227,8 @@ func check(t *testing.T, name string, got, ref, mag []float64, b bound) {
 	}
 }
 
-// matmulRef is the float64 product of w [N,K] and x [T,K], with mag.
-func matmulRef(w, x []float64, K, N, T int) (ref, mag []float64) {
+// oracleMatMul is the float64 product of w [N,K] and x [T,K], with mag.
+func oracleMatMul(w, x []float64, K, N, T int) (ref, mag []float64) {
 	ref, mag = make([]float64, T*N), make([]float64, T*N)
 	for t := range T {
 		for n := range N {
@@ -245,4 +244,3 @@ func matmulRef(w, x []float64, K, N, T int) (ref, mag []float64) {
 	return ref, mag
 }
 
-func dtName(dt backend.DType) string { return fmt.Sprint(dt) }
