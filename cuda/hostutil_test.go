@@ -243,4 +243,3 @@ func oracleMatMul(w, x []float64, K, N, T int) (ref, mag []float64) {
 	}
 	return ref, mag
 }
-
