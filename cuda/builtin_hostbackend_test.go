@@ -12,7 +12,7 @@ import (
 	"github.com/metallic-go/metallic/backend"
 )
 
-// hostBackend is a test-only backend.Backend that runs the built-in CUDA
+// emuBackend is a test-only backend.Backend that runs the built-in CUDA
 // kernels on the host: buffers are C memory of the host library, Load
 // resolves builtin(spec) to its compiled entry, and a dispatch launches it
 // with the kernel's own Shape(). Every buffer ends at a guard page (a read
@@ -20,41 +20,41 @@ import (
 // launch, and wrapped (read-only) buffers are compared with their original
 // bytes, so a kernel reading or writing out of bounds, or writing into a
 // weight, fails the dispatch.
-type hostBackend struct {
-	lib  *hostLib
-	args unsafe.Pointer // hostMaxArgs 8-byte launch arguments, C memory
-	live map[*hostBuf]bool
+type emuBackend struct {
+	lib  *emuLib
+	args unsafe.Pointer // emuMaxArgs 8-byte launch arguments, C memory
+	live map[*emuBuf]bool
 	// launches counts dispatches that ran (tests check work was done).
 	launches int
 }
 
 const (
-	hostMaxArgs  = 16
-	hostMaxBlock = 1024
-	// hostMaxShared is the static shared memory a block may use without the
+	emuMaxArgs  = 16
+	emuMaxBlock = 1024
+	// emuMaxShared is the static shared memory a block may use without the
 	// opt-in attribute (48 KiB).
-	hostMaxShared = 48 << 10
+	emuMaxShared = 48 << 10
 )
 
-func newHostBackend(lib *hostLib) *hostBackend {
-	return &hostBackend{lib: lib, args: lib.alloc(8 * hostMaxArgs), live: map[*hostBuf]bool{}}
+func newEmuBackend(lib *emuLib) *emuBackend {
+	return &emuBackend{lib: lib, args: lib.alloc(8 * emuMaxArgs), live: map[*emuBuf]bool{}}
 }
 
-// hostBuf is n bytes of the host library's guarded memory.
-type hostBuf struct {
-	lib  *hostLib
+// emuBuf is n bytes of the host library's guarded memory.
+type emuBuf struct {
+	lib  *emuLib
 	base unsafe.Pointer
 	n    int
 	orig []byte // the wrapped bytes, for read-only buffers
 }
 
-func (b *hostBuf) Size() int { return b.n }
+func (b *emuBuf) Size() int { return b.n }
 
 // bytes is the buffer's memory.
-func (b *hostBuf) bytes() []byte { return unsafe.Slice((*byte)(b.base), b.n) }
+func (b *emuBuf) bytes() []byte { return unsafe.Slice((*byte)(b.base), b.n) }
 
 // check reports a red-zone or read-only byte a launch changed.
-func (b *hostBuf) check() error {
+func (b *emuBuf) check() error {
 	if off := b.lib.check(b.base); off != math.MinInt64 {
 		return fmt.Errorf("wrote byte %d outside a buffer of %d bytes", off, b.n)
 	}
@@ -64,14 +64,14 @@ func (b *hostBuf) check() error {
 	return nil
 }
 
-func (h *hostBackend) Name() string                 { return "cuda-host" }
-func (h *hostBackend) Numerics() []backend.Numerics { return []backend.Numerics{backend.Plain} }
+func (h *emuBackend) Name() string                 { return "cuda-host" }
+func (h *emuBackend) Numerics() []backend.Numerics { return []backend.Numerics{backend.Plain} }
 
-func (h *hostBackend) Alloc(n int) (backend.Buffer, error) {
+func (h *emuBackend) Alloc(n int) (backend.Buffer, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("cuda-host: Alloc(%d)", n)
 	}
-	b := &hostBuf{lib: h.lib, base: h.lib.alloc(uint64(n)), n: n}
+	b := &emuBuf{lib: h.lib, base: h.lib.alloc(uint64(n)), n: n}
 	if b.base == nil {
 		return nil, errors.New("cuda-host: out of memory")
 	}
@@ -79,26 +79,26 @@ func (h *hostBackend) Alloc(n int) (backend.Buffer, error) {
 	return b, nil
 }
 
-func (h *hostBackend) Wrap(data []byte) (backend.Buffer, error) {
+func (h *emuBackend) Wrap(data []byte) (backend.Buffer, error) {
 	buf, err := h.Alloc(len(data))
 	if err != nil {
 		return nil, err
 	}
-	b := buf.(*hostBuf)
+	b := buf.(*emuBuf)
 	copy(b.bytes(), data)
 	b.orig = append([]byte(nil), data...)
 	return b, nil
 }
 
-func (h *hostBackend) buf(x backend.Buffer) (*hostBuf, error) {
-	b, ok := x.(*hostBuf)
+func (h *emuBackend) buf(x backend.Buffer) (*emuBuf, error) {
+	b, ok := x.(*emuBuf)
 	if !ok || !h.live[b] {
 		return nil, errors.New("cuda-host: not a live buffer of this backend")
 	}
 	return b, nil
 }
 
-func (h *hostBackend) Upload(dst backend.Buffer, off int, src []byte) error {
+func (h *emuBackend) Upload(dst backend.Buffer, off int, src []byte) error {
 	b, err := h.buf(dst)
 	if err != nil {
 		return err
@@ -113,7 +113,7 @@ func (h *hostBackend) Upload(dst backend.Buffer, off int, src []byte) error {
 	return nil
 }
 
-func (h *hostBackend) Download(dst []byte, src backend.Buffer, off int) error {
+func (h *emuBackend) Download(dst []byte, src backend.Buffer, off int) error {
 	b, err := h.buf(src)
 	if err != nil {
 		return err
@@ -125,23 +125,23 @@ func (h *hostBackend) Download(dst []byte, src backend.Buffer, off int) error {
 	return nil
 }
 
-func (h *hostBackend) Free(x backend.Buffer) {
+func (h *emuBackend) Free(x backend.Buffer) {
 	if b, err := h.buf(x); err == nil {
 		delete(h.live, b)
 		h.lib.free(b.base)
 	}
 }
 
-// hostKernel is a loaded built-in kernel.
-type hostKernel struct {
+// emuKernel is a loaded built-in kernel.
+type emuKernel struct {
 	name string
 	k    builtinKernel
 	sig  string
 }
 
-func (k *hostKernel) Name() string { return k.name }
+func (k *emuKernel) Name() string { return k.name }
 
-func (h *hostBackend) Load(spec backend.KernelSpec) (backend.Kernel, error) {
+func (h *emuBackend) Load(spec backend.KernelSpec) (backend.Kernel, error) {
 	if spec.CUDA != "" || spec.MSL != "" || spec.CPU != nil {
 		return nil, fmt.Errorf("cuda-host: %s: runs built-in ops only", spec.Name)
 	}
@@ -152,13 +152,13 @@ func (h *hostBackend) Load(spec backend.KernelSpec) (backend.Kernel, error) {
 	if _, ok := h.lib.launch[k.Entry]; !ok {
 		return nil, fmt.Errorf("cuda-host: %s is not in the host library", k.Entry)
 	}
-	return &hostKernel{name: spec.Name, k: k, sig: builtinOps[spec.Name].sig}, nil
+	return &emuKernel{name: spec.Name, k: k, sig: builtinOps[spec.Name].sig}, nil
 }
 
-func (h *hostBackend) Begin() backend.Encoder { return &hostEncoder{h: h} }
-func (h *hostBackend) Sync() error            { return nil }
+func (h *emuBackend) Begin() backend.Encoder { return &emuEncoder{h: h} }
+func (h *emuBackend) Sync() error            { return nil }
 
-func (h *hostBackend) Close() error {
+func (h *emuBackend) Close() error {
 	for b := range h.live {
 		h.Free(b)
 	}
@@ -166,15 +166,15 @@ func (h *hostBackend) Close() error {
 	return nil
 }
 
-// hostEncoder runs each dispatch at once and keeps the first error.
-type hostEncoder struct {
-	h   *hostBackend
+// emuEncoder runs each dispatch at once and keeps the first error.
+type emuEncoder struct {
+	h   *emuBackend
 	err error
 }
 
-func (e *hostEncoder) Commit() error { return e.err }
+func (e *emuEncoder) Commit() error { return e.err }
 
-func (e *hostEncoder) Dispatch(kk backend.Kernel, g backend.Grid, args ...backend.Arg) {
+func (e *emuEncoder) Dispatch(kk backend.Kernel, g backend.Grid, args ...backend.Arg) {
 	if e.err == nil {
 		e.err = e.h.dispatch(kk, g, args)
 	}
@@ -182,15 +182,15 @@ func (e *hostEncoder) Dispatch(kk backend.Kernel, g backend.Grid, args ...backen
 
 // dispatch checks the arguments against the op's signature and the launch
 // shape against CUDA's limits, runs the launch and checks every buffer.
-func (h *hostBackend) dispatch(kk backend.Kernel, g backend.Grid, args []backend.Arg) error {
-	k, ok := kk.(*hostKernel)
+func (h *emuBackend) dispatch(kk backend.Kernel, g backend.Grid, args []backend.Arg) error {
+	k, ok := kk.(*emuKernel)
 	if !ok {
 		return errors.New("cuda-host: not a kernel of this backend")
 	}
-	if len(args) != len(k.sig) || len(args) > hostMaxArgs {
+	if len(args) != len(k.sig) || len(args) > emuMaxArgs {
 		return fmt.Errorf("cuda-host: %s takes %d arguments, got %d", k.k.Entry, len(k.sig), len(args))
 	}
-	vals := unsafe.Slice((*uint64)(h.args), hostMaxArgs)
+	vals := unsafe.Slice((*uint64)(h.args), emuMaxArgs)
 	for i, a := range args {
 		want := map[byte]backend.ArgKind{'b': backend.ArgBuffer, 'i': backend.ArgInt, 'f': backend.ArgFloat}[k.sig[i]]
 		if a.Kind != want {
@@ -216,7 +216,7 @@ func (h *hostBackend) dispatch(kk backend.Kernel, g backend.Grid, args []backend
 		}
 	}
 	grid, block, shared := k.k.Shape(g, args)
-	if err := hostCheckLaunch(grid, block, shared); err != nil {
+	if err := emuCheckLaunch(grid, block, shared); err != nil {
 		return fmt.Errorf("cuda-host: %s: %w", k.k.Entry, err)
 	}
 	if grid[0]*grid[1]*grid[2] == 0 {
@@ -235,17 +235,17 @@ func (h *hostBackend) dispatch(kk backend.Kernel, g backend.Grid, args []backend
 	return nil
 }
 
-// hostCheckLaunch checks a launch shape against the limits of CUDA devices and
+// emuCheckLaunch checks a launch shape against the limits of CUDA devices and
 // of the host runtime: 1-D blocks of whole warps up to 1024 threads, grid
 // y and z below 65536, static shared memory within 48 KiB.
-func hostCheckLaunch(grid, block [3]int, shared int) error {
+func emuCheckLaunch(grid, block [3]int, shared int) error {
 	switch {
-	case block[0] < 32 || block[0] > hostMaxBlock || block[0]%32 != 0 || block[1] != 1 || block[2] != 1:
-		return fmt.Errorf("block %v: want 1-D, whole warps, at most %d threads", block, hostMaxBlock)
+	case block[0] < 32 || block[0] > emuMaxBlock || block[0]%32 != 0 || block[1] != 1 || block[2] != 1:
+		return fmt.Errorf("block %v: want 1-D, whole warps, at most %d threads", block, emuMaxBlock)
 	case grid[0] < 0 || grid[1] < 0 || grid[2] < 0 || grid[0] > math.MaxInt32 || grid[1] > 65535 || grid[2] > 65535:
 		return fmt.Errorf("grid %v out of CUDA's range", grid)
-	case shared < 0 || shared > hostMaxShared:
-		return fmt.Errorf("dynamic shared memory %d bytes: over %d without the opt-in attribute", shared, hostMaxShared)
+	case shared < 0 || shared > emuMaxShared:
+		return fmt.Errorf("dynamic shared memory %d bytes: over %d without the opt-in attribute", shared, emuMaxShared)
 	}
 	return nil
 }

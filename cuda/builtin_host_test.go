@@ -16,7 +16,7 @@ import (
 // the CUDA sources of builtin executed on the host: the CI proof that this
 // very source computes the contract.
 func TestBuiltinHostConformance(t *testing.T) {
-	hb := newHostBackend(loadHostLib(t))
+	hb := newEmuBackend(loadEmuLib(t))
 	defer hb.Close()
 	rs := backendtest.Check(hb)
 	// Before the plain profile's suite (results named "plain/…"), RoPE was
@@ -54,17 +54,17 @@ func TestBuiltinHostConformance(t *testing.T) {
 	t.Logf("%d cases, %d launches on the host", ran, hb.launches)
 }
 
-// hostOpener gives each test a host backend over the shared host library.
-func hostOpener(t *testing.T) backend.Backend {
-	hb := newHostBackend(loadHostLib(t))
+// emuOpener gives each test a host backend over the shared host library.
+func emuOpener(t *testing.T) backend.Backend {
+	hb := newEmuBackend(loadEmuLib(t))
 	t.Cleanup(func() { hb.Close() })
 	return hb
 }
 
-func TestBuiltinHostMatMul(t *testing.T)    { testOpsMatMul(t, hostOpener) }
-func TestBuiltinHostAttention(t *testing.T) { testOpsAttention(t, hostOpener) }
-func TestBuiltinHostRope(t *testing.T)      { testOpsRope(t, hostOpener) }
-func TestBuiltinHostRowOps(t *testing.T)    { testOpsRowOps(t, hostOpener) }
+func TestBuiltinHostMatMul(t *testing.T)    { testOpsMatMul(t, emuOpener) }
+func TestBuiltinHostAttention(t *testing.T) { testOpsAttention(t, emuOpener) }
+func TestBuiltinHostRope(t *testing.T)      { testOpsRope(t, emuOpener) }
+func TestBuiltinHostRowOps(t *testing.T)    { testOpsRowOps(t, emuOpener) }
 
 // TestBuiltinBenchCasesOnHost runs each GPU benchmark case small enough
 // for the host once on the host backend, so the benchmark's argument
@@ -73,7 +73,7 @@ func TestBuiltinHostRowOps(t *testing.T)    { testOpsRowOps(t, hostOpener) }
 // attentions are left out (minutes on the host); their arguments come
 // from the same code as the decode ones.
 func TestBuiltinBenchCasesOnHost(t *testing.T) {
-	hb := hostOpener(t)
+	hb := emuOpener(t)
 	ran := 0
 	for _, c := range benchCases() {
 		big := strings.HasPrefix(c.name, "matmul") && !strings.Contains(c.name, ",T=1/") ||

@@ -20,9 +20,9 @@ import (
 	"github.com/metallic-go/metallic/internal/testenv"
 )
 
-// hostLib is every built-in kernel compiled for the host with clang and
+// emuLib is every built-in kernel compiled for the host with clang and
 // clangcheck's exact-warp runtime (HostCUDALib), loaded through purego.
-type hostLib struct {
+type emuLib struct {
 	path     string
 	alloc    func(n uint64) unsafe.Pointer
 	free     func(p unsafe.Pointer)
@@ -31,12 +31,12 @@ type hostLib struct {
 	launch   map[string]func(gx, gy, gz, threads int32, args unsafe.Pointer) int32 // by entry
 }
 
-// hostSource returns the host translation unit of the kernels: the
+// emuSource returns the host translation unit of the kernels: the
 // runtime, every kernel file once (in the order builtinPrefix emits them),
 // then each specialization's entry stub (its source with its op's prefix
 // removed, so the host compiles exactly the GPU's text) and a launcher
 // L_<entry>(gx, gy, gz, threads, args) over an array of 8-byte arguments.
-func hostSource() (string, error) {
+func emuSource() (string, error) {
 	specs, ks := builtinAll()
 	var b strings.Builder
 	b.WriteString(clangcheck.HostCUDALib)
@@ -69,31 +69,31 @@ func hostSource() (string, error) {
 }
 
 var (
-	hostOnce sync.Once
-	hostRes  *hostLib
-	hostErr  error
+	emuOnce sync.Once
+	emuRes  *emuLib
+	emuErr  error
 )
 
-// loadHostLib compiles (or finds in the cache) and loads the host library
+// loadEmuLib compiles (or finds in the cache) and loads the host library
 // once per test binary. It skips without clang, or fails under
 // METALLIC_REQUIRE_ORACLES=1.
-func loadHostLib(t *testing.T) *hostLib {
+func loadEmuLib(t *testing.T) *emuLib {
 	t.Helper()
 	clang, err := clangcheck.Clang()
 	if err != nil {
 		testenv.NeedOracle(t, err.Error())
 	}
-	hostOnce.Do(func() { hostRes, hostErr = buildHostLib(clang) })
-	if hostErr != nil {
-		t.Fatal(hostErr)
+	emuOnce.Do(func() { emuRes, emuErr = buildEmuLib(clang) })
+	if emuErr != nil {
+		t.Fatal(emuErr)
 	}
-	return hostRes
+	return emuRes
 }
 
-// buildHostLib compiles the host source into a shared library cached in
+// buildEmuLib compiles the host source into a shared library cached in
 // the temp dir under the hash of source and flags, then loads it.
-func buildHostLib(clang string) (*hostLib, error) {
-	src, err := hostSource()
+func buildEmuLib(clang string) (*emuLib, error) {
+	src, err := emuSource()
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +120,7 @@ func buildHostLib(clang string) (*hostLib, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading %s: %v", path, err)
 	}
-	l := &hostLib{path: path, launch: map[string]func(int32, int32, int32, int32, unsafe.Pointer) int32{}}
+	l := &emuLib{path: path, launch: map[string]func(int32, int32, int32, int32, unsafe.Pointer) int32{}}
 	for name, fp := range map[string]any{"hrt_alloc": &l.alloc, "hrt_free": &l.free, "hrt_check": &l.check, "hrt_error": &l.errorMsg} {
 		sym, err := purego.Dlsym(h, name)
 		if err != nil {
