@@ -6,15 +6,15 @@ import (
 )
 
 // CUDARequired reports whether METALLIC_REQUIRE_CUDA=1 (set on the GPU
-// machine).
+// machine): tests that need a CUDA GPU fail instead of skipping.
 func CUDARequired() bool { return os.Getenv("METALLIC_REQUIRE_CUDA") == "1" }
 
-// NeedCUDA skips the test with the printed reason (no driver, no GPU, no
-// cuda backend linked in), or fails it when METALLIC_REQUIRE_CUDA=1.
+// NeedCUDA skips the test with the printed reason, or fails it when
+// METALLIC_REQUIRE_CUDA=1.
 func NeedCUDA(t testing.TB, reason string) {
 	t.Helper()
 	if CUDARequired() {
-		t.Fatalf("CUDA required (METALLIC_REQUIRE_CUDA=1) but unavailable: %s", reason)
+		t.Fatalf("CUDA GPU required (METALLIC_REQUIRE_CUDA=1) but unavailable: %s", reason)
 	}
-	t.Skipf("CUDA unavailable: %s", reason)
+	t.Skipf("CUDA GPU unavailable: %s", reason)
 }
