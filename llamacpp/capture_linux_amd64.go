@@ -74,7 +74,11 @@ func rules(cfg *model.Config) []rule {
 	return append(r,
 		rule{"Qcur", "ROPE", "q_rope"},
 		rule{"Kcur", "ROPE", "k_rope"},
+		// Without flash attention kqv_out-L is the CONT of the permuted
+		// KQ·V; with it, a RESHAPE view of the FLASH_ATTN_EXT result. A
+		// graph has one or the other.
 		rule{"kqv_out", "CONT", "attn_out"},
+		rule{"kqv_out", "RESHAPE", "attn_out"},
 		rule{"ffn_inp", "ADD", "ffn_inp"},
 		rule{"ffn_norm", "MUL", "ffn_norm"},
 		rule{"ffn_gate", "MUL_MAT", "ffn_gate"},

@@ -16,7 +16,9 @@ import (
 // decode step, for stories260K and synth tiny-llama/qwen2/qwen3 with F32,
 // F16, BF16, Q8_0, Q4_0, Q4_K and Q6_K weights (Q4_0 and Q4_K through
 // llama.cpp's repacked kernels; BF16 checked bitwise only against a build
-// with AVX512_BF16). A failure names the op (checkpoint kind), the
+// with AVX512_BF16), each with the paths' default attention (f32 KV cache,
+// no flash attention) and with llama.cpp's own defaults (f16 KV cache,
+// flash attention on). A failure names the op (checkpoint kind), the
 // element and both values. The bits are only promised against ggml's
 // AVX-512 CPU kernels; with another libggml-cpu variant the differences
 // are reported, not failed.
@@ -28,42 +30,56 @@ func TestOpFidelity(t *testing.T) {
 	}
 	strict := llamacpp.AVX512Variant(variant)
 	t.Logf("llama.cpp CPU backend: libggml-cpu-%s (bitwise checks: %v)", variant, strict)
+	configs := []struct {
+		name string
+		o    model.PathOptions
+	}{{"kv-f32-flash-off", model.PathOptions{Threads: 1, Ctx: 128}}, {"kv-f16-flash-on", llamaDefaults}}
 	for _, c := range reproducedCases() {
-		t.Run(c.name, func(t *testing.T) {
-			m := c.open(t)
-			v := m.Config.Vocab
-			prompt := make([]int32, 23)
-			for j := range prompt {
-				prompt[j] = int32((1 + 37*j + 11*j*j) % v)
-			}
-			lc, err := model.OpenPath("llamacpp", m, model.PathOptions{Threads: 1, Ctx: 128})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer lc.Close()
-			ref, err := model.OpenPath("reference", m, model.PathOptions{Threads: 1, Ctx: 128})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ref.Close()
-			f, err := parity.TeacherForce(ref, lc, prompt, 1, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(f.Missing) > 0 {
-				t.Errorf("checkpoints llama.cpp has and the reference does not: %v", f.Missing)
-			}
-			for _, r := range f.Rows {
-				if r.Differ == 0 {
-					continue
-				}
-				msg := fmt.Sprintf("op %s: %s@%d: %d of %d values differ from llama.cpp, max %d ulp, first %s", r.Op, r.Checkpoint, r.Pos, r.Differ, r.Values, r.MaxULP, r.First)
-				if strict && (c.dt != gguf.TypeBF16 || llamacpp.AVX512BF16Variant(variant)) {
-					t.Error(msg)
-				} else {
-					t.Log(msg)
-				}
-			}
-		})
+		for _, cfg := range configs {
+			t.Run(c.name+"/"+cfg.name, func(t *testing.T) {
+				m := c.open(t)
+				opFidelity(t, m, cfg.o, strict && (c.dt != gguf.TypeBF16 || llamacpp.AVX512BF16Variant(variant)))
+			})
+		}
+	}
+}
+
+// opFidelity teacher-forces the reference on llama.cpp's inputs (a
+// 23-token prompt and one decode step) with options o and fails (strict)
+// or logs each op that differs.
+func opFidelity(t *testing.T, m *model.Model, o model.PathOptions, strict bool) {
+	t.Helper()
+	v := m.Config.Vocab
+	prompt := make([]int32, 23)
+	for j := range prompt {
+		prompt[j] = int32((1 + 37*j + 11*j*j) % v)
+	}
+	lc, err := model.OpenPath("llamacpp", m, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lc.Close()
+	ref, err := model.OpenPath("reference", m, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	f, err := parity.TeacherForce(ref, lc, prompt, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Missing) > 0 {
+		t.Errorf("checkpoints llama.cpp has and the reference does not: %v", f.Missing)
+	}
+	for _, r := range f.Rows {
+		if r.Differ == 0 {
+			continue
+		}
+		msg := fmt.Sprintf("op %s: %s@%d: %d of %d values differ from llama.cpp, max %d ulp, first %s", r.Op, r.Checkpoint, r.Pos, r.Differ, r.Values, r.MaxULP, r.First)
+		if strict {
+			t.Error(msg)
+		} else {
+			t.Log(msg)
+		}
 	}
 }

@@ -49,6 +49,9 @@ func (p *Path) SetHook(h model.Hook) {}
 // Close does nothing.
 func (p *Path) Close() error { return nil }
 
+// Engine returns llama.cpp's name only: no Path exists on this platform.
+func (p *Path) Engine() model.Engine { return model.Engine{Name: "llama.cpp"} }
+
 // Vocab is llama.cpp's tokenizer; on this platform OpenVocab always fails.
 type Vocab struct{}
 

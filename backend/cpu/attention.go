@@ -5,6 +5,7 @@ import (
 
 	"github.com/metallic-go/metallic/backend"
 	"github.com/metallic-go/metallic/backend/ggmlnum"
+	"github.com/metallic-go/metallic/gguf"
 )
 
 // rope: out, x [T, heads·hd], heads, hd, ropeDim, pos0 (Pos), base, style.
@@ -137,6 +138,54 @@ func attention(c backend.CPUCall, in, kv, out act) {
 				res[i] = a.Sum()
 			}
 		}
+		o.store((t*heads+h)*hd, res)
+	}
+}
+
+// flashAttention: OpAttention's flash variant (KernelSpec.Flash.On), the
+// arithmetic of ggml's CPU flash attention (ggmlnum.Flash) with the op's
+// shape as llama.cpp gives it: the call's positions cut into ubatches of
+// fa.Batch, each seeing its last position + 1 cells rounded up to
+// backend.FlashKVPad, and fa.Threads llama.cpp threads. K and V are f16 to
+// the kernel whatever the cache stores: llama.cpp casts an f32 cache to
+// f16 before its flash attention (ggml_cast in build_attn_mha), so f32
+// cache rows are rounded to f16 as they are read. Arguments as attention;
+// item = t·heads + h.
+func flashAttention(c backend.CPUCall, in, kv, out act, fa backend.FlashAttn) {
+	a := c.Args
+	heads, kvh, hd, pos0, scale := a[4].I, a[5].I, a[6].I, a[7].Pos(), a[8].F
+	T := c.Grid.Items() / heads
+	group := heads / kvh
+	kvDim := kvh * hd
+	sc := getScratch(4 * hd)
+	defer putScratch(sc)
+	s := *sc
+	q, res, kr, vr := s[:hd], s[hd:2*hd], s[2*hd:3*hd], s[3*hd:4*hd]
+	qt, kt, vt, o := in.bind(a[1]), kv.bind(a[2]), kv.bind(a[3]), out.bind(a[0])
+	row := func(t tensor, off int, dst []float32) []float32 {
+		t.load(off, dst)
+		if kv.dt == backend.F32 {
+			for i, x := range dst {
+				dst[i] = gguf.F16ToF32(gguf.F32ToF16(x))
+			}
+		}
+		return dst
+	}
+	f := ggmlnum.Flash{F16: true, Scale: scale, Threads: fa.Threads}
+	batch := fa.Batch
+	if batch <= 0 {
+		batch = T
+	}
+	for it := c.Lo; it < c.Hi; it++ {
+		t, h := it/heads, it%heads
+		g := h / group
+		u0 := t / batch * batch // the ubatch's first query
+		f.Queries = min(batch, T-u0)
+		f.Cells = (pos0 + u0 + f.Queries + backend.FlashKVPad - 1) / backend.FlashKVPad * backend.FlashKVPad
+		qt.load((t*heads+h)*hd, q)
+		f.Row(res, q, pos0+t+1,
+			func(j int) []float32 { return row(kt, j*kvDim+g*hd, kr) },
+			func(j int) []float32 { return row(vt, j*kvDim+g*hd, vr) })
 		o.store((t*heads+h)*hd, res)
 	}
 }

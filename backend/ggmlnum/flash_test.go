@@ -37,6 +37,8 @@ func (c fattnCase) String() string {
 // fully masked chunks.
 var fattnCases = []fattnCase{
 	{8, 8, 5, 8, 4, 256, 0, true, 1},
+	{8, 8, 5, 8, 4, 256, 0, false, 1},
+	{8, 8, 1, 8, 4, 256, 9, false, 1},
 	{8, 8, 1, 8, 4, 256, 37, true, 2},
 	{64, 64, 7, 4, 2, 256, 10, true, 1},
 	{64, 64, 1, 4, 2, 256, 200, false, 4},
