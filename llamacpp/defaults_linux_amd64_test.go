@@ -111,6 +111,66 @@ func TestLlamaDefaultsMatrix(t *testing.T) {
 	}
 }
 
+// TestAttentionConfigs: the two other combinations of --kv and
+// --flash-attn (f16 cache without flash attention: ggml's f16 matmuls with
+// q and the probabilities rounded to f16; f32 cache with flash attention,
+// which llama.cpp casts to f16 first) give the reference llama.cpp's
+// logits bit for bit too, on every position of an 8- and a 64-token
+// prompt and two decode steps (AVX-512 builds; BF16 with AVX512_BF16).
+func TestAttentionConfigs(t *testing.T) {
+	needLib(t)
+	variant, err := llamacpp.CPUVariant()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !llamacpp.AVX512Variant(variant) {
+		t.Skipf("libggml-cpu-%s is not an AVX-512 build: the bits are not promised", variant)
+	}
+	for _, c := range reproducedCases() {
+		if c.dt == gguf.TypeBF16 && !llamacpp.AVX512BF16Variant(variant) {
+			continue
+		}
+		for _, o := range []model.PathOptions{{Threads: 1, Ctx: 128, KVDType: "f16"}, {Threads: 1, Ctx: 128, FlashAttn: true}} {
+			t.Run(fmt.Sprintf("%s/kv-%s-flash-%v", c.name, model.KVDTypeOf(o), o.FlashAttn), func(t *testing.T) {
+				m := c.open(t)
+				ref, err := model.OpenPath("reference", m, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ref.Close()
+				lc, err := model.OpenPath("llamacpp", m, o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer lc.Close()
+				for _, n := range []int{8, 64} {
+					toks := make([]int32, n)
+					for j := range toks {
+						toks[j] = int32((1 + 37*j + 11*j*j) % m.Config.Vocab)
+					}
+					ref.Reset()
+					lc.Reset()
+					for pos, step := 0, 0; step < 3; step++ {
+						a, err := ref.Forward(toks, pos)
+						if err != nil {
+							t.Fatal(err)
+						}
+						b, err := lc.Forward(toks, pos)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if d := firstDiff(a, b); d >= 0 {
+							t.Fatalf("%d-token prompt, step %d: logit %d: reference %g, llama.cpp %g", n, step, d, a[d], b[d])
+						}
+						pos += len(toks)
+						toks = []int32{sample.Greedy(b[len(b)-m.Config.Vocab:])}
+					}
+				}
+			})
+		}
+	}
+}
+
 // TestFlashSplitDecode: past 256 cached positions llama.cpp's flash
 // attention splits a single query's KV cells into one chunk per thread
 // (ggml's split-KV decode), so its decode logits depend on its thread

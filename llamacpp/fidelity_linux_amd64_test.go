@@ -16,9 +16,10 @@ import (
 // decode step, for stories260K and synth tiny-llama/qwen2/qwen3 with F32,
 // F16, BF16, Q8_0, Q4_0, Q4_K and Q6_K weights (Q4_0 and Q4_K through
 // llama.cpp's repacked kernels; BF16 checked bitwise only against a build
-// with AVX512_BF16), each with the paths' default attention (f32 KV cache,
-// no flash attention) and with llama.cpp's own defaults (f16 KV cache,
-// flash attention on). A failure names the op (checkpoint kind), the
+// with AVX512_BF16), with each KV-cache type (f32, f16) and attention
+// kernel (flash attention off, on): the paths' default (f32, off),
+// llama.cpp's own (f16, on) and the two others. A failure names the op
+// (checkpoint kind), the
 // element and both values. The bits are only promised against ggml's
 // AVX-512 CPU kernels; with another libggml-cpu variant the differences
 // are reported, not failed.
@@ -33,7 +34,12 @@ func TestOpFidelity(t *testing.T) {
 	configs := []struct {
 		name string
 		o    model.PathOptions
-	}{{"kv-f32-flash-off", model.PathOptions{Threads: 1, Ctx: 128}}, {"kv-f16-flash-on", llamaDefaults}}
+	}{
+		{"kv-f32-flash-off", model.PathOptions{Threads: 1, Ctx: 128}},
+		{"kv-f16-flash-on", llamaDefaults},
+		{"kv-f16-flash-off", model.PathOptions{Threads: 1, Ctx: 128, KVDType: "f16"}},
+		{"kv-f32-flash-on", model.PathOptions{Threads: 1, Ctx: 128, FlashAttn: true}},
+	}
 	for _, c := range reproducedCases() {
 		for _, cfg := range configs {
 			t.Run(c.name+"/"+cfg.name, func(t *testing.T) {

@@ -66,6 +66,11 @@ func rope(c backend.CPUCall, in, out act) {
 //
 // llama.cpp's KV length is a multiple of 256 (masked positions add exact
 // zeros), so every position falls in a whole group and no tail remains.
+//
+// With an f16 cache both products are ggml's f16 matmuls: q is rounded to
+// f16 and s_j is tinyBLAS's f16 GEMM element (DotF32Tiny) for a prompt
+// whose head size is a multiple of 16, else ggml_vec_dot_f16; and p is
+// rounded to f16 before the V sums (same lanes as above).
 func attention(c backend.CPUCall, in, kv, out act) {
 	a := c.Args
 	heads, kvh, hd, pos0, scale := a[4].I, a[5].I, a[6].I, a[7].Pos(), a[8].F
@@ -86,15 +91,28 @@ func attention(c backend.CPUCall, in, kv, out act) {
 	q, res, kr, vr := s[:hd], s[hd:2*hd], s[2*hd:3*hd], s[3*hd:4*hd]
 	scores, lanes := s[4*hd:4*hd+padded], s[4*hd+padded:]
 	qt, kt, vt, o := in.bind(a[1]), kv.bind(a[2]), kv.bind(a[3]), out.bind(a[0])
+	f16 := kv.dt == backend.F16
+	dot := ggmlnum.DotF32
+	if f16 {
+		dot = ggmlnum.DotF16
+		if T > 1 && hd%16 == 0 {
+			dot = ggmlnum.DotF32Tiny
+		}
+	}
 	for it := c.Lo; it < c.Hi; it++ {
 		t, h := it/heads, it%heads
 		g := h / group
 		n := pos0 + t + 1 // positions 0..pos0+t
 		qt.load((t*heads+h)*hd, q)
+		if f16 {
+			for i, x := range q {
+				q[i] = gguf.F16ToF32(gguf.F32ToF16(x))
+			}
+		}
 		mx := float32(math.Inf(-1))
 		for j := range n {
 			k := kt.view(j*kvDim+g*hd, hd, kr)
-			v := ggmlnum.DotF32(k, q) * scale
+			v := dot(k, q) * scale
 			scores[j] = v
 			mx = max(mx, v)
 		}
@@ -117,6 +135,9 @@ func attention(c backend.CPUCall, in, kv, out act) {
 		clear(lanes)
 		for j := range n {
 			p := scores[j] * inv
+			if f16 {
+				p = gguf.F16ToF32(gguf.F32ToF16(p))
+			}
 			v := vt.view(j*kvDim+g*hd, hd, vr)
 			slot := j & (width - 1)
 			ggmlnum.FMAScale(lanes[slot*hd:(slot+1)*hd], v, p)
