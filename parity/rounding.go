@@ -31,7 +31,7 @@ const (
 func localOracle(cfg *model.Config, w *model.Weights, tokens []int32, cache *oracle.Cache, tr *Trace) (*oracle.Evaluator, error) {
 	mk := func(round bool) (*oracle.Evaluator, error) {
 		return oracle.New(oracle.Options{Config: cfg, Weights: w, Tokens: tokens, Cache: cache,
-			Captured: widened(tr.Capture), RoundActivations: round})
+			Captured: widened(tr.Capture), RoundActivations: round, KVF16: tr.KV == F16})
 	}
 	exact, err := mk(false)
 	if err != nil || !nonF32MatMul(w) {

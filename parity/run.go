@@ -13,6 +13,20 @@ import (
 type Target struct {
 	Path  model.Path
 	DType DType
+	// KV is the path's KV-cache storage ("" means DType): the local oracle
+	// rounds attention's k and v to it, and attention is judged at the
+	// coarser of the two dtypes.
+	KV DType
+	// FlashAttn says the path runs ggml's flash attention (reported).
+	FlashAttn bool
+}
+
+// kv is the target's KV-cache storage.
+func (t Target) kv() DType {
+	if t.KV == "" {
+		return t.DType
+	}
+	return t.KV
 }
 
 // Trace is one path's run over a token sequence: prefill of the prompt,
@@ -20,6 +34,7 @@ type Target struct {
 type Trace struct {
 	Path  string
 	DType DType
+	KV    DType // KV-cache storage
 	// Rounding is how the path prepares mul_mat inputs, as RunSteps
 	// detected it: RoundingExact or RoundingVecDot ("" before detection or
 	// when every weight is F32 and the question does not arise).
@@ -62,7 +77,7 @@ func Run(t Target, o RunOptions) (*Trace, error) {
 	p.SetHook(Chain(o.Hook, capt.Hook()))
 	defer p.SetHook(nil)
 	defer p.Reset()
-	tr := &Trace{Path: p.Name(), DType: t.DType, Kinds: p.Checkpoints(),
+	tr := &Trace{Path: p.Name(), DType: t.DType, KV: t.kv(), Kinds: p.Checkpoints(),
 		Tokens: slices.Clone(o.Tokens[:prompt]), Prompt: prompt, Vocab: vocab, Capture: capt}
 	step := func(toks []int32, pos int) error {
 		capt.Begin(pos, len(toks))

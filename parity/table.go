@@ -44,6 +44,7 @@ func PrintSteps(w io.Writer, s *Steps, o PrintOptions) error {
 		fmt.Fprintf(w, ", perturbed %s", strings.Join(s.Perturb, " "))
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, s.Setup.Header())
 	if len(s.Rounding) > 0 {
 		var parts []string
 		for _, p := range s.Paths {
@@ -101,6 +102,7 @@ func PrintSteps(w io.Writer, s *Steps, o PrintOptions) error {
 // PrintTokens writes a generation-parity report.
 func PrintTokens(w io.Writer, t *Tokens, o PrintOptions) error {
 	fmt.Fprintf(w, "token parity: prompt %v\n", t.Prompt)
+	fmt.Fprintln(w, t.Setup.Header())
 	names := []string{t.Pairs[0].A}
 	for _, p := range t.Pairs {
 		names = append(names, p.B)

@@ -222,7 +222,8 @@ func (c *Context) kernel(op string, w gguf.Type, out backend.DType) (backend.Ker
 	if k, ok := c.kernels[key]; ok {
 		return k, nil
 	}
-	k, err := c.be.Load(backend.KernelSpec{Name: op, Weight: w, In: c.act, Out: out, KV: c.kv, Flash: c.fa})
+	// The reference runs ggml's CPU arithmetic (the ggml-cpu profile).
+	k, err := c.be.Load(backend.KernelSpec{Name: op, Weight: w, Numerics: backend.GGMLCPU, In: c.act, Out: out, KV: c.kv, Flash: c.fa})
 	if err != nil {
 		return nil, err
 	}

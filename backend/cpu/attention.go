@@ -67,11 +67,12 @@ func rope(c backend.CPUCall, in, out act) {
 // llama.cpp's KV length is a multiple of 256 (masked positions add exact
 // zeros), so every position falls in a whole group and no tail remains.
 //
-// With an f16 cache both products are ggml's f16 matmuls: q is rounded to
-// f16 and s_j is tinyBLAS's f16 GEMM element (DotF32Tiny) for a prompt
-// whose head size is a multiple of 16, else ggml_vec_dot_f16; and p is
-// rounded to f16 before the V sums (same lanes as above).
-func attention(c backend.CPUCall, in, kv, out act) {
+// With an f16 cache under GGMLCPU (ggmlF16) both products are ggml's f16
+// matmuls: q is rounded to f16 and s_j is tinyBLAS's f16 GEMM element
+// (DotF32Tiny) for a prompt whose head size is a multiple of 16, else
+// ggml_vec_dot_f16; and p is rounded to f16 before the V sums (same lanes
+// as above). Under Plain nothing is rounded inside the op.
+func attention(c backend.CPUCall, in, kv, out act, ggmlF16 bool) {
 	a := c.Args
 	heads, kvh, hd, pos0, scale := a[4].I, a[5].I, a[6].I, a[7].Pos(), a[8].F
 	T := c.Grid.Items() / heads
@@ -91,7 +92,7 @@ func attention(c backend.CPUCall, in, kv, out act) {
 	q, res, kr, vr := s[:hd], s[hd:2*hd], s[2*hd:3*hd], s[3*hd:4*hd]
 	scores, lanes := s[4*hd:4*hd+padded], s[4*hd+padded:]
 	qt, kt, vt, o := in.bind(a[1]), kv.bind(a[2]), kv.bind(a[3]), out.bind(a[0])
-	f16 := kv.dt == backend.F16
+	f16 := ggmlF16
 	dot := ggmlnum.DotF32
 	if f16 {
 		dot = ggmlnum.DotF16

@@ -54,8 +54,14 @@ func builtin(spec backend.KernelSpec) (backend.Kernel, error) {
 	case backend.OpAttention:
 		k.sig = "bbbbiiibf"
 		kv := newAct(spec.KV)
-		k.fn = func(c backend.CPUCall) { attention(c, in, kv, out) }
+		// ggml's f16 matmuls round q and the probabilities to f16; the
+		// plain contract never rounds inside an op.
+		ggmlF16 := spec.Numerics == backend.GGMLCPU && spec.KV == backend.F16
+		k.fn = func(c backend.CPUCall) { attention(c, in, kv, out, ggmlF16) }
 		if fa := spec.Flash; fa.On {
+			if spec.Numerics != backend.GGMLCPU {
+				return nil, fmt.Errorf("cpu: %s: flash attention is ggml's kernel, defined under numerics %s only (asked for %q)", spec.Name, backend.GGMLCPU, spec.Numerics)
+			}
 			if fa.Batch < 0 || fa.Threads < 0 {
 				return nil, fmt.Errorf("cpu: %s: flash attention with batch %d, threads %d", spec.Name, fa.Batch, fa.Threads)
 			}

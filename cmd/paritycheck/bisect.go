@@ -48,7 +48,7 @@ func runBisect(args []string, stdout, stderr io.Writer) error {
 		if err := writeJSON(stdout, b); err != nil {
 			return err
 		}
-	} else if b.Found {
+	} else if fmt.Fprintln(stdout, b.Setup.Header()); b.Found {
 		fmt.Fprintf(stdout, "first failing checkpoint: %s\n  layer:    %d\n  op:       %s\n  path:     %s (vs %s)\n  evidence: %s\n",
 			b.Checkpoint, b.Layer, b.Op, b.Path, b.Against, b.Evidence)
 	} else {

@@ -53,6 +53,7 @@ func runFidelity(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	f.Setup = s.Setup()
 	// Bit identity is promised between the reference path and llama.cpp
 	// on an AVX-512 libggml-cpu build (backend/ggmlnum); any other pair or
 	// build is reported, not failed.

@@ -34,6 +34,7 @@ type pcRun struct {
 	temp, topP, minP, tieEps                    float64
 	topK                                        int
 	seed, perturbSeed                           uint64
+	attn                                        *attnFlags
 }
 
 // pcList is a repeatable string flag.
@@ -55,6 +56,7 @@ func pcFlags(fs *flag.FlagSet, r *pcRun, sampler bool) {
 	fs.Uint64Var(&r.perturbSeed, "perturb-seed", 1, "seed of the --perturb RNG (SplitMix64)")
 	fs.BoolVar(&r.json, "json", false, "print one JSON object")
 	fs.IntVar(&r.decode, "decode", 3, "greedy decode steps after the prompt in step parity")
+	r.attn = addAttnFlags(fs)
 	if sampler {
 		fs.IntVar(&r.n, "n", 32, "tokens to generate")
 		fs.Float64Var(&r.temp, "temp", 0, "sampling temperature (0 = greedy)")
@@ -103,6 +105,9 @@ func pcSession(r *pcRun, pos []string, stderr io.Writer) (*parity.Session, []par
 				so.Paths = append(so.Paths, p)
 			}
 		}
+	}
+	if err := r.attn.apply(&so.PathOptions, so.Paths); err != nil {
+		return nil, nil, nil, err
 	}
 	s, err := parity.Open(file, so)
 	if err != nil {
@@ -200,7 +205,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if len(s.Targets) > 1 {
 		hooks := pcHooks(s, ps)
 		tokens, err = parity.RunTokens(parity.TokensOptions{Paths: s.Paths(), DType: s.Targets[0].DType, Prompt: toks, N: r.n, Sampler: r.sampler(),
-			TieEps: r.tieEps, Hooks: hooks, Progress: prog})
+			TieEps: r.tieEps, Hooks: hooks, Progress: prog, Setup: s.Setup()})
 		if err != nil {
 			return err
 		}
