@@ -5,7 +5,8 @@
 // lanes are summed, which multiply-adds are fused, ggml's polynomial exp,
 // the quantization of activations to Q8_0 and Q8_K, the integer block dots
 // of the quantized types (including llama.cpp's repacked Q4_0 and Q4_K
-// kernels), the AVX512_BF16 dot, and glibc's sinf/cosf.
+// kernels), the AVX512_BF16 dot, ggml's CPU flash attention (Flash), and
+// glibc's sinf/cosf and expf.
 //
 // It exists so that the reference path can agree with llama.cpp to the
 // last bit: a quantized matmul rounds its input to 8 bits, so a one-ulp
