@@ -64,6 +64,16 @@ type Flash struct {
 	Cells int
 	// Threads is the thread count ggml runs the op with (1 when ≤ 0).
 	Threads int
+
+	qv, part []float32 // scratch: a Flash is not safe for concurrent use
+}
+
+// scratch returns s[:n], reallocated when shorter.
+func scratch(s *[]float32, n int) []float32 {
+	if cap(*s) < n {
+		*s = make([]float32, n)
+	}
+	return (*s)[:n]
 }
 
 // Row writes to out (len DV) the attention of query q (len DK) over cells
@@ -101,7 +111,7 @@ func scaleOut(out []float32, s float32) {
 func (f *Flash) chunk(acc, q []float32, lo, hi int, k, v func(j int) []float32) (m, s float32) {
 	qv := q
 	if f.F16 {
-		qv = make([]float32, len(q))
+		qv = scratch(&f.qv, len(q))
 		for i, x := range q {
 			qv[i] = f16Round(x)
 		}
@@ -148,7 +158,7 @@ func (f *Flash) store(x float32) float32 {
 func (f *Flash) split(out, q []float32, n int, k, v func(j int) []float32) {
 	nth := max(f.Threads, 1)
 	size := (f.Cells + nth - 1) / nth
-	part := make([]float32, len(out))
+	part := scratch(&f.part, len(out))
 	clear(out)
 	mf, sf := float32(math.Inf(-1)), float32(0)
 	for c := range nth {
