@@ -80,7 +80,10 @@ func scratch(s *[]float32, n int) []float32 {
 // 0…n−1 (1 ≤ n ≤ Cells; the rest are masked), where k(j) and v(j) return
 // cell j's key and value rows. Masked cells are never read: the values
 // llama.cpp keeps there (zeros in an unused cache) enter its result only
-// as exact zeros.
+// as exact zeros. The tiled kernel also adds 0·v for tiles that other
+// queries of the same tile of 64 queries see and this one does not; that
+// can only turn an exact −0 output into +0, and Row does not model
+// llama.cpp's grouping of queries into tiles.
 func (f *Flash) Row(out, q []float32, n int, k, v func(j int) []float32) {
 	dv := len(out)
 	switch {
