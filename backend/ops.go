@@ -81,7 +81,9 @@ const (
 	// with max subtraction, out[t,h] = Σ_j p_j·v[j,g]. Plain: float32 in the
 	// backend's order, online softmax allowed (numerics.go). GGMLCPU: the
 	// order of ggml's non-flash attention with ggml's vector exp (see
-	// backend/cpu/attention.go), or with KernelSpec.Flash.On the arithmetic
+	// backend/cpu/attention.go; over an f16 cache, KernelSpec.KV F16, both
+	// products are ggml's f16 matmuls: q and the probabilities are rounded
+	// to f16 first), or with KernelSpec.Flash.On the arithmetic
 	// of ggml's CPU flash attention (ggml_compute_forward_flash_attn_ext_f16
 	// as llama.cpp runs it: ggmlnum.Flash), with the op's shape taken from
 	// KernelSpec.Flash (see FlashAttn). The flash variant is defined under
