@@ -23,6 +23,12 @@ func TestAttentionFlagsBadInput(t *testing.T) {
 		{[]string{"logits", "--path", "dsl", "--tokens", "1", "--flash-attn", "on"}, "does not apply to the dsl path"},
 		{[]string{"bench", "--path", "dsl", "--flash-attn", "on"}, "does not apply to the dsl path"},
 		{[]string{"logits", "--tokens", "1", "--kv", "bf16"}, `--kv "bf16"`},
+		// The reference path's flash kernel is ggml-cpu's: under plain
+		// numerics there is none.
+		{[]string{"steps", "--paths", "reference,llamacpp", "--numerics", "plain", "--flash-attn", "on"}, "does not apply to the reference path under plain numerics"},
+		{[]string{"logits", "--tokens", "1", "--numerics", "plain", "--flash-attn", "on"}, "does not apply to the reference path under plain numerics"},
+		{[]string{"generate", "-n", "1", "--numerics", "plain", "--flash-attn", "on"}, "does not apply to the reference path under plain numerics"},
+		{[]string{"fidelity", "--numerics", "plain", "--flash-attn", "on"}, "does not apply to the reference path under plain numerics"},
 	} {
 		code, _, stderr := pctRun(c.args...)
 		if code != 2 || !strings.Contains(stderr, c.want) {
@@ -43,18 +49,28 @@ func TestAttentionJSON(t *testing.T) {
 		if v["kv"] != "f16" || v["flash_attn"] != true {
 			t.Errorf("%v: kv %v, flash_attn %v; want f16, true", args, v["kv"], v["flash_attn"])
 		}
+		if v["numerics"] != "ggml-cpu" {
+			t.Errorf("%v: numerics %v, want ggml-cpu (the cpu default, under which flash attention runs)", args, v["numerics"])
+		}
 		if l, ok := v["llamacpp"]; !ok || l != nil {
 			t.Errorf("%v: llamacpp = %v (present %v), want null", args, l, ok)
 		}
 	}
-	v := pctJSON(t, 0, "steps", "--paths", "reference,dsl", "--kv", "f16")
-	pctCheckSteps(t, "steps --kv f16", v)
-	if v["kv"] != "f16" || v["flash_attn"] != false || v["llamacpp"] != nil {
-		t.Errorf("steps --kv f16: kv %v, flash_attn %v, llamacpp %v", v["kv"], v["flash_attn"], v["llamacpp"])
-	}
-	code, stdout, _ := pctRun("steps", "--paths", "reference,dsl", "--kv", "f16")
-	if code != 0 || !strings.Contains(stdout, "attention: KV cache f16, flash attention off") {
-		t.Errorf("steps --kv f16: exit %d, header missing from:\n%s", code, stdout)
+	for _, num := range []string{"ggml-cpu", "plain"} {
+		args := []string{"steps", "--paths", "reference,dsl", "--kv", "f16", "--numerics", num}
+		v := pctJSON(t, 0, args...)
+		pctCheckSteps(t, "steps --kv f16", v)
+		if v["kv"] != "f16" || v["flash_attn"] != false || v["llamacpp"] != nil {
+			t.Errorf("%v: kv %v, flash_attn %v, llamacpp %v", args, v["kv"], v["flash_attn"], v["llamacpp"])
+		}
+		if n, _ := v["numerics"].(map[string]any); n["reference"] != num || n["dsl"] != num {
+			t.Errorf("%v: numerics %v, want %s for both paths", args, v["numerics"], num)
+		}
+		code, stdout, _ := pctRun(args...)
+		if code != 0 || !strings.Contains(stdout, "attention: KV cache f16, flash attention off") ||
+			!strings.Contains(stdout, "numerics: reference "+num+", dsl "+num) {
+			t.Errorf("%v: exit %d, headers missing from:\n%s", args, code, stdout)
+		}
 	}
 }
 

@@ -197,7 +197,7 @@ func TestReportHTML(t *testing.T) {
 			}
 			checkHeatmap(t, doc)
 			prov := text(byID(doc, "provenance"))
-			for _, want := range []string{"model sha256", "KV cache f32, flash attention off", "tool"} {
+			for _, want := range []string{"model sha256", "KV cache f32, flash attention off", "tool", "reference ggml-cpu, dsl ggml-cpu"} {
 				if !strings.Contains(prov, want) {
 					t.Errorf("provenance lacks %q", want)
 				}
@@ -251,8 +251,11 @@ func TestGoldenVerifyHTML(t *testing.T) {
 				}
 			}
 			checkHeatmap(t, doc)
-			if prov := text(byID(doc, "provenance")); !strings.Contains(prov, "recorded by") || !strings.Contains(prov, "model sha256") {
-				t.Errorf("provenance lacks the recording tool or the model's hash:\n%s", prov)
+			prov := text(byID(doc, "provenance"))
+			for _, want := range []string{"recorded by", "model sha256", "numerics (recorded)ggml-cpu", "numerics (verified)ggml-cpu"} {
+				if !strings.Contains(prov, want) {
+					t.Errorf("provenance lacks %q:\n%s", want, prov)
+				}
 			}
 			if failed := failedRows(doc, "rows-reference"); c.code == 1 && (len(failed) == 0 || failed[0] != "blk.2.ffn_act") {
 				t.Errorf("failed rows %v: want blk.2.ffn_act first", failed)
