@@ -44,7 +44,7 @@ func genAddRunFlags(fs *flag.FlagSet) *genRunFlags {
 	fs.StringVar(&r.numerics, "numerics", "", numericsHelp)
 	fs.StringVar(&r.act, "act", "f32", "activation storage (and the KV cache's unless --kv): f32 or f16")
 	fs.IntVar(&r.ctx, "ctx", 0, "KV-cache capacity in positions (0 = min(context length, 4096))")
-	fs.IntVar(&r.threads, "threads", 0, "cpu worker threads (0 = GOMAXPROCS); results do not depend on it")
+	fs.IntVar(&r.threads, "threads", 0, "cpu worker threads (0 = GOMAXPROCS); results do not depend on it, except with --flash-attn on over 512 or more cached positions, as llama.cpp's do")
 	fs.StringVar(&r.spec, "spec", "", "dsl path: JSON model spec file (default: the embedded spec of the architecture)")
 	fs.BoolVar(&r.json, "json", false, "print one JSON object on stdout")
 	r.attn = addAttnFlags(fs)
