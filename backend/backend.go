@@ -158,6 +158,9 @@ type KernelSpec struct {
 	// KV is the storage dtype of OpAttention's K and V caches (F32 when
 	// zero); OpCopy writes the caches with Out = KV.
 	KV DType
+	// Flash selects ggml's flash-attention kernel for OpAttention under
+	// GGMLCPU (ops.go); the zero value is its non-flash attention.
+	Flash FlashAttn
 
 	MSL     string // Metal Shading Language source (composed kernels)
 	CUDA    string // CUDA C source (composed kernels)

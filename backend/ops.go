@@ -81,7 +81,14 @@ const (
 	// with max subtraction, out[t,h] = Σ_j p_j·v[j,g]. Plain: float32 in the
 	// backend's order, online softmax allowed (numerics.go). GGMLCPU: the
 	// order of ggml's non-flash attention with ggml's vector exp (see
-	// backend/cpu/attention.go).
+	// backend/cpu/attention.go; over an f16 cache, KernelSpec.KV F16, both
+	// products are ggml's f16 matmuls: q and the probabilities are rounded
+	// to f16 first), or with KernelSpec.Flash.On the arithmetic
+	// of ggml's CPU flash attention (ggml_compute_forward_flash_attn_ext_f16
+	// as llama.cpp runs it: ggmlnum.Flash), with the op's shape taken from
+	// KernelSpec.Flash (see FlashAttn). The flash variant is defined under
+	// GGMLCPU only: Plain has no flash kernel (model.CheckFlashAttn is
+	// where paths refuse to ask for one).
 	// Grid{X: T·heads} (item = t·heads + h). Args: out [T,heads·hd] (Out),
 	// q [T,heads·hd] (In), kcache, vcache [ctx, kvHeads·hd] (KV), Int(heads),
 	// Int(kvHeads), Int(hd), pos0 (Pos), Float(scale).
@@ -97,6 +104,32 @@ const (
 	// gate or up.
 	OpSwiGLU = "swiglu"
 )
+
+// FlashAttn selects and shapes OpAttention's flash variant (GGMLCPU). ggml
+// picks among three flash kernels by the shape llama.cpp gives the op, and
+// one of them depends on llama.cpp's thread count, so reproducing it needs
+// what llama.cpp was run with:
+//   - the op's queries are llama.cpp's ubatch: a forward call of T
+//     positions is cut into ubatches of Batch (the last one shorter), and
+//     a query's kernel is chosen by its ubatch's size;
+//   - the op's KV length is the ubatch's last position + 1 rounded up to a
+//     multiple of 256 (llama.cpp's padded n_kv; cells past a query's
+//     position are masked);
+//   - a single query over 512 cells or more is split into Threads chunks.
+//
+// Every value of a query is computed by one work item whatever the
+// backend's own thread count: only Threads, llama.cpp's, matters.
+type FlashAttn struct {
+	// On selects the flash kernel.
+	On bool
+	// Batch is llama.cpp's n_ubatch (0: the whole forward call).
+	Batch int
+	// Threads is llama.cpp's n_threads (0: 1).
+	Threads int
+}
+
+// FlashKVPad is the multiple llama.cpp rounds its KV length up to.
+const FlashKVPad = 256
 
 // Positions are not launch scalars: OpRope, OpAttention and OpCopy read
 // the forward call's first position from device memory (a Pos argument: a

@@ -177,6 +177,8 @@ func TestLoadErrors(t *testing.T) {
 		want string
 	}{
 		{"ggml-cpu numerics", backend.KernelSpec{Name: backend.OpRMSNorm, Numerics: backend.GGMLCPU}, "cuda: numerics ggml-cpu is not implemented (have plain)"},
+		{"flash attention", backend.KernelSpec{Name: backend.OpAttention, Flash: backend.FlashAttn{On: true, Batch: 1, Threads: 1}},
+			"cuda: attention: flash attention is ggml's CPU kernel, defined under numerics ggml-cpu only (cuda implements plain)"},
 		{"unknown op", backend.KernelSpec{Name: "conv2d"}, `cuda: unknown built-in op "conv2d" (have add, add_bias, attention`},
 		{"msl only", backend.KernelSpec{Name: "k", MSL: "kernel void k() {}", Entry: "k", Threads: 32}, `cuda: kernel "k" has no CUDA source`},
 		{"cpu only", backend.KernelSpec{Name: "k", CPU: func(backend.CPUCall) {}}, `cuda: kernel "k" has no CUDA source`},

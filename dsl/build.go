@@ -236,14 +236,42 @@ func (b *Build) Cache(field string, width int) (*Act, error) {
 		}
 		return a, nil
 	}
-	a := &Act{Name: name, Width: width, Elem: b.e.act, Rows: b.e.ctx}
-	buf, err := b.e.be.Alloc(b.e.ctx * width * elemSize(b.e.act))
+	a := &Act{Name: name, Width: width, Elem: b.e.kv, Rows: b.e.ctx}
+	buf, err := b.e.be.Alloc(b.e.ctx * width * elemSize(b.e.kv))
 	if err != nil {
 		return nil, err
 	}
 	a.Buf = buf
 	b.e.caches[name] = a
 	return a, nil
+}
+
+// Staged returns the activation buffer (activation storage, one row per
+// position of the call) through which a step writes a KV cache stored in
+// another dtype: the step writes its output there, the checkpoint is read
+// there, and StoreCache copies it into the cache. name must not be a spec
+// buffer name ("%" marks the executor's own).
+func (b *Build) Staged(name string, width int) *Act {
+	name = "%" + name
+	if a, ok := b.e.acts[name]; ok && a.Width == width {
+		return a
+	}
+	a := &Act{Name: name, Width: width, Elem: b.e.act}
+	b.e.acts[name] = a
+	return a
+}
+
+// StoreCache emits the copy of src (the call's rows) into the cache rows
+// from the call's position, converting to the cache's dtype.
+func (b *Build) StoreCache(src, cache *Act) error {
+	l, err := b.Kernel("store_cache", nil, &kernel.Copy{N: src.Width, Segs: 1, SrcStride: src.Width, DstStride: cache.Width,
+		In: src.Elem, Out: cache.Elem, Offset: true}, nil)
+	if err != nil {
+		return err
+	}
+	return b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
+		return kernel.Binding{"x": src.At(0), "y": cache.At(0)}
+	}})
 }
 
 // Weight returns a backend buffer wrapping w's data (shared per tensor).

@@ -53,6 +53,7 @@ type Executor struct {
 	be          backend.Backend
 	num         backend.Numerics
 	act         kernel.Type
+	kv          kernel.Type // KV-cache storage
 	ctx         int
 	vars        map[string]any
 	weights     map[string]*model.Weight
@@ -96,9 +97,16 @@ func newFromSpec(m *model.Model, spec *Spec, opts Options) (*Executor, error) {
 	if spec.Architecture != m.Config.Arch {
 		return nil, specErr("architecture", "spec is for %q, model is %q", spec.Architecture, m.Config.Arch)
 	}
+	if err := model.CheckFlashAttn("dsl", opts.PathOptions); err != nil {
+		return nil, err
+	}
 	dt, err := backend.ParseDType(opts.ActDType)
 	if err != nil {
 		return nil, err
+	}
+	kv, err := backend.ParseDType(model.KVDTypeOf(opts.PathOptions))
+	if err != nil {
+		return nil, fmt.Errorf("dsl: KV cache: %w", err)
 	}
 	be, err := backend.OpenOptions(opts.Backend, backend.Options{Threads: opts.Threads})
 	if err != nil {
@@ -111,7 +119,7 @@ func newFromSpec(m *model.Model, spec *Spec, opts Options) (*Executor, error) {
 		be.Close()
 		return nil, fmt.Errorf("dsl: %w", err)
 	}
-	e := &Executor{m: m, spec: spec, be: be, num: num, act: kernel.ActType(dt == backend.F16),
+	e := &Executor{m: m, spec: spec, be: be, num: num, act: kernel.ActType(dt == backend.F16), kv: kernel.ActType(kv == backend.F16),
 		vars: map[string]any{}, weights: map[string]*model.Weight{}, wbufs: map[string]backend.Buffer{},
 		acts: map[string]*Act{}, caches: map[string]*Act{}, kernels: map[uint64]*Loaded{},
 		graph: model.NewGraph(&m.Config), emitted: map[string]bool{}}

@@ -144,6 +144,13 @@ func buildQKV(b *Build) error {
 	if err != nil {
 		return err
 	}
+	// v goes straight into its cache row, unless the cache is stored in
+	// another dtype than the activations: then through a staging buffer
+	// (the checkpoint in activation storage, as the other paths have it).
+	vout, vrow := vc, func(r *Run) int { return r.Pos }
+	if vc.Elem != q.Elem {
+		vout, vrow = b.Staged("v", ws[3].N), func(*Run) int { return 0 }
+	}
 	g := &kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type, ws[2].Type, ws[3].Type}, K: x.Width,
 		N: []int{ws[1].N, ws[2].N, ws[3].N}, In: x.Elem, Out: q.Elem}
 	var epis []kernel.Epilogue
@@ -163,14 +170,20 @@ func buildQKV(b *Build) error {
 			return err
 		}
 	}
-	return b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
-		bd := kernel.Binding{"x": x.At(0), "y0": q.At(0), "y1": k.At(0), "y2": vc.At(r.Pos)}
+	if err := b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
+		bd := kernel.Binding{"x": x.At(0), "y0": q.At(0), "y1": k.At(0), "y2": vout.At(vrow(r))}
 		for n, buf := range bufs {
 			bd[n] = backend.Buf(buf)
 		}
 		return bd
 	}, Checkpoints: []Checkpoint{{Kind: "q", Layer: b.Layer, Buf: q}, {Kind: "k", Layer: b.Layer, Buf: k},
-		{Kind: "v", Layer: b.Layer, Buf: vc, Cache: true}}})
+		{Kind: "v", Layer: b.Layer, Buf: vout, Cache: vout == vc}}}); err != nil {
+		return err
+	}
+	if vout != vc {
+		return b.StoreCache(vout, vc)
+	}
+	return nil
 }
 
 // Buffers wraps weights as backend buffers (nil stays nil).

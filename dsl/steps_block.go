@@ -67,7 +67,14 @@ func buildRope(b *Build) error {
 	if err != nil {
 		return err
 	}
-	mk := func(name string, in *Act, segs int, norm *model.Weight, offset bool) (*Loaded, backend.Buffer, error) {
+	// k_rope goes straight into its cache row, unless the cache is stored
+	// in another dtype than the activations: then through a staging buffer
+	// (see buildQKV).
+	kout := kc
+	if kc.Elem != qout.Elem {
+		kout = b.Staged("k_rope", k.Width)
+	}
+	mk := func(name string, in *Act, segs int, norm *model.Weight, out *Act, offset bool) (*Loaded, backend.Buffer, error) {
 		var pros []kernel.Prologue
 		var gb backend.Buffer
 		if norm != nil {
@@ -81,14 +88,14 @@ func buildRope(b *Build) error {
 		}
 		pros = append(pros, &kernel.Rope{NeoX: neox, Dim: rd, Base: base})
 		l, err := b.Kernel("rope_"+name, pros, &kernel.Copy{N: hd, Segs: segs, SrcStride: in.Width,
-			DstStride: in.Width, In: in.Elem, Out: qout.Elem, Offset: offset}, nil)
+			DstStride: in.Width, In: in.Elem, Out: out.Elem, Offset: offset}, nil)
 		return l, gb, err
 	}
-	lq, gq, err := mk("q", q, heads, norms[0], false)
+	lq, gq, err := mk("q", q, heads, norms[0], qout, false)
 	if err != nil {
 		return err
 	}
-	lk, gk, err := mk("k", k, kvh, norms[1], true)
+	lk, gk, err := mk("k", k, kvh, norms[1], kout, kout == kc)
 	if err != nil {
 		return err
 	}
@@ -103,9 +110,15 @@ func buildRope(b *Build) error {
 	}, Checkpoints: []Checkpoint{{Kind: "q_rope", Layer: b.Layer, Buf: qout}}}); err != nil {
 		return err
 	}
-	return b.Emit(&Op{L: lk, Bind: func(r *Run) kernel.Binding {
-		return withGamma(kernel.Binding{"x": k.At(0), "y": kc.At(0)}, gk)
-	}, Checkpoints: []Checkpoint{{Kind: "k_rope", Layer: b.Layer, Buf: kc, Cache: true}}})
+	if err := b.Emit(&Op{L: lk, Bind: func(r *Run) kernel.Binding {
+		return withGamma(kernel.Binding{"x": k.At(0), "y": kout.At(0)}, gk)
+	}, Checkpoints: []Checkpoint{{Kind: "k_rope", Layer: b.Layer, Buf: kout, Cache: kout == kc}}}); err != nil {
+		return err
+	}
+	if kout != kc {
+		return b.StoreCache(kout, kc)
+	}
+	return nil
 }
 
 func buildAttention(b *Build) error {

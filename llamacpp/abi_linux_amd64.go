@@ -120,6 +120,7 @@ const (
 // enum values of the pinned build.
 const (
 	flashAttnDisabled = 0
+	flashAttnEnabled  = 1
 	splitModeNone     = 0
 )
 

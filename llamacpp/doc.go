@@ -51,9 +51,14 @@
 //
 // New loads the model file with llama_model_load_from_file (CPU only) and
 // creates a context with n_ctx = Ctx, n_batch = n_ubatch = Batch, one
-// sequence, n_threads = n_threads_batch = Threads, flash attention disabled
-// (so attention is computed by the plain kq / soft_max / kqv graph) and the
-// KV cache in ActDType (f32 by default, or f16). Forward fills a
+// sequence, n_threads = n_threads_batch = Threads, flash_attn_type from
+// PathOptions.FlashAttn (off by default: attention is the kq / soft_max /
+// kqv graph; on: GGML_OP_FLASH_ATTN_EXT, to which llama.cpp casts an f32
+// cache to f16 first) and type_k = type_v from model.KVDTypeOf (the
+// activations' dtype by default, f32). Options.LlamaDefaults keeps
+// llama.cpp's own defaults instead (f16, flash attention auto, which is on
+// for the CPU backend). Path.Engine reports what llama.cpp runs with.
+// Forward fills a
 // llama_batch with logits requested for every position, calls llama_decode
 // and returns the rows of llama_get_logits_ith unchanged. Reset calls
 // llama_memory_clear. Tokenize, Piece and Detokenize on Vocab wrap

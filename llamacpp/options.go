@@ -16,6 +16,12 @@ type Options struct {
 	// n_ubatch); longer Forward calls are split into chunks of Batch
 	// positions, each delivering its own checkpoints. 0 means min(Ctx, 512).
 	Batch int
+	// LlamaDefaults leaves the KV-cache type and flash attention at
+	// llama.cpp's own defaults (llama_context_default_params: f16 K and
+	// V, flash_attn_type auto, which llama.cpp turns on for its CPU
+	// backend), ignoring PathOptions.KVDType and FlashAttn: llama.cpp as
+	// its tools run it. The path then reports KV f16 and flash on.
+	LlamaDefaults bool
 }
 
 // libDir is the folder the options ask for ("" = default lookup).
@@ -43,6 +49,10 @@ func (o Options) resolved(cfg *model.Config) Options {
 	}
 	if o.ActDType == "" {
 		o.ActDType = "f32"
+	}
+	o.KVDType = model.KVDTypeOf(o.PathOptions)
+	if o.LlamaDefaults {
+		o.KVDType, o.FlashAttn = "f16", true
 	}
 	if o.Backend == "" {
 		o.Backend = "cpu"

@@ -44,12 +44,15 @@ func init() {
 	})
 }
 
-// New loads m's file into llama.cpp (CPU backend, flash attention off so
-// every attention tensor is materialized, KV cache in opts.ActDType) and
-// creates a context of opts.Ctx positions.
+// New loads m's file into llama.cpp (CPU backend; flash attention as
+// opts.FlashAttn says, off by default; KV cache in model.KVDTypeOf(opts))
+// and creates a context of opts.Ctx positions.
 func New(m *model.Model, opts Options) (*Path, error) {
 	if m == nil {
 		return nil, errors.New("llamacpp: nil model")
+	}
+	if err := model.CheckFlashAttn("llamacpp", opts.PathOptions); err != nil {
+		return nil, err
 	}
 	return newPath(m.Path, &m.Config, opts)
 }
@@ -63,13 +66,18 @@ func newPath(file string, cfg *model.Config, opts Options) (*Path, error) {
 	if opts.Backend != "cpu" {
 		return nil, fmt.Errorf("llamacpp: backend %q is not available (the pinned build runs on ggml's CPU backend only)", opts.Backend)
 	}
-	typeKV := int32(ggmlTypeF32)
 	switch opts.ActDType {
+	case "f32", "f16":
+	default:
+		return nil, fmt.Errorf("llamacpp: activation dtype %q (want f32 or f16)", opts.ActDType)
+	}
+	typeKV := int32(ggmlTypeF32)
+	switch opts.KVDType {
 	case "f32":
 	case "f16":
 		typeKV = ggmlTypeF16
 	default:
-		return nil, fmt.Errorf("llamacpp: activation dtype %q (want f32 or f16)", opts.ActDType)
+		return nil, fmt.Errorf("llamacpp: KV cache dtype %q (want f32 or f16)", opts.KVDType)
 	}
 	if opts.Ctx > 1<<20 || opts.Threads > 1024 {
 		return nil, fmt.Errorf("llamacpp: ctx %d or threads %d out of range", opts.Ctx, opts.Threads)
@@ -108,8 +116,15 @@ func newPath(file string, cfg *model.Config, opts Options) (*Path, error) {
 	cp.NSeqMax = 1
 	cp.NThreads = int32(opts.Threads)
 	cp.NThreadsBatch = int32(opts.Threads)
-	cp.FlashAttnType = flashAttnDisabled
-	cp.TypeK, cp.TypeV = typeKV, typeKV
+	if !opts.LlamaDefaults {
+		// Else llama_context_default_params's values stay (checked at
+		// load: f16, f16, auto).
+		cp.FlashAttnType = flashAttnDisabled
+		if opts.FlashAttn {
+			cp.FlashAttnType = flashAttnEnabled
+		}
+		cp.TypeK, cp.TypeV = typeKV, typeKV
+	}
 	cp.CbEval = evalCallback()
 	cp.CbEvalUserData = p.id
 	cp.NoPerf = true
@@ -138,6 +153,15 @@ func (p *Path) Config() *model.Config { return &p.cfg }
 
 // Options returns the options in effect, defaults filled in.
 func (p *Path) Options() Options { return p.opts }
+
+// Engine returns llama.cpp's configuration as the path runs it: the build,
+// the libggml-cpu variant, the KV-cache type, flash attention, threads,
+// context and batch.
+func (p *Path) Engine() model.Engine {
+	v, _ := CPUVariant()
+	return model.Engine{Name: "llama.cpp", Build: fmt.Sprintf("%s (ggml %s, %s)", PinLlamaVersion, PinGGMLVersion, PinGGMLCommit),
+		CPUVariant: v, KV: p.opts.KVDType, FlashAttn: p.opts.FlashAttn, Threads: p.opts.Threads, Ctx: p.opts.Ctx, Batch: p.opts.Batch}
+}
 
 // Vocab returns llama.cpp's tokenizer of the loaded model. It is valid
 // until Close.

@@ -56,6 +56,9 @@ func (p *Path) Close() error { return nil }
 // Trace reports that llama.cpp is unavailable.
 func (p *Path) Trace(tokens []int32) ([]GraphNode, error) { return nil, errUnavailable }
 
+// Engine returns llama.cpp's name only: no Path exists on this platform.
+func (p *Path) Engine() model.Engine { return model.Engine{Name: "llama.cpp"} }
+
 // Vocab is llama.cpp's tokenizer; on this platform OpenVocab always fails.
 type Vocab struct{}
 

@@ -90,8 +90,16 @@ func ParseCheckpoint(name string) (kind string, layer int, err error) {
 type PathOptions struct {
 	Backend  string // "cpu" (default), "metal", "cuda"
 	Ctx      int    // KV-cache capacity in positions; 0 means min(ContextLen, 4096)
-	ActDType string // activation and KV-cache storage: "f32" (default) or "f16"
-	Threads  int    // worker threads; 0 means GOMAXPROCS
+	ActDType string // activation storage: "f32" (default) or "f16"
+	// KVDType is the KV cache's storage, "f32" or "f16"; empty means
+	// ActDType (f32 KV with f32 activations, f16 with f16). llama.cpp's own
+	// tools default to f16 (see KVDTypeOf).
+	KVDType string
+	// FlashAttn computes attention as ggml's flash-attention kernel does
+	// (llama.cpp's flash_attn_type on; llama.cpp's tools default to it).
+	// Not every path has one: CheckFlashAttn.
+	FlashAttn bool
+	Threads   int // worker threads; 0 means GOMAXPROCS
 	// Numerics is the numerics profile of the reference and dsl paths,
 	// "plain" or "ggml-cpu"; empty means the backend's default
 	// (backend.DefaultNumerics: ggml-cpu on cpu, plain elsewhere). A
@@ -123,11 +131,14 @@ func RegisterPath(name string, o Opener) {
 	openers[name] = o
 }
 
-// OpenPath opens the named path over m.
+// OpenPath opens the named path over m, after CheckFlashAttn.
 func OpenPath(name string, m *Model, opts PathOptions) (Path, error) {
 	o, ok := openers[name]
 	if !ok {
 		return nil, fmt.Errorf("model: unknown path %q (linked in: %v)", name, PathNames())
+	}
+	if err := CheckFlashAttn(name, opts); err != nil {
+		return nil, err
 	}
 	return o(m, opts)
 }

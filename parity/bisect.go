@@ -8,6 +8,7 @@ import (
 // BisectResult names the first checkpoint, in execution order, whose local
 // error fails: the kernel to look at.
 type BisectResult struct {
+	Setup             // the steps' (how the paths ran)
 	Found      bool   `json:"found"`
 	Checkpoint string `json:"checkpoint"` // full name; "" when nothing failed
 	Layer      int    `json:"layer"`      // -1 outside blocks
@@ -28,7 +29,7 @@ func Bisect(s *Steps) (*BisectResult, error) {
 	if s == nil {
 		return nil, fmt.Errorf("parity: bisect of no steps")
 	}
-	res := &BisectResult{Layer: -1, Numerics: s.Numerics}
+	res := &BisectResult{Setup: s.Setup, Layer: -1, Numerics: s.Numerics}
 	noOracle := true
 	for _, r := range s.Rows {
 		if r.B == LocalOracle {

@@ -30,6 +30,9 @@ type FidelityRow struct {
 
 // Fidelity is the result of TeacherForce.
 type Fidelity struct {
+	// Setup is filled with llama.cpp's configuration from the paths; a
+	// caller that knows the session's (Session.Setup) sets the rest.
+	Setup
 	A string `json:"a"` // the path whose ops are checked
 	B string `json:"b"` // the path whose inputs they get
 	// Numerics is, per path, the arithmetic it declares.
@@ -90,7 +93,7 @@ func TeacherForce(a, b model.Path, prompt []int32, decode int, perturb model.Hoo
 		pos++
 	}
 
-	f := &Fidelity{A: a.Name(), B: b.Name(), Identical: true,
+	f := &Fidelity{Setup: Setup{LlamaCpp: model.EngineOf(a, b)}, A: a.Name(), B: b.Name(), Identical: true,
 		Numerics: map[string]string{a.Name(): a.Numerics(), b.Name(): b.Numerics()}}
 	for _, c := range calls {
 		f.Tokens = append(f.Tokens, c...)
@@ -186,6 +189,7 @@ func abs64(x int64) int64 {
 // layers and forward calls, then the first differing checkpoint.
 func PrintFidelity(w io.Writer, f *Fidelity) error {
 	fmt.Fprintf(w, "teacher-forced op fidelity: %s's ops on %s's inputs, %d positions\n", f.A, f.B, len(f.Tokens))
+	fmt.Fprintln(w, f.Setup.Header())
 	fmt.Fprintln(w, NumericsLine([]string{f.A, f.B}, f.Numerics))
 	type agg struct {
 		values, differ, n int

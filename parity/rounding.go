@@ -60,7 +60,7 @@ func localOracles(cfg *model.Config, w *model.Weights, tokens []int32, cache *or
 	}
 	mk := func(round bool) (*oracle.Evaluator, error) {
 		return oracle.New(oracle.Options{Config: cfg, Weights: w, Tokens: tokens, Cache: cache,
-			Captured: widened(tr.Capture), RoundActivations: round})
+			Captured: widened(tr.Capture), RoundActivations: round, KVF16: tr.KV == F16})
 	}
 	vec := tr.Rounding == RoundingVecDot
 	if declared, err = mk(vec); err != nil || !nonF32MatMul(w) {

@@ -13,6 +13,20 @@ import (
 type Target struct {
 	Path  model.Path
 	DType DType
+	// KV is the path's KV-cache storage ("" means DType): the local oracle
+	// rounds attention's k and v to it, and attention is judged at the
+	// coarser of the two dtypes.
+	KV DType
+	// FlashAttn says the path runs ggml's flash attention (reported).
+	FlashAttn bool
+}
+
+// kv is the target's KV-cache storage.
+func (t Target) kv() DType {
+	if t.KV == "" {
+		return t.DType
+	}
+	return t.KV
 }
 
 // Trace is one path's run over a token sequence: prefill of the prompt,
@@ -20,6 +34,7 @@ type Target struct {
 type Trace struct {
 	Path  string
 	DType DType
+	KV    DType // KV-cache storage
 	// Numerics is what the path declares (model.Path.Numerics): "plain",
 	// "ggml-cpu" or "llamacpp".
 	Numerics string
@@ -65,7 +80,7 @@ func Run(t Target, o RunOptions) (*Trace, error) {
 	p.SetHook(Chain(o.Hook, capt.Hook()))
 	defer p.SetHook(nil)
 	defer p.Reset()
-	tr := &Trace{Path: p.Name(), Numerics: p.Numerics(), DType: t.DType, Kinds: p.Checkpoints(),
+	tr := &Trace{Path: p.Name(), Numerics: p.Numerics(), DType: t.DType, KV: t.kv(), Kinds: p.Checkpoints(),
 		Tokens: slices.Clone(o.Tokens[:prompt]), Prompt: prompt, Vocab: vocab, Capture: capt}
 	step := func(toks []int32, pos int) error {
 		capt.Begin(pos, len(toks))

@@ -41,6 +41,10 @@ func Open(file string, o SessionOptions) (*Session, error) {
 	if dt == BF16 {
 		return nil, fmt.Errorf("parity: paths store activations in f32 or f16, not bf16")
 	}
+	kv, err := ParseDType(model.KVDTypeOf(o.PathOptions))
+	if err != nil || kv == BF16 {
+		return nil, fmt.Errorf("parity: KV cache dtype %q: want f32 or f16", o.PathOptions.KVDType)
+	}
 	if len(o.Paths) == 0 {
 		return nil, fmt.Errorf("parity: no paths given (linked in: %s)", strings.Join(model.PathNames(), ","))
 	}
@@ -66,7 +70,7 @@ func Open(file string, o SessionOptions) (*Session, error) {
 			s.Close()
 			return nil, err
 		}
-		s.Targets = append(s.Targets, Target{Path: p, DType: dt})
+		s.Targets = append(s.Targets, Target{Path: p, DType: dt, KV: kv, FlashAttn: o.PathOptions.FlashAttn})
 	}
 	if len(s.Targets) == 0 {
 		s.Close()
@@ -74,6 +78,9 @@ func Open(file string, o SessionOptions) (*Session, error) {
 	}
 	return s, nil
 }
+
+// Setup is how the session's paths run (SetupOf its targets).
+func (s *Session) Setup() Setup { return SetupOf(s.Targets) }
 
 // Paths returns the opened paths.
 func (s *Session) Paths() []model.Path {

@@ -2,6 +2,7 @@ package parity
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/metallic-go/metallic/model"
@@ -59,8 +60,9 @@ type StepsOptions struct {
 
 // Steps is a step-parity report.
 type Steps struct {
-	Arch      string   `json:"arch"`
-	Paths     []string `json:"paths"`
+	Arch  string   `json:"arch"`
+	Paths []string `json:"paths"`
+	Setup
 	Tokens    []int32  `json:"tokens"`
 	PromptLen int      `json:"prompt_len"`
 	Perturb   []string `json:"perturb"`
@@ -101,7 +103,7 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 		}
 	}
 	cfg := o.Targets[0].Path.Config()
-	s := &Steps{Arch: cfg.Arch, PromptLen: len(o.Prompt), Perturb: []string{}, Rows: []Row{},
+	s := &Steps{Arch: cfg.Arch, Setup: SetupOf(o.Targets), PromptLen: len(o.Prompt), Perturb: []string{}, Rows: []Row{},
 		Numerics: map[string]string{}, Rounding: map[string]string{}}
 	for _, p := range o.Perturb {
 		s.Perturb = append(s.Perturb, p.String())
@@ -199,8 +201,14 @@ type judge struct {
 	other []*oracle.Evaluator
 }
 
+// threshold is the NMSE bound of a checkpoint computed by ops; attention
+// is judged at the coarser of the activation and KV-cache storage.
 func (j *judge) threshold(tr *Trace, ops []string) float64 {
-	return chainThreshold(ops, tr.DType)
+	th := chainThreshold(ops, tr.DType)
+	if tr.KV != "" && tr.KV != tr.DType && slices.Contains(ops, string(model.OpAttention)) {
+		th = max(th, chainThreshold([]string{string(model.OpAttention)}, tr.KV))
+	}
+	return th
 }
 
 func (j *judge) checkpoint(name string) error {

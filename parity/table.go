@@ -46,6 +46,7 @@ func PrintSteps(w io.Writer, s *Steps, o PrintOptions) error {
 		fmt.Fprintf(w, ", perturbed %s", strings.Join(s.Perturb, " "))
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, s.Setup.Header())
 	fmt.Fprintln(w, NumericsLine(s.Paths, s.Numerics))
 	if len(s.Rounding) > 0 {
 		var parts []string
@@ -121,6 +122,7 @@ func NumericsLine(paths []string, numerics map[string]string) string {
 // PrintTokens writes a generation-parity report.
 func PrintTokens(w io.Writer, t *Tokens, o PrintOptions) error {
 	fmt.Fprintf(w, "token parity: prompt %v\n", t.Prompt)
+	fmt.Fprintln(w, t.Setup.Header())
 	names := []string{t.Pairs[0].A}
 	for _, p := range t.Pairs {
 		names = append(names, p.B)
@@ -169,28 +171,32 @@ func PrintTokens(w io.Writer, t *Tokens, o PrintOptions) error {
 	return nil
 }
 
-// printSummary writes one line per comparison (a vs b): how many
-// checkpoints pass, fail or are fused, and the worst one relative to its
-// bound.
-func printSummary(w io.Writer, s *Steps, o PrintOptions) error {
+// summary is one comparison's line of the summary: how many checkpoints
+// pass, fail or are fused, and the worst one relative to its bound.
+type summary struct {
+	a, b              string
+	pass, fail, fused int
+	worst             float64 // −1 when nothing was compared
+	where             string
+}
+
+// summarize returns one summary per comparison (a vs b) of s, drift rows
+// excluded, in the order the rows first name them.
+func summarize(s *Steps) []*summary {
 	type key struct{ a, b string }
-	type agg struct {
-		pass, fail, fused int
-		worst             float64
-		where             string
-	}
-	var order []key
-	m := map[key]*agg{}
-	for _, r := range s.Rows {
+	var order []*summary
+	m := map[key]*summary{}
+	for i := range s.Rows {
+		r := &s.Rows[i]
 		if r.Verdict == Info {
 			continue
 		}
 		k := key{r.A, r.B}
 		g, ok := m[k]
 		if !ok {
-			g = &agg{worst: -1}
+			g = &summary{a: r.A, b: r.B, worst: -1}
 			m[k] = g
-			order = append(order, k)
+			order = append(order, g)
 		}
 		switch r.Verdict {
 		case Pass:
@@ -201,25 +207,25 @@ func printSummary(w io.Writer, s *Steps, o PrintOptions) error {
 			g.fused++
 			continue
 		}
-		// Local and oracle-free rows bound the NMSE; fused-vs-reference
-		// rows bound the candidate's RMSE against the global oracle.
-		e := float64(r.NMSE)
-		if r.ErrA != 0 || r.ErrB != 0 {
-			e = float64(r.ErrA)
-		}
-		if ratio := e / float64(r.Bound); r.Bound > 0 && ratio > g.worst {
+		if ratio := ErrorRatio(r); ratio > g.worst {
 			g.worst, g.where = ratio, r.Checkpoint
 		}
 	}
+	return order
+}
+
+// printSummary writes one line per comparison (a vs b): how many
+// checkpoints pass, fail or are fused, and the worst one relative to its
+// bound.
+func printSummary(w io.Writer, s *Steps, o PrintOptions) error {
 	tw := tablewriter.NewTable(w)
 	tw.Header("a", "b", "pass", "fail", "fused", "worst error/bound", "at")
-	for _, k := range order {
-		g := m[k]
+	for _, g := range summarize(s) {
 		worst := "-"
 		if g.worst >= 0 {
 			worst = strconv.FormatFloat(g.worst, 'g', 3, 64)
 		}
-		cells := []string{k.a, k.b, strconv.Itoa(g.pass), strconv.Itoa(g.fail), strconv.Itoa(g.fused), worst, g.where}
+		cells := []string{g.a, g.b, strconv.Itoa(g.pass), strconv.Itoa(g.fail), strconv.Itoa(g.fused), worst, g.where}
 		if g.fail > 0 {
 			for i := range cells {
 				cells[i] = paint(o.Color, red, cells[i])

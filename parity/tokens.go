@@ -39,6 +39,10 @@ type TokensOptions struct {
 	Hooks []model.Hook
 	// Progress, when set, is told about each stage.
 	Progress func(stage string)
+	// Setup is reported with the result (Session.Setup); when its
+	// LlamaCpp is nil it is taken from the paths, and an empty KV means
+	// DType.
+	Setup Setup
 }
 
 // Candidate is one entry of a top-5 list.
@@ -68,6 +72,7 @@ type TokenPair struct {
 // Tokens is a generation-parity report. Its top-level divergence and KL
 // fields repeat the worst pair's.
 type Tokens struct {
+	Setup
 	Prompt  []int32            `json:"prompt_tokens"`
 	Streams map[string][]int32 `json:"streams"`
 	// Numerics is, per path, the arithmetic it declares.
@@ -109,7 +114,13 @@ func RunTokens(o TokensOptions) (*Tokens, error) {
 			o.Progress(s)
 		}
 	}
-	res := &Tokens{Prompt: slices.Clone(o.Prompt), Streams: map[string][]int32{}, Numerics: map[string]string{}}
+	res := &Tokens{Setup: o.Setup, Prompt: slices.Clone(o.Prompt), Streams: map[string][]int32{}, Numerics: map[string]string{}}
+	if res.LlamaCpp == nil {
+		res.LlamaCpp = model.EngineOf(o.Paths...)
+	}
+	if res.KV == "" {
+		res.KV = o.DType
+	}
 	gens := make([]*generation, len(o.Paths))
 	for i, p := range o.Paths {
 		progress("generate " + p.Name())

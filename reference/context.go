@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 
 	"github.com/metallic-go/metallic/backend"
 	_ "github.com/metallic-go/metallic/backend/cpu" // the default backend
@@ -27,14 +28,16 @@ type Context struct {
 	num  backend.Numerics // the profile every built-in op is loaded under
 	mm   string           // OpMatMulQ under ggml-cpu, OpMatMul under plain
 	act  backend.DType
-	cap  int // KV-cache capacity in positions
-	n    int // positions in the cache
+	kv   backend.DType     // KV-cache storage
+	fa   backend.FlashAttn // OpAttention's flash variant
+	cap  int               // KV-cache capacity in positions
+	n    int               // positions in the cache
 	hook model.Hook
 	fwd  func(c *Context, T, pos int) // the architecture's forward
 
 	kernels map[kernelKey]backend.Kernel
 	weights map[*byte]backend.Buffer // wrapped weight views by first byte
-	kc, vc  []backend.Buffer         // per layer [cap, kv·hd]
+	kc, vc  []backend.Buffer         // per layer [cap, kv·hd] in kv storage
 	enc     backend.Encoder
 	err     error // first error of the current forward call
 
@@ -65,14 +68,23 @@ var forwards = map[string]func(c *Context, T, pos int){
 
 // New opens a reference Context over m on the backend opts.Backend ("cpu"
 // when empty) with a KV cache of opts.Ctx positions (0: min(ContextLen,
-// 4096)) and activations stored in opts.ActDType ("f32" when empty), every
-// op computed under the numerics profile opts.Numerics (empty: the
-// backend's default, backend.SelectNumerics). Under ggml-cpu the
-// projections are OpMatMulQ (activations rounded as llama.cpp's CPU
-// backend rounds them); under plain they are OpMatMul.
+// 4096)) stored in model.KVDTypeOf(opts), and activations stored in
+// opts.ActDType ("f32" when empty), every op computed under the numerics
+// profile opts.Numerics (empty: the backend's default,
+// backend.SelectNumerics). Under ggml-cpu the projections are OpMatMulQ
+// (activations rounded as llama.cpp's CPU backend rounds them); under
+// plain they are OpMatMul. With opts.FlashAttn (ggml-cpu only:
+// model.CheckFlashAttn), attention is ggml's CPU flash attention as
+// llama.cpp runs it with the same context, its default batch (min(ctx,
+// 512)) and opts.Threads threads (the one place the reference's result
+// depends on a thread count: llama.cpp's does, for a single query over
+// 512 cells or more; see backend.FlashAttn).
 func New(m *model.Model, opts model.PathOptions) (*Context, error) {
 	if m == nil {
 		return nil, errors.New("reference: nil model")
+	}
+	if err := model.CheckFlashAttn("reference", opts); err != nil {
+		return nil, err
 	}
 	fwd, ok := forwards[m.Config.Arch]
 	if !ok {
@@ -81,6 +93,10 @@ func New(m *model.Model, opts model.PathOptions) (*Context, error) {
 	act, err := backend.ParseDType(opts.ActDType)
 	if err != nil {
 		return nil, fmt.Errorf("reference: %w", err)
+	}
+	kv, err := backend.ParseDType(model.KVDTypeOf(opts))
+	if err != nil {
+		return nil, fmt.Errorf("reference: KV cache: %w", err)
 	}
 	capacity := opts.Ctx
 	if capacity == 0 {
@@ -105,8 +121,16 @@ func New(m *model.Model, opts model.PathOptions) (*Context, error) {
 	if num == backend.GGMLCPU {
 		mm = backend.OpMatMulQ
 	}
-	c := &Context{m: m, cfg: m.Config, be: be, num: num, mm: mm, act: act, cap: capacity, fwd: fwd,
+	c := &Context{m: m, cfg: m.Config, be: be, num: num, mm: mm, act: act, kv: kv, cap: capacity, fwd: fwd,
 		kernels: map[kernelKey]backend.Kernel{}, weights: map[*byte]backend.Buffer{}}
+	if opts.FlashAttn {
+		threads := opts.Threads
+		if threads <= 0 {
+			threads = runtime.GOMAXPROCS(0)
+		}
+		// llama.cpp's batch and threads as the llamacpp path runs it.
+		c.fa = backend.FlashAttn{On: true, Batch: min(capacity, 512), Threads: threads}
+	}
 	if err := c.setup(); err != nil {
 		be.Close()
 		return nil, err
@@ -166,12 +190,15 @@ func (c *Context) setup() error {
 			}
 		}
 	}
-	for _, op := range []string{backend.OpRope, backend.OpCopy, backend.OpAttention, backend.OpAdd, backend.OpSwiGLU} {
+	for _, op := range []string{backend.OpRope, backend.OpAttention, backend.OpAdd, backend.OpSwiGLU} {
 		if _, err := c.kernel(op, gguf.TypeF32, c.act); err != nil {
 			return fmt.Errorf("reference: %w", err)
 		}
 	}
-	kvBytes := c.cap * c.cfg.KVHeads * c.cfg.HeadDim * c.act.Size()
+	if _, err := c.kernel(backend.OpCopy, gguf.TypeF32, c.kv); err != nil {
+		return fmt.Errorf("reference: %w", err)
+	}
+	kvBytes := c.cap * c.cfg.KVHeads * c.cfg.HeadDim * c.kv.Size()
 	for range c.cfg.Layers {
 		kb, err := c.be.Alloc(kvBytes)
 		if err != nil {
@@ -204,13 +231,13 @@ func (c *Context) wrap(w *model.Weight) (backend.Buffer, error) {
 }
 
 // kernel returns the built-in op specialized for weight dtype w, input
-// storage c.act and output storage out.
+// storage c.act and output storage out (KV storage c.kv, attention c.fa).
 func (c *Context) kernel(op string, w gguf.Type, out backend.DType) (backend.Kernel, error) {
 	key := kernelKey{op, w, c.act, out}
 	if k, ok := c.kernels[key]; ok {
 		return k, nil
 	}
-	k, err := c.be.Load(backend.KernelSpec{Name: op, Weight: w, Numerics: c.num, In: c.act, Out: out, KV: c.act})
+	k, err := c.be.Load(backend.KernelSpec{Name: op, Weight: w, Numerics: c.num, In: c.act, Out: out, KV: c.kv, Flash: c.fa})
 	if err != nil {
 		return nil, err
 	}

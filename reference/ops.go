@@ -84,8 +84,8 @@ func (c *Context) rope(x backend.Buffer, heads, T, pos int) {
 // kvWrite copies k and v [T, kv·hd] into rows pos… of layer l's cache.
 func (c *Context) kvWrite(l int, k, v backend.Buffer, T, pos int) {
 	kvd := c.cfg.KVHeads * c.cfg.HeadDim
-	c.run(backend.OpCopy, gguf.TypeF32, c.act, backend.Grid{X: T}, backend.Buf(c.kc[l]), backend.Buf(k), backend.Int(kvd), c.pos(T))
-	c.run(backend.OpCopy, gguf.TypeF32, c.act, backend.Grid{X: T}, backend.Buf(c.vc[l]), backend.Buf(v), backend.Int(kvd), c.pos(T))
+	c.run(backend.OpCopy, gguf.TypeF32, c.kv, backend.Grid{X: T}, backend.Buf(c.kc[l]), backend.Buf(k), backend.Int(kvd), c.pos(T))
+	c.run(backend.OpCopy, gguf.TypeF32, c.kv, backend.Grid{X: T}, backend.Buf(c.vc[l]), backend.Buf(v), backend.Int(kvd), c.pos(T))
 }
 
 // attention: out[t,h] = softmax(q[t,h]·K[0..pos+t]ᵀ/√hd)·V over layer l's cache.

@@ -138,8 +138,8 @@ const unknownProfile backend.Numerics = "no-such-profile"
 
 // refusals checks that b lists the plain profile (every backend implements
 // it) and that Load fails, with an error naming the profile, for every
-// built-in op under each profile b does not list (and an unknown one), and
-// for OpMatMulQ under plain. One Result per check: Op the op, Shape
+// built-in op under each profile b does not list (and an unknown one), for
+// OpMatMulQ under plain, and for flash attention under plain (refuseFlash). One Result per check: Op the op, Shape
 // "refused", Numerics the profile asked for; Err says what went wrong.
 func refusals(b backend.Backend) []Result {
 	var rs []Result
@@ -174,8 +174,27 @@ func refusals(b backend.Backend) []Result {
 	}
 	if listed[backend.Plain] {
 		refuse(backend.Plain, backend.OpMatMulQ)
+		rs = append(rs, refuseFlash(b))
 	}
 	return rs
+}
+
+// refuseFlash checks that b refuses OpAttention's flash variant
+// (KernelSpec.Flash.On) under plain, which has no flash kernel, with an
+// error that says "flash": a backend that ignored the request would run
+// another kernel than the one asked for.
+func refuseFlash(b backend.Backend) Result {
+	r := Result{Numerics: string(backend.Plain), Op: backend.OpAttention, Shape: "flash refused", Pass: true}
+	k, err := b.Load(backend.KernelSpec{Name: backend.OpAttention, Numerics: backend.Plain, In: backend.F32, Out: backend.F32, KV: backend.F32,
+		Flash: backend.FlashAttn{On: true, Batch: 1, Threads: 1}})
+	switch {
+	case err == nil:
+		r.Pass, r.Err = false, fmt.Sprintf("%s loaded %s (as %s) with flash attention under %s, which has no flash kernel: a backend must refuse, never ignore it",
+			b.Name(), backend.OpAttention, k.Name(), backend.Plain)
+	case !strings.Contains(err.Error(), "flash"):
+		r.Pass, r.Err = false, fmt.Sprintf("%s refused flash attention under %s with an error that does not say flash: %v", b.Name(), backend.Plain, err)
+	}
+	return r
 }
 
 // tol is an element tolerance: atol + rel·|ref| + acc·mag.

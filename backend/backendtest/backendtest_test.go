@@ -94,6 +94,43 @@ func TestProfileRefusal(t *testing.T) {
 	})
 }
 
+// flashBlind is the cpu backend with a Load that drops the flash-attention
+// request (KernelSpec.Flash) instead of refusing it under plain.
+type flashBlind struct{ *cpu.Backend }
+
+func (b *flashBlind) Load(spec backend.KernelSpec) (backend.Kernel, error) {
+	spec.Flash = backend.FlashAttn{}
+	return b.Backend.Load(spec)
+}
+
+// TestFlashRefusal: the suite passes a backend that refuses flash
+// attention under plain (the cpu backend) and fails one that ignores the
+// request.
+func TestFlashRefusal(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		b    backend.Backend
+		fail bool
+	}{{"cpu", cpu.New(backend.Options{}), false}, {"ignores flash", &flashBlind{cpu.New(backend.Options{})}, true}} {
+		t.Run(c.name, func(t *testing.T) {
+			var row *backendtest.Result
+			for _, r := range backendtest.Check(c.b) {
+				if r.Op == backend.OpAttention && r.Shape == "flash refused" {
+					row = &r
+				}
+			}
+			switch {
+			case row == nil:
+				t.Fatal("no flash refusal check in Check's results")
+			case row.Pass == c.fail:
+				t.Errorf("flash refusal check passed %v, want %v (%s)", row.Pass, !c.fail, row.Err)
+			case c.fail && !strings.Contains(row.Err, "never ignore"):
+				t.Errorf("failure %q, want one saying a backend must never ignore it", row.Err)
+			}
+		})
+	}
+}
+
 // TestCPURefusesPlainMatMulQ: the cpu backend implements both profiles
 // but refuses OpMatMulQ under plain (and with no profile, which means
 // plain), naming the profile, and an unknown profile.

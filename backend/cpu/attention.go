@@ -5,6 +5,7 @@ import (
 
 	"github.com/metallic-go/metallic/backend"
 	"github.com/metallic-go/metallic/backend/ggmlnum"
+	"github.com/metallic-go/metallic/gguf"
 )
 
 // rope (ggml-cpu): out, x [T, heads·hd], heads, hd, ropeDim, pos0 (Pos), base, style.
@@ -65,7 +66,13 @@ func rope(c backend.CPUCall, in, out act) {
 //
 // llama.cpp's KV length is a multiple of 256 (masked positions add exact
 // zeros), so every position falls in a whole group and no tail remains.
-func attention(c backend.CPUCall, in, kv, out act) {
+//
+// With an f16 cache under GGMLCPU (ggmlF16) both products are ggml's f16
+// matmuls: q is rounded to f16 and s_j is tinyBLAS's f16 GEMM element
+// (DotF32Tiny) for a prompt whose head size is a multiple of 16, else
+// ggml_vec_dot_f16; and p is rounded to f16 before the V sums (same lanes
+// as above). Under Plain nothing is rounded inside the op.
+func attention(c backend.CPUCall, in, kv, out act, ggmlF16 bool) {
 	a := c.Args
 	heads, kvh, hd, pos0, scale := a[4].I, a[5].I, a[6].I, a[7].Pos(), a[8].F
 	T := c.Grid.Items() / heads
@@ -85,15 +92,28 @@ func attention(c backend.CPUCall, in, kv, out act) {
 	q, res, kr, vr := s[:hd], s[hd:2*hd], s[2*hd:3*hd], s[3*hd:4*hd]
 	scores, lanes := s[4*hd:4*hd+padded], s[4*hd+padded:]
 	qt, kt, vt, o := in.bind(a[1]), kv.bind(a[2]), kv.bind(a[3]), out.bind(a[0])
+	f16 := ggmlF16
+	dot := ggmlnum.DotF32
+	if f16 {
+		dot = ggmlnum.DotF16
+		if T > 1 && hd%16 == 0 {
+			dot = ggmlnum.DotF32Tiny
+		}
+	}
 	for it := c.Lo; it < c.Hi; it++ {
 		t, h := it/heads, it%heads
 		g := h / group
 		n := pos0 + t + 1 // positions 0..pos0+t
 		qt.load((t*heads+h)*hd, q)
+		if f16 {
+			for i, x := range q {
+				q[i] = gguf.F16ToF32(gguf.F32ToF16(x))
+			}
+		}
 		mx := float32(math.Inf(-1))
 		for j := range n {
 			k := kt.view(j*kvDim+g*hd, hd, kr)
-			v := ggmlnum.DotF32(k, q) * scale
+			v := dot(k, q) * scale
 			scores[j] = v
 			mx = max(mx, v)
 		}
@@ -116,6 +136,9 @@ func attention(c backend.CPUCall, in, kv, out act) {
 		clear(lanes)
 		for j := range n {
 			p := scores[j] * inv
+			if f16 {
+				p = gguf.F16ToF32(gguf.F32ToF16(p))
+			}
 			v := vt.view(j*kvDim+g*hd, hd, vr)
 			slot := j & (width - 1)
 			ggmlnum.FMAScale(lanes[slot*hd:(slot+1)*hd], v, p)
@@ -137,6 +160,54 @@ func attention(c backend.CPUCall, in, kv, out act) {
 				res[i] = a.Sum()
 			}
 		}
+		o.store((t*heads+h)*hd, res)
+	}
+}
+
+// flashAttention: OpAttention's flash variant (KernelSpec.Flash.On), the
+// arithmetic of ggml's CPU flash attention (ggmlnum.Flash) with the op's
+// shape as llama.cpp gives it: the call's positions cut into ubatches of
+// fa.Batch, each seeing its last position + 1 cells rounded up to
+// backend.FlashKVPad, and fa.Threads llama.cpp threads. K and V are f16 to
+// the kernel whatever the cache stores: llama.cpp casts an f32 cache to
+// f16 before its flash attention (ggml_cast in build_attn_mha), so f32
+// cache rows are rounded to f16 as they are read. Arguments as attention;
+// item = t·heads + h.
+func flashAttention(c backend.CPUCall, in, kv, out act, fa backend.FlashAttn) {
+	a := c.Args
+	heads, kvh, hd, pos0, scale := a[4].I, a[5].I, a[6].I, a[7].Pos(), a[8].F
+	T := c.Grid.Items() / heads
+	group := heads / kvh
+	kvDim := kvh * hd
+	sc := getScratch(4 * hd)
+	defer putScratch(sc)
+	s := *sc
+	q, res, kr, vr := s[:hd], s[hd:2*hd], s[2*hd:3*hd], s[3*hd:4*hd]
+	qt, kt, vt, o := in.bind(a[1]), kv.bind(a[2]), kv.bind(a[3]), out.bind(a[0])
+	row := func(t tensor, off int, dst []float32) []float32 {
+		t.load(off, dst)
+		if kv.dt == backend.F32 {
+			for i, x := range dst {
+				dst[i] = gguf.F16ToF32(gguf.F32ToF16(x))
+			}
+		}
+		return dst
+	}
+	f := ggmlnum.Flash{F16: true, Scale: scale, Threads: fa.Threads}
+	batch := fa.Batch
+	if batch <= 0 {
+		batch = T
+	}
+	for it := c.Lo; it < c.Hi; it++ {
+		t, h := it/heads, it%heads
+		g := h / group
+		u0 := t / batch * batch // the ubatch's first query
+		f.Queries = min(batch, T-u0)
+		f.Cells = (pos0 + u0 + f.Queries + backend.FlashKVPad - 1) / backend.FlashKVPad * backend.FlashKVPad
+		qt.load((t*heads+h)*hd, q)
+		f.Row(res, q, pos0+t+1,
+			func(j int) []float32 { return row(kt, j*kvDim+g*hd, kr) },
+			func(j int) []float32 { return row(vt, j*kvDim+g*hd, vr) })
 		o.store((t*heads+h)*hd, res)
 	}
 }

@@ -76,8 +76,20 @@ func builtin(spec backend.KernelSpec) (backend.Kernel, error) {
 		k.sig = "bbbbiiibf"
 		kv := newAct(spec.KV)
 		k.fn = func(c backend.CPUCall) { attentionPlain(c, in, kv, out) }
+		if fa := spec.Flash; fa.On && !ggml {
+			return nil, fmt.Errorf("cpu: %s: flash attention is ggml's kernel, defined under numerics %s only (asked for %s)", spec.Name, backend.GGMLCPU, prof)
+		}
 		if ggml {
-			k.fn = func(c backend.CPUCall) { attention(c, in, kv, out) }
+			// ggml's f16 matmuls round q and the probabilities to f16; the
+			// plain contract never rounds inside an op.
+			ggmlF16 := spec.KV == backend.F16
+			k.fn = func(c backend.CPUCall) { attention(c, in, kv, out, ggmlF16) }
+			if fa := spec.Flash; fa.On {
+				if fa.Batch < 0 || fa.Threads < 0 {
+					return nil, fmt.Errorf("cpu: %s: flash attention with batch %d, threads %d", spec.Name, fa.Batch, fa.Threads)
+				}
+				k.fn = func(c backend.CPUCall) { flashAttention(c, in, kv, out, fa) }
+			}
 		}
 		k.grain = func(a []backend.Arg, _ backend.Grid) int { return 1 + 32768/max(a[6].I*(a[7].Pos()+1), 1) }
 	case backend.OpAdd:

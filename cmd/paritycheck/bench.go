@@ -17,7 +17,7 @@ func init() {
 }
 
 const benchUsage = `bench [MODEL] [--path P] [--backend B] [--numerics plain|ggml-cpu] [--prompt-len N] [-n N] [--reps R]
-       [--ctx N] [--act f32|f16] [--threads N] [--spec F] [--json]`
+       [--ctx N] [--act f32|f16] [--kv f32|f16] [--flash-attn on|off] [--threads N] [--spec F] [--json]`
 
 type benchOutput struct {
 	Path        string    `json:"path"`
@@ -32,6 +32,7 @@ type benchOutput struct {
 	PrefillRuns []float64 `json:"prefill_runs_tok_s"`
 	DecodeRuns  []float64 `json:"decode_runs_tok_s"`
 	PeakRSSMB   float64   `json:"peak_rss_mb"`
+	attnJSON
 }
 
 // runBench prefills a fixed synthetic prompt (token ids 1+i·7 mod vocab, so
@@ -64,7 +65,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	for i := range prompt {
 		prompt[i] = int32((1 + 7*i) % m.Config.Vocab)
 	}
-	out := benchOutput{Path: p.Name(), Backend: run.backend, Act: run.act, Numerics: p.Numerics(), PromptLen: *promptLen, N: *n, Reps: *reps}
+	out := benchOutput{Path: p.Name(), Backend: run.backend, Act: run.act, Numerics: p.Numerics(), PromptLen: *promptLen, N: *n, Reps: *reps,
+		attnJSON: attnOf(p, run.opts)}
 	for r := 0; r < *reps; r++ {
 		res, err := model.Generate(p, prompt, model.GenerateOptions{MaxTokens: *n, Sampler: sample.Options{}})
 		if err != nil {
@@ -83,7 +85,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if run.json {
 		return writeJSON(stdout, out)
 	}
-	fmt.Fprintf(stdout, "%s on %s (%s, numerics %s): prompt %d, decode %d, best of %d\n", out.Path, out.Backend, out.Act, out.Numerics, *promptLen, *n, *reps)
+	fmt.Fprintf(stdout, "%s on %s (%s, numerics %s, KV %s, flash attention %v): prompt %d, decode %d, best of %d\n", out.Path, out.Backend, out.Act,
+		out.Numerics, out.KV, out.FlashAttn, *promptLen, *n, *reps)
+	if out.LlamaCpp != nil {
+		fmt.Fprintln(stdout, out.LlamaCpp)
+	}
 	fmt.Fprintf(stdout, "prefill %.1f tok/s\ndecode  %.1f tok/s\npeak RSS %.1f MB\n", out.PrefillTokS, out.DecodeTokS, out.PeakRSSMB)
 	return nil
 }

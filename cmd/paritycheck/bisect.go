@@ -50,10 +50,12 @@ func runBisect(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	case b.Found:
+		fmt.Fprintln(stdout, b.Setup.Header())
 		fmt.Fprintln(stdout, parity.NumericsLine(steps.Paths, steps.Numerics))
 		fmt.Fprintf(stdout, "first failing checkpoint: %s\n  layer:    %d\n  op:       %s\n  path:     %s (vs %s)\n  evidence: %s\n",
 			b.Checkpoint, b.Layer, b.Op, b.Path, b.Against, b.Evidence)
 	default:
+		fmt.Fprintln(stdout, b.Setup.Header())
 		fmt.Fprintln(stdout, parity.NumericsLine(steps.Paths, steps.Numerics))
 		fmt.Fprintf(stdout, "no checkpoint fails: %s\n", b.Evidence)
 	}

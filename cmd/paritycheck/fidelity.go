@@ -48,6 +48,7 @@ func runFidelity(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	f.Setup = s.Setup()
 	// Which pairs promise bit identity is parity's policy (it depends on
 	// the numerics the paths declare and on llama.cpp's build).
 	promise := parity.BitIdentity(a, b, s.Model)

@@ -24,7 +24,7 @@ func init() {
 
 const generateUsage = `generate [MODEL] [--prompt S | --tokens 1,2] [-n N] [--path P] [--backend B] [--numerics plain|ggml-cpu]
        [--temp T --top-k K --top-p P --min-p M --repeat-penalty R --seed S] [--chat]
-       [--ctx N] [--act f32|f16] [--threads N] [--ignore-eos] [--json]`
+       [--ctx N] [--act f32|f16] [--kv f32|f16] [--flash-attn on|off] [--threads N] [--ignore-eos] [--json]`
 
 // genRunFlags are the flags generate and logits share: which path runs
 // where, and how.
@@ -33,6 +33,8 @@ type genRunFlags struct {
 	numerics                 string
 	ctx, threads             int
 	json                     bool
+	attn                     *attnFlags
+	opts                     model.PathOptions // as opened
 }
 
 func genAddRunFlags(fs *flag.FlagSet) *genRunFlags {
@@ -40,11 +42,12 @@ func genAddRunFlags(fs *flag.FlagSet) *genRunFlags {
 	fs.StringVar(&r.path, "path", "reference", "execution path: "+strings.Join(model.PathNames(), ", "))
 	fs.StringVar(&r.backend, "backend", "cpu", "backend: cpu, metal, cuda")
 	fs.StringVar(&r.numerics, "numerics", "", numericsHelp)
-	fs.StringVar(&r.act, "act", "f32", "activation and KV-cache storage: f32 or f16")
+	fs.StringVar(&r.act, "act", "f32", "activation storage (and the KV cache's unless --kv): f32 or f16")
 	fs.IntVar(&r.ctx, "ctx", 0, "KV-cache capacity in positions (0 = min(context length, 4096))")
-	fs.IntVar(&r.threads, "threads", 0, "cpu worker threads (0 = GOMAXPROCS); results do not depend on it")
+	fs.IntVar(&r.threads, "threads", 0, "cpu worker threads (0 = GOMAXPROCS); results do not depend on it, except with --flash-attn on over 512 or more cached positions, as llama.cpp's do")
 	fs.StringVar(&r.spec, "spec", "", "dsl path: JSON model spec file (default: the embedded spec of the architecture)")
 	fs.BoolVar(&r.json, "json", false, "print one JSON object on stdout")
+	r.attn = addAttnFlags(fs)
 	return r
 }
 
@@ -59,6 +62,10 @@ func (r *genRunFlags) open(arg string) (*model.Model, model.Path, error) {
 	if err := checkNumerics(r.numerics, []string{r.path}); err != nil {
 		return nil, nil, err
 	}
+	r.opts = model.PathOptions{Backend: r.backend, Ctx: r.ctx, ActDType: r.act, Threads: r.threads, Spec: r.spec, Numerics: r.numerics}
+	if err := r.attn.apply(&r.opts, []string{r.path}); err != nil {
+		return nil, nil, err
+	}
 	file, err := modelPath(arg)
 	if err != nil {
 		return nil, nil, err
@@ -67,7 +74,7 @@ func (r *genRunFlags) open(arg string) (*model.Model, model.Path, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := model.OpenPath(r.path, m, model.PathOptions{Backend: r.backend, Ctx: r.ctx, ActDType: r.act, Threads: r.threads, Spec: r.spec, Numerics: r.numerics})
+	p, err := model.OpenPath(r.path, m, r.opts)
 	if err != nil {
 		m.Close()
 		return nil, nil, err
@@ -116,6 +123,7 @@ type generateOutput struct {
 	Act          string  `json:"act"`
 	Numerics     string  `json:"numerics"` // what the path declares: plain, ggml-cpu or llamacpp
 	Stopped      string  `json:"stopped"`
+	attnJSON
 }
 
 func runGenerate(args []string, stdout, stderr io.Writer) error {
@@ -225,11 +233,14 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "%s/%s/%s, numerics %s: prefill %d tokens %.1f tok/s, decode %d tokens %.1f tok/s\n", p.Name(), run.backend, run.act,
 		p.Numerics(), len(res.PromptTokens), res.PrefillTokPerSec(), len(res.Tokens), res.DecodeTokPerSec())
+	if e := model.EngineOf(p); e != nil {
+		fmt.Fprintln(stderr, e)
+	}
 	if run.json {
 		return writeJSON(stdout, generateOutput{
 			PromptTokens: res.PromptTokens, Tokens: nonNil(res.Tokens), Text: text,
 			PrefillTokS: res.PrefillTokPerSec(), DecodeTokS: res.DecodeTokPerSec(),
-			Path: p.Name(), Backend: run.backend, Act: run.act, Numerics: p.Numerics(), Stopped: res.Stopped,
+			Path: p.Name(), Backend: run.backend, Act: run.act, Numerics: p.Numerics(), Stopped: res.Stopped, attnJSON: attnOf(p, run.opts),
 		})
 	}
 	if strings.HasPrefix(text, printed) {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/olekukonko/tablewriter"
 
@@ -144,9 +145,10 @@ func goldenRecord(args []string, stdout, stderr io.Writer) error {
 }
 
 func goldenVerify(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("golden verify", "golden verify F [--model M] [--numerics plain|ggml-cpu --allow-numerics-change] [--junit F] [--perturb P:C=R] [--json]", stderr)
+	fs := newFlags("golden verify", "golden verify F [--model M] [--numerics plain|ggml-cpu --allow-numerics-change] [--junit F] [--html F.html] [--perturb P:C=R] [--json]", stderr)
 	modelArg := fs.String("model", "", "model file (default the embedded stories260K); its SHA-256 must match the golden's")
 	junit := fs.String("junit", "", "write JUnit XML to this file")
+	htmlFile := fs.String("html", "", "write the verification as one self-contained HTML file (verdict, tables, provenance)")
 	backend := fs.String("backend", "", "override the recorded backend (cpu, metal, cuda)")
 	threads := fs.Int("threads", 0, "cpu worker threads (0 = GOMAXPROCS)")
 	numerics := fs.String("numerics", "", "run the paths under this numerics profile instead of the recorded one (plain or ggml-cpu); another profile than the recorded one is refused without --allow-numerics-change")
@@ -161,6 +163,10 @@ func goldenVerify(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return usagef("golden verify takes one golden file, got %d arguments", len(pos))
 	}
+	if *htmlFile != "" && !strings.EqualFold(filepath.Ext(*htmlFile), ".html") && !strings.EqualFold(filepath.Ext(*htmlFile), ".htm") {
+		return usagef("--html %q: the file name must end in .html", *htmlFile)
+	}
+	start := time.Now()
 	var ps []parity.Perturbation
 	for _, s := range perturbs {
 		p, err := parity.ParsePerturb(s)
@@ -202,6 +208,12 @@ func goldenVerify(args []string, stdout, stderr io.Writer) error {
 		}
 		if werr != nil {
 			return fmt.Errorf("write %s: %w", *junit, werr)
+		}
+	}
+	if *htmlFile != "" {
+		page := golden.Page(g, pos[0], rep, append([][2]string{{"model (verified)", mp}}, provenance(mp, start)...))
+		if err := page.WriteHTMLFile(*htmlFile); err != nil {
+			return err
 		}
 	}
 	if *asJSON {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+
+	"github.com/metallic-go/metallic/model"
 )
 
 func init() {
@@ -14,13 +16,15 @@ func init() {
 	})
 }
 
-const logitsUsage = `logits [MODEL] --tokens 1,2,3 [--path P] [--backend B] [--numerics plain|ggml-cpu] [--ctx N] [--act f32|f16] [--threads N] [--json]`
+const logitsUsage = `logits [MODEL] --tokens 1,2,3 [--path P] [--backend B] [--numerics plain|ggml-cpu] [--ctx N] [--act f32|f16] [--kv f32|f16] [--flash-attn on|off]
+       [--threads N] [--json]`
 
 type logitsOutput struct {
 	Tokens   []int32     `json:"tokens"`
 	Logits   [][]float32 `json:"logits"`
 	Path     string      `json:"path"`
 	Numerics string      `json:"numerics"` // what the path declares: plain, ggml-cpu or llamacpp
+	attnJSON
 }
 
 func runLogits(args []string, stdout, stderr io.Writer) error {
@@ -69,7 +73,10 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if run.json {
-		return writeJSON(stdout, logitsOutput{Tokens: ids, Logits: rows, Path: p.Name(), Numerics: p.Numerics()})
+		return writeJSON(stdout, logitsOutput{Tokens: ids, Logits: rows, Path: p.Name(), Numerics: p.Numerics(), attnJSON: attnOf(p, run.opts)})
+	}
+	if e := model.EngineOf(p); e != nil {
+		fmt.Fprintln(stdout, e)
 	}
 	printNumerics(stdout, p)
 	for i, row := range rows {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -31,10 +32,11 @@ type pcRun struct {
 	threads, decode, n                          int
 	perturb                                     pcList
 	json, explain, all, noOracle                bool
-	plot                                        string
+	plot, html                                  string
 	temp, topP, minP, tieEps                    float64
 	topK                                        int
 	seed, perturbSeed                           uint64
+	attn                                        *attnFlags
 }
 
 // pcList is a repeatable string flag.
@@ -57,6 +59,7 @@ func pcFlags(fs *flag.FlagSet, r *pcRun, sampler bool) {
 	fs.Uint64Var(&r.perturbSeed, "perturb-seed", 1, "seed of the --perturb RNG (SplitMix64)")
 	fs.BoolVar(&r.json, "json", false, "print one JSON object")
 	fs.IntVar(&r.decode, "decode", 3, "greedy decode steps after the prompt in step parity")
+	r.attn = addAttnFlags(fs)
 	if sampler {
 		fs.IntVar(&r.n, "n", 32, "tokens to generate")
 		fs.Float64Var(&r.temp, "temp", 0, "sampling temperature (0 = greedy)")
@@ -107,6 +110,9 @@ func pcSession(r *pcRun, pos []string, stderr io.Writer) (*parity.Session, []par
 		}
 	}
 	if err := checkNumerics(r.numerics, so.Paths); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := r.attn.apply(&so.PathOptions, so.Paths); err != nil {
 		return nil, nil, nil, err
 	}
 	s, err := parity.Open(file, so)
@@ -179,17 +185,21 @@ type reportJSON struct {
 
 func runReport(args []string, stdout, stderr io.Writer) error {
 	var r pcRun
-	fs := newFlags("report", "[report] [MODEL] [--paths reference,dsl,llamacpp] [--numerics plain|ggml-cpu] [--prompt S] [-n N] [--perturb P:C=R] [--plot F.png] [--explain] [--json]", stderr)
+	fs := newFlags("report", "[report] [MODEL] [--paths reference,dsl,llamacpp] [--numerics plain|ggml-cpu] [--prompt S] [-n N] [--perturb P:C=R] [--plot F.png] [--html F.html] [--explain] [--json]", stderr)
 	pcFlags(fs, &r, true)
 	fs.BoolVar(&r.explain, "explain", false, "print the verdict rules and thresholds")
 	fs.BoolVar(&r.all, "all", false, "also print the drift rows (path vs global oracle)")
-	fs.StringVar(&r.plot, "plot", "", "write error vs layer to this PNG file")
+	fs.StringVar(&r.plot, "plot", "", "write the error heatmap (checkpoint × layer, one panel per comparison) to this PNG file")
+	fs.StringVar(&r.html, "html", "", "also write the whole report as one self-contained HTML file (verdict, tables, heatmap, token parity, provenance)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if r.n <= 0 {
 		return usagef("-n must be > 0")
+	}
+	if r.html != "" && !strings.EqualFold(filepath.Ext(r.html), ".html") && !strings.EqualFold(filepath.Ext(r.html), ".htm") {
+		return usagef("--html %q: the file name must end in .html", r.html)
 	}
 	start := time.Now()
 	s, ps, toks, err := pcSession(&r, pos, stderr)
@@ -207,7 +217,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if len(s.Targets) > 1 {
 		hooks := pcHooks(s, ps)
 		tokens, err = parity.RunTokens(parity.TokensOptions{Paths: s.Paths(), DType: s.Targets[0].DType, Weights: &s.Model.Weights, Prompt: toks, N: r.n, Sampler: r.sampler(),
-			TieEps: r.tieEps, Hooks: hooks, Progress: prog})
+			TieEps: r.tieEps, Hooks: hooks, Progress: prog, Setup: s.Setup()})
 		if err != nil {
 			return err
 		}
@@ -218,6 +228,24 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	failed := steps.Failed() || (tokens != nil && tokens.Failed())
+	if r.html != "" {
+		prov := [][2]string{{"model", s.Model.Path}, {"prompt tokens", fmt.Sprint(toks)}, {"decode steps", fmt.Sprint(r.decode)},
+			{"activations", r.dtype}, {"backend", r.backend}, {"threads", fmt.Sprint(r.threads)}}
+		if len(steps.Perturb) > 0 {
+			prov = append(prov, [2]string{"perturbed", strings.Join(steps.Perturb, " ")})
+		}
+		for n, why := range s.Skipped {
+			prov = append(prov, [2]string{"skipped " + n, why})
+		}
+		prov = append(prov, provenance(s.Model.Path, start)...)
+		page, err := parity.ReportPage(parity.ReportPageOptions{Steps: steps, Tokens: tokens, Provenance: prov})
+		if err != nil {
+			return err
+		}
+		if err := page.WriteHTMLFile(r.html); err != nil {
+			return err
+		}
+	}
 	if r.json {
 		if err := writeJSON(stdout, reportJSON{Model: s.Model.Path, Arch: steps.Arch, Numerics: steps.Numerics, Steps: steps, Tokens: tokens,
 			Skipped: s.Skipped, Pass: !failed, Seconds: time.Since(start).Seconds()}); err != nil {

@@ -21,7 +21,7 @@ func runSteps(args []string, stdout, stderr io.Writer) error {
 	pcFlags(fs, &r, false)
 	fs.BoolVar(&r.explain, "explain", false, "print the verdict rules and thresholds")
 	fs.BoolVar(&r.all, "all", false, "also print the drift rows (path vs global oracle)")
-	fs.StringVar(&r.plot, "plot", "", "write error vs layer to this PNG file")
+	fs.StringVar(&r.plot, "plot", "", "write the error heatmap (checkpoint × layer, one panel per comparison) to this PNG file")
 	fs.BoolVar(&r.noOracle, "no-oracle", false, "compare the paths with each other only")
 	pos, err := parseFlags(fs, args)
 	if err != nil {

@@ -25,6 +25,10 @@ type Options struct {
 	// ones — its vec_dot_type): the arithmetic the ggml-cpu profile and
 	// llama.cpp declare. Callers set it from the path's declared profile.
 	RoundActivations bool
+	// KVF16 says the path stores its KV cache in f16: the attention of a
+	// local recomputation reads k_rope and v rounded to f16, as the path
+	// read them from its cache.
+	KVF16 bool
 	// Jitter, when non-zero, multiplies every element each operation
 	// produces by (1 + Jitter·u), u uniform in [−1, 1] from a SplitMix64
 	// stream seeded with Seed: the self-check's "perturbed rounding".
@@ -186,7 +190,11 @@ func (e *Evaluator) apply(node model.Node, l int, in []*Result) ([]float64, erro
 	case model.OpRope:
 		return rope(in[0].Data, in[0].Cols, c.HeadDim, c.RopeDim, float64(c.RopeBase), c.RopeStyle), nil
 	case model.OpAttention:
-		return attention(in[0].Data, in[1].Data, in[2].Data, t, c.Heads, c.KVHeads, c.HeadDim), nil
+		k, v := in[1].Data, in[2].Data
+		if e.o.KVF16 {
+			k, v = roundF16(k), roundF16(v)
+		}
+		return attention(in[0].Data, k, v, t, c.Heads, c.KVHeads, c.HeadDim), nil
 	case model.OpAdd:
 		return add(in[0].Data, in[1].Data), nil
 	case model.OpSwiGLU:
@@ -242,6 +250,16 @@ func roundRows(t gguf.Type, x []float64, k int) []float64 {
 	out := append([]float64(nil), x...)
 	for r := 0; r+k <= len(out); r += k {
 		vecdot.Round(t, out[r:r+k])
+	}
+	return out
+}
+
+// roundF16 returns a copy of x with each value rounded to float32 and then
+// to the nearest f16 (ties to even), as a path stores its KV cache.
+func roundF16(x []float64) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = float64(gguf.F16ToF32(gguf.F32ToF16(float32(v))))
 	}
 	return out
 }
