@@ -64,9 +64,6 @@ func (b *Backend) loadBuiltin(spec backend.KernelSpec) (backend.Kernel, error) {
 	if spec.Numerics != "" && spec.Numerics != backend.Plain {
 		return nil, fmt.Errorf("cuda: numerics %s is not implemented (have plain)", spec.Numerics)
 	}
-	if spec.Flash.On {
-		return nil, fmt.Errorf("cuda: %s: flash attention is ggml's CPU kernel, defined under numerics %s only (cuda implements %s)", spec.Name, backend.GGMLCPU, backend.Plain)
-	}
 	sig, ok := builtinSigs[spec.Name]
 	if !ok {
 		var have []string
