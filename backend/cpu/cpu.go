@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"github.com/metallic-go/metallic/backend"
 )
@@ -27,6 +25,8 @@ type Backend struct {
 	threads int
 	err     error // first error of a committed encoder, reported by Sync
 	closed  bool
+	task    task     // the dispatch being run (one at a time per backend)
+	prep    prepared // what the running dispatch's prep made
 }
 
 // New returns a cpu backend using opts.Threads workers (0: GOMAXPROCS).
@@ -127,9 +127,27 @@ type kernel struct {
 	// sig is the argument kinds of a built-in op: b buffer, i int, f float
 	// ("" for composed kernels, which check their own arguments).
 	sig string
+	// prep, when not nil, runs once per dispatch before the items are
+	// split (preparing what every item reads, such as quantized
+	// activations), and fnp replaces fn: it receives what prep made.
+	prep func(c backend.CPUCall, p *prepared)
+	fnp  func(c backend.CPUCall, p *prepared)
 }
 
-var kindLetter = map[backend.ArgKind]byte{backend.ArgBuffer: 'b', backend.ArgInt: 'i', backend.ArgFloat: 'f'}
+var kindLetter = [...]byte{backend.ArgBuffer: 'b', backend.ArgInt: 'i', backend.ArgFloat: 'f'}
+
+// sigMatches reports whether args have the kinds sig spells.
+func sigMatches(sig string, args []backend.Arg) bool {
+	if len(sig) != len(args) {
+		return false
+	}
+	for i, a := range args {
+		if int(a.Kind) >= len(kindLetter) || kindLetter[a.Kind] != sig[i] {
+			return false
+		}
+	}
+	return true
+}
 
 func (k *kernel) Name() string { return k.name }
 
@@ -180,15 +198,13 @@ func (e *encoder) Dispatch(k backend.Kernel, g backend.Grid, args ...backend.Arg
 		e.err = fmt.Errorf("cpu: kernel %T was not loaded by the cpu backend", k)
 		return
 	}
-	if kk.sig != "" {
+	if kk.sig != "" && !sigMatches(kk.sig, args) {
 		got := make([]byte, len(args))
 		for i, a := range args {
 			got[i] = kindLetter[a.Kind]
 		}
-		if string(got) != kk.sig {
-			e.err = fmt.Errorf("cpu: %s takes arguments %q (b buffer, i int, f float), got %q", kk.name, kk.sig, got)
-			return
-		}
+		e.err = fmt.Errorf("cpu: %s takes arguments %q (b buffer, i int, f float), got %q", kk.name, kk.sig, got)
+		return
 	}
 	for i, a := range args {
 		if a.Kind == backend.ArgBuffer {
@@ -214,50 +230,67 @@ func (e *encoder) Commit() error {
 	return e.err
 }
 
-// run splits the grid's items over workers. Which worker computes an item
-// does not change its value: items are independent.
-func (b *Backend) run(k *kernel, g backend.Grid, args []backend.Arg) (err error) {
+// run splits the grid's items over workers: the calling goroutine and
+// up to Threads()−1 helpers of the package's pool take chunks of items
+// from a shared counter. Which worker computes an item does not change
+// its value: items are independent and each is computed whole.
+func (b *Backend) run(k *kernel, g backend.Grid, args []backend.Arg) error {
 	n := g.Items()
 	if g.X < 0 || g.Y < 0 || g.Z < 0 {
 		return fmt.Errorf("cpu: %s: negative grid %+v", k.name, g)
 	}
 	grain := max(k.grain(args, g), 1)
 	workers := min(b.Threads(), (n+grain-1)/grain)
+	if k.prep != nil {
+		if err := prepare(k, backend.CPUCall{Args: args, Grid: g, Lo: 0, Hi: n}, &b.prep); err != nil {
+			return err
+		}
+	}
 	if workers <= 1 {
-		return call(k, backend.CPUCall{Args: args, Grid: g, Lo: 0, Hi: n})
+		return call(k, backend.CPUCall{Args: args, Grid: g, Lo: 0, Hi: n}, &b.prep)
 	}
-	chunk := max(grain, (n+workers*4-1)/(workers*4))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make([]error, workers)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				lo := int(next.Add(int64(chunk))) - chunk
-				if lo >= n {
-					return
-				}
-				if e := call(k, backend.CPUCall{Args: args, Grid: g, Lo: lo, Hi: min(lo+chunk, n)}); e != nil {
-					errs[w] = e
-					return
-				}
-			}
-		}()
+	t := &b.task
+	t.k, t.args, t.g, t.n, t.p = k, args, g, n, &b.prep
+	t.chunk = max(grain, (n+workers*4-1)/(workers*4))
+	t.next.Store(0)
+	t.errs = t.errs[:0]
+	helpers := workers - 1
+	t.wg.Add(helpers)
+	startHelpers(helpers)
+	for range helpers {
+		work <- t
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	t.work()
+	t.wg.Wait()
+	if len(t.errs) > 0 {
+		return errors.Join(t.errs...)
+	}
+	return nil
 }
 
 // call runs one range, turning a panic (bad arguments) into an error.
-func call(k *kernel, c backend.CPUCall) (err error) {
+func call(k *kernel, c backend.CPUCall, p *prepared) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("cpu: kernel %s failed (bad arguments?): %v", k.name, r)
 		}
 	}()
+	if k.fnp != nil {
+		k.fnp(c, p)
+		return nil
+	}
 	k.fn(c)
+	return nil
+}
+
+// prepare runs k.prep, turning a panic (bad arguments) into an error.
+func prepare(k *kernel, c backend.CPUCall, p *prepared) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cpu: kernel %s failed (bad arguments?): %v", k.name, r)
+		}
+	}()
+	k.prep(c, p)
 	return nil
 }
 

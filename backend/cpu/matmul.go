@@ -127,32 +127,10 @@ func (w weights) rowDot(row []byte, xs []float32, K, T int, acc, blk, out []floa
 // matmul: out [T,N], x [T,K], W [N,K], K, N, T. Item = output column n.
 // With quant (OpMatMulQ) x is first rounded as llama.cpp rounds it for the
 // weight type; every call rounds whole rows, the same way for any split.
-// The weight types GGMLExact lists then follow ggml's kernels to the bit
-// (matmulInt, matmulFloat); the others take the float dot below.
+// This is OpMatMulQ for the weight types whose ggml kernels are not
+// reproduced (ggmlMatMul takes the others) and OpMatMul.
 func matmul(c backend.CPUCall, wt gguf.Type, in, out act, quant bool) {
 	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
-	switch {
-	case quant && wt == gguf.TypeQ8_0:
-		matmulInt(c, wt, in, out, 32, ggmlnum.QuantizeQ8_0, vecDot(ggmlnum.DotQ8_0), ggmlnum.DotQ8_0x4)
-		return
-	case quant && wt == gguf.TypeQ4_0 && N%8 == 0: // repacked by llama.cpp
-		matmulInt(c, wt, in, out, 32, ggmlnum.QuantizeQ8_0, vecDot(ggmlnum.DotQ4_0x8), nil)
-		return
-	case quant && wt == gguf.TypeQ4_0:
-		matmulInt(c, wt, in, out, 32, ggmlnum.QuantizeQ8_0, vecDot(ggmlnum.DotQ4_0), nil)
-		return
-	case quant && wt == gguf.TypeQ4_K && N%8 == 0: // repacked by llama.cpp
-		matmulInt(c, wt, in, out, 256, ggmlnum.QuantizeQ8_K, ggmlnum.DotQ4_Kx8, nil)
-		return
-	case quant && wt == gguf.TypeQ6_K:
-		matmulInt(c, wt, in, out, 256, ggmlnum.QuantizeQ8_K, func(row []byte, xq []int8, xd []float32, xsum []int32, _ bool) float32 {
-			return ggmlnum.DotQ6_K(row, xq, xd, xsum)
-		}, nil)
-		return
-	case quant && (wt == gguf.TypeF32 || wt == gguf.TypeF16 || wt == gguf.TypeBF16):
-		matmulFloat(c, wt, in, out)
-		return
-	}
 	w, err := newWeights(wt, K)
 	if err != nil {
 		panic(err)
@@ -191,32 +169,70 @@ func matmul(c backend.CPUCall, wt gguf.Type, in, out act, quant bool) {
 // weights): a prompt (T ≥ 2) with K a multiple of 16 (BF16: 32) and N of
 // 4 goes through tinyBLAS (ggmlnum.DotF32Tiny, DotBF16Tiny), anything else
 // through ggml_vec_dot_f32 / _f16 / _bf16 (ggmlnum.DotF32, DotF16,
-// DotBF16). BF16 follows the AVX512_BF16 kernels (vdpbf16ps).
-func matmulFloat(c backend.CPUCall, wt gguf.Type, in, out act) {
+// DotBF16). BF16 follows the AVX512_BF16 kernels (vdpbf16ps). F32 and F16
+// weights are read in place: many rows per kernel call (DotF32Rows,
+// DotF16Rows) and, for a prompt, tiles of 4 rows × 4 tokens (TinyTile),
+// the same values as one output at a time.
+func matmulFloat(c backend.CPUCall, p *prepared, wt gguf.Type, out act) {
 	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
-	w, err := newWeights(wt, K)
+	rb := K * 4
+	if wt == gguf.TypeF16 {
+		rb = K * 2
+	}
+	rows := c.Hi - c.Lo
+	sc := getScratch(max(rows, 16))
+	defer putScratch(sc)
+	xs, res := p.xs, *sc
+	f16 := wt == gguf.TypeF16
+	wb := c.Args[2].Bytes()
+	o := out.bind(c.Args[0])
+	if T >= 2 && K%16 == 0 && N%4 == 0 { // llamafile_sgemm's gates
+		tile := (*[16]float32)(res[:16])
+		for n0 := c.Lo; n0 < c.Hi; n0 += 4 {
+			// A tile always has 4 rows: the last one of a range shorter
+			// than 4 is moved back (recomputing rows of the range, which
+			// give the same values) and only the range's rows are stored.
+			b := min(n0, N-4)
+			for t0 := 0; t0 < T; t0 += 4 {
+				tokens := min(4, T-t0)
+				ggmlnum.TinyTile(f16, tile, wb[b*rb:], rb, xs[t0*K:], K, tokens)
+				for t := range tokens {
+					for r := range 4 {
+						if n := b + r; n >= n0 && n < c.Hi {
+							o.store1((t0+t)*N+n, tile[4*t+r])
+						}
+					}
+				}
+			}
+		}
+		return
+	}
+	for t := range T {
+		x := xs[t*K : (t+1)*K]
+		if f16 {
+			ggmlnum.DotF16Rows(res[:rows], wb[c.Lo*rb:], rb, x)
+		} else {
+			ggmlnum.DotF32Rows(res[:rows], wb[c.Lo*rb:], rb, x)
+		}
+		for i, v := range res[:rows] {
+			o.store1(t*N+c.Lo+i, v)
+		}
+	}
+}
+
+// matmulBF16 is matmulFloat for BF16 weights, one output at a time.
+func matmulBF16(c backend.CPUCall, p *prepared, out act) {
+	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
+	w, err := newWeights(gguf.TypeBF16, K)
 	if err != nil {
 		panic(err)
 	}
-	sc := getScratch(T*K + K)
+	sc := getScratch(K)
 	defer putScratch(sc)
-	xs, wrow := (*sc)[:T*K], (*sc)[T*K:]
-	in.bind(c.Args[1]).load(0, xs)
-	if wt != gguf.TypeF32 {
-		for t := range T {
-			ggmlnum.RoundForDot(wt, xs[t*K:(t+1)*K])
-		}
-	}
-	dot := ggmlnum.DotF32
-	switch {
-	case wt == gguf.TypeBF16 && T >= 2 && K%32 == 0 && N%4 == 0: // llamafile_sgemm's gates
+	xs, wrow := p.xs, *sc
+	dot := ggmlnum.DotBF16
+	if T >= 2 && K%32 == 0 && N%4 == 0 { // llamafile_sgemm's gates
 		dot = ggmlnum.DotBF16Tiny
-	case wt == gguf.TypeBF16:
-		dot = ggmlnum.DotBF16
-	case T >= 2 && K%16 == 0 && N%4 == 0:
-		dot = ggmlnum.DotF32Tiny
-	case wt == gguf.TypeF16:
-		dot = ggmlnum.DotF16
 	}
 	o := out.bind(c.Args[0])
 	for n := c.Lo; n < c.Hi; n++ {
@@ -240,31 +256,18 @@ func vecDot(f func(row []byte, xq []int8, xd []float32) float32) intDot {
 }
 
 // matmulInt is OpMatMulQ for the quantized weights whose ggml arithmetic
-// backend/ggmlnum reproduces: each x row is quantized as llama.cpp
-// quantizes activations (Q8_0 blocks of 32 or Q8_K blocks of 256), then
-// every output is dot's integer block dots, scaled and summed in ggml's
-// order, so results match llama.cpp bit for bit. A prompt's rows go to
-// the repacked kernels' GEMM in groups of 4, the rest (and decode) to
-// their GEMV. dot4, when not nil, computes dot for four consecutive weight
-// rows at once (the same values, faster).
-func matmulInt(c backend.CPUCall, wt gguf.Type, in, out act, block int, quantize func(x []float32, qs []int8, d []float32), dot intDot,
+// backend/ggmlnum reproduces: prepQ8 quantized each x row once per
+// dispatch as llama.cpp quantizes activations (Q8_0 blocks of 32 or Q8_K
+// blocks of 256), then every output is dot's integer block dots, scaled
+// and summed in ggml's order, so results match llama.cpp bit for bit. A
+// prompt's rows go to the repacked kernels' GEMM in groups of 4, the rest
+// (and decode) to their GEMV. dot4, when not nil, computes dot for four
+// consecutive weight rows at once (the same values, faster).
+func matmulInt(c backend.CPUCall, p *prepared, wt gguf.Type, out act, block int, dot intDot,
 	dot4 func(rows []byte, stride int, xq []int8, xd []float32) [4]float32) {
 	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
-	if K%block != 0 {
-		panic(fmt.Sprintf("cpu: matmul_q %v: K = %d is not a multiple of the activation block %d", wt, K, block))
-	}
 	nb := K / block
-	xsc := getScratch(T*K + T*nb)
-	defer putScratch(xsc)
-	xs, xd := (*xsc)[:T*K], (*xsc)[T*K:]
-	in.bind(c.Args[1]).load(0, xs)
-	xq := make([]int8, T*K)
-	quantize(xs, xq, xd)
-	var xsum []int32 // only the k-quants' dots read the 16-value sums
-	if block == 256 {
-		xsum = make([]int32, T*K/16)
-		ggmlnum.SubSums16(xq, xsum)
-	}
+	xq, xd, xsum := p.xq, p.xd, p.xsum
 	rb, err := gguf.RowBytes(wt, K)
 	if err != nil {
 		panic(err)
@@ -287,12 +290,91 @@ func matmulInt(c backend.CPUCall, wt gguf.Type, in, out act, block int, quantize
 		row := wb[n*rb : (n+1)*rb]
 		for t := range T {
 			var xs []int32
-			if xsum != nil {
+			if block == 256 {
 				xs = xsum[t*K/16 : (t+1)*K/16]
 			}
 			o.store1(t*N+n, dot(row, xq[t*K:(t+1)*K], xd[t*nb:(t+1)*nb], xs, t < T-T%4))
 		}
 	}
+}
+
+// prepQ8 quantizes the dispatch's activations once, as llama.cpp does for
+// a weight whose vec_dot type has blocks of block (32: Q8_0, 256: Q8_K,
+// with the 16-value sums the k-quant dots read).
+func prepQ8(c backend.CPUCall, p *prepared, wt gguf.Type, in act, block int) {
+	K, T := c.Args[3].I, c.Args[5].I
+	if K%block != 0 {
+		panic(fmt.Sprintf("cpu: matmul_q %v: K = %d is not a multiple of the activation block %d", wt, K, block))
+	}
+	p.xs = grow(p.xs, T*K)
+	p.xq = grow(p.xq, T*K)
+	p.xd = grow(p.xd, T*K/block)
+	in.bind(c.Args[1]).load(0, p.xs)
+	if block == 32 {
+		ggmlnum.QuantizeQ8_0(p.xs, p.xq, p.xd)
+		return
+	}
+	ggmlnum.QuantizeQ8_K(p.xs, p.xq, p.xd)
+	p.xsum = grow(p.xsum, T*K/16)
+	ggmlnum.SubSums16(p.xq, p.xsum)
+}
+
+// prepFloat loads the dispatch's activations once, rounded to f16 / bf16
+// for F16 / BF16 weights (ggml's vec_dot types).
+func prepFloat(c backend.CPUCall, p *prepared, wt gguf.Type, in act) {
+	K, T := c.Args[3].I, c.Args[5].I
+	p.xs = grow(p.xs, T*K)
+	in.bind(c.Args[1]).load(0, p.xs)
+	switch wt {
+	case gguf.TypeF16:
+		ggmlnum.RoundF16(p.xs)
+	case gguf.TypeBF16:
+		ggmlnum.RoundForDot(gguf.TypeBF16, p.xs)
+	}
+}
+
+// ggmlMatMul returns OpMatMulQ's prep and item functions for the weight
+// types whose ggml kernels are reproduced (GGMLExact), or ok = false.
+func ggmlMatMul(wt gguf.Type, in, out act) (prep, items func(backend.CPUCall, *prepared), ok bool) {
+	q8 := func(block int, dot intDot, dot4 func([]byte, int, []int8, []float32) [4]float32) (func(backend.CPUCall, *prepared), func(backend.CPUCall, *prepared), bool) {
+		return func(c backend.CPUCall, p *prepared) { prepQ8(c, p, wt, in, block) },
+			func(c backend.CPUCall, p *prepared) { matmulInt(c, p, wt, out, block, dot, dot4) }, true
+	}
+	switch wt {
+	case gguf.TypeF32, gguf.TypeF16:
+		return func(c backend.CPUCall, p *prepared) { prepFloat(c, p, wt, in) },
+			func(c backend.CPUCall, p *prepared) { matmulFloat(c, p, wt, out) }, true
+	case gguf.TypeBF16:
+		return func(c backend.CPUCall, p *prepared) { prepFloat(c, p, wt, in) },
+			func(c backend.CPUCall, p *prepared) { matmulBF16(c, p, out) }, true
+	case gguf.TypeQ8_0:
+		return q8(32, vecDot(ggmlnum.DotQ8_0), ggmlnum.DotQ8_0x4)
+	case gguf.TypeQ5_0:
+		return q8(32, vecDot(ggmlnum.DotQ5_0), ggmlnum.DotQ5_0x4)
+	case gguf.TypeQ6_K:
+		return q8(256, func(row []byte, xq []int8, xd []float32, xsum []int32, _ bool) float32 {
+			return ggmlnum.DotQ6_K(row, xq, xd, xsum)
+		}, nil)
+	}
+	return nil, nil, false
+}
+
+// ggmlMatMulRows is ggmlMatMul for the kernels llama.cpp picks by the
+// weight's row count (its repacked Q4_0 and Q4_K kernels need N a
+// multiple of 8), resolved per dispatch.
+func ggmlMatMulRows(wt gguf.Type, n int, in, out act) (prep, items func(backend.CPUCall, *prepared), ok bool) {
+	switch {
+	case wt == gguf.TypeQ4_0 && n%8 == 0: // repacked by llama.cpp
+		return func(c backend.CPUCall, p *prepared) { prepQ8(c, p, wt, in, 32) },
+			func(c backend.CPUCall, p *prepared) { matmulInt(c, p, wt, out, 32, vecDot(ggmlnum.DotQ4_0x8), nil) }, true
+	case wt == gguf.TypeQ4_0:
+		return func(c backend.CPUCall, p *prepared) { prepQ8(c, p, wt, in, 32) },
+			func(c backend.CPUCall, p *prepared) { matmulInt(c, p, wt, out, 32, vecDot(ggmlnum.DotQ4_0), nil) }, true
+	case wt == gguf.TypeQ4_K && n%8 == 0: // repacked by llama.cpp
+		return func(c backend.CPUCall, p *prepared) { prepQ8(c, p, wt, in, 256) },
+			func(c backend.CPUCall, p *prepared) { matmulInt(c, p, wt, out, 256, ggmlnum.DotQ4_Kx8, nil) }, true
+	}
+	return ggmlMatMul(wt, in, out)
 }
 
 // GGMLExact reports whether OpMatMulQ with weights of type t and n rows
@@ -304,7 +386,7 @@ func matmulInt(c backend.CPUCall, wt gguf.Type, in, out act, block int, quantize
 // before their kernels were reproduced).
 func GGMLExact(t gguf.Type, n int) bool {
 	switch t {
-	case gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ6_K:
+	case gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0, gguf.TypeQ6_K:
 		return true
 	case gguf.TypeQ4_K:
 		return n%8 == 0

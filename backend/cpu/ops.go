@@ -56,6 +56,31 @@ func builtin(spec backend.KernelSpec) (backend.Kernel, error) {
 		k.sig = "bbbiii"
 		q := spec.Name == backend.OpMatMulQ
 		k.fn = func(c backend.CPUCall) { matmul(c, wt, in, out, q) }
+		if q {
+			// ggml's own kernels where they are reproduced; which one can
+			// depend on N, read per dispatch.
+			p8, i8, ok8 := ggmlMatMulRows(wt, 8, in, out)
+			p1, i1, ok1 := ggmlMatMulRows(wt, 1, in, out)
+			k.prep = func(c backend.CPUCall, p *prepared) {
+				prep, items, ok := p1, i1, ok1
+				if c.Args[4].I%8 == 0 {
+					prep, items, ok = p8, i8, ok8
+				}
+				if !ok {
+					p.items = nil
+					return
+				}
+				prep(c, p)
+				p.items = items
+			}
+			k.fnp = func(c backend.CPUCall, p *prepared) {
+				if p.items == nil {
+					matmul(c, wt, in, out, true)
+					return
+				}
+				p.items(c, p)
+			}
+		}
 		k.grain = func(a []backend.Arg, _ backend.Grid) int { return 1 + 65536/max(a[3].I*a[5].I, 1) }
 	case backend.OpAddBias:
 		k.sig = "bbbi"

@@ -117,3 +117,103 @@ func q6Lanes(row []byte, x []int8, out []int32) {
 	_, _ = row[210*n-1], x[256*n-1]
 	q6LanesAVX(&row[0], &x[0], &out[0], n)
 }
+
+// hasAVX512 reports whether the AVX-512 kernels of float512_amd64.s and
+// int512_amd64.s can run (AVX512F, BW, DQ and VL).
+var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ && cpu.X86.HasAVX512VL
+
+//go:noescape
+func dotF16Rows512(out *float32, w *byte, wstride int, x *float32, steps, rows int)
+
+//go:noescape
+func dotF32Rows512(out *float32, w *byte, wstride int, x *float32, steps, rows int)
+
+//go:noescape
+func tinyF16Tile512(out *[16]float32, w *byte, wstride int, x *float32, xstride, steps, tokens int)
+
+//go:noescape
+func tinyF32Tile512(out *[16]float32, w *byte, wstride int, x *float32, xstride, steps, tokens int)
+
+//go:noescape
+func roundF16Avx(x *float32, n int)
+
+func rowsF16(out []float32, w []byte, stride int, x []float32) {
+	k := len(x)
+	if !hasAVX512 || k < 64 || len(out) == 0 {
+		rowsF16Go(out, w, stride, x)
+		return
+	}
+	_ = w[(len(out)-1)*stride+2*k-1]
+	dotF16Rows512(&out[0], &w[0], stride, &x[0], k/64, len(out))
+	if k%64 != 0 {
+		for r := range out {
+			out[r] = tailF16(out[r], w[r*stride:r*stride+2*k], x)
+		}
+	}
+}
+
+func rowsF32(out []float32, w []byte, stride int, x []float32) {
+	k := len(x)
+	if !hasAVX512 || k < 64 || len(out) == 0 {
+		rowsF32Go(out, w, stride, x)
+		return
+	}
+	_ = w[(len(out)-1)*stride+4*k-1]
+	dotF32Rows512(&out[0], &w[0], stride, &x[0], k/64, len(out))
+	if k%64 != 0 {
+		for r := range out {
+			out[r] = tailF32(out[r], f32View(w[r*stride:r*stride+4*k]), x)
+		}
+	}
+}
+
+func tinyTile(f16 bool, out *[16]float32, w []byte, stride int, x []float32, k, tokens int) {
+	if !hasAVX512 || k < 16 || tokens < 1 || tokens > 4 {
+		tinyTileGo(f16, out, w, stride, x, k, tokens)
+		return
+	}
+	es := 4
+	if f16 {
+		es = 2
+	}
+	_, _ = w[3*stride+es*k-1], x[tokens*k-1]
+	if f16 {
+		tinyF16Tile512(out, &w[0], stride, &x[0], k, k/16, tokens)
+		return
+	}
+	tinyF32Tile512(out, &w[0], stride, &x[0], k, k/16, tokens)
+}
+
+func roundF16(x []float32) {
+	n := len(x) &^ 15
+	if hasAVX512 && n > 0 {
+		roundF16Avx(&x[0], n)
+	}
+	roundF16Go(x[n:])
+}
+
+//go:noescape
+func q5BlocksAVX(acc *[8]float32, w *byte, x *int8, xd *float32, blocks int)
+
+//go:noescape
+func q5Blocks4AVX(acc *[4][8]float32, w *byte, wstride int, x *int8, xd *float32, blocks int)
+
+func q5Blocks(acc *[8]float32, row []byte, x []int8, xd []float32) {
+	n := len(xd)
+	if !hasFMA || n == 0 {
+		q5BlocksGo(acc, row, x, xd)
+		return
+	}
+	_, _ = row[22*n-1], x[32*n-1]
+	q5BlocksAVX(acc, &row[0], &x[0], &xd[0], n)
+}
+
+func q5Blocks4(acc *[4][8]float32, rows []byte, stride int, x []int8, xd []float32) {
+	n := len(xd)
+	if !hasFMA || n == 0 {
+		q5Blocks4Go(acc, rows, stride, x, xd)
+		return
+	}
+	_, _ = rows[3*stride+22*n-1], x[32*n-1]
+	q5Blocks4AVX(acc, &rows[0], stride, &x[0], &xd[0], n)
+}

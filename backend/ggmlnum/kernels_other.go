@@ -24,3 +24,17 @@ func q4BlockSums(row []byte, x []int8, out []int32) { q4BlockSumsGo(row, x, out)
 func q4KSubSums(row []byte, x []int8, out []int32) { q4KSubSumsGo(row, x, out) }
 
 func q6Lanes(row []byte, x []int8, out []int32) { q6LanesGo(row, x, out) }
+
+func rowsF16(out []float32, w []byte, stride int, x []float32) { rowsF16Go(out, w, stride, x) }
+func rowsF32(out []float32, w []byte, stride int, x []float32) { rowsF32Go(out, w, stride, x) }
+func roundF16(x []float32)                                     { roundF16Go(x) }
+
+func tinyTile(f16 bool, out *[16]float32, w []byte, stride int, x []float32, k, tokens int) {
+	tinyTileGo(f16, out, w, stride, x, k, tokens)
+}
+
+func q5Blocks(acc *[8]float32, row []byte, x []int8, d []float32) { q5BlocksGo(acc, row, x, d) }
+
+func q5Blocks4(acc *[4][8]float32, rows []byte, stride int, x []int8, xd []float32) {
+	q5Blocks4Go(acc, rows, stride, x, xd)
+}

@@ -20,6 +20,11 @@
 //     KIND f16:  in = x[N] y[N] floats, rounded to f16; out = ggml_vec_dot_f16.
 //     KIND bf16: in = x[N] y[N] floats, rounded to bf16 by the CPU
 //                backend's converter; out = ggml_vec_dot_bf16.
+//     KIND q:TYPE (q:q5_0, q:q4_1, q:q5_1, q:q5_K, q:q3_K, q:q2_K,
+//                q:iq4_nl, q:q4_K): w quantized to TYPE with its reference
+//                quantizer, x with the CPU quantizer of TYPE's vec_dot
+//                type; out = the vec_dot, then x's blocks, then w's.
+#define _GNU_SOURCE
 #include <dirent.h>
 #include <dlfcn.h>
 #include <stdint.h>
@@ -36,6 +41,20 @@ struct type_traits_cpu {
     int64_t nrows;
 };
 enum { T_F32 = 0, T_F16 = 1, T_Q4_0 = 2, T_Q8_0 = 8, T_Q6_K = 14, T_Q8_K = 15, T_BF16 = 30 };
+
+// The q:TYPE kinds: ggml type id, reference quantizer, block size and
+// bytes of the weight, and of its vec_dot type's blocks.
+struct qkind { const char *name; int type; const char *ref; int bs, bb, abs, abb; };
+static const struct qkind qkinds[] = {
+    {"q5_0", 6, "quantize_row_q5_0_ref", 32, 22, 32, 34},
+    {"q4_1", 3, "quantize_row_q4_1_ref", 32, 20, 32, 36},
+    {"q5_1", 7, "quantize_row_q5_1_ref", 32, 24, 32, 36},
+    {"q2_K", 10, "quantize_row_q2_K_ref", 256, 84, 256, 292},
+    {"q3_K", 11, "quantize_row_q3_K_ref", 256, 110, 256, 292},
+    {"q4_K", 12, "quantize_row_q4_K_ref", 256, 144, 256, 292},
+    {"q5_K", 13, "quantize_row_q5_K_ref", 256, 176, 256, 292},
+    {"iq4_nl", 20, "quantize_row_iq4_nl_ref", 32, 18, 32, 34},
+};
 
 void quantize_row_q8_0_ref(const float *x, void *y, int64_t k);
 void quantize_row_q6_K_ref(const float *x, void *y, int64_t k);
@@ -89,7 +108,21 @@ int main(int argc, char **argv) {
         readf(x, n);
         readf(y, n);
         float s = 0;
-        if (!strcmp(argv[2], "q8_0")) {
+        if (!strncmp(argv[2], "q:", 2)) {
+            const struct qkind *k = 0;
+            for (size_t i = 0; i < sizeof qkinds / sizeof qkinds[0]; i++)
+                if (!strcmp(argv[2] + 2, qkinds[i].name)) k = &qkinds[i];
+            if (!k) { fprintf(stderr, "unknown kind %s\n", argv[2]); return 2; }
+            void (*ref)(const float *, void *, int64_t) = (void (*)(const float *, void *, int64_t))dlsym(RTLD_DEFAULT, k->ref);
+            if (!ref) { fprintf(stderr, "missing %s\n", k->ref); return 2; }
+            const struct type_traits_cpu *t = traits(k->type);
+            traits(t->vec_dot_type)->from_float(x, qx, n);
+            ref(y, qy, n);
+            t->vec_dot(n, &s, 0, qy, 0, qx, 0, 1);
+            fwrite(&s, 4, 1, stdout);
+            fwrite(qx, k->abb, n / k->abs, stdout);
+            fwrite(qy, k->bb, n / k->bs, stdout);
+        } else if (!strcmp(argv[2], "q8_0")) {
             const struct type_traits_cpu *t = traits(T_Q8_0);
             t->from_float(x, qx, n);
             quantize_row_q8_0_ref(y, qy, n);

@@ -1,0 +1,108 @@
+package ggmlnum
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/metallic-go/metallic/internal/testenv"
+)
+
+// quantDot is one weight type's reproduced vec_dot for
+// TestQuantDotsAgainstGGML: the activation block size (32: Q8_0, 256:
+// Q8_K) and the dot of a weight row with quantized activations.
+type quantDot struct {
+	kind  string // the oracle's q:TYPE
+	block int    // activation block
+	abb   int    // activation block bytes in the oracle's record
+	wbb   int    // weight block bytes (per block of the weight type)
+	wbs   int    // weight block size
+	dot   func(w []byte, xq []int8, xd []float32, xsum []int32) float32
+	dot4  func(rows []byte, stride int, xq []int8, xd []float32) [4]float32
+}
+
+var quantDots = []quantDot{
+	{kind: "q5_0", block: 32, abb: 34, wbb: 22, wbs: 32,
+		dot: func(w []byte, xq []int8, xd []float32, _ []int32) float32 { return DotQ5_0(w, xq, xd) }, dot4: DotQ5_0x4},
+}
+
+// TestQuantDotsAgainstGGML: each reproduced quantized vec_dot is ggml's
+// bit for bit (weights quantized by ggml's reference quantizer, returned
+// by the oracle), and its four-row form gives the same values.
+func TestQuantDotsAgainstGGML(t *testing.T) {
+	v := variant(t)
+	for i, q := range quantDots {
+		t.Run(q.kind, func(t *testing.T) {
+			needBits(t, v, testenv.AVX512)
+			rng := rand.New(rand.NewPCG(31, uint64(i)))
+			for _, n := range []int{256, 768, 896, 4864} {
+				if n%q.wbs != 0 {
+					continue
+				}
+				xs, _, recs := oracleRecords(t, rng, "q:"+q.kind, n, 24, 4+q.abb*n/q.block+q.wbb*n/q.wbs)
+				var rows [][]byte
+				for p, r := range recs {
+					qs, d := make([]int8, n), make([]float32, n/q.block)
+					var sums []int32
+					if q.block == 32 {
+						QuantizeQ8_0(xs[p], qs, d)
+					} else {
+						QuantizeQ8_K(xs[p], qs, d)
+						sums = make([]int32, n/16)
+						SubSums16(qs, sums)
+					}
+					w := r[4+q.abb*n/q.block:]
+					rows = append(rows, w)
+					requireBits(t, fmt.Sprintf("%s n=%d pair %d", q.kind, n, p), q.dot(w, qs, d, sums), recDot(r))
+				}
+				if q.dot4 == nil {
+					continue
+				}
+				// Four rows of the records side by side against x of record 0.
+				qs, d := make([]int8, n), make([]float32, n/q.block)
+				QuantizeQ8_0(xs[0], qs, d)
+				stride := len(rows[0])
+				got := q.dot4(slices.Concat(rows[0], rows[1], rows[2], rows[3]), stride, qs, d)
+				for r := range 4 {
+					requireBits(t, fmt.Sprintf("%s x4 n=%d row %d", q.kind, n, r), got[r], q.dot(rows[r], qs, d, nil))
+				}
+			}
+		})
+	}
+}
+
+// TestQuantKernelsMatchGo: the assembly block loops of the new types
+// agree with their portable definitions bit for bit.
+func TestQuantKernelsMatchGo(t *testing.T) {
+	if ok, why := asmKernels(); !ok {
+		t.Skip("nothing to compare the Go definitions with: " + why)
+	}
+	rng := rand.New(rand.NewPCG(33, 34))
+	for _, blocks := range []int{1, 3, 28, 152} {
+		xq := randQuants(rng, 32*blocks)
+		d := make([]float32, blocks)
+		for i := range d {
+			d[i] = float32(rng.NormFloat64())
+		}
+		rows := randBytes(rng, 4*22*blocks+5)
+		stride := 22*blocks + 1
+		for r := range 4 {
+			for b := range blocks {
+				rows[r*stride+22*b+1] &= 0x7b // finite f16 scales
+			}
+		}
+		var a, b [8]float32
+		q5Blocks(&a, rows, xq, d)
+		q5BlocksGo(&b, rows, xq, d)
+		if a != b {
+			t.Errorf("q5Blocks %d blocks: %v != %v", blocks, a, b)
+		}
+		var a4, b4 [4][8]float32
+		q5Blocks4(&a4, rows, stride, xq, d)
+		q5Blocks4Go(&b4, rows, stride, xq, d)
+		if a4 != b4 {
+			t.Errorf("q5Blocks4 %d blocks: %v != %v", blocks, a4, b4)
+		}
+	}
+}
