@@ -21,20 +21,21 @@ var dequantizers map[Type]dequantizer
 
 func init() {
 	dequantizers = map[Type]dequantizer{
-		TypeF32:  {dqF32[float32], dqF32[float64]},
-		TypeF16:  {dqF16[float32], dqF16[float64]},
-		TypeBF16: {dqBF16[float32], dqBF16[float64]},
-		TypeQ4_0: {dqQ4_0[float32], dqQ4_0[float64]},
-		TypeQ4_1: {dqQ4_1[float32], dqQ4_1[float64]},
-		TypeQ5_0: {dqQ5_0[float32], dqQ5_0[float64]},
-		TypeQ5_1: {dqQ5_1[float32], dqQ5_1[float64]},
-		TypeQ8_0: {dqQ8_0[float32], dqQ8_0[float64]},
-		TypeQ2_K: {dqQ2K[float32], dqQ2K[float64]},
-		TypeQ3_K: {dqQ3K[float32], dqQ3K[float64]},
-		TypeQ4_K: {dqQ4K[float32], dqQ4K[float64]},
-		TypeQ5_K: {dqQ5K[float32], dqQ5K[float64]},
-		TypeQ6_K: {dqQ6K[float32], dqQ6K[float64]},
-		TypeQ8_K: {dqQ8K[float32], dqQ8K[float64]},
+		TypeF32:    {dqF32[float32], dqF32[float64]},
+		TypeF16:    {dqF16[float32], dqF16[float64]},
+		TypeBF16:   {dqBF16[float32], dqBF16[float64]},
+		TypeQ4_0:   {dqQ4_0[float32], dqQ4_0[float64]},
+		TypeQ4_1:   {dqQ4_1[float32], dqQ4_1[float64]},
+		TypeQ5_0:   {dqQ5_0[float32], dqQ5_0[float64]},
+		TypeQ5_1:   {dqQ5_1[float32], dqQ5_1[float64]},
+		TypeQ8_0:   {dqQ8_0[float32], dqQ8_0[float64]},
+		TypeQ2_K:   {dqQ2K[float32], dqQ2K[float64]},
+		TypeQ3_K:   {dqQ3K[float32], dqQ3K[float64]},
+		TypeQ4_K:   {dqQ4K[float32], dqQ4K[float64]},
+		TypeQ5_K:   {dqQ5K[float32], dqQ5K[float64]},
+		TypeQ6_K:   {dqQ6K[float32], dqQ6K[float64]},
+		TypeQ8_K:   {dqQ8K[float32], dqQ8K[float64]},
+		TypeIQ4_NL: {dqIQ4NL[float32], dqIQ4NL[float64]},
 	}
 }
 

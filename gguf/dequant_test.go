@@ -123,6 +123,9 @@ func dqCases() []dqCase {
 			0: -5, 1: 15, 15: 15, 16: 0, 64: -32, 79: -32, 80: 0, 128: 57, 143: 57, 192: -32, 193: 96, 255: 0}},
 		{typ: TypeQ4_K, blk: q4k, want: map[int]float64{0: 1, 31: 1, 32: 14, 64: 3, 96: 28, 128: -4, 159: -4, 160: 42, 192: 0, 224: 103.5, 255: 103.5}},
 		{typ: TypeQ5_K, blk: q5k, want: map[int]float64{0: 17, 1: 1, 32: 14, 128: -4, 228: 103.5, 229: 343.5, 230: 103.5}},
+		{typ: TypeIQ4_NL, blk: append([]byte{0x00, 0x38, 0x10, 0xf8}, make([]byte, 14)...), // d 0.5
+			want: map[int]float64{0: -63.5, 16: -52, 1: 0.5, 17: 56.5},
+			rest: func(int) (float64, bool) { return -63.5, true }},
 		{typ: TypeQ6_K, blk: q6k, want: map[int]float64{0: 88, 1: 128, 32: 48, 64: -10, 96: -16, 161: -17, 225: -96, 255: -112},
 			rest: func(i int) (float64, bool) { return -16 * float64(i/16-8), true }},
 	}

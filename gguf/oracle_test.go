@@ -138,7 +138,7 @@ func TestOracleLoadsOurFiles(t *testing.T) {
 // (Q8_K's scale is a float32 at 0).
 var scaleFields = map[Type][]int{
 	TypeQ4_0: {0}, TypeQ4_1: {0, 2}, TypeQ5_0: {0}, TypeQ5_1: {0, 2}, TypeQ8_0: {0},
-	TypeQ2_K: {80, 82}, TypeQ3_K: {108}, TypeQ4_K: {0, 2}, TypeQ5_K: {0, 2}, TypeQ6_K: {208},
+	TypeQ2_K: {80, 82}, TypeQ3_K: {108}, TypeQ4_K: {0, 2}, TypeQ5_K: {0, 2}, TypeQ6_K: {208}, TypeIQ4_NL: {0},
 }
 
 // randomBlocks fills n blocks of t with random bytes, then gives every
@@ -169,7 +169,7 @@ func randomBlocks(t Type, n int, r *rand.Rand) []byte {
 func TestOracleDequantize(t *testing.T) {
 	dir := t.TempDir()
 	r := rand.New(rand.NewPCG(11, 12))
-	for _, typ := range []Type{TypeQ4_0, TypeQ4_1, TypeQ5_0, TypeQ5_1, TypeQ8_0, TypeQ2_K, TypeQ3_K, TypeQ4_K, TypeQ5_K, TypeQ6_K, TypeQ8_K} {
+	for _, typ := range []Type{TypeQ4_0, TypeQ4_1, TypeQ5_0, TypeQ5_1, TypeQ8_0, TypeQ2_K, TypeQ3_K, TypeQ4_K, TypeQ5_K, TypeQ6_K, TypeQ8_K, TypeIQ4_NL} {
 		const nBlocks = 64
 		src := randomBlocks(typ, nBlocks, r)
 		n := nBlocks * typ.BlockSize()

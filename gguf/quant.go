@@ -11,16 +11,19 @@ var quantizers map[Type]func(src []float32, dst []byte)
 
 func init() {
 	quantizers = map[Type]func([]float32, []byte){
-		TypeF32:  qF32,
-		TypeF16:  func(x []float32, b []byte) { le.PutUint16(b, F32ToF16(x[0])) },
-		TypeBF16: func(x []float32, b []byte) { le.PutUint16(b, F32ToBF16(x[0])) },
-		TypeQ8_0: qQ8_0,
-		TypeQ4_0: qQ4_0,
-		TypeQ4_1: qQ4_1,
-		TypeQ5_0: qQ5_0,
-		TypeQ5_1: qQ5_1,
-		TypeQ4_K: qQ4K,
-		TypeQ6_K: qQ6K,
+		TypeF32:    qF32,
+		TypeF16:    func(x []float32, b []byte) { le.PutUint16(b, F32ToF16(x[0])) },
+		TypeBF16:   func(x []float32, b []byte) { le.PutUint16(b, F32ToBF16(x[0])) },
+		TypeQ8_0:   qQ8_0,
+		TypeQ4_0:   qQ4_0,
+		TypeQ4_1:   qQ4_1,
+		TypeQ5_0:   qQ5_0,
+		TypeQ5_1:   qQ5_1,
+		TypeQ3_K:   qQ3K,
+		TypeQ4_K:   qQ4K,
+		TypeQ5_K:   qQ5K,
+		TypeQ6_K:   qQ6K,
+		TypeIQ4_NL: qIQ4NL,
 	}
 }
 
@@ -28,7 +31,7 @@ func init() {
 // t.BlockSize(). The result is deterministic: the same input always gives
 // the same bytes. Quantized types reject Inf and NaN inputs; F32, F16 and
 // BF16 convert them. Supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0,
-// Q5_1, Q4_K and Q6_K (CanQuantize).
+// Q5_1, Q3_K, Q4_K, Q5_K, Q6_K and IQ4_NL (CanQuantize).
 func Quantize(t Type, src []float32) ([]byte, error) {
 	q, ok := quantizers[t]
 	if !ok {

@@ -61,6 +61,7 @@ func TestQuantizeErrorBounds(t *testing.T) {
 	}{
 		{TypeF32, 0}, {TypeF16, 3e-4}, {TypeBF16, 3e-3},
 		{TypeQ8_0, 0.006}, {TypeQ4_0, 0.1}, {TypeQ4_1, 0.1}, {TypeQ5_0, 0.05}, {TypeQ5_1, 0.05}, {TypeQ4_K, 0.08}, {TypeQ6_K, 0.02},
+		{TypeQ3_K, 0.2}, {TypeQ5_K, 0.04}, {TypeIQ4_NL, 0.12},
 	} {
 		for name, x := range map[string][]float32{"gaussian": gaussian(n, 1), "cosine": cosine} {
 			y := roundTrip(t, c.typ, x)
@@ -160,8 +161,8 @@ func TestQuantizeRejects(t *testing.T) {
 	if _, err := Quantize(TypeQ8_0, bad); err == nil {
 		t.Error("NaN accepted for Q8_0")
 	}
-	if _, err := Quantize(TypeIQ4_NL, make([]float32, 32)); err == nil {
-		t.Error("IQ4_NL quantized")
+	if _, err := Quantize(TypeIQ4_XS, make([]float32, 256)); err == nil {
+		t.Error("IQ4_XS quantized")
 	}
 	if q, err := Quantize(TypeF16, bad); err != nil || F16ToF32(uint16(q[10])|uint16(q[11])<<8) == F16ToF32(uint16(q[10])|uint16(q[11])<<8) {
 		t.Errorf("F16 of NaN: %v %v", q, err)

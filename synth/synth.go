@@ -15,7 +15,11 @@ import (
 type Options struct {
 	Preset string    // a name from Presets
 	DType  gguf.Type // matrix type: F32 (the zero value), F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K
-	Seed   uint64
+	// Mix, when not empty, is one of llama.cpp's quantization presets
+	// (Mixes: q4_k_m, q5_k_m, q3_k_m, q8_0) and replaces DType: each
+	// matrix gets the type llama-quantize gives it, fallbacks included.
+	Mix  string
+	Seed uint64
 	// VocabFile is a Hugging Face tokenizer.json to take the Qwen
 	// vocabulary from (its first QwenTokens tokens; every token for
 	// qwen2.5-0.5b). Empty means the embedded Qwen sub-vocabulary.
@@ -46,7 +50,9 @@ type Info struct {
 	Vocab     int               `json:"vocab"`
 	Tensors   int               `json:"tensors"`
 	Params    int64             `json:"params"`
-	Fallbacks map[string]string `json:"fallbacks,omitempty"` // tensor → stored type, where it differs from DType
+	Mix       string            `json:"mix,omitempty"`       // the llama.cpp preset, when Options.Mix was set
+	Types     map[string]int    `json:"types,omitempty"`     // stored type → matrices, for a mix
+	Fallbacks map[string]string `json:"fallbacks,omitempty"` // tensor → stored type, where it differs from DType (a mix: its default type)
 	Bytes     int64             `json:"bytes,omitempty"`     // file size, once written
 }
 
@@ -62,7 +68,15 @@ func Build(opts Options) (*gguf.Writer, *Info, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, ok := fileType[opts.DType]; !ok {
+	var mx *mix
+	if opts.Mix != "" {
+		m, err := lookupMix(opts.Mix)
+		if err != nil {
+			return nil, nil, err
+		}
+		mx = &m
+		opts.DType = m.base
+	} else if _, ok := fileType[opts.DType]; !ok {
 		var names []string
 		for _, t := range DTypes() {
 			names = append(names, strings.ToLower(t.String()))
@@ -73,13 +87,23 @@ func Build(opts Options) (*gguf.Writer, *Info, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	ts := tensors(p, len(v.Tokens), opts.DType)
+	typeOf := func(name string, layer, k, vIndex int) gguf.Type { return storageType(opts.DType, k) }
+	ftype := fileType[opts.DType]
+	if mx != nil {
+		typeOf = func(name string, layer, k, vIndex int) gguf.Type { return mx.mixType(p, name, layer, k, vIndex) }
+		ftype = mx.fileType
+	}
+	ts := tensors(p, len(v.Tokens), typeOf)
 	if err := generate(ts, opts.Seed); err != nil {
 		return nil, nil, err
 	}
 	info := &Info{Preset: p, DType: strings.ToLower(opts.DType.String()), Seed: opts.Seed, Vocab: len(v.Tokens), Tensors: len(ts)}
+	if mx != nil {
+		info.Mix = mx.name
+		info.Types = map[string]int{}
+	}
 	w := gguf.NewWriter()
-	for _, e := range metadata(p, opts) {
+	for _, e := range metadata(p, opts, ftype) {
 		if err := w.AddKV(e.k, e.v); err != nil {
 			return nil, nil, err
 		}
@@ -96,6 +120,9 @@ func Build(opts Options) (*gguf.Writer, *Info, error) {
 			n *= d
 		}
 		info.Params += n
+		if len(t.shape) == 2 && info.Types != nil {
+			info.Types[strings.ToLower(t.typ.String())]++
+		}
 		if len(t.shape) == 2 && t.typ != opts.DType {
 			if info.Fallbacks == nil {
 				info.Fallbacks = map[string]string{}
@@ -107,12 +134,12 @@ func Build(opts Options) (*gguf.Writer, *Info, error) {
 }
 
 // metadata lists the general.* and <arch>.* keys llama.cpp reads.
-func metadata(p Preset, opts Options) []kv {
+func metadata(p Preset, opts Options, ftype uint32) []kv {
 	a := p.Arch
 	m := []kv{
 		{"general.architecture", a},
 		{"general.name", fmt.Sprintf("metallic synth %s (seed %d)", p.Name, opts.Seed)},
-		{"general.file_type", fileType[opts.DType]},
+		{"general.file_type", ftype},
 		{"general.quantization_version", uint32(2)},
 		{a + ".context_length", uint32(p.ContextLen)},
 		{a + ".embedding_length", uint32(p.Dim)},

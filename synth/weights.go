@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"math"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/metallic-go/metallic/gguf"
@@ -148,13 +149,19 @@ func sortBySize(ts []*tensor) {
 	}
 }
 
-// tensors lists the model's tensors in llama.cpp's converter order.
-func tensors(p Preset, vocab int, dt gguf.Type) []*tensor {
+// tensors lists the model's tensors in llama.cpp's converter order;
+// typeOf gives each matrix's stored type from its name, block (−1 outside
+// the blocks), row length and the number of attn_v matrices before it.
+func tensors(p Preset, vocab int, typeOf func(name string, layer, k, vIndex int) gguf.Type) []*tensor {
 	var ts []*tensor
 	d, hd := int64(p.Dim), int64(p.HeadDim)
 	qd, kvd, ff := int64(p.Heads)*hd, int64(p.KVHeads)*hd, int64(p.FF)
+	layer, vIndex := -1, 0
 	mat := func(name string, k, n int64, std float64) {
-		ts = append(ts, &tensor{name: name, shape: []int64{k, n}, std: std, typ: storageType(dt, int(k))})
+		ts = append(ts, &tensor{name: name, shape: []int64{k, n}, std: std, typ: typeOf(name, layer, int(k), vIndex)})
+		if strings.HasSuffix(name, "attn_v.weight") {
+			vIndex++
+		}
 	}
 	vec := func(name string, k int64, mean, std float64) {
 		ts = append(ts, &tensor{name: name, shape: []int64{k}, mean: mean, std: std, typ: gguf.TypeF32})
@@ -166,6 +173,7 @@ func tensors(p Preset, vocab int, dt gguf.Type) []*tensor {
 	}
 	mat("token_embd.weight", d, int64(vocab), embStd)
 	for i := range p.Layers {
+		layer = i
 		b := fmt.Sprintf("blk.%d.", i)
 		vec(b+"attn_norm.weight", d, 1, 0.1)
 		mat(b+"attn_q.weight", d, qd, inv(d))
@@ -186,6 +194,7 @@ func tensors(p Preset, vocab int, dt gguf.Type) []*tensor {
 		mat(b+"ffn_up.weight", d, ff, inv(d))
 		mat(b+"ffn_down.weight", ff, d, inv(ff))
 	}
+	layer = -1
 	vec("output_norm.weight", d, 1, 0.1)
 	if !p.Tied {
 		mat("output.weight", d, int64(vocab), LogitStd*inv(d))

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,7 +21,7 @@ func init() {
 	})
 }
 
-const synthUsage = `synth --preset NAME --out F [--dtype T] [--seed S] [--vocab tokenizer.json] [--json]
+const synthUsage = `synth --preset NAME --out F [--dtype T | --mix q4_k_m|q5_k_m|q3_k_m|q8_0] [--seed S] [--vocab tokenizer.json] [--json]
 
 Writes a model with random weights (deterministic for a seed) and complete
 llama.cpp metadata, for testing the execution paths on shapes and features
@@ -39,6 +42,8 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 	preset := fs.String("preset", "", "model shape (required):"+strings.Join(presetHelp, ""))
 	out := fs.String("out", "", "GGUF file to write (required)")
 	dtype := fs.String("dtype", "f32", "matrix type: "+strings.Join(dtypes, ", ")+"; norms and biases stay f32")
+	mixName := fs.String("mix", "", "llama.cpp quantization preset instead of one --dtype: "+strings.Join(synth.Mixes(), ", ")+
+		"\n(each matrix gets the type llama-quantize gives it, with its fallbacks for rows not a multiple of 256)")
 	seed := fs.Uint64("seed", 0, "random seed; the same seed writes the same bytes")
 	vocab := fs.String("vocab", "", "Qwen presets: take the vocabulary from this Hugging Face tokenizer.json\n(default: the embedded Qwen sub-vocabulary)")
 	asJSON := fs.Bool("json", false, "print one JSON object describing the model written")
@@ -62,8 +67,18 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usagef("--dtype %q: want one of %s", *dtype, strings.Join(dtypes, ", "))
 	}
+	if *mixName != "" {
+		dtypeSet := false
+		fs.Visit(func(f *flag.Flag) { dtypeSet = dtypeSet || f.Name == "dtype" })
+		if dtypeSet {
+			return usagef("--mix and --dtype both choose the matrix types: give one")
+		}
+		if !slices.Contains(synth.Mixes(), *mixName) {
+			return usagef("--mix %q: want one of %s", *mixName, strings.Join(synth.Mixes(), ", "))
+		}
+	}
 	start := time.Now()
-	info, err := synth.WriteFile(*out, synth.Options{Preset: *preset, DType: t, Seed: *seed, VocabFile: *vocab})
+	info, err := synth.WriteFile(*out, synth.Options{Preset: *preset, DType: t, Mix: *mixName, Seed: *seed, VocabFile: *vocab})
 	if err != nil {
 		return err
 	}
@@ -79,6 +94,14 @@ func runSynth(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "wrote %s (%.1f MB in %.1f s)\n", *out, float64(info.Bytes)/1e6, secs)
 	fmt.Fprintf(stdout, "  %s: %s, d %d, %d layers, %d/%d heads, head_dim %d, ff %d, vocab %d, tied %v\n",
 		p.Name, p.Arch, p.Dim, p.Layers, p.Heads, p.KVHeads, p.HeadDim, p.FF, info.Vocab, p.Tied)
+	if info.Mix != "" {
+		var parts []string
+		for _, typ := range slices.Sorted(maps.Keys(info.Types)) {
+			parts = append(parts, fmt.Sprintf("%d %s", info.Types[typ], typ))
+		}
+		fmt.Fprintf(stdout, "  mix %s: %s matrices; %d tensors, %.2fM parameters, seed %d\n", info.Mix, strings.Join(parts, ", "), info.Tensors, float64(info.Params)/1e6, info.Seed)
+		return nil
+	}
 	fmt.Fprintf(stdout, "  %s matrices, %d tensors, %.2fM parameters, seed %d\n", info.DType, info.Tensors, float64(info.Params)/1e6, info.Seed)
 	if len(info.Fallbacks) > 0 {
 		fmt.Fprintf(stdout, "  %d tensors stored in another type (row length not a multiple of the %s block)\n", len(info.Fallbacks), info.DType)

@@ -50,7 +50,7 @@ typedef void (*dequant_fn)(const void * x, float * y, int64_t k);
 typedef void (*quant_fn)(const float * x, void * y, int64_t k);
 #define DQ(name) void dequantize_row_##name(const void *, float *, int64_t);
 #define Q(name) void quantize_row_##name##_ref(const float *, void *, int64_t);
-DQ(q4_0) DQ(q4_1) DQ(q5_0) DQ(q5_1) DQ(q8_0) DQ(q2_K) DQ(q3_K) DQ(q4_K) DQ(q5_K) DQ(q6_K) DQ(q8_K)
+DQ(q4_0) DQ(q4_1) DQ(q5_0) DQ(q5_1) DQ(q8_0) DQ(q2_K) DQ(q3_K) DQ(q4_K) DQ(q5_K) DQ(q6_K) DQ(q8_K) DQ(iq4_nl)
 Q(q4_0) Q(q4_1) Q(q5_0) Q(q5_1) Q(q8_0) Q(q2_K) Q(q3_K) Q(q4_K) Q(q5_K) Q(q6_K) Q(q8_K)
 
 static dequant_fn dequantizer(const char * t) {
@@ -65,6 +65,7 @@ static dequant_fn dequantizer(const char * t) {
     if (!strcmp(t, "Q5_K")) return dequantize_row_q5_K;
     if (!strcmp(t, "Q6_K")) return dequantize_row_q6_K;
     if (!strcmp(t, "Q8_K")) return dequantize_row_q8_K;
+    if (!strcmp(t, "IQ4_NL")) return dequantize_row_iq4_nl;
     return NULL;
 }
 
