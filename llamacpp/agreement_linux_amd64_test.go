@@ -23,9 +23,15 @@ func needLib(t *testing.T) {
 
 // synthModel writes a synth preset to a temporary file and opens it.
 func synthModel(t *testing.T, preset string, dt gguf.Type) *model.Model {
+	return synthMix(t, preset, dt, "")
+}
+
+// synthMix is synthModel for a llama.cpp quantization mix (synth.Mixes;
+// "" for dt alone).
+func synthMix(t *testing.T, preset string, dt gguf.Type, mix string) *model.Model {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), preset+".gguf")
-	if _, err := synth.WriteFile(file, synth.Options{Preset: preset, DType: dt, Seed: 7}); err != nil {
+	if _, err := synth.WriteFile(file, synth.Options{Preset: preset, DType: dt, Mix: mix, Seed: 7}); err != nil {
 		t.Fatalf("synth %s: %v", preset, err)
 	}
 	m, err := model.Open(file)
@@ -55,13 +61,18 @@ type modelCase struct {
 
 // reproducedCases are stories260K and synth tiny-llama/qwen2/qwen3 in every
 // weight type whose llama.cpp kernels the reference reproduces (F32, F16,
-// BF16, Q8_0, Q4_0, Q4_K, Q6_K).
+// BF16, Q8_0, Q4_0, Q4_K, Q6_K), and the Q4_K_M mix on tiny-qwen2 and on
+// tiny-qwen2-d384, whose rows of 384 make llama-quantize fall back to
+// Q5_0 and Q8_0 as on Qwen2.5-0.5B.
 func reproducedCases() []modelCase {
 	cases := []modelCase{{"stories260K", gguf.TypeF32, storiesModel}}
 	for _, preset := range []string{"tiny-llama", "tiny-qwen2", "tiny-qwen3"} {
 		for _, dt := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
 			cases = append(cases, modelCase{preset + "-" + dt.String(), dt, func(t *testing.T) *model.Model { return synthModel(t, preset, dt) }})
 		}
+	}
+	for _, preset := range []string{"tiny-qwen2", "tiny-qwen2-d384"} {
+		cases = append(cases, modelCase{preset + "-q4_k_m", gguf.TypeQ4_K, func(t *testing.T) *model.Model { return synthMix(t, preset, 0, "q4_k_m") }})
 	}
 	return cases
 }

@@ -48,6 +48,11 @@ var presets = []Preset{
 		Description: "qwen3, NeoX RoPE, q/k RMSNorm, head_dim 128 ≠ d/heads, GQA 2, tied output, Qwen BPE sub-vocabulary",
 	},
 	{
+		Name: "tiny-qwen2-d384", Arch: "qwen2", Dim: 384, Layers: 2, Heads: 6, KVHeads: 2, HeadDim: 64, FF: 1024,
+		ContextLen: 1024, RopeBase: 1000000, NormEps: 1e-6, Tied: true, Vocab: "qwen", QwenTokens: 1024,
+		Description: "tiny-qwen2 with d 384, not a multiple of 256: k-quant mixes fall back (Q5_0, Q5_1, Q8_0, IQ4_NL) as on Qwen2.5-0.5B",
+	},
+	{
 		Name: "qwen2.5-0.5b", Arch: "qwen2", Dim: 896, Layers: 24, Heads: 14, KVHeads: 2, HeadDim: 64, FF: 4864,
 		ContextLen: 32768, RopeBase: 1000000, NormEps: 1e-6, Tied: true, Vocab: "qwen", QwenTokens: tokenizer.QwenSubVocabTokens + 3, PadVocab: 151936,
 		Description: "the shape of Qwen2.5-0.5B: qwen2, GQA 7, tied output, vocabulary padded to 151936",
