@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"runtime"
+	"unsafe"
 
 	"github.com/metallic-go/metallic/backend"
 	_ "github.com/metallic-go/metallic/backend/cpu" // the default backend
@@ -44,6 +44,7 @@ type Context struct {
 	// Activations of the current call, each [T, width] in act storage.
 	bufT                int
 	ids                 backend.Buffer // int32 [T+1]: the ids, then the position
+	raw                 []byte         // host staging of ids
 	x, xb, h, proj, ffo backend.Buffer // [T, d]
 	q, att              backend.Buffer // [T, heads·hd]
 	k, v                backend.Buffer // [T, kv·hd]
@@ -303,7 +304,7 @@ func (c *Context) Forward(tokens []int32, pos int) ([]float32, error) {
 	if err := c.ensure(T); err != nil {
 		return nil, err
 	}
-	raw := make([]byte, 4*(T+1)) // the ids, then the position (Context.pos)
+	raw := c.raw[:4*(T+1)] // the ids, then the position (Context.pos)
 	for i, id := range tokens {
 		binary.LittleEndian.PutUint32(raw[4*i:], uint32(id))
 	}
@@ -324,13 +325,11 @@ func (c *Context) Forward(tokens []int32, pos int) ([]float32, error) {
 	if c.err != nil {
 		return nil, fmt.Errorf("reference: forward: %w", c.err)
 	}
-	out := make([]byte, 4*T*c.cfg.Vocab)
-	if err := c.be.Download(out, c.logits, 0); err != nil {
-		return nil, err
-	}
+	// Download straight into the float32 result (little-endian host):
+	// one copy of the logits, not two.
 	logits := make([]float32, T*c.cfg.Vocab)
-	for i := range logits {
-		logits[i] = math.Float32frombits(binary.LittleEndian.Uint32(out[4*i:]))
+	if err := c.be.Download(unsafe.Slice((*byte)(unsafe.Pointer(&logits[0])), 4*len(logits)), c.logits, 0); err != nil {
+		return nil, err
 	}
 	c.n = pos + T
 	return logits, nil
@@ -359,6 +358,7 @@ func (c *Context) ensure(T int) error {
 		return b
 	}
 	c.ids = alloc(4 * (T + 1))
+	c.raw = make([]byte, 4*(T+1))
 	c.x, c.xb, c.h, c.proj, c.ffo = alloc(T*cfg.Dim*s), alloc(T*cfg.Dim*s), alloc(T*cfg.Dim*s), alloc(T*cfg.Dim*s), alloc(T*cfg.Dim*s)
 	c.q, c.att = alloc(T*qd*s), alloc(T*qd*s)
 	c.k, c.v = alloc(T*kvd*s), alloc(T*kvd*s)

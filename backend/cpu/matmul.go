@@ -298,6 +298,47 @@ func matmulInt(c backend.CPUCall, p *prepared, wt gguf.Type, out act, block int,
 	}
 }
 
+// matmulQ8Tiles is OpMatMulQ for Q8_0 and Q5_0 weights (ggmlnum.TileTypes)
+// on the activations prepQ8 made: a prompt in tiles of 4 rows × 4 tokens
+// (ggmlnum.QuantTile), one token in runs of rows (QuantRows). Every output
+// is the one-output dot's value (DotQ8_0, DotQ5_0) however it is grouped.
+func matmulQ8Tiles(c backend.CPUCall, p *prepared, wt gguf.Type, out act) {
+	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
+	nb := K / 32
+	rb, err := gguf.RowBytes(wt, K)
+	if err != nil {
+		panic(err)
+	}
+	o := out.bind(c.Args[0])
+	wb := c.Args[2].Bytes()
+	if T >= 2 && N >= 4 {
+		var tile [16]float32
+		for n0 := c.Lo; n0 < c.Hi; n0 += 4 {
+			b := min(n0, N-4) // a short last tile moves back (see matmulFloat)
+			for t0 := 0; t0 < T; t0 += 4 {
+				ggmlnum.QuantTile(wt, &tile, wb[b*rb:], rb, p.xq[t0*K:], p.xu[t0*K:], p.xd[t0*nb:], K)
+				for t := range min(4, T-t0) {
+					for r := range 4 {
+						if n := b + r; n >= n0 && n < c.Hi {
+							o.store1((t0+t)*N+n, tile[4*t+r])
+						}
+					}
+				}
+			}
+		}
+		return
+	}
+	sc := getScratch(c.Hi - c.Lo)
+	defer putScratch(sc)
+	res := *sc
+	for t := range T {
+		ggmlnum.QuantRows(wt, res, wb[c.Lo*rb:], rb, p.xq[t*K:(t+1)*K], p.xu[t*K:(t+1)*K], p.xd[t*nb:(t+1)*nb])
+		for i, v := range res {
+			o.store1(t*N+c.Lo+i, v)
+		}
+	}
+}
+
 // prepQ8 quantizes the dispatch's activations once, as llama.cpp does for
 // a weight whose vec_dot type has blocks of block (32: Q8_0, 256: Q8_K,
 // with the 16-value sums the k-quant dots read).
@@ -306,12 +347,26 @@ func prepQ8(c backend.CPUCall, p *prepared, wt gguf.Type, in act, block int) {
 	if K%block != 0 {
 		panic(fmt.Sprintf("cpu: matmul_q %v: K = %d is not a multiple of the activation block %d", wt, K, block))
 	}
+	// The Q8_0 tiles read 4 tokens at a time: their activations are padded
+	// to a multiple of 4 with zero tokens (whose outputs are not stored),
+	// and kept +128 for the VNNI kernels too.
+	tiles := block == 32 && ggmlnum.TileTypes(wt)
+	tp := T
+	if tiles {
+		tp = (T + 3) &^ 3
+	}
 	p.xs = grow(p.xs, T*K)
-	p.xq = grow(p.xq, T*K)
-	p.xd = grow(p.xd, T*K/block)
+	p.xq = grow(p.xq, tp*K)
+	p.xd = grow(p.xd, tp*K/block)
 	in.bind(c.Args[1]).load(0, p.xs)
 	if block == 32 {
-		ggmlnum.QuantizeQ8_0(p.xs, p.xq, p.xd)
+		ggmlnum.QuantizeQ8_0(p.xs, p.xq[:T*K], p.xd[:T*K/32])
+		if tiles {
+			clear(p.xq[T*K:])
+			clear(p.xd[T*K/32:])
+			p.xu = grow(p.xu, tp*K)
+			ggmlnum.ShiftQuants(p.xu, p.xq)
+		}
 		return
 	}
 	ggmlnum.QuantizeQ8_K(p.xs, p.xq, p.xd)
@@ -347,10 +402,9 @@ func ggmlMatMul(wt gguf.Type, in, out act) (prep, items func(backend.CPUCall, *p
 	case gguf.TypeBF16:
 		return func(c backend.CPUCall, p *prepared) { prepFloat(c, p, wt, in) },
 			func(c backend.CPUCall, p *prepared) { matmulBF16(c, p, out) }, true
-	case gguf.TypeQ8_0:
-		return q8(32, vecDot(ggmlnum.DotQ8_0), ggmlnum.DotQ8_0x4)
-	case gguf.TypeQ5_0:
-		return q8(32, vecDot(ggmlnum.DotQ5_0), ggmlnum.DotQ5_0x4)
+	case gguf.TypeQ8_0, gguf.TypeQ5_0:
+		return func(c backend.CPUCall, p *prepared) { prepQ8(c, p, wt, in, 32) },
+			func(c backend.CPUCall, p *prepared) { matmulQ8Tiles(c, p, wt, out) }, true
 	case gguf.TypeQ6_K:
 		return q8(256, func(row []byte, xq []int8, xd []float32, xsum []int32, _ bool) float32 {
 			return ggmlnum.DotQ6_K(row, xq, xd, xsum)

@@ -10,7 +10,8 @@ import "github.com/metallic-go/metallic/backend"
 // once they have grown.
 type prepared struct {
 	xs   []float32 // activations [T, K] as float32
-	xq   []int8    // quantized activations [T, K]
+	xq   []int8    // quantized activations [T, K] (Q8_0 tiles: padded to a multiple of 4 tokens)
+	xu   []byte    // xq + 128 as bytes (the VNNI kernels' unsigned operand)
 	xd   []float32 // block scales [T, K/block]
 	xsum []int32   // sums of each 16 quants [T, K/16] (k-quants)
 	// items is the item function the prep chose (nil: the kernel's own).

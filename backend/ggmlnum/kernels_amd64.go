@@ -1,6 +1,10 @@
 package ggmlnum
 
-import "golang.org/x/sys/cpu"
+import (
+	"golang.org/x/sys/cpu"
+
+	"github.com/metallic-go/metallic/gguf"
+)
 
 // hasFMA reports whether the kernels of kernels_amd64.s can run (AVX2,
 // FMA3 and F16C).
@@ -216,4 +220,55 @@ func q5Blocks4(acc *[4][8]float32, rows []byte, stride int, x []int8, xd []float
 	}
 	_, _ = rows[3*stride+22*n-1], x[32*n-1]
 	q5Blocks4AVX(acc, &rows[0], stride, &x[0], &xd[0], n)
+}
+
+// hasVNNI reports whether the kernels of q8vnni_amd64.s can run.
+var hasVNNI = hasAVX512 && cpu.X86.HasAVX512VNNI
+
+//go:noescape
+func q8TileVNNI(out *[16]float32, w *byte, wstride int, xu *byte, xstride int, xd *float32, dstride, blocks int)
+
+//go:noescape
+func q5TileVNNI(out *[16]float32, w *byte, wstride int, xu *byte, xstride int, xd *float32, dstride, blocks int)
+
+//go:noescape
+func q8RowsVNNI(out *float32, w *byte, wstride int, xu *byte, xd *float32, blocks, rows int)
+
+//go:noescape
+func q5RowsVNNI(out *float32, w *byte, wstride int, xu *byte, xd *float32, blocks, rows int)
+
+func quantTileAsm(t gguf.Type, out *[16]float32, w []byte, stride int, xu []byte, xd []float32, k int) bool {
+	nb := k / 32
+	if !hasVNNI || nb == 0 {
+		return false
+	}
+	bb := 34
+	if t == gguf.TypeQ5_0 {
+		bb = 22
+	}
+	_, _, _ = w[3*stride+bb*nb-1], xu[4*k-1], xd[4*nb-1]
+	if t == gguf.TypeQ5_0 {
+		q5TileVNNI(out, &w[0], stride, &xu[0], k, &xd[0], nb, nb)
+	} else {
+		q8TileVNNI(out, &w[0], stride, &xu[0], k, &xd[0], nb, nb)
+	}
+	return true
+}
+
+func quantRowsAsm(t gguf.Type, out []float32, w []byte, stride int, xu []byte, xd []float32) bool {
+	nb := len(xd)
+	if !hasVNNI || nb == 0 || len(out)%4 != 0 {
+		return false
+	}
+	bb := 34
+	if t == gguf.TypeQ5_0 {
+		bb = 22
+	}
+	_, _ = w[(len(out)-1)*stride+bb*nb-1], xu[32*nb-1]
+	if t == gguf.TypeQ5_0 {
+		q5RowsVNNI(&out[0], &w[0], stride, &xu[0], &xd[0], nb, len(out))
+	} else {
+		q8RowsVNNI(&out[0], &w[0], stride, &xu[0], &xd[0], nb, len(out))
+	}
+	return true
 }

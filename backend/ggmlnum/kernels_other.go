@@ -2,7 +2,11 @@
 
 package ggmlnum
 
-import "runtime"
+import (
+	"runtime"
+
+	"github.com/metallic-go/metallic/gguf"
+)
 
 // asmKernels says whether the kernel functions run assembly: never on
 // this architecture, where they are the portable Go definitions.
@@ -38,3 +42,6 @@ func q5Blocks(acc *[8]float32, row []byte, x []int8, d []float32) { q5BlocksGo(a
 func q5Blocks4(acc *[4][8]float32, rows []byte, stride int, x []int8, xd []float32) {
 	q5Blocks4Go(acc, rows, stride, x, xd)
 }
+
+func quantTileAsm(gguf.Type, *[16]float32, []byte, int, []byte, []float32, int) bool { return false }
+func quantRowsAsm(gguf.Type, []float32, []byte, int, []byte, []float32) bool      { return false }

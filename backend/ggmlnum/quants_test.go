@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/metallic-go/metallic/gguf"
 	"github.com/metallic-go/metallic/internal/testenv"
 )
 
@@ -103,6 +104,59 @@ func TestQuantKernelsMatchGo(t *testing.T) {
 		q5Blocks4Go(&b4, rows, stride, xq, d)
 		if a4 != b4 {
 			t.Errorf("q5Blocks4 %d blocks: %v != %v", blocks, a4, b4)
+		}
+	}
+}
+
+// TestQuantTilesMatchDots: QuantTile and QuantRows (VNNI assembly where
+// the CPU has it) give every output the bits of DotQ8_0 / DotQ5_0.
+func TestQuantTilesMatchDots(t *testing.T) {
+	rng := rand.New(rand.NewPCG(35, 36))
+	for _, typ := range []gguf.Type{gguf.TypeQ8_0, gguf.TypeQ5_0} {
+		bb := 34
+		if typ == gguf.TypeQ5_0 {
+			bb = 22
+		}
+		for _, blocks := range []int{1, 2, 28, 152} {
+			k := 32 * blocks
+			stride := bb*blocks + 3
+			const rows = 11
+			w := randBytes(rng, rows*stride)
+			for r := range rows {
+				for b := range blocks {
+					w[r*stride+bb*b+1] &= 0x7b
+				}
+			}
+			xq := randQuants(rng, 4*k)
+			xq[0], xq[1] = 127, -127
+			xu := make([]byte, len(xq))
+			ShiftQuants(xu, xq)
+			xd := make([]float32, 4*blocks)
+			for i := range xd {
+				xd[i] = float32(rng.NormFloat64())
+			}
+			dot := func(r, tok int) float32 {
+				row := w[r*stride:]
+				x, d := xq[tok*k:(tok+1)*k], xd[tok*blocks:(tok+1)*blocks]
+				if typ == gguf.TypeQ5_0 {
+					return DotQ5_0(row, x, d)
+				}
+				return DotQ8_0(row, x, d)
+			}
+			var tile [16]float32
+			QuantTile(typ, &tile, w[2*stride:], stride, xq, xu, xd, k)
+			for tok := range 4 {
+				for r := range 4 {
+					requireBits(t, fmt.Sprintf("%v tile %d blocks [t %d r %d]", typ, blocks, tok, r), tile[4*tok+r], dot(2+r, tok))
+				}
+			}
+			for _, n := range []int{1, 4, 8, 11} {
+				out := make([]float32, n)
+				QuantRows(typ, out, w, stride, xq[k:2*k], xu[k:2*k], xd[blocks:2*blocks])
+				for r := range n {
+					requireBits(t, fmt.Sprintf("%v rows %d blocks n %d [r %d]", typ, blocks, n, r), out[r], dot(r, 1))
+				}
+			}
 		}
 	}
 }
