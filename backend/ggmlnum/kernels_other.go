@@ -44,4 +44,4 @@ func q5Blocks4(acc *[4][8]float32, rows []byte, stride int, x []int8, xd []float
 }
 
 func quantTileAsm(gguf.Type, *[16]float32, []byte, int, []byte, []float32, int) bool { return false }
-func quantRowsAsm(gguf.Type, []float32, []byte, int, []byte, []float32) bool      { return false }
+func quantRowsAsm(gguf.Type, []float32, []byte, int, []byte, []float32) bool         { return false }
