@@ -395,9 +395,13 @@ func scaleMinK4(j int, q []byte) (sc, m int32) {
 func DotQ4_Kx8(row []byte, xq []int8, xd []float32, xsum []int32, gemm bool) float32 {
 	var acc, accm float32
 	var sub [128]int32 // Σ q·x per sub-block, 16 superblocks at a time
+	// The integer sums and their scales, then the two fused chains
+	// (fmaChain: the CPU's vfmadd where it has one, FMA32 else).
+	var fs, fd, fm, fdm [64]float32
 	for s0 := 0; s0 < len(xd); s0 += len(sub) / 8 {
 		m := min(len(sub)/8, len(xd)-s0)
 		q4KSubSums(row[144*s0:144*(s0+m)], xq[256*s0:256*(s0+m)], sub[:8*m])
+		n := 0
 		for sb := range m {
 			b := s0 + sb
 			blk := row[144*b : 144*b+144 : 144*b+144]
@@ -411,18 +415,20 @@ func DotQ4_Kx8(row []byte, xq []int8, xd []float32, xsum []int32, gemm bool) flo
 				sc := s1*sub[8*sb+2*c] + s2*sub[8*sb+2*c+1]
 				mc := m1*(xsum[16*b+4*c]+xsum[16*b+4*c+1]) + m2*(xsum[16*b+4*c+2]+xsum[16*b+4*c+3])
 				if gemm {
-					acc = FMA32(float32(sc), dd, acc)
-					accm = FMA32(float32(mc), dm, accm)
+					fs[n], fd[n], fm[n], fdm[n] = float32(sc), dd, float32(mc), dm
+					n++
 					continue
 				}
 				s += sc
 				mn += mc
 			}
 			if !gemm {
-				acc = FMA32(float32(s), dd, acc)
-				accm = FMA32(float32(mn), dm, accm)
+				fs[n], fd[n], fm[n], fdm[n] = float32(s), dd, float32(mn), dm
+				n++
 			}
 		}
+		acc = fmaChain(acc, fs[:n], fd[:n])
+		accm = fmaChain(accm, fm[:n], fdm[:n])
 	}
 	return acc - accm
 }
@@ -454,6 +460,8 @@ func SubSums16(xq []int8, out []int32) {
 func DotQ6_K(row []byte, xq []int8, xd []float32, xsum16 []int32) float32 {
 	var acc [8]float32
 	var lanes [128]int32 // 16 superblocks at a time
+	var v [128]float32
+	var ds [16]float32
 	for s0 := 0; s0 < len(xd); s0 += len(lanes) / 8 {
 		m := min(len(lanes)/8, len(xd)-s0)
 		q6Lanes(row[210*s0:210*(s0+m)], xq[256*s0:256*(s0+m)], lanes[:8*m])
@@ -462,12 +470,13 @@ func DotQ6_K(row []byte, xq []int8, xd []float32, xsum16 []int32) float32 {
 			blk := row[210*b : 210*b+210 : 210*b+210]
 			sc := blk[192:208]
 			bs := xsum16[16*b : 16*b+16 : 16*b+16]
-			d := xd[b] * f16Widen(uint16(blk[208])|uint16(blk[209])<<8)
+			ds[sb] = xd[b] * f16Widen(uint16(blk[208])|uint16(blk[209])<<8)
 			for l := range 8 {
-				v := lanes[8*sb+l] - 32*(bs[2*l]*int32(int8(sc[2*l]))+bs[2*l+1]*int32(int8(sc[2*l+1])))
-				acc[l] = FMA32(d, float32(v), acc[l])
+				v[8*sb+l] = float32(lanes[8*sb+l] - 32*(bs[2*l]*int32(int8(sc[2*l]))+bs[2*l+1]*int32(int8(sc[2*l+1]))))
 			}
 		}
+		// acc_l = fma(d, v_l, acc_l), superblock after superblock.
+		fmaLanes8(&acc, v[:8*m], ds[:m])
 	}
 	return Hsum8(&acc)
 }

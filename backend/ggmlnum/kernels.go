@@ -112,3 +112,21 @@ func q6LanesGo(row []byte, x []int8, out []int32) {
 		}
 	}
 }
+
+// fmaChainGo: acc = fma(a[i], b[i], acc) for each i in order.
+func fmaChainGo(acc float32, a, b []float32) float32 {
+	b = b[:len(a)]
+	for i, x := range a {
+		acc = FMA32(x, b[i], acc)
+	}
+	return acc
+}
+
+// fmaLanes8Go: acc[l] = fma(d[i], v[8i+l], acc[l]) for each i in order.
+func fmaLanes8Go(acc *[8]float32, v []float32, d []float32) {
+	for i, di := range d {
+		for l := range acc {
+			acc[l] = FMA32(di, v[8*i+l], acc[l])
+		}
+	}
+}

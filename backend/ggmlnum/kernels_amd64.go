@@ -272,3 +272,26 @@ func quantRowsAsm(t gguf.Type, out []float32, w []byte, stride int, xu []byte, x
 	}
 	return true
 }
+
+//go:noescape
+func fmaChainAVX(acc float32, a, b *float32, n int) float32
+
+//go:noescape
+func fmaLanes8AVX(acc *[8]float32, v *float32, d *float32, n int)
+
+func fmaChain(acc float32, a, b []float32) float32 {
+	if !hasFMA || len(a) == 0 {
+		return fmaChainGo(acc, a, b)
+	}
+	_ = b[len(a)-1]
+	return fmaChainAVX(acc, &a[0], &b[0], len(a))
+}
+
+func fmaLanes8(acc *[8]float32, v []float32, d []float32) {
+	if !hasFMA || len(d) == 0 {
+		fmaLanes8Go(acc, v, d)
+		return
+	}
+	_ = v[8*len(d)-1]
+	fmaLanes8AVX(acc, &v[0], &d[0], len(d))
+}

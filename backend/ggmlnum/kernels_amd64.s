@@ -360,3 +360,46 @@ q6half:                          // x at DI: x[128h:128h+128]
 	JNZ q6sb
 	VZEROUPPER
 	RET
+
+// func fmaChainAVX(acc float32, a, b *float32, n int) float32
+// acc = fma(a[i], b[i], acc) for i < n in order (vfmadd231ss: one
+// rounding per step, as FMA32).
+TEXT ·fmaChainAVX(SB), NOSPLIT, $0-36
+	VMOVSS acc+0(FP), X0
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ n+24(FP), CX
+	TESTQ CX, CX
+	JZ chaindone
+chainloop:
+	VMOVSS (SI), X1
+	VFMADD231SS (DI), X1, X0
+	ADDQ $4, SI
+	ADDQ $4, DI
+	DECQ CX
+	JNZ chainloop
+chaindone:
+	VMOVSS X0, ret+32(FP)
+	RET
+
+// func fmaLanes8AVX(acc *[8]float32, v *float32, d *float32, n int)
+// acc[l] = fma(d[i], v[8i+l], acc[l]) for i < n in order, l < 8.
+TEXT ·fmaLanes8AVX(SB), NOSPLIT, $0-32
+	MOVQ acc+0(FP), AX
+	MOVQ v+8(FP), SI
+	MOVQ d+16(FP), DI
+	MOVQ n+24(FP), CX
+	VMOVUPS (AX), Y0
+	TESTQ CX, CX
+	JZ lanesdone
+lanesloop:
+	VBROADCASTSS (DI), Y1
+	VFMADD231PS (SI), Y1, Y0
+	ADDQ $32, SI
+	ADDQ $4, DI
+	DECQ CX
+	JNZ lanesloop
+lanesdone:
+	VMOVUPS Y0, (AX)
+	VZEROUPPER
+	RET

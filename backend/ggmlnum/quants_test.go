@@ -80,6 +80,25 @@ func TestQuantKernelsMatchGo(t *testing.T) {
 		t.Skip("nothing to compare the Go definitions with: " + why)
 	}
 	rng := rand.New(rand.NewPCG(33, 34))
+	for _, n := range []int{0, 1, 5, 64} {
+		a, b := make([]float32, n), make([]float32, 8*n)
+		for i := range a {
+			a[i] = float32(rng.NormFloat64() * 1e4)
+		}
+		for i := range b {
+			b[i] = float32(rng.NormFloat64())
+		}
+		if got, want := fmaChain(0.5, a, b[:n]), fmaChainGo(0.5, a, b[:n]); got != want {
+			t.Errorf("fmaChain n=%d: %g != %g", n, got, want)
+		}
+		acc1 := [8]float32{1, 2, 3, 4, 5, 6, 7, 8}
+		acc2 := acc1
+		fmaLanes8(&acc1, b, a)
+		fmaLanes8Go(&acc2, b, a)
+		if acc1 != acc2 {
+			t.Errorf("fmaLanes8 n=%d: %v != %v", n, acc1, acc2)
+		}
+	}
 	for _, blocks := range []int{1, 3, 28, 152} {
 		xq := randQuants(rng, 32*blocks)
 		d := make([]float32, blocks)
