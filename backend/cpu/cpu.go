@@ -25,8 +25,9 @@ type Backend struct {
 	threads int
 	err     error // first error of a committed encoder, reported by Sync
 	closed  bool
-	task    task     // the dispatch being run (one at a time per backend)
-	prep    prepared // what the running dispatch's prep made
+	mapped  []*buffer // live buffers mapped from the system (bigAlloc)
+	task    task      // the dispatch being run (one at a time per backend)
+	prep    prepared  // what the running dispatch's prep made
 }
 
 // New returns a cpu backend using opts.Threads workers (0: GOMAXPROCS).
@@ -49,6 +50,7 @@ func (b *Backend) Name() string { return "cpu" }
 type buffer struct {
 	data    []byte
 	wrapped bool
+	mapped  bool // data was mapped by osAlloc (unmapped by Free or Close)
 }
 
 func (x *buffer) Size() int      { return len(x.data) }
@@ -59,6 +61,13 @@ func (x *buffer) String() string { return fmt.Sprintf("cpu.buffer(%d bytes)", le
 func (b *Backend) Alloc(n int) (backend.Buffer, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("cpu: Alloc(%d): negative size", n)
+	}
+	if bigAlloc > 0 && n >= bigAlloc {
+		if data := osAlloc(n); data != nil {
+			buf := &buffer{data: data, mapped: true}
+			b.mapped = append(b.mapped, buf)
+			return buf, nil
+		}
 	}
 	// Allocate as float64s for 8-byte alignment of every typed view.
 	words := make([]uint64, (n+7)/8)
@@ -114,6 +123,15 @@ func (b *Backend) Download(dst []byte, src backend.Buffer, off int) error {
 // Free drops the buffer's memory (wrapped memory is left alone).
 func (b *Backend) Free(x backend.Buffer) {
 	if hb, ok := x.(*buffer); ok && hb != nil {
+		if hb.mapped && hb.data != nil {
+			osFree(hb.data)
+			for i, m := range b.mapped {
+				if m == hb {
+					b.mapped = append(b.mapped[:i], b.mapped[i+1:]...)
+					break
+				}
+			}
+		}
 		hb.data = nil
 	}
 }
@@ -173,9 +191,15 @@ func (b *Backend) Sync() error {
 	return err
 }
 
-// Close marks the backend closed.
+// Close marks the backend closed and returns the memory of its mapped
+// buffers to the system (buffers die with the backend).
 func (b *Backend) Close() error {
 	b.closed = true
+	for _, m := range b.mapped {
+		osFree(m.data)
+		m.data = nil
+	}
+	b.mapped = nil
 	return nil
 }
 

@@ -13,12 +13,16 @@ import (
 	"github.com/metallic-go/metallic/model"
 )
 
-// cacheLimit is the largest weight (in elements) kept dequantized in memory;
-// larger ones (a big vocabulary's output matrix) are streamed in row chunks.
-const cacheLimit = 1 << 22
+// cacheLimit is the largest weight (in elements) kept dequantized in
+// memory: norm gains, biases and tiny matrices. Every larger matrix is
+// streamed from the mapped file in row chunks each time it is used, so the
+// oracles hold no float64 copy of a model (a 7B model's would be 56 GB)
+// and their memory does not grow with the model.
+const cacheLimit = 1 << 16
 
-// chunkRows is the number of weight rows dequantized at a time when streaming.
-const chunkRows = 1024
+// chunkRows is the number of weight rows dequantized at a time when
+// streaming (chunkRows·K float64s: 10 MB for K = 4864).
+const chunkRows = 256
 
 // Cache holds exactly dequantized weights, shared by the evaluators of one
 // model (the global oracle and each path's local oracle). It is safe for
@@ -103,8 +107,10 @@ func (c *Cache) matmul(w *model.Weight, x []float64, t int) ([]float64, error) {
 		blas64.Gemm(blas.NoTrans, blas.Trans, 1, X, W, 0, Y)
 		return y, nil
 	}
-	buf := make([]float64, chunkRows*w.K)
-	part := make([]float64, t*chunkRows)
+	bp, pp := getF64(chunkRows*w.K), getF64(t*chunkRows)
+	defer putF64(bp)
+	defer putF64(pp)
+	buf, part := *bp, *pp
 	for r0 := 0; r0 < w.N; r0 += chunkRows {
 		r1 := min(r0+chunkRows, w.N)
 		n := r1 - r0
@@ -120,6 +126,21 @@ func (c *Cache) matmul(w *model.Weight, x []float64, t int) ([]float64, error) {
 	}
 	return y, nil
 }
+
+// f64Pool recycles the streaming buffers of matmul, so streaming a model's
+// weights again and again makes no garbage.
+var f64Pool sync.Pool
+
+func getF64(n int) *[]float64 {
+	if p, ok := f64Pool.Get().(*[]float64); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	s := make([]float64, n)
+	return &s
+}
+
+func putF64(p *[]float64) { f64Pool.Put(p) }
 
 // rmsNorm normalizes each length-n row of x: x / sqrt(mean(x²) + eps) · g.
 func rmsNorm(x []float64, n int, g []float64, eps float64) []float64 {
