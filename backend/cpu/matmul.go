@@ -131,6 +131,10 @@ func (w weights) rowDot(row []byte, xs []float32, K, T int, acc, blk, out []floa
 // reproduced (ggmlMatMul takes the others) and OpMatMul.
 func matmul(c backend.CPUCall, wt gguf.Type, in, out act, quant bool) {
 	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
+	if !quant && (wt == gguf.TypeF32 || wt == gguf.TypeF16) && K%64 == 0 {
+		matmulPlainFloat(c, wt, in, out)
+		return
+	}
 	w, err := newWeights(wt, K)
 	if err != nil {
 		panic(err)
@@ -160,6 +164,58 @@ func matmul(c backend.CPUCall, wt gguf.Type, in, out act, quant bool) {
 		w.rowDot(wb[n*w.rowBytes:(n+1)*w.rowBytes], xs, K, T, acc, blk, res)
 		for t := range T {
 			o.store1(t*N+n, res[t])
+		}
+	}
+}
+
+// matmulPlainFloat is OpMatMul (the plain profile's) for F32 and F16
+// weights with K a multiple of 64: x as stored, never rounded; float32
+// fused multiply-adds in the fixed lane orders of ggml's kernels (64 lanes
+// for one token, DotF32Rows/DotF16Rows, whose float64 tail is empty when
+// K is a multiple of 64; tiles of 16 lanes for a prompt, TinyTile), the
+// weights read in place. The order is the same for every split, so the
+// result does not depend on the thread count.
+func matmulPlainFloat(c backend.CPUCall, wt gguf.Type, in, out act) {
+	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
+	rb := K * 4
+	f16 := wt == gguf.TypeF16
+	if f16 {
+		rb = K * 2
+	}
+	rows := c.Hi - c.Lo
+	sc := getScratch(T*K + max(rows, 16))
+	defer putScratch(sc)
+	xs, res := (*sc)[:T*K], (*sc)[T*K:]
+	in.bind(c.Args[1]).load(0, xs)
+	wb := c.Args[2].Bytes()
+	o := out.bind(c.Args[0])
+	if T >= 2 && N >= 4 {
+		tile := (*[16]float32)(res[:16])
+		for n0 := c.Lo; n0 < c.Hi; n0 += 4 {
+			b := min(n0, N-4)
+			for t0 := 0; t0 < T; t0 += 4 {
+				tokens := min(4, T-t0)
+				ggmlnum.TinyTile(f16, tile, wb[b*rb:], rb, xs[t0*K:], K, tokens)
+				for t := range tokens {
+					for r := range 4 {
+						if n := b + r; n >= n0 && n < c.Hi {
+							o.store1((t0+t)*N+n, tile[4*t+r])
+						}
+					}
+				}
+			}
+		}
+		return
+	}
+	for t := range T {
+		x := xs[t*K : (t+1)*K]
+		if f16 {
+			ggmlnum.DotF16Rows(res[:rows], wb[c.Lo*rb:], rb, x)
+		} else {
+			ggmlnum.DotF32Rows(res[:rows], wb[c.Lo*rb:], rb, x)
+		}
+		for i, v := range res[:rows] {
+			o.store1(t*N+c.Lo+i, v)
 		}
 	}
 }
