@@ -118,15 +118,14 @@ func attention(c backend.CPUCall, in, kv, out act, ggmlF16 bool) {
 			mx = max(mx, v)
 		}
 		np := (n + 15) &^ 15
+		for j := range n {
+			scores[j] -= mx
+		}
+		ggmlnum.ExpfN(scores[:n], scores[:n]) // ggml's vector exp, lane by lane
 		var sum float64
 		for j0 := 0; j0 < np; j0 += 16 {
 			var e [16]float32
-			for l := range 16 {
-				if j := j0 + l; j < n {
-					e[l] = ggmlnum.Expf(scores[j] - mx)
-					scores[j] = e[l]
-				}
-			}
+			copy(e[:], scores[j0:min(j0+16, n)]) // masked positions give 0
 			sum += float64(ggmlnum.Reduce16(&e))
 		}
 		inv := float32(1 / sum)

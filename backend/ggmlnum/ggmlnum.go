@@ -134,6 +134,16 @@ func scalef(j, n float32) float32 {
 	return float32(math.Ldexp(float64(j), int(n)))
 }
 
+// ExpfN writes y[i] = Expf(x[i]) for i < len(y) (16 lanes at a time in
+// assembly where the CPU has AVX-512; the same bits).
+func ExpfN(y, x []float32) {
+	x = x[:len(y)]
+	i := expfN(y, x)
+	for ; i < len(y); i++ {
+		y[i] = Expf(x[i])
+	}
+}
+
 // Silu is ggml_v_silu for one lane: x / (1 + Expf(0−x)).
 func Silu(x float32) float32 {
 	return x / (1 + Expf(0-x))
@@ -144,7 +154,7 @@ func Silu(x float32) float32 {
 // C library's expf (LibcExpf).
 func SwiGLU(y, x, g []float32) {
 	n := len(y)
-	i := 0
+	i := swigluN(y, x, g) // assembly for whole groups where it runs
 	for ; i+16 <= n; i += 16 {
 		for l := i; l < i+16; l++ {
 			y[l] = Silu(x[l]) * g[l]

@@ -295,3 +295,33 @@ func fmaLanes8(acc *[8]float32, v []float32, d []float32) {
 	_ = v[8*len(d)-1]
 	fmaLanes8AVX(acc, &v[0], &d[0], len(d))
 }
+
+//go:noescape
+func expfAVX512(y, x *float32, n int)
+
+//go:noescape
+func swigluAVX512(y, x, gate *float32, n int)
+
+// expfN writes y[i] = Expf(x[i]) for the first len(y)&^15 elements in
+// assembly and returns how many it did.
+func expfN(y, x []float32) int {
+	n := len(y) &^ 15
+	if !hasAVX512 || n == 0 {
+		return 0
+	}
+	_ = x[n-1]
+	expfAVX512(&y[0], &x[0], n)
+	return n
+}
+
+// swigluN is SwiGLU's vector part for the first len(y)&^15 elements in
+// assembly; it returns how many it did.
+func swigluN(y, x, g []float32) int {
+	n := len(y) &^ 15
+	if !hasAVX512 || n == 0 {
+		return 0
+	}
+	_, _ = x[n-1], g[n-1]
+	swigluAVX512(&y[0], &x[0], &g[0], n)
+	return n
+}
