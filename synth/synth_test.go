@@ -299,7 +299,7 @@ func TestQwen05BShape(t *testing.T) {
 		{gguf.TypeQ4_K, gguf.TypeQ4_0, gguf.TypeQ4_K},
 		{gguf.TypeQ6_K, gguf.TypeQ8_0, gguf.TypeQ6_K},
 	} {
-		ts := tensors(p, 151936, c.dt)
+		ts := tensors(p, 151936, func(_ string, _, k, _ int) gguf.Type { return storageType(c.dt, k) })
 		var params int64
 		for _, x := range ts {
 			n := int64(1)
