@@ -32,9 +32,9 @@ func TestMixTypes(t *testing.T) {
 	}{
 		{"q4_k_m", q05, "token_embd.weight", -1, 896, 0, gguf.TypeQ8_0}, // output rule, 896 % 256 ≠ 0
 		{"q4_k_m", q05, "blk.0.attn_q.weight", 0, 896, 0, gguf.TypeQ5_0},
-		{"q4_k_m", q05, "blk.0.attn_v.weight", 0, 896, 0, gguf.TypeQ8_0},  // more bits: Q6_K → Q8_0
-		{"q4_k_m", q05, "blk.3.attn_v.weight", 3, 896, 3, gguf.TypeQ5_0},  // Q4_K → Q5_0
-		{"q4_k_m", q05, "blk.5.attn_v.weight", 5, 896, 5, gguf.TypeQ8_0},  // (5−3)%3 = 2
+		{"q4_k_m", q05, "blk.0.attn_v.weight", 0, 896, 0, gguf.TypeQ8_0}, // more bits: Q6_K → Q8_0
+		{"q4_k_m", q05, "blk.3.attn_v.weight", 3, 896, 3, gguf.TypeQ5_0}, // Q4_K → Q5_0
+		{"q4_k_m", q05, "blk.5.attn_v.weight", 5, 896, 5, gguf.TypeQ8_0}, // (5−3)%3 = 2
 		{"q4_k_m", q05, "blk.0.ffn_down.weight", 0, 4864, 1, gguf.TypeQ6_K},
 		{"q4_k_m", q05, "blk.3.ffn_down.weight", 3, 4864, 4, gguf.TypeQ4_K},
 		{"q4_k_m", q05, "blk.23.ffn_down.weight", 23, 4864, 24, gguf.TypeQ6_K},
