@@ -61,6 +61,36 @@ func TestSynthJSON(t *testing.T) {
 	}
 }
 
+// TestSynthMix: --mix writes llama-quantize's types (tiny-qwen2-d384's rows
+// of 384 fall back from Q4_K to Q5_0 and from Q6_K to Q8_0) and says so.
+func TestSynthMix(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "m.gguf")
+	code, stdout, stderr := runSynthCLI("--preset", "tiny-qwen2-d384", "--mix", "q4_k_m", "--out", out, "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var got struct {
+		Mix   string         `json:"mix"`
+		Types map[string]int `json:"types"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatal(err)
+	}
+	// 2 layers, use_more_bits true for layer 1 only (i ≥ 7·2/8): q, k, o,
+	// gate, up at rows of 384 and layer 0's attn_v → Q4_K → Q5_0; layer
+	// 1's attn_v → Q6_K → Q8_0; ffn_down (rows of 1024) Q4_K, then Q6_K;
+	// the tied embedding → Q8_0.
+	want := map[string]int{"q5_0": 11, "q8_0": 2, "q4_k": 1, "q6_k": 1}
+	if got.Mix != "q4_k_m" || len(got.Types) != len(want) {
+		t.Fatalf("got %+v, want types %v", got, want)
+	}
+	for k, v := range want {
+		if got.Types[k] != v {
+			t.Errorf("%s: %d matrices, want %d (all: %v)", k, got.Types[k], v, got.Types)
+		}
+	}
+}
+
 func TestSynthText(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "l.gguf")
 	code, stdout, stderr := runSynthCLI("--preset", "tiny-llama", "--out", out)
@@ -85,6 +115,8 @@ func TestSynthBadInput(t *testing.T) {
 		{[]string{"--preset", "tiny-qwen2", "--out", out, "--vocab", filepath.Join(dir, "none.json")}, "none.json"},
 		{[]string{"--preset", "tiny-llama", "--out", filepath.Join(dir, "missing", "x.gguf")}, "missing"},
 		{[]string{"--preset", "tiny-llama", "--out", out, "extra"}, "no positional arguments"},
+		{[]string{"--preset", "tiny-llama", "--out", out, "--mix", "q4_k_s"}, `--mix "q4_k_s"`},
+		{[]string{"--preset", "tiny-llama", "--out", out, "--mix", "q4_k_m", "--dtype", "f16"}, "--mix and --dtype"},
 	}
 	for _, c := range cases {
 		code, stdout, stderr := runSynthCLI(c.args...)
