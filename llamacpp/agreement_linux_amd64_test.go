@@ -61,7 +61,7 @@ type modelCase struct {
 
 // reproducedCases are stories260K and synth tiny-llama/qwen2/qwen3 in every
 // weight type whose llama.cpp kernels the reference reproduces (F32, F16,
-// BF16, Q8_0, Q4_0, Q4_K, Q6_K), and the Q4_K_M mix on tiny-qwen2 and on
+// BF16, Q8_0, Q4_0, Q4_K, Q6_K; Q5_0 and IQ4_NL on tiny-llama), and the Q4_K_M mix on tiny-qwen2 and on
 // tiny-qwen2-d384, whose rows of 384 make llama-quantize fall back to
 // Q5_0 and Q8_0 as on Qwen2.5-0.5B.
 func reproducedCases() []modelCase {
@@ -73,6 +73,9 @@ func reproducedCases() []modelCase {
 	}
 	for _, preset := range []string{"tiny-qwen2", "tiny-qwen2-d384"} {
 		cases = append(cases, modelCase{preset + "-q4_k_m", gguf.TypeQ4_K, func(t *testing.T) *model.Model { return synthMix(t, preset, 0, "q4_k_m") }})
+	}
+	for _, dt := range []gguf.Type{gguf.TypeQ5_0, gguf.TypeIQ4_NL} {
+		cases = append(cases, modelCase{"tiny-llama-" + dt.String(), dt, func(t *testing.T) *model.Model { return synthModel(t, "tiny-llama", dt) }})
 	}
 	return cases
 }

@@ -17,17 +17,17 @@ func TestInexactWeights(t *testing.T) {
 	m.Weights.Layers = []model.Layer{{
 		Q:    model.Weight{Name: "blk.0.attn_q.weight", Type: gguf.TypeQ4_K, K: 256, N: 256, Data: []byte{0}},
 		K:    model.Weight{Name: "blk.0.attn_k.weight", Type: gguf.TypeQ4_K, K: 256, N: 100, Data: []byte{0}},
-		V:    model.Weight{Name: "blk.0.attn_v.weight", Type: gguf.TypeQ5_1, K: 256, N: 128, Data: []byte{0}},
+		V:    model.Weight{Name: "blk.0.attn_v.weight", Type: gguf.TypeQ5_K, K: 256, N: 128, Data: []byte{0}},
 		O:    model.Weight{Name: "blk.0.attn_output.weight", Type: gguf.TypeQ8_0, K: 256, N: 256, Data: []byte{0}},
 		Gate: model.Weight{Name: "blk.0.ffn_gate.weight", Type: gguf.TypeBF16, K: 256, N: 768, Data: []byte{0}},
 	}}
 	got := strings.Join(inexactWeights(m, true), "; ")
-	if want := "blk.0.attn_k.weight (Q4_K); blk.0.attn_v.weight (Q5_1)"; got != want {
+	if want := "blk.0.attn_k.weight (Q4_K); blk.0.attn_v.weight (Q5_K)"; got != want {
 		t.Errorf("inexact weights %q, want %q", got, want)
 	}
 	// Without AVX512_BF16, BF16 matrices are not reproduced either.
 	got = strings.Join(inexactWeights(m, false), "; ")
-	if want := "blk.0.attn_k.weight (Q4_K); blk.0.attn_v.weight (Q5_1); blk.0.ffn_gate.weight (BF16)"; got != want {
+	if want := "blk.0.attn_k.weight (Q4_K); blk.0.attn_v.weight (Q5_K); blk.0.ffn_gate.weight (BF16)"; got != want {
 		t.Errorf("inexact weights without AVX512_BF16 %q, want %q", got, want)
 	}
 }

@@ -14,7 +14,7 @@ import (
 // Options select what Build writes.
 type Options struct {
 	Preset string    // a name from Presets
-	DType  gguf.Type // matrix type: F32 (the zero value), F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K
+	DType  gguf.Type // matrix type (DTypes): F32 (the zero value), F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q6_K or IQ4_NL
 	// Mix, when not empty, is one of llama.cpp's quantization presets
 	// (Mixes: q4_k_m, q5_k_m, q3_k_m, q8_0) and replaces DType: each
 	// matrix gets the type llama-quantize gives it, fallbacks included.
@@ -32,14 +32,15 @@ type Options struct {
 
 // DTypes lists the matrix types Build accepts.
 func DTypes() []gguf.Type {
-	return []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ4_K, gguf.TypeQ6_K}
+	return []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1,
+		gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeIQ4_NL}
 }
 
 // fileType maps a requested type to llama.cpp's general.file_type
 // (enum llama_ftype): all F32, mostly F16, Q4_0, Q8_0, Q4_K_S, Q6_K, BF16.
 var fileType = map[gguf.Type]uint32{
-	gguf.TypeF32: 0, gguf.TypeF16: 1, gguf.TypeQ4_0: 2, gguf.TypeQ8_0: 7,
-	gguf.TypeQ4_K: 14, gguf.TypeQ6_K: 18, gguf.TypeBF16: 32,
+	gguf.TypeF32: 0, gguf.TypeF16: 1, gguf.TypeQ4_0: 2, gguf.TypeQ4_1: 3, gguf.TypeQ8_0: 7,
+	gguf.TypeQ5_0: 8, gguf.TypeQ5_1: 9, gguf.TypeQ4_K: 14, gguf.TypeQ6_K: 18, gguf.TypeIQ4_NL: 25, gguf.TypeBF16: 32,
 }
 
 // Info describes a built model.

@@ -461,6 +461,8 @@ func ggmlMatMul(wt gguf.Type, in, out act) (prep, items func(backend.CPUCall, *p
 	case gguf.TypeQ8_0, gguf.TypeQ5_0:
 		return func(c backend.CPUCall, p *prepared) { prepQ8(c, p, wt, in, 32) },
 			func(c backend.CPUCall, p *prepared) { matmulQ8Tiles(c, p, wt, out) }, true
+	case gguf.TypeIQ4_NL:
+		return q8(32, vecDot(ggmlnum.DotIQ4_NL), nil)
 	case gguf.TypeQ6_K:
 		return q8(256, func(row []byte, xq []int8, xd []float32, xsum []int32, _ bool) float32 {
 			return ggmlnum.DotQ6_K(row, xq, xd, xsum)
@@ -480,6 +482,9 @@ func ggmlMatMulRows(wt gguf.Type, n int, in, out act) (prep, items func(backend.
 	case wt == gguf.TypeQ4_0:
 		return func(c backend.CPUCall, p *prepared) { prepQ8(c, p, wt, in, 32) },
 			func(c backend.CPUCall, p *prepared) { matmulInt(c, p, wt, out, 32, vecDot(ggmlnum.DotQ4_0), nil) }, true
+	case wt == gguf.TypeIQ4_NL && n%8 == 0: // repacked by llama.cpp
+		return func(c backend.CPUCall, p *prepared) { prepQ8(c, p, wt, in, 32) },
+			func(c backend.CPUCall, p *prepared) { matmulInt(c, p, wt, out, 32, vecDot(ggmlnum.DotIQ4_NLx8), nil) }, true
 	case wt == gguf.TypeQ4_K && n%8 == 0: // repacked by llama.cpp
 		return func(c backend.CPUCall, p *prepared) { prepQ8(c, p, wt, in, 256) },
 			func(c backend.CPUCall, p *prepared) { matmulInt(c, p, wt, out, 256, ggmlnum.DotQ4_Kx8, nil) }, true
@@ -490,15 +495,16 @@ func ggmlMatMulRows(wt gguf.Type, n int, in, out act) (prep, items func(backend.
 // GGMLExact reports whether OpMatMulQ with weights of type t and n rows
 // reproduces llama.cpp's CPU result bit for bit (on an AVX-512 build of
 // libggml-cpu; BF16 also needs AVX512_BF16): F32, F16, BF16, Q8_0, Q4_0,
-// Q6_K, and Q4_K when llama.cpp repacks it (n a multiple of 8). Other
-// types use the rounded-input float dot: close, but not to the bit (Q8_0
-// and Q4_K measured final-logit NMSE up to 1.3e-4 and 2.5e-4 that way
-// before their kernels were reproduced).
+// Q5_0, Q6_K, and Q4_K and IQ4_NL when llama.cpp repacks them (n a
+// multiple of 8). Other types (Q4_1, Q5_1, Q2_K, Q3_K, Q5_K, …) use the
+// rounded-input float dot: close, but not to the bit (Q8_0 and Q4_K
+// measured final-logit NMSE up to 1.3e-4 and 2.5e-4 that way before their
+// kernels were reproduced).
 func GGMLExact(t gguf.Type, n int) bool {
 	switch t {
 	case gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0, gguf.TypeQ6_K:
 		return true
-	case gguf.TypeQ4_K:
+	case gguf.TypeQ4_K, gguf.TypeIQ4_NL:
 		return n%8 == 0
 	}
 	return false

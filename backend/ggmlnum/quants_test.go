@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/metallic-go/metallic/gguf"
 	"github.com/metallic-go/metallic/internal/testenv"
 )
@@ -21,11 +23,16 @@ type quantDot struct {
 	wbs   int    // weight block size
 	dot   func(w []byte, xq []int8, xd []float32, xsum []int32) float32
 	dot4  func(rows []byte, stride int, xq []int8, xd []float32) [4]float32
+	dot1  func(w []byte, xq []int8, xd, xs []float32) float32 // Q8_1 activations (Q4_1, Q5_1)
 }
 
 var quantDots = []quantDot{
 	{kind: "q5_0", block: 32, abb: 34, wbb: 22, wbs: 32,
 		dot: func(w []byte, xq []int8, xd []float32, _ []int32) float32 { return DotQ5_0(w, xq, xd) }, dot4: DotQ5_0x4},
+	{kind: "iq4_nl", block: 32, abb: 34, wbb: 18, wbs: 32,
+		dot: func(w []byte, xq []int8, xd []float32, _ []int32) float32 { return DotIQ4_NL(w, xq, xd) }},
+	{kind: "q4_1", block: 32, abb: 36, wbb: 20, wbs: 32, dot1: DotQ4_1},
+	{kind: "q5_1", block: 32, abb: 36, wbb: 24, wbs: 32, dot1: DotQ5_1},
 }
 
 // TestQuantDotsAgainstGGML: each reproduced quantized vec_dot is ggml's
@@ -37,7 +44,7 @@ func TestQuantDotsAgainstGGML(t *testing.T) {
 		t.Run(q.kind, func(t *testing.T) {
 			needBits(t, v, testenv.AVX512)
 			rng := rand.New(rand.NewPCG(31, uint64(i)))
-			for _, n := range []int{256, 768, 896, 4864} {
+			for _, n := range []int{96, 256, 768, 896, 4864} {
 				if n%q.wbs != 0 {
 					continue
 				}
@@ -55,6 +62,17 @@ func TestQuantDotsAgainstGGML(t *testing.T) {
 					}
 					w := r[4+q.abb*n/q.block:]
 					rows = append(rows, w)
+					if q.dot1 != nil {
+						xs8 := make([]float32, n/32)
+						QuantizeQ8_1(xs[p], qs, d, xs8)
+						for b := range n / 32 { // the oracle's Q8_1 blocks: f16 d, f16 s, 32 quants
+							blk := r[4+36*b:]
+							require.Equal(t, gguf.F16ToF32(uint16(blk[0])|uint16(blk[1])<<8), d[b], "%s n=%d block %d: d", q.kind, n, b)
+							require.Equal(t, gguf.F16ToF32(uint16(blk[2])|uint16(blk[3])<<8), xs8[b], "%s n=%d block %d: s", q.kind, n, b)
+						}
+						requireBits(t, fmt.Sprintf("%s n=%d pair %d", q.kind, n, p), q.dot1(w, qs, d, xs8), recDot(r))
+						continue
+					}
 					requireBits(t, fmt.Sprintf("%s n=%d pair %d", q.kind, n, p), q.dot(w, qs, d, sums), recDot(r))
 				}
 				if q.dot4 == nil {

@@ -11,7 +11,7 @@ import (
 // vec_dot_type), then widens it back: the x̂ of backend.OpMatMulQ.
 //   - F32: unchanged;
 //   - F16 / BF16: rounded to f16 / bf16, nearest even;
-//   - Q4_0, Q5_0, Q8_0, Q4_1, Q5_1: Q8_0 blocks of 32 (QuantizeQ8_0),
+//   - Q4_0, Q5_0, Q8_0, Q4_1, Q5_1, IQ4_NL: Q8_0 blocks of 32 (QuantizeQ8_0),
 //     x̂ = q·d;
 //   - k-quants (any other type): Q8_K blocks of 256 (QuantizeQ8_K),
 //     x̂ = float32(d·q).
@@ -30,7 +30,7 @@ func RoundForDot(t gguf.Type, x []float32) {
 		for i, v := range x {
 			x[i] = gguf.BF16ToF32(gguf.F32ToBF16(v))
 		}
-	case gguf.TypeQ4_0, gguf.TypeQ5_0, gguf.TypeQ8_0, gguf.TypeQ4_1, gguf.TypeQ5_1:
+	case gguf.TypeQ4_0, gguf.TypeQ5_0, gguf.TypeQ8_0, gguf.TypeQ4_1, gguf.TypeQ5_1, gguf.TypeIQ4_NL:
 		roundBlocks(x, 32, QuantizeQ8_0)
 	default: // k-quants
 		roundBlocks(x, 256, QuantizeQ8_K)

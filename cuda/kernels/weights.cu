@@ -157,6 +157,36 @@ struct WQ4_0 {
     static KFN float elem(const u8*, int) { return nan_f32(); }
 };
 
+// IQ4_NL: d f16, qs[16] indices into ggml's non-linear grid
+// kvalues_iq4nl; low nibbles are elements 0–15, high 16–31; x = grid[q]·d.
+// Chunk c as WQ4_0.
+struct WIQ4_NL {
+    static constexpr bool QUANT = true;
+    static constexpr int BS = 32, BB = 18;
+    struct raw {
+        u32 d, q;
+    };
+    static KFN raw load(const u8* row, int c) {
+        const u8* blk = row + (u64)(c >> 2) * BB;
+        raw r;
+        r.d = ld_u16(blk);
+        r.q = ld_u32_2(blk + 2 + 4 * (c & 3));
+        return r;
+    }
+    static KFN void decode(const raw& r, int c, float* w, int& a, int& b) {
+        const signed char grid[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+        const float d = f16f(r.d);
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            w[i] = (float)grid[(r.q >> (8 * i)) & 15u] * d;
+            w[4 + i] = (float)grid[(r.q >> (8 * i + 4)) & 15u] * d;
+        }
+        a = 32 * (c >> 2) + 4 * (c & 3);
+        b = a + 16;
+    }
+    static KFN float elem(const u8*, int) { return nan_f32(); }
+};
+
 // Q4_1: d f16, m f16, qs[16]; x = q·d + m.
 struct WQ4_1 {
     static constexpr bool QUANT = true;

@@ -35,7 +35,7 @@ const (
 	// BF16: each value rounded to bfloat16 (BF16 weights).
 	BF16
 	// Q8_0: blocks of 32 quantized as ggml's x86 quantize_row_q8_0 (Q4_0,
-	// Q4_1, Q5_0, Q5_1 and Q8_0 weights).
+	// Q4_1, Q5_0, Q5_1, Q8_0 and IQ4_NL weights).
 	Q8_0
 	// Q8_K: blocks of 256 quantized as quantize_row_q8_K (k-quants).
 	Q8_K
@@ -70,7 +70,7 @@ func ClassOf(t gguf.Type) Class {
 		return F16
 	case gguf.TypeBF16:
 		return BF16
-	case gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeQ8_0:
+	case gguf.TypeQ4_0, gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeQ8_0, gguf.TypeIQ4_NL:
 		return Q8_0
 	}
 	return Q8_K
