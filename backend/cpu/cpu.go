@@ -1,9 +1,14 @@
-// Package cpu is the pure-Go Backend: the embedded default. It runs every
-// dispatch as soon as it is recorded, splitting the grid's work items over
-// worker goroutines. Each work item is computed entirely by one goroutine in
-// a fixed order, so results are bit-identical for any number of threads.
-// Weights are read straight from wrapped (mmap'd) memory and dequantized one
-// row at a time into small scratch.
+// Package cpu is the Go (and Go assembly) Backend: the embedded default.
+// It runs every dispatch as soon as it is recorded, splitting the grid's
+// work items over the calling goroutine and helpers from a package-wide
+// pool. Each work item is computed entirely by one goroutine in a fixed
+// order, so results are bit-identical for any number of threads.
+// Weights are read straight from wrapped (mmap'd) memory: the matmuls of
+// both numerics profiles run package ggmlnum's SIMD kernels on them in
+// place (AVX-512, VNNI and F16C where the CPU has them, chosen at run
+// time, portable Go otherwise), with the activations prepared once per
+// dispatch; weight types without such kernels are dequantized one row at
+// a time into small scratch.
 package cpu
 
 import (

@@ -19,8 +19,13 @@
 // computed exactly (FMA32) and every other operation is rounded to float32
 // explicitly. On amd64 with AVX2, FMA and F16C the hot loops run in
 // assembly on the CPU's own integer and vfmadd instructions
-// (kernels_amd64.s), which give the same bits; kernels.go is their
-// portable definition, and the tests hold the two equal.
+// (kernels_amd64.s, q5_amd64.s), and with AVX-512 (and VNNI) the
+// many-output forms run several outputs side by side (float512_amd64.s,
+// q8vnni_amd64.s, expf512_amd64.s: DotF16Rows, TinyTile, QuantTile,
+// QuantRows, ExpfN, SwiGLU); the choice is made at run time from the
+// CPU's features. Every one gives the same bits as its portable
+// definition (kernels.go and the one-output functions here), and the
+// tests hold the two equal.
 package ggmlnum
 
 import (
