@@ -3,13 +3,13 @@ package dsl
 import (
 	"embed"
 	"fmt"
-	"os"
 	"unsafe"
 
 	"github.com/metallic-go/metallic/backend"
 	_ "github.com/metallic-go/metallic/backend/cpu" // the default backend
 	"github.com/metallic-go/metallic/dsl/kernel"
 	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/internal/infile"
 	"github.com/metallic-go/metallic/model"
 )
 
@@ -137,11 +137,15 @@ func newFromSpec(m *model.Model, spec *Spec, opts Options) (*Executor, error) {
 	return e, nil
 }
 
+// MaxSpecBytes is the largest spec file New reads (the embedded specs are
+// a few kilobytes); a larger one, a named pipe or a device is refused.
+const MaxSpecBytes = 4 << 20
+
 func specData(m *model.Model, file string) ([]byte, error) {
 	if file == "" {
 		return EmbeddedSpec(m.Config.Arch)
 	}
-	data, err := os.ReadFile(file)
+	data, err := infile.ReadFile(file, MaxSpecBytes)
 	if err != nil {
 		return nil, fmt.Errorf("dsl: reading spec: %w", err)
 	}

@@ -5,13 +5,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/metallic-go/metallic/internal/infile"
 	"github.com/metallic-go/metallic/model"
 	"github.com/metallic-go/metallic/sample"
 )
@@ -156,9 +156,10 @@ func summarize(names []string) string {
 	return strings.Join(out, " ")
 }
 
-// FileSHA256 returns the hex SHA-256 of a file's contents.
+// FileSHA256 returns the hex SHA-256 of a regular file's contents; a named
+// pipe or a device such as /dev/zero is refused (it would never end).
 func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := infile.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("golden: %w", err)
 	}
