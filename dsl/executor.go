@@ -65,6 +65,7 @@ type Executor struct {
 	n           int // positions in the cache
 	hook        model.Hook
 	logits      *Act
+	unrolled    int // steps and repeat iterations compiled so far (MaxUnrolledSteps)
 }
 
 // New compiles the spec (opts.Spec or the embedded one) for m on the
@@ -94,6 +95,10 @@ func newFromSpec(m *model.Model, spec *Spec, opts Options) (*Executor, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx, err := model.ContextSize(&m.Config, opts.PathOptions)
+	if err != nil {
+		return nil, fmt.Errorf("dsl: %w", err)
+	}
 	be, err := backend.OpenOptions(opts.Backend, backend.Options{Threads: opts.Threads})
 	if err != nil {
 		return nil, err
@@ -102,13 +107,7 @@ func newFromSpec(m *model.Model, spec *Spec, opts Options) (*Executor, error) {
 		vars: map[string]any{}, weights: map[string]*model.Weight{}, wbufs: map[string]backend.Buffer{},
 		acts: map[string]*Act{}, caches: map[string]*Act{}, kernels: map[uint64]*Loaded{}}
 	e.round = !opts.ExactDot
-	e.ctx = opts.Ctx
-	if e.ctx <= 0 {
-		e.ctx = min(m.Config.ContextLen, 4096)
-	}
-	if e.ctx <= 0 {
-		e.ctx = 4096
-	}
+	e.ctx = ctx
 	for name, v := range spec.Variables {
 		if v.From != "" {
 			e.vars[name] = sourceValue(&m.Config, v.From)
@@ -171,16 +170,31 @@ func (e *Executor) indexWeights() {
 	}
 }
 
+// MaxRepeat is the largest count of one repeat step, and MaxUnrolledSteps
+// the most steps a whole spec unrolls to, counting every step of every
+// repeat iteration, nested ones multiplied out, and every iteration itself
+// (a real model's spec unrolls to a few thousand).
+const (
+	MaxRepeat        = 1 << 12
+	MaxUnrolledSteps = 1 << 14
+)
+
 func (e *Executor) compile(steps []*Step, loops map[string]int, layer int) error {
 	for _, st := range steps {
+		b := &Build{e: e, step: st, loops: loops, Layer: layer}
+		if e.unrolled++; e.unrolled > MaxUnrolledSteps {
+			return b.Errorf("op", "the spec unrolls to more than %d steps (nested repeats multiply their counts)", MaxUnrolledSteps)
+		}
 		if st.Op == "repeat" {
-			b := &Build{e: e, step: st, loops: loops, Layer: layer}
 			st.Fields["count"] = st.Count
 			n := b.Int("count")
-			if n < 0 || n > 1<<12 {
-				return b.Errorf("count", "repeat count %d out of range", n)
+			if n < 0 || n > MaxRepeat {
+				return b.Errorf("count", "repeat count %d out of range [0, %d]", n, MaxRepeat)
 			}
 			for i := 0; i < n; i++ {
+				if e.unrolled++; e.unrolled > MaxUnrolledSteps {
+					return b.Errorf("count", "the spec unrolls to more than %d steps: this repeat of %d reaches the cap at iteration %d (nested repeats multiply their counts)", MaxUnrolledSteps, n, i)
+				}
 				inner := map[string]int{st.Var: i}
 				for k, v := range loops {
 					inner[k] = v
@@ -191,7 +205,6 @@ func (e *Executor) compile(steps []*Step, loops map[string]int, layer int) error
 			}
 			continue
 		}
-		b := &Build{e: e, step: st, loops: loops, Layer: layer}
 		if err := stepDefs[st.Op].Build(b); err != nil {
 			return err
 		}
@@ -275,7 +288,7 @@ func (e *Executor) Forward(tokens []int32, pos int) ([]float32, error) {
 		return nil, fmt.Errorf("dsl: position %d, but the cache holds %d", pos, e.n)
 	}
 	if pos+T > e.ctx {
-		return nil, fmt.Errorf("dsl: %d positions exceed the context of %d", pos+T, e.ctx)
+		return nil, model.ContextFull("dsl", pos, T, e.ctx)
 	}
 	for _, t := range tokens {
 		if t < 0 || int(t) >= e.m.Config.Vocab {

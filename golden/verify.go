@@ -3,6 +3,8 @@ package golden
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/metallic-go/metallic/model"
 	"github.com/metallic-go/metallic/parity"
@@ -23,8 +25,15 @@ type VerifyOptions struct {
 	// default thread count (0).
 	Backend string
 	Threads int
-	// Perturb, when set, returns a hook to run on every checkpoint a path
-	// produces (before it is captured), to prove that a fault is found.
+	// Perturbations are applied as the paths run (parity.Perturbation.Hook,
+	// a fresh seeded stream per run), to prove that a fault is found. Each
+	// is checked before anything runs: its path must be one the golden
+	// records, and parity.CheckPerturbations must accept it (a layer the
+	// model has, a checkpoint the path produces); otherwise Verify fails.
+	Perturbations []parity.Perturbation
+	// Perturb, when set, returns a further hook to run on every checkpoint
+	// a path produces (before it is captured). It is not checked: prefer
+	// Perturbations.
 	Perturb func(path string) model.Hook
 	// Progress, when set, is called (1+n) times per recorded path, after
 	// each prefill and each token.
@@ -99,16 +108,28 @@ func Verify(g *Golden, o VerifyOptions) (*Report, error) {
 	if o.Backend != "" {
 		opts.Backend = o.Backend
 	}
+	paths, err := openRuns(g, mod, opts, o.Perturbations)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, p := range paths {
+			if p != nil {
+				p.Close()
+			}
+		}
+	}()
+	pert := PerturbHooks(o.Perturbations)
 	rep := &Report{ModelSHA256: sum, Policy: m.Policy.String(), Streams: map[string]Stream{}, Pass: true}
 	for i := range g.Runs {
 		want := &g.Runs[i]
-		p, err := model.OpenPath(want.Path, mod, opts)
-		if err != nil {
-			return nil, fmt.Errorf("golden: open path %s: %w", want.Path, err)
-		}
+		p := paths[i]
 		var extra model.Hook
+		if pert != nil {
+			extra = pert(want.Path)
+		}
 		if o.Perturb != nil {
-			extra = o.Perturb(want.Path)
+			extra = parity.Chain(extra, o.Perturb(want.Path))
 		}
 		names := map[string]bool{}
 		for _, c := range want.Checkpoints {
@@ -119,6 +140,7 @@ func Verify(g *Golden, o VerifyOptions) (*Report, error) {
 			Keep: func(n string) bool { return names[n] }, Extra: extra, Teacher: want.Tokens, Progress: o.Progress,
 		})
 		p.Close()
+		paths[i] = nil
 		if err != nil {
 			return nil, err
 		}
@@ -133,6 +155,39 @@ func Verify(g *Golden, o VerifyOptions) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// openRuns opens the path of every recorded run and checks the
+// perturbations against them before anything runs.
+func openRuns(g *Golden, mod *model.Model, opts model.PathOptions, ps []parity.Perturbation) ([]model.Path, error) {
+	recorded := make([]string, len(g.Runs))
+	for i, r := range g.Runs {
+		recorded[i] = r.Path
+	}
+	for _, pt := range ps {
+		if !slices.Contains(recorded, pt.Path) {
+			return nil, fmt.Errorf("golden: --perturb %s: path %q is not in the golden (it records %s)", pt, pt.Path, strings.Join(recorded, ","))
+		}
+	}
+	var paths []model.Path
+	closeAll := func() {
+		for _, p := range paths {
+			p.Close()
+		}
+	}
+	for _, name := range recorded {
+		p, err := model.OpenPath(name, mod, opts)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("golden: open path %s: %w", name, err)
+		}
+		paths = append(paths, p)
+	}
+	if err := parity.CheckPerturbations(paths, ps); err != nil {
+		closeAll()
+		return nil, err
+	}
+	return paths, nil
 }
 
 // compareRun compares a fresh run with the recorded one, row by row.

@@ -79,7 +79,8 @@ func findModuleRoot(dir string) (string, bool) {
 }
 
 // checkDir reports a clear error when dir lacks one of the pinned library
-// files, before anything is loaded.
+// files or holds a libggml-cpu variant of another build (checkCPUVariants),
+// before anything is loaded.
 func checkDir(dir string) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -98,5 +99,5 @@ func checkDir(dir string) error {
 		return fmt.Errorf("llamacpp: library folder %s lacks %s (want the build of npm @node-llama-cpp/linux-x64@3.22.1; set %s or run scripts/setup.sh)",
 			dir, strings.Join(missing, ", "), EnvDir)
 	}
-	return nil
+	return checkCPUVariants(dir)
 }
