@@ -179,8 +179,8 @@ func fits(cfg *model.Config, opts model.PathOptions, prompt, n int) error {
 		return fmt.Errorf("golden: %w", err)
 	}
 	if prompt > ctx || n > ctx-prompt+1 {
-		return fmt.Errorf("golden: %w: the prompt of %d tokens and %d generated tokens need %s positions, more than the context of %d",
-			model.ErrTooLarge, prompt, n, positions(prompt, n), ctx)
+		return fmt.Errorf("golden: a %d-token prompt and %d generated tokens need %s positions, more than the context of %d: %w",
+			prompt, n, positions(prompt, n), ctx, model.ErrTooLarge)
 	}
 	return nil
 }

@@ -23,6 +23,15 @@ var ErrTooLarge = errors.New("model: size out of range")
 // there instead of failing (GenerateResult.Stopped "context").
 var ErrContextFull = errors.New("model: the context is full")
 
+// sizeError is an error about a size; it wraps ErrTooLarge without
+// repeating its text.
+type sizeError struct{ msg string }
+
+func (e *sizeError) Error() string        { return e.msg }
+func (e *sizeError) Is(target error) bool { return target == ErrTooLarge }
+
+func tooLarge(format string, a ...any) error { return &sizeError{fmt.Sprintf(format, a...)} }
+
 // contextFull is the error of ContextFull.
 type contextFull struct {
 	path        string
@@ -72,9 +81,9 @@ func ContextSize(c *Config, opts PathOptions) (int, error) {
 	case ctx == 0:
 		ctx = c.DefaultCtx()
 	case ctx < 0:
-		return 0, fmt.Errorf("%w: context of %d positions: want ≥ 1 (0 = min(context length, %d))", ErrTooLarge, ctx, MaxDefaultCtx)
+		return 0, tooLarge("a context of %d positions: want ≥ 1 (0 = min(context length, %d))", ctx, MaxDefaultCtx)
 	case c.ContextLen > 0 && ctx > c.ContextLen:
-		return 0, fmt.Errorf("%w: context of %d positions exceeds the model's context length of %d", ErrTooLarge, ctx, c.ContextLen)
+		return 0, tooLarge("a context of %d positions exceeds the model's context length of %d", ctx, c.ContextLen)
 	}
 	elem := 4
 	if opts.ActDType == "f16" {
@@ -96,7 +105,7 @@ func CheckMemory(what string, need uint64) error {
 	if !ok || need <= avail {
 		return nil
 	}
-	return fmt.Errorf("%w: %s needs %s, more than the %s of memory this machine has available", ErrTooLarge, what, Bytes(need), Bytes(avail))
+	return tooLarge("%s needs %s, more than the %s of memory this machine has available", what, Bytes(need), Bytes(avail))
 }
 
 // Bytes formats a byte count for messages: "512 B", "3.2 MiB", "1.9 TiB".

@@ -71,8 +71,8 @@ func TestContextSize(t *testing.T) {
 		{"default capped at 4096", long, PathOptions{}, MaxDefaultCtx, ""},
 		{"explicit", stories, PathOptions{Ctx: 16}, 16, ""},
 		{"the whole context", stories, PathOptions{Ctx: 2048}, 2048, ""},
-		{"negative", stories, PathOptions{Ctx: -1}, 0, "context of -1 positions: want ≥ 1"},
-		{"beyond the model", stories, PathOptions{Ctx: 1000000000}, 0, "context of 1000000000 positions exceeds the model's context length of 2048"},
+		{"negative", stories, PathOptions{Ctx: -1}, 0, "a context of -1 positions: want ≥ 1"},
+		{"beyond the model", stories, PathOptions{Ctx: 1000000000}, 0, "a context of 1000000000 positions exceeds the model's context length of 2048"},
 		{"beyond the model by one", stories, PathOptions{Ctx: 2049}, 0, "exceeds the model's context length of 2048"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
