@@ -39,6 +39,26 @@ func Stories(t testing.TB) string {
 	return filepath.Join(RepoRoot(t), "testdata", "stories260K.gguf")
 }
 
+// EnvCacheDir names the cache folder scripts/setup.sh installed into when it
+// is not .cache in the checkout (make test sets it from the script's output).
+const EnvCacheDir = "METALLIC_CACHE_DIR"
+
+// CacheDir is the folder scripts/setup.sh installs the test dependencies
+// into: $METALLIC_CACHE_DIR when set, else .cache under the repository root.
+func CacheDir(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv(EnvCacheDir); d != "" {
+		return d
+	}
+	return filepath.Join(RepoRoot(t), ".cache")
+}
+
+// NodeModules is the npm packages folder of CacheDir.
+func NodeModules(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(CacheDir(t), "npm", "node_modules")
+}
+
 // OraclesRequired reports whether METALLIC_REQUIRE_ORACLES=1 (CI).
 func OraclesRequired() bool { return os.Getenv("METALLIC_REQUIRE_ORACLES") == "1" }
 
@@ -60,7 +80,7 @@ func GGMLLib(t testing.TB) string {
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
 		NeedOracle(t, "llama.cpp's libraries are installed for linux/amd64 only, this is "+runtime.GOOS+"/"+runtime.GOARCH)
 	}
-	dir := filepath.Join(RepoRoot(t), ".cache", "npm", "node_modules", "@node-llama-cpp", "linux-x64", "bins", "linux-x64")
+	dir := filepath.Join(NodeModules(t), "@node-llama-cpp", "linux-x64", "bins", "linux-x64")
 	if _, err := os.Stat(filepath.Join(dir, "libggml-base.so")); err != nil {
 		NeedOracle(t, err.Error()+" (run ./scripts/setup.sh)")
 	}
@@ -87,7 +107,8 @@ var (
 
 // BuildGGMLOracle compiles the C program src (a path relative to the
 // repository root) against GGMLLib's libggml-base with the first C compiler
-// found (clang, cc, gcc), once per test process, into .cache/oracles/, and
+// found (clang, cc, gcc), once per test process, into CacheDir's oracles/
+// (a temporary folder when that cannot be created), and
 // returns the binary. Without a compiler or the libraries the test skips
 // (fails under METALLIC_REQUIRE_ORACLES=1).
 func BuildGGMLOracle(t testing.TB, src string) string {
@@ -100,9 +121,11 @@ func BuildGGMLOracle(t testing.TB, src string) string {
 	}
 	cc := CC(t)
 	root := RepoRoot(t)
-	dir := filepath.Join(root, ".cache", "oracles")
+	dir := filepath.Join(CacheDir(t), "oracles")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
+		if dir, err = os.MkdirTemp("", "metallic-oracles-"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	bin := filepath.Join(dir, strings.TrimSuffix(filepath.Base(src), ".c"))
 	out, err := exec.Command(cc, "-O1", "-o", bin, filepath.Join(root, src), "-L"+lib, "-lggml-base", "-ldl", "-Wl,-rpath,"+lib).CombinedOutput()
