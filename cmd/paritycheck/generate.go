@@ -202,7 +202,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		len(res.PromptTokens), res.PrefillTokPerSec(), len(res.Tokens), res.DecodeTokPerSec())
 	if res.Stopped == "context" {
 		ctx, _ := model.ContextSize(&m.Config, run.options())
-		fmt.Fprintf(stderr, "paritycheck: stopped at the context: the prompt's %d tokens and %d generated tokens fill --ctx %d (asked for -n %d; the model allows --ctx up to %d)\n",
+		fmt.Fprintf(stderr, "paritycheck: stopped at the context: the %d-token prompt and %d generated tokens fill --ctx %d (asked for -n %d; the model allows --ctx up to %d)\n",
 			len(res.PromptTokens), len(res.Tokens), ctx, *n, m.Config.ContextLen)
 	}
 	if run.json {
