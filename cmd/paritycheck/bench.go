@@ -39,9 +39,9 @@ type benchOutput struct {
 func runBench(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", benchUsage, stderr)
 	run := genAddRunFlags(fs)
-	promptLen := countVar(fs, "prompt-len", 32, 1, "prompt length in tokens")
-	n := countVar(fs, "n", 32, 1, "tokens to decode; the prompt and them must fit the context (--ctx)")
-	reps := countVar(fs, "reps", 3, 1, "repetitions; the best is reported")
+	promptLen := countVar(fs, "prompt-len", 32, 1, "prompt length in tokens (`N`)")
+	n := countVar(fs, "n", 32, 1, "`N` tokens to decode; the prompt and them must fit the context (--ctx)")
+	reps := countVar(fs, "reps", 3, 1, "`R` repetitions; the best is reported")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

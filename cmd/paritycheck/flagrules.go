@@ -197,7 +197,7 @@ func (v threadsValue) Set(s string) error {
 // command reads a thread count.
 func threadsVar(fs *flag.FlagSet, p *int, def int, note string) {
 	*p = def
-	usage := fmt.Sprintf("worker threads of the cpu backend and of llama.cpp: 0 = all cores (GOMAXPROCS, %d here), at most %d; results do not depend on it", runtime.GOMAXPROCS(0), maxThreads)
+	usage := fmt.Sprintf("`N` worker threads of the cpu backend and of llama.cpp: 0 = all cores (GOMAXPROCS, %d here), at most %d; results do not depend on it", runtime.GOMAXPROCS(0), maxThreads)
 	if note != "" {
 		usage += "; " + note
 	}

@@ -60,8 +60,8 @@ func goldenRecord(args []string, stdout, stderr io.Writer) error {
 	checks := fs.String("checkpoints", "", "comma-separated globs of checkpoints to keep, e.g. 'blk.*.ffn_*' (default all; logits always)")
 	prompt := fs.String("prompt", "", "prompt text (tokenized with the model's vocabulary, BOS as the vocabulary asks)")
 	var tokens tokensValue
-	fs.Var(&tokens, "tokens", "prompt token ids, comma-separated (instead of --prompt)")
-	n := countVar(fs, "n", 16, 0, "tokens to generate; the prompt and them must fit the model's context")
+	fs.Var(&tokens, "tokens", "prompt token `ids`, comma-separated (instead of --prompt)")
+	n := countVar(fs, "n", 16, 0, "`N` tokens to generate; the prompt and them must fit the model's context")
 	backend := fs.String("backend", "cpu", "backend: cpu, metal, cuda")
 	act := fs.String("act", "f32", "activation and KV-cache storage: f32 or f16 (f16 implies f16 golden storage)")
 	threads := new(int)

@@ -26,7 +26,7 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("logits", logitsUsage, stderr)
 	run := genAddRunFlags(fs)
 	var tokens tokensValue
-	fs.Var(&tokens, "tokens", "token ids, comma-separated (required)")
+	fs.Var(&tokens, "tokens", "token `ids`, comma-separated (required)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

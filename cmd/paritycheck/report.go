@@ -53,7 +53,7 @@ func (l *pcList) Set(s string) error { *l = append(*l, s); return nil }
 func pcFlags(fs *flag.FlagSet, r *pcRun, sampler bool) {
 	fs.StringVar(&r.paths, "paths", "", "comma-separated paths, the first is the reference (default: every linked path; llamacpp when installed, unless "+llamacpp.EnvDir+" asks for it)")
 	fs.StringVar(&r.prompt, "prompt", "", "prompt text (default \""+parity.DefaultPrompt+"\")")
-	fs.Var(&r.tokens, "tokens", "prompt token ids, e.g. 1,403,407 (instead of --prompt)")
+	fs.Var(&r.tokens, "tokens", "prompt token `ids`, e.g. 1,403,407 (instead of --prompt)")
 	fs.StringVar(&r.dtype, "dtype", "f32", "activation storage dtype of the paths: f32 or f16")
 	fs.StringVar(&r.backend, "backend", "cpu", "backend of the reference and dsl paths")
 	fs.StringVar(&r.spec, "spec", "", "JSON model spec file for the dsl path (default: the embedded spec of the architecture)")
@@ -61,11 +61,11 @@ func pcFlags(fs *flag.FlagSet, r *pcRun, sampler bool) {
 	fs.Var(&r.perturb, "perturb", "PATH:CHECKPOINT=REL: multiply the checkpoint by (1+REL·u), u seeded uniform in [-1,1] (repeatable)")
 	fs.Uint64Var(&r.perturbSeed, "perturb-seed", 1, "seed of the --perturb RNG (SplitMix64)")
 	fs.BoolVar(&r.json, "json", false, "print one JSON object")
-	r.decode = countVar(fs, "decode", 3, 0, "greedy decode steps after the prompt in step parity")
+	r.decode = countVar(fs, "decode", 3, 0, "`N` greedy decode steps after the prompt in step parity")
 	r.n = new(int)
 	r.samples = sampler
 	if sampler {
-		r.n = countVar(fs, "n", 32, 1, "tokens to generate")
+		r.n = countVar(fs, "n", 32, 1, "`N` tokens to generate")
 		fs.Float64Var(&r.temp, "temp", 0, "sampling temperature (0 = greedy)")
 		fs.IntVar(&r.topK, "top-k", 0, "top-k (0 = off)")
 		fs.Float64Var(&r.topP, "top-p", 0, "top-p (0 or 1 = off)")
