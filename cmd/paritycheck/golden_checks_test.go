@@ -35,13 +35,18 @@ func TestGoldenVerifyRefusesPerturbations(t *testing.T) {
 			}
 		})
 	}
-	// steps, bisect and tokens refuse the same perturbations.
+	// steps, bisect, tokens and fidelity refuse the same perturbations;
+	// fidelity also one aimed at its second path, whose outputs are inputs.
 	m := genStories(t)
-	for _, cmd := range []string{"steps", "bisect", "tokens"} {
+	for _, cmd := range []string{"steps", "bisect", "tokens", "fidelity"} {
 		code, _, stderr := genRun(cmd, m, "--paths", "reference,dsl", "--perturb", "dsl:blk.0.attn_norm=1e-3")
 		if code != 2 || !strings.Contains(stderr, "path dsl does not materialize attn_norm") {
 			t.Errorf("%s: exit %d, stderr %q", cmd, code, stderr)
 		}
+	}
+	code, _, stderr := genRun("fidelity", m, "--paths", "reference,dsl", "--perturb", "dsl:blk.0.ffn_act=1e-3")
+	if want := "fidelity perturbs the first path (reference) only"; code != 2 || !strings.Contains(stderr, want) {
+		t.Errorf("fidelity: exit %d, stderr %q; want exit 2 saying %q", code, stderr, want)
 	}
 }
 
