@@ -33,6 +33,19 @@ func hugeSizeCases(model string) []crashCase {
 		{"steps --decode MaxInt64", []string{"steps", model, "--paths", "reference", "--decode", "9223372036854775807"}, "--decode 9223372036854775807"},
 		{"tokens -n MaxInt64", []string{"tokens", model, "--paths", "reference,dsl", "-n", "9223372036854775807"}, "-n 9223372036854775807: at most 2044 tokens"},
 		{"report -n MaxInt64", []string{"report", model, "--paths", "reference,dsl", "-n", "9223372036854775807"}, "-n 9223372036854775807"},
+		// The flags of issues 11 and 12 along the same paths.
+		{"generate --kv f16 --flash-attn on --ctx 1e9", []string{"generate", model, "--kv", "f16", "--flash-attn", "on", "--ctx", "1000000000", "-n", "2"}, "exceeds the model's context length of 2048"},
+		{"logits --numerics plain --kv f16 --ctx 1e9", []string{"logits", model, "--numerics", "plain", "--kv", "f16", "--ctx", "1000000000", "--tokens", "1"}, "exceeds the model's context length of 2048"},
+		{"generate --backend cuda --ctx 1e9", []string{"generate", model, "--backend", "cuda", "--ctx", "1000000000", "-n", "2"}, "exceeds the model's context length of 2048"},
+		{"bench --kv f16 -n MaxInt64", []string{"bench", model, "--kv", "f16", "-n", "9223372036854775807", "--reps", "1"}, "-n 9223372036854775807: at most 2017 tokens"},
+		{"steps --numerics plain --decode MaxInt64", []string{"steps", model, "--paths", "reference,dsl", "--numerics", "plain", "--decode", "9223372036854775807"}, "--decode 9223372036854775807"},
+		{"report --html -n MaxInt64", []string{"report", model, "--paths", "reference,dsl", "--html", out + ".html", "-n", "9223372036854775807"}, "-n 9223372036854775807"},
+		{"golden record --numerics plain -n MaxInt64", []string{"golden", "record", model, "--out", out, "--numerics", "plain", "-n", "9223372036854775807"}, "-n 9223372036854775807: at most 2044 tokens"},
+		{"--kv bad value", []string{"generate", model, "--kv", "q4_0"}, `--kv "q4_0": want f32 or f16`},
+		{"--flash-attn bad value", []string{"steps", model, "--flash-attn", "auto"}, `--flash-attn "auto": want on or off`},
+		{"--numerics bad value", []string{"bench", model, "--numerics", "fast"}, `--numerics "fast": want plain or ggml-cpu`},
+		{"--html not .html", []string{"report", model, "--html", out}, "the file name must end in .html"},
+		{"--flash-attn on, dsl", []string{"steps", model, "--paths", "reference,dsl", "--flash-attn", "on"}, "does not apply to the dsl path"},
 	}
 }
 
@@ -78,6 +91,8 @@ func specialFileCases(t *testing.T, model string) []crashCase {
 		{"golden verify /dev/zero", []string{"golden", "verify", "/dev/zero"}, notRegular},
 		{"golden verify --model /dev/zero", []string{"golden", "verify", golden, "--model", "/dev/zero"}, notRegular},
 		{"golden verify --model fifo", []string{"golden", "verify", golden, "--model", fifo}, notRegular},
+		{"golden verify --html --numerics --model fifo", []string{"golden", "verify", golden, "--html", filepath.Join(dir, "v.html"), "--numerics", "ggml-cpu", "--model", fifo}, notRegular},
+		{"spec fifo, --kv f16", []string{"generate", model, "--path", "dsl", "--kv", "f16", "--spec", fifoJSON, "-n", "1"}, notRegular},
 		{"spec fifo", []string{"generate", model, "--path", "dsl", "--spec", fifoJSON, "-n", "1"}, notRegular},
 		{"spec /dev/zero", []string{"generate", model, "--path", "dsl", "--spec", "/dev/zero", "-n", "1"}, notRegular},
 		{"spec directory", []string{"generate", model, "--path", "dsl", "--spec", dir, "-n", "1"}, notRegular},

@@ -110,6 +110,22 @@ func TestDocsCommandLines(t *testing.T) {
 	if len(cmds) < 10 {
 		t.Fatalf("found %d paritycheck command lines in the docs, expected the README's examples at least", len(cmds))
 	}
+	// The docs show the flags of issues 11 and 12 and the cuda backend, so
+	// those lines are checked too.
+	used := map[string]bool{}
+	for _, c := range cmds {
+		for i, a := range c.args {
+			used[a] = true
+			if a == "--backend" && i+1 < len(c.args) {
+				used["--backend "+c.args[i+1]] = true
+			}
+		}
+	}
+	for _, f := range []string{"--numerics", "--kv", "--flash-attn", "--html", "--backend cuda"} {
+		if !used[f] {
+			t.Errorf("no paritycheck command line in the docs uses %s", f)
+		}
+	}
 	parseOnly = true
 	defer func() { parseOnly = false }()
 	for _, c := range cmds {

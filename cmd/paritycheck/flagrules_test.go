@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -114,6 +115,100 @@ func TestEmptyTokensOneRule(t *testing.T) {
 			if stdout != "" {
 				t.Errorf("%s --tokens %q: stdout %q", cmd[0], empty, stdout)
 			}
+		}
+	}
+}
+
+// TestLaterFlagRules: the flags of issues 11 and 12 (--numerics,
+// --allow-numerics-change, --kv, --flash-attn) are judged by the same
+// mechanism, checkScope over the run's scope: each case sets one flag on
+// a FlagSet of the real command flags and checks the verdict.
+func TestLaterFlagRules(t *testing.T) {
+	refDSL := []string{"reference", "dsl"}
+	for _, tc := range []struct {
+		name  string
+		flag  string
+		value string
+		scope runScope
+		want  string // "" when the flag applies
+	}{
+		{"numerics, reference and dsl", "numerics", "plain", runScope{Paths: refDSL, Numerics: "plain"}, ""},
+		{"numerics, reference beside llamacpp", "numerics", "plain", runScope{Paths: []string{"reference", "llamacpp"}, Numerics: "plain"}, ""},
+		{"numerics, llamacpp alone", "numerics", "plain", runScope{Paths: []string{"llamacpp"}, Numerics: "plain"}, "--numerics does not apply to this run: llamacpp computes with llama.cpp's own kernels"},
+		{"allow-numerics-change with --numerics", "allow-numerics-change", "true", runScope{Paths: []string{"reference"}, Numerics: "plain"}, ""},
+		{"allow-numerics-change alone", "allow-numerics-change", "true", runScope{Paths: []string{"reference"}}, "needs --numerics"},
+		{"kv where a path runs", "kv", "f16", runScope{Paths: []string{"dsl"}}, ""},
+		{"kv where none runs", "kv", "f16", runScope{}, "--kv does not apply to this run"},
+		{"flash on, reference under ggml-cpu", "flash-attn", "on", runScope{Paths: []string{"reference", "llamacpp"}, FlashAttn: true}, ""},
+		{"flash on, dsl", "flash-attn", "on", runScope{Paths: refDSL, FlashAttn: true}, "does not apply to the dsl path"},
+		{"flash on, reference under plain", "flash-attn", "on", runScope{Paths: []string{"reference"}, Numerics: "plain", FlashAttn: true}, "does not apply to the reference path under plain numerics"},
+		{"flash on, reference on cuda (plain by default)", "flash-attn", "on", runScope{Paths: []string{"reference"}, Backend: "cuda", FlashAttn: true}, "under plain numerics"},
+		{"flash on, llamacpp on cuda's run", "flash-attn", "on", runScope{Paths: []string{"llamacpp"}, Backend: "cuda", FlashAttn: true}, ""},
+		{"flash off, some path has a flash kernel", "flash-attn", "off", runScope{Paths: refDSL}, ""},
+		{"flash off, no path has one", "flash-attn", "off", runScope{Paths: refDSL, Numerics: "plain"}, "--flash-attn does not apply to this run: no path of this run has a flash-attention kernel"},
+		{"threads, cuda", "threads", "2", runScope{Paths: refDSL, Backend: "cuda"}, "--threads does not apply"},
+		{"threads, cuda beside llamacpp", "threads", "2", runScope{Paths: []string{"reference", "llamacpp"}, Backend: "cuda"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := newFlags("test", "test", io.Discard)
+			var r pcRun
+			pcFlags(fs, &r, false)
+			fs.Bool("allow-numerics-change", false, "")
+			if err := fs.Set(tc.flag, tc.value); err != nil {
+				t.Fatal(err)
+			}
+			err := checkScope(fs, tc.scope)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("checkScope: %v, want nil", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("checkScope: %v, want an error saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestLaterFlagsThatDoNotApply: the CLI refuses the flags of issues 11 and
+// 12 where they change nothing, in every command that takes them (exit 2,
+// nothing on stdout).
+func TestLaterFlagsThatDoNotApply(t *testing.T) {
+	m := genStories(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"flash off, steps under plain", []string{"steps", m, "--paths", "reference,dsl", "--numerics", "plain", "--flash-attn", "off"}, "--flash-attn does not apply"},
+		{"flash off, generate on dsl", []string{"generate", m, "--path", "dsl", "--tokens", "1", "-n", "1", "--flash-attn", "off"}, "--flash-attn does not apply"},
+		{"flash off, logits on cuda", []string{"logits", m, "--backend", "cuda", "--tokens", "1", "--flash-attn", "off"}, "--flash-attn does not apply"},
+		{"numerics, bench of llamacpp", []string{"bench", m, "--path", "llamacpp", "--numerics", "ggml-cpu"}, "--numerics does not apply"},
+		{"numerics, fidelity of llamacpp", []string{"fidelity", m, "--paths", "llamacpp,llamacpp", "--numerics", "plain"}, "--numerics does not apply"},
+		{"threads, bench on cuda", []string{"bench", m, "--backend", "cuda", "--threads", "2"}, "--threads does not apply"},
+		{"threads, report on cuda", []string{"report", m, "--paths", "reference,dsl", "--backend", "cuda", "--threads", "1"}, "--threads does not apply"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := genRun(tc.args...)
+			if code != 2 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want exit 2 saying %q", code, stderr, tc.want)
+			}
+			if stdout != "" {
+				t.Errorf("stdout %q, want nothing", stdout)
+			}
+		})
+	}
+}
+
+// TestLaterFlagsThatApply: the same flags where they do something run.
+func TestLaterFlagsThatApply(t *testing.T) {
+	m := genStories(t)
+	for _, args := range [][]string{
+		{"generate", m, "--tokens", "1", "-n", "2", "--flash-attn", "off", "--kv", "f16", "--numerics", "ggml-cpu"},
+		{"logits", m, "--tokens", "1,403", "--path", "dsl", "--kv", "f16", "--numerics", "plain"},
+		{"steps", m, "--paths", "reference,dsl", "--flash-attn", "off", "--json"},
+		{"bench", m, "--prompt-len", "2", "-n", "2", "--reps", "1", "--kv", "f16", "--flash-attn", "on", "--threads", "1"},
+	} {
+		if code, _, stderr := genRun(args...); code != 0 {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
 		}
 	}
 }

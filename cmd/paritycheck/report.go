@@ -61,7 +61,7 @@ func pcFlags(fs *flag.FlagSet, r *pcRun, sampler bool) {
 	fs.StringVar(&r.backend, "backend", "cpu", "backend of the reference and dsl paths")
 	fs.StringVar(&r.numerics, "numerics", "", numericsHelp)
 	fs.StringVar(&r.spec, "spec", "", "JSON model spec file for the dsl path (default: the embedded spec of the architecture)")
-	threadsVar(fs, &r.threads, 1, "1 by default: the models parity runs on are small, and llama.cpp's spinning workers crawl on a loaded machine; "+threadsFlashNote)
+	threadsVar(fs, &r.threads, 1, threadsFlashNote+"; 1 by default: the models parity runs on are small, and llama.cpp's spinning workers crawl on a loaded machine")
 	fs.Var(&r.perturb, "perturb", "PATH:CHECKPOINT=REL: multiply the checkpoint by (1+REL·u), u seeded uniform in [-1,1] (repeatable)")
 	fs.Uint64Var(&r.perturbSeed, "perturb-seed", 1, "seed of the --perturb RNG (SplitMix64)")
 	fs.BoolVar(&r.json, "json", false, "print one JSON object")
