@@ -3,7 +3,6 @@ package dsl
 import (
 	"embed"
 	"fmt"
-	"os"
 	"strings"
 	"unsafe"
 
@@ -11,6 +10,7 @@ import (
 	_ "github.com/metallic-go/metallic/backend/cpu" // the default backend
 	"github.com/metallic-go/metallic/dsl/kernel"
 	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/internal/infile"
 	"github.com/metallic-go/metallic/model"
 )
 
@@ -72,6 +72,7 @@ type Executor struct {
 	logits      *Act
 	graph       *model.Graph    // the model's checkpoint graph
 	emitted     map[string]bool // full checkpoint names materialized by the program
+	unrolled    int             // steps and repeat iterations compiled so far (MaxUnrolledSteps)
 }
 
 // New compiles the spec (opts.Spec or the embedded one) for m on the
@@ -108,6 +109,10 @@ func newFromSpec(m *model.Model, spec *Spec, opts Options) (*Executor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dsl: KV cache: %w", err)
 	}
+	ctx, err := model.ContextSize(&m.Config, opts.PathOptions)
+	if err != nil {
+		return nil, fmt.Errorf("dsl: %w", err)
+	}
 	be, err := backend.OpenOptions(opts.Backend, backend.Options{Threads: opts.Threads})
 	if err != nil {
 		return nil, err
@@ -124,13 +129,7 @@ func newFromSpec(m *model.Model, spec *Spec, opts Options) (*Executor, error) {
 		acts: map[string]*Act{}, caches: map[string]*Act{}, kernels: map[uint64]*Loaded{},
 		graph: model.NewGraph(&m.Config), emitted: map[string]bool{}}
 	e.round = num == backend.GGMLCPU
-	e.ctx = opts.Ctx
-	if e.ctx <= 0 {
-		e.ctx = min(m.Config.ContextLen, 4096)
-	}
-	if e.ctx <= 0 {
-		e.ctx = 4096
-	}
+	e.ctx = ctx
 	for name, v := range spec.Variables {
 		if v.From != "" {
 			e.vars[name] = sourceValue(&m.Config, v.From)
@@ -163,11 +162,15 @@ func newFromSpec(m *model.Model, spec *Spec, opts Options) (*Executor, error) {
 	return e, nil
 }
 
+// MaxSpecBytes is the largest spec file New reads (the embedded specs are
+// a few kilobytes); a larger one, a named pipe or a device is refused.
+const MaxSpecBytes = 4 << 20
+
 func specData(m *model.Model, file string) ([]byte, error) {
 	if file == "" {
 		return EmbeddedSpec(m.Config.Arch)
 	}
-	data, err := os.ReadFile(file)
+	data, err := infile.ReadFile(file, MaxSpecBytes)
 	if err != nil {
 		return nil, fmt.Errorf("dsl: reading spec: %w", err)
 	}
@@ -196,19 +199,35 @@ func (e *Executor) indexWeights() {
 // repeatDef declares the field of a repeat that compile reads.
 var repeatDef = StepDef{Fields: []Field{{Name: "count", Kind: FInt}}}
 
+// MaxRepeat is the largest count of one repeat step, and MaxUnrolledSteps
+// the most steps a whole spec unrolls to, counting every step of every
+// repeat iteration, nested ones multiplied out, and every iteration itself
+// (a real model's spec unrolls to a few thousand).
+const (
+	MaxRepeat        = 1 << 12
+	MaxUnrolledSteps = 1 << 14
+)
+
 func (e *Executor) compile(steps []*Step, loops map[string]int, layer int) error {
 	for _, st := range steps {
+		b := &Build{e: e, step: st, loops: loops, Layer: layer}
+		if e.unrolled++; e.unrolled > MaxUnrolledSteps {
+			return b.Errorf("op", "the spec unrolls to more than %d steps (nested repeats multiply their counts)", MaxUnrolledSteps)
+		}
 		if st.Op == "repeat" {
-			b := &Build{e: e, step: st, def: &repeatDef, loops: loops, Layer: layer}
+			b.def = &repeatDef
 			st.Fields["count"] = st.Count
 			n, err := b.Int("count")
 			if err != nil {
 				return err
 			}
-			if n < 0 || n > 1<<12 {
-				return b.Errorf("count", "repeat count %d out of range", n)
+			if n < 0 || n > MaxRepeat {
+				return b.Errorf("count", "repeat count %d out of range [0, %d]", n, MaxRepeat)
 			}
 			for i := 0; i < n; i++ {
+				if e.unrolled++; e.unrolled > MaxUnrolledSteps {
+					return b.Errorf("count", "the spec unrolls to more than %d steps: this repeat of %d reaches the cap at iteration %d (nested repeats multiply their counts)", MaxUnrolledSteps, n, i)
+				}
 				inner := map[string]int{st.Var: i}
 				for k, v := range loops {
 					inner[k] = v
@@ -220,7 +239,7 @@ func (e *Executor) compile(steps []*Step, loops map[string]int, layer int) error
 			continue
 		}
 		def := stepDefs[st.Op]
-		b := &Build{e: e, step: st, def: &def, loops: loops, Layer: layer}
+		b.def = &def
 		err := def.Build(b)
 		if b.err != nil {
 			return b.err
@@ -329,7 +348,7 @@ func (e *Executor) Forward(tokens []int32, pos int) ([]float32, error) {
 		return nil, fmt.Errorf("dsl: position %d, but the cache holds %d", pos, e.n)
 	}
 	if pos+T > e.ctx {
-		return nil, fmt.Errorf("dsl: %d positions exceed the context of %d", pos+T, e.ctx)
+		return nil, model.ContextFull("dsl", pos, T, e.ctx)
 	}
 	for _, t := range tokens {
 		if t < 0 || int(t) >= e.m.Config.Vocab {

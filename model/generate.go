@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,7 +26,9 @@ type GenerateResult struct {
 	// followed (sampling is not timed).
 	DecodeSeconds float64
 	DecodeCalls   int
-	// Stopped says why generation ended: "length" or "eos".
+	// Stopped says why generation ended: "length" (MaxTokens produced),
+	// "eos" (the end-of-sequence token was produced) or "context" (the
+	// path's KV cache is full: the next token had no position left).
 	Stopped string
 }
 
@@ -51,9 +54,12 @@ func (r *GenerateResult) DecodeTokPerSec() float64 {
 // up to opts.MaxTokens tokens, sampling each from the last row of logits with
 // a fresh sample.Sampler and feeding it back one token at a time. The
 // sampler's history (for the repetition penalty) is the prompt followed by
-// the tokens produced so far. Errors from the path (e.g. the prompt plus the
-// new tokens exceeding its context) are returned with the tokens produced so
-// far in the result.
+// the tokens produced so far. When the path's KV cache fills (its Forward
+// fails with an error wrapping ErrContextFull) generation stops there with
+// Stopped "context" and no error: MaxTokens is a most, and memory grows
+// with the tokens produced, never with MaxTokens. A prompt that does not
+// fit is an error; other errors from the path are returned with the tokens
+// produced so far in the result.
 func Generate(p Path, prompt []int32, opts GenerateOptions) (*GenerateResult, error) {
 	if len(prompt) == 0 {
 		return nil, fmt.Errorf("model: generate needs at least one prompt token")
@@ -86,8 +92,7 @@ func Generate(p Path, prompt []int32, opts GenerateOptions) (*GenerateResult, er
 		return res, err
 	}
 	s := sample.New(opts.Sampler)
-	history := make([]int32, len(prompt), len(prompt)+opts.MaxTokens)
-	copy(history, prompt)
+	history := append([]int32(nil), prompt...)
 	pos := len(prompt)
 	for len(res.Tokens) < opts.MaxTokens {
 		id := s.Sample(row, history)
@@ -105,6 +110,10 @@ func Generate(p Path, prompt []int32, opts GenerateOptions) (*GenerateResult, er
 		}
 		t := time.Now()
 		logits, err = p.Forward([]int32{id}, pos)
+		if errors.Is(err, ErrContextFull) {
+			res.Stopped = "context"
+			break
+		}
 		res.DecodeSeconds += time.Since(t).Seconds()
 		res.DecodeCalls++
 		if err != nil {

@@ -98,15 +98,9 @@ func New(m *model.Model, opts model.PathOptions) (*Context, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reference: KV cache: %w", err)
 	}
-	capacity := opts.Ctx
-	if capacity == 0 {
-		capacity = min(m.Config.ContextLen, 4096)
-		if capacity <= 0 {
-			capacity = 4096
-		}
-	}
-	if capacity < 0 {
-		return nil, fmt.Errorf("reference: negative context size %d", opts.Ctx)
+	capacity, err := model.ContextSize(&m.Config, opts)
+	if err != nil {
+		return nil, fmt.Errorf("reference: %w", err)
 	}
 	be, err := backend.OpenOptions(opts.Backend, backend.Options{Threads: opts.Threads})
 	if err != nil {
@@ -293,7 +287,7 @@ func (c *Context) Forward(tokens []int32, pos int) ([]float32, error) {
 	case pos != c.n:
 		return nil, fmt.Errorf("reference: Forward at position %d, but the KV cache holds %d positions", pos, c.n)
 	case pos+T > c.cap:
-		return nil, fmt.Errorf("reference: %d tokens at position %d exceed the context of %d positions (raise --ctx)", T, pos, c.cap)
+		return nil, model.ContextFull("reference", pos, T, c.cap)
 	}
 	for i, id := range tokens {
 		if id < 0 || int(id) >= c.cfg.Vocab {
