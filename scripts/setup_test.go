@@ -128,12 +128,14 @@ func TestSetupWaitsForAptLock(t *testing.T) {
 func TestSetupAptLockBounded(t *testing.T) {
 	e := newSetupEnv(t)
 	e.lock(t, "forever")
-	code, _, errs, calls := e.run(t, "METALLIC_APT_WAIT=1")
+	// bash's SECONDS ticks whole seconds, so a 1 s limit can expire during
+	// the first try; 3 s leaves room for more than one on a loaded machine.
+	code, _, errs, calls := e.run(t, "METALLIC_APT_WAIT=3")
 	require.Equal(t, 100, code, "stderr:\n%s", errs)
-	require.Contains(t, errs, "setup: gave up after 1s: another apt or dpkg process still holds the package-manager lock")
+	require.Contains(t, errs, "setup: gave up after 3s: another apt or dpkg process still holds the package-manager lock")
 	require.Greater(t, len(calls), 1, "it tried more than once")
 	for _, c := range calls {
-		require.Equal(t, "-o DPkg::Lock::Timeout=1 update -qq", c, "it never got past apt-get update")
+		require.Equal(t, "-o DPkg::Lock::Timeout=3 update -qq", c, "it never got past apt-get update")
 	}
 }
 
