@@ -271,6 +271,10 @@ func (b *Builder) For(hint string, from, to, step Expr, body func(i Expr)) {
 	v.live = false
 }
 
+// Unroll asks the compiler to unroll the loop that follows (a loop with
+// a constant trip count).
+func (b *Builder) Unroll() { b.line("#pragma unroll") }
+
 // If emits if (cond) { then }.
 func (b *Builder) If(cond Expr, then func()) {
 	b.check(cond)

@@ -30,6 +30,21 @@ type Prologue interface {
 	CPU(f *Frame)
 }
 
+// RowStats is a prologue whose transform of element k needs one statistic
+// of the whole input row (RMSNorm: the sum of squares). Mains that stage
+// the inputs of many rows at once (the tiled GEMM) compute the statistic
+// of each row with one SIMD group and apply the transform while staging;
+// they accept only prologues that implement it.
+type RowStats interface {
+	Prologue
+	// Term is the contribution of input value v to the row's sum.
+	Term(v Expr) Expr
+	// Finish turns the sum over a row of n values into the statistic.
+	Finish(c *Ctx, sum, n Expr) Expr
+	// Transform returns element k, loaded as v, given the statistic st.
+	Transform(c *Ctx, k, v, st Expr) Expr
+}
+
 // Main is a kernel's main body.
 type Main interface {
 	Stage

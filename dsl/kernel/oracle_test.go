@@ -142,6 +142,13 @@ func (h *harness) ids(v []int32) backend.Buffer {
 	return buf
 }
 
+// vars returns a vars buffer holding position pos (see VarPos).
+func (h *harness) vars(pos int) backend.Buffer {
+	v := make([]int32, VarsHeader)
+	v[VarPos] = int32(pos)
+	return h.ids(v)
+}
+
 func (h *harness) run(k *Kernel, rows int, b Binding) {
 	h.t.Helper()
 	kk, err := h.be.Load(k.Spec())

@@ -19,6 +19,8 @@ FN float f16_bits(ushort h) { return float(as_type<half>(h)); }
 FN float bits_f32(uint u) { return as_type<float>(u); }
 FN uint f32_bits(float f) { return as_type<uint>(f); }
 FN float f16_round(float v) { return float(half(v)); }
+typedef uint4 u32x4;
+typedef float4 f4;
 `,
 	CUDA: `#include <cuda_fp16.h>
 #define GLOBAL
@@ -36,6 +38,12 @@ FN float f16_bits(ushort h) { return __half2float(__ushort_as_half(h)); }
 FN float bits_f32(uint u) { return __uint_as_float(u); }
 FN uint f32_bits(float f) { return __float_as_uint(f); }
 FN float f16_round(float v) { return __half2float(__float2half(v)); }
+struct alignas(16) u32x4 { uint x, y, z, w; };
+struct alignas(16) f4 {
+    float v[4];
+    FN float& operator[](int i) { return v[i]; }
+    FN float operator[](int i) const { return v[i]; }
+};
 `,
 }
 
