@@ -98,7 +98,7 @@ func buildEmbed(b *Build) error {
 	}
 	e := b.e
 	return b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
-		return kernel.Binding{"table": backend.Buf(tb), "ids": backend.Buf(e.ids), "y": out.At(0)}
+		return kernel.Binding{"table": backend.Buf(tb), "ids": backend.BufAt(e.io, 4*kernel.VarsHeader), "y": out.At(0)}
 	}, Checkpoints: []Checkpoint{{Kind: "embd", Layer: b.Layer, Buf: out}}})
 }
 
@@ -144,13 +144,15 @@ func buildQKV(b *Build) error {
 	if err != nil {
 		return err
 	}
-	g := &kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type, ws[2].Type, ws[3].Type}, K: x.Width,
-		N: []int{ws[1].N, ws[2].N, ws[3].N}, In: x.Elem, Out: q.Elem}
-	var epis []kernel.Epilogue
-	if nb == 3 {
-		epis = append(epis, &kernel.Bias{Types: []gguf.Type{ws[4].Type, ws[5].Type, ws[6].Type}})
-	}
-	l, err := b.Kernel("rmsnorm_qkv", []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: eps}}, g, epis)
+	l, lt, err := b.GemvKernels("rmsnorm_qkv", func(bool) ([]kernel.Prologue, *kernel.Gemv, []kernel.Epilogue) {
+		g := &kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type, ws[2].Type, ws[3].Type}, K: x.Width,
+			N: []int{ws[1].N, ws[2].N, ws[3].N}, In: x.Elem, Out: q.Elem, AtPos: []bool{false, false, true}}
+		var epis []kernel.Epilogue
+		if nb == 3 {
+			epis = append(epis, &kernel.Bias{Types: []gguf.Type{ws[4].Type, ws[5].Type, ws[6].Type}})
+		}
+		return []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: eps}}, g, epis
+	})
 	if err != nil {
 		return err
 	}
@@ -163,8 +165,10 @@ func buildQKV(b *Build) error {
 			return err
 		}
 	}
-	return b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
-		bd := kernel.Binding{"x": x.At(0), "y0": q.At(0), "y1": k.At(0), "y2": vc.At(r.Pos)}
+	return b.Emit(&Op{L: l, Prefill: lt, Bind: func(r *Run) kernel.Binding {
+		// v goes to the V cache at row pos+t: the GEMV reads pos from
+		// the vars buffer (AtPos).
+		bd := kernel.Binding{"x": x.At(0), "y0": q.At(0), "y1": k.At(0), "y2": vc.At(0)}
 		for n, buf := range bufs {
 			bd[n] = backend.Buf(buf)
 		}
