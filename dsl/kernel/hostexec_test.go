@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -67,10 +68,16 @@ func TestGeneratedSourcesExecuteLikeCPU(t *testing.T) {
 				&Gemv{Types: []gguf.Type{ty}, K: K, N: []int{8}, In: a, Out: Float, Round: true}, nil)
 		}
 		for _, neox := range []bool{false, true} {
-			add("rope", T, Binding{"x": backend.Buf(xb), "gamma": backend.Buf(gb), "y": backend.Buf(h.zeros(16*K, a)),
-				"vars": backend.Buf(h.vars(5))},
-				[]Prologue{&RMSNorm{Gamma: gguf.TypeF32, Eps: 1e-6}, &Rope{NeoX: neox, Dim: 48, Base: 10000}},
-				&Copy{N: 64, Segs: 4, SrcStride: K, DstStride: K, In: a, Out: a, Offset: true}, nil)
+			for _, plain := range []bool{false, true} {
+				pos := 5
+				if plain {
+					pos = 3001 // large angles: powf, sinf and cosf of the plain contract
+				}
+				add(fmt.Sprintf("rope plain=%v", plain), T, Binding{"x": backend.Buf(xb), "gamma": backend.Buf(gb),
+					"y": backend.Buf(h.zeros((pos+T)*K, a)), "vars": backend.Buf(h.vars(pos))},
+					[]Prologue{&RMSNorm{Gamma: gguf.TypeF32, Eps: 1e-6}, &Rope{NeoX: neox, Dim: 48, Base: 10000, Plain: plain}},
+					&Copy{N: 64, Segs: 4, SrcStride: K, DstStride: K, In: a, Out: a, Offset: true}, nil)
+			}
 		}
 		kc, _ := h.act(h.randn(16*64, 1))
 		vc, _ := h.act(h.randn(16*64, 1))
