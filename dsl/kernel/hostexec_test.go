@@ -84,6 +84,18 @@ func TestGeneratedSourcesExecuteLikeCPU(t *testing.T) {
 		add("attention", T, Binding{"q": backend.Buf(xb), "k_cache": backend.Buf(kc), "v_cache": backend.Buf(vc),
 			"y": backend.Buf(h.zeros(16*128, a)), "vars": backend.Buf(h.vars(4))}, nil,
 			&Attention{Heads: 4, KVHeads: 2, HeadDim: 32, In: a, Cache: a, Out: a}, nil)
+		// A long context (many keys per SIMD group) and head sizes that are
+		// not a multiple of 32 (lanes holding fewer dimensions) or span
+		// four lane dimensions.
+		for _, hd := range []int{80, 128} {
+			const heads, kv, pos, T = 6, 2, 203, 3
+			q, _ := h.act(h.randn(T*heads*hd, 1))
+			kc, _ := h.act(h.randn((pos+T)*kv*hd, 1))
+			vc, _ := h.act(h.randn((pos+T)*kv*hd, 1))
+			add(fmt.Sprint("attention hd=", hd), T, Binding{"q": backend.Buf(q), "k_cache": backend.Buf(kc), "v_cache": backend.Buf(vc),
+				"y": backend.Buf(h.zeros(T*heads*hd, a)), "vars": backend.Buf(h.vars(pos))}, nil,
+				&Attention{Heads: heads, KVHeads: kv, HeadDim: hd, In: a, Cache: a, Out: a}, nil)
+		}
 		tb, _ := h.weight(gguf.TypeQ4_K, 10, K, 1)
 		add("embed", 4, Binding{"table": backend.Buf(tb), "ids": backend.Buf(h.ids([]int32{9, 0, 3, 9})), "y": backend.Buf(h.zeros(4*K, a))},
 			[]Prologue{&Embed{Table: gguf.TypeQ4_K, K: K}}, &Copy{N: K, Segs: 1, DstStride: K, Out: a, Gathered: true}, nil)
