@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/metallic-go/metallic/dsl/kernel/clangcheck"
@@ -39,11 +40,18 @@ func stageMatrix(t *testing.T) []*Kernel {
 			add("ffn", []Prologue{&RMSNorm{Gamma: wt}}, &Gemv{Types: []gguf.Type{wt, gguf.TypeQ8_0}, K: 256, N: []int{64}, In: a, Out: a, Pair: true, Round: true},
 				[]Epilogue{SwiGLU{}})
 			add("gelu", nil, &Gemv{Types: []gguf.Type{wt}, K: 256, N: []int{64}, In: a, Out: Float}, []Epilogue{GELU{}})
+			add("qkv_tiled", []Prologue{&RMSNorm{Gamma: wt, Eps: 1e-6}},
+				&Gemv{Types: []gguf.Type{wt, wt, wt}, K: 256, N: []int{64, 32, 32}, In: a, Out: a, AtPos: []bool{false, false, true}, Tiled: true},
+				[]Epilogue{&Bias{Types: []gguf.Type{wt, wt, wt}}})
+			add("ffn_tiled", []Prologue{&RMSNorm{Gamma: wt}}, &Gemv{Types: []gguf.Type{wt, gguf.TypeQ8_0}, K: 256, N: []int{64}, In: a, Out: a, Pair: true, Tiled: true},
+				[]Epilogue{SwiGLU{}})
 			add("embed", []Prologue{&Embed{Table: wt, K: 256}}, &Copy{N: 256, Segs: 1, DstStride: 256, Out: a, Gathered: true}, nil)
 		}
 		for _, neox := range []bool{false, true} {
-			add("rope", []Prologue{&RMSNorm{Gamma: gguf.TypeF32}, &Rope{NeoX: neox, Dim: 64, Base: 1e6}},
-				&Copy{N: 64, Segs: 2, SrcStride: 128, DstStride: 128, In: a, Out: a, Offset: true}, nil)
+			for _, plain := range []bool{false, true} {
+				add("rope", []Prologue{&RMSNorm{Gamma: gguf.TypeF32}, &Rope{NeoX: neox, Dim: 64, Base: 1e6, Plain: plain}},
+					&Copy{N: 64, Segs: 2, SrcStride: 128, DstStride: 128, In: a, Out: a, Offset: true}, nil)
+			}
 		}
 		add("attn", nil, &Attention{Heads: 4, KVHeads: 2, HeadDim: 64, In: a, Cache: a, Out: a}, nil)
 		add("softmax", nil, &Copy{N: 100, Segs: 1, SrcStride: 100, DstStride: 100, In: a, Out: a, SIMD: true}, []Epilogue{&Softmax{}})
@@ -73,8 +81,13 @@ func TestClangSyntaxStages(t *testing.T) {
 		if err := clangcheck.Check(d.String(), srcs); err != nil {
 			t.Fatal(err)
 		}
+		if d == CUDA {
+			if err := clangcheck.CompileCUDADevice(srcs); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	t.Logf("%d kernels parsed in MSL and CUDA", len(ks))
+	t.Logf("%d kernels parsed in MSL and CUDA, compiled as CUDA device code", len(ks))
 }
 
 // The syntax check can fail: a kernel with a type error is rejected.
@@ -94,5 +107,27 @@ func TestClangRejectsBrokenKernel(t *testing.T) {
 		if err := clangcheck.Check(d.String(), []clangcheck.Source{{Name: "broken", Code: code}}); err == nil {
 			t.Fatalf("%s: clang accepted an undeclared identifier", d)
 		}
+	}
+}
+
+// The CUDA device check applies CUDA's rules, which the plain C++ parse
+// does not: a kernel calling a host function passes Check and fails
+// CheckCUDADevice.
+func TestClangDeviceRejectsHostCall(t *testing.T) {
+	requireClang(t)
+	inc := Include{Name: "host_only", MSL: "float host_only(float v) { return v; }", CUDA: "float host_only(float v) { return v; }"}
+	k, err := Compose("hostcall", nil, plainGemv(), []Epilogue{&testEpi{name: "e", incs: []Include{inc}, apply: func(c *Ctx, v Expr) Expr {
+		return F("host_only(%s)", v)
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := []clangcheck.Source{{Name: "hostcall", Code: k.CUDA}}
+	if err := clangcheck.Check("cuda", src); err != nil {
+		t.Fatalf("the C++ parse rejects the kernel: %v", err)
+	}
+	err = clangcheck.CheckCUDADevice(src)
+	if err == nil || !strings.Contains(err.Error(), "host_only") {
+		t.Fatalf("CheckCUDADevice = %v, want an error about the host function", err)
 	}
 }
