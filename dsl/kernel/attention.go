@@ -6,8 +6,11 @@ import (
 )
 
 // attnWarps is the number of SIMD groups of an attention threadgroup: the
-// keys of a head are dealt to them round-robin.
-const attnWarps = 8
+// keys of a head are dealt to them round-robin, attnKeys at a time.
+const (
+	attnWarps = 8
+	attnKeys  = 4
+)
 
 // Attention is the main body of causal attention for one (head, token)
 // work item, directly over the compact grouped-query KV cache (rows of
@@ -16,12 +19,13 @@ const attnWarps = 8
 // pos+t (pos read from the vars buffer) and attends to cache rows 0…pos+t.
 //
 // On the GPU a threadgroup of attnWarps SIMD groups computes one item: key
-// j goes to SIMD group j mod attnWarps, whose lanes hold the head's
+// j goes to SIMD group j mod attnWarps, which takes attnKeys keys per step
+// (their loads in flight together) and whose lanes hold the head's
 // dimensions (lane, lane+32, …); each score is a SIMD shuffle reduction
-// and each group keeps its own running max, sum and weighted values. The
-// groups' partial results are combined in a fixed order through
-// threadgroup memory, so the result is deterministic. The CPU twin runs
-// the keys in order with one online softmax.
+// and each group keeps its own running max, sum and weighted values,
+// rescaled once per step. The groups' partial results are combined in a
+// fixed order through threadgroup memory, so the result is deterministic.
+// The CPU twin runs the keys in order with one online softmax.
 type Attention struct {
 	Heads, KVHeads, HeadDim int
 	In, Cache, Out          Type
@@ -88,36 +92,64 @@ func (s *Attention) Emit(c *Ctx) {
 		}
 		return F("(%s < %d)", dim(i), hd)
 	}
-	q := make([]*Var, nd)
+	qv := make([]*Var, nd)
 	acc := make([]*Var, nd)
-	for i := range q {
-		q[i] = b.Let(Float, "q", F("%s ? %s : 0.0f", live(i), load(dim(i))))
+	for i := range qv {
+		qv[i] = b.Let(Float, "q", F("%s ? %s : 0.0f", live(i), load(dim(i))))
 		acc[i] = b.Let(Float, "acc", Lit(0))
 	}
 	m := b.Let(Float, "m", Expr{text: "-INFINITY"})
 	l := b.Let(Float, "l", Lit(0))
 	n := b.Let(Int, "n", F("%s + %s + 1", posExpr(&s.a.Vars), row))
-	// Every SIMD group runs the same number of iterations (shuffles stay
-	// group-uniform); keys past n are computed on row 0 and dropped.
-	iters := F("(%s + %d) / %d", n, attnWarps-1, attnWarps)
+	// Each SIMD group takes attnKeys keys per iteration (their loads in
+	// flight together): keys it·G·attnKeys + q·G + warp, q < attnKeys, G the
+	// group count. Every group runs the same number of iterations (shuffles
+	// stay group-uniform); keys past n are read at row 0 and weigh 0.
+	per := attnWarps * attnKeys
+	iters := F("(%s + %d) / %d", n, per-1, per)
 	b.For("it", I(0), iters, I(1), func(it Expr) {
-		j := b.Let(Int, "j", F("%s * %d + %s", it, attnWarps, warp))
-		valid := b.Let(Bool, "valid", F("%s < %s", j, n))
-		base := b.Let(Int, "base", F("(%s ? %s : 0) * %d + %s * %d", valid, j, kvw, kvh, hd))
-		part := b.Let(Float, "part", Lit(0))
-		for i := range q {
-			b.Set(part, F("%s + (%s ? %s * %s : 0.0f)", part, live(i), q[i], b.Load(&s.a.KC, F("%s + %s", base, dim(i)))))
+		var valid, base []*Var
+		var kd [][]Expr
+		for q := 0; q < attnKeys; q++ {
+			j := b.Let(Int, "j", F("%s * %d + %d + %s", it, per, q*attnWarps, warp))
+			valid = append(valid, b.Let(Bool, "valid", F("%s < %s", j, n)))
+			base = append(base, b.Let(Int, "base", F("(%s ? %s : 0) * %d + %s * %d", valid[q], j, kvw, kvh, hd)))
+			var ks []Expr
+			for i := range qv {
+				ks = append(ks, b.Let(Float, "kd", F("%s ? %s : 0.0f", live(i), b.Load(&s.a.KC, F("%s + %s", base[q], dim(i))))).E())
+			}
+			kd = append(kd, ks)
 		}
-		sc := b.SimdReduce(OpAdd, part.E())
-		b.If(valid.E(), func() {
-			sv := b.Let(Float, "s", F("%s * %s", sc, s.a.Scale.E()))
-			mn := b.Let(Float, "mn", b.Call(Max, m.E(), sv.E()))
+		sc := make([]*Var, attnKeys)
+		for q := range sc {
+			part := b.Let(Float, "part", Lit(0))
+			for i := range qv {
+				b.Set(part, F("%s + %s * %s", part, qv[i], kd[q][i]))
+			}
+			red := b.SimdReduce(OpAdd, part.E())
+			sc[q] = b.Let(Float, "s", F("%s ? %s * %s : -INFINITY", valid[q], red, s.a.Scale.E()))
+		}
+		mx := b.Let(Float, "mx", sc[0].E())
+		for q := 1; q < attnKeys; q++ {
+			b.Set(mx, b.Call(Max, mx.E(), sc[q].E()))
+		}
+		b.If(F("%s > -INFINITY", mx), func() {
+			mn := b.Let(Float, "mn", b.Call(Max, m.E(), mx.E()))
 			corr := b.Let(Float, "corr", b.Call(Exp, F("%s - %s", m, mn)))
-			p := b.Let(Float, "p", b.Call(Exp, F("%s - %s", sv, mn)))
-			b.Set(l, F("%s * %s + %s", l, corr, p))
+			p := make([]*Var, attnKeys)
+			sum := b.Let(Float, "ps", Lit(0))
+			for q := range p {
+				p[q] = b.Let(Float, "p", b.Call(Exp, F("%s - %s", sc[q], mn)))
+				b.Set(sum, F("%s + %s", sum, p[q]))
+			}
+			b.Set(l, F("%s * %s + %s", l, corr, sum))
 			for i := range acc {
 				b.If(live(i), func() {
-					b.Set(acc[i], F("%s * %s + %s * %s", acc[i], corr, p, b.Load(&s.a.VC, F("%s + %s", base, dim(i)))))
+					pv := b.Let(Float, "pv", Lit(0))
+					for q := range p {
+						b.Set(pv, F("%s + %s * %s", pv, p[q], b.Load(&s.a.VC, F("%s + %s", base[q], dim(i)))))
+					}
+					b.Set(acc[i], F("%s * %s + %s", acc[i], corr, pv))
 				})
 			}
 			b.Set(m, mn.E())
