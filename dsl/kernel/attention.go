@@ -108,17 +108,21 @@ func (s *Attention) Emit(c *Ctx) {
 	per := attnWarps * attnKeys
 	iters := F("(%s + %d) / %d", n, per-1, per)
 	b.For("it", I(0), iters, I(1), func(it Expr) {
-		var valid, base []*Var
-		var kd [][]Expr
+		// Keys and values of the step's keys are loaded up front: one
+		// round trip to memory per step.
+		var valid []*Var
+		var kd, vd [][]Expr
 		for q := 0; q < attnKeys; q++ {
 			j := b.Let(Int, "j", F("%s * %d + %d + %s", it, per, q*attnWarps, warp))
 			valid = append(valid, b.Let(Bool, "valid", F("%s < %s", j, n)))
-			base = append(base, b.Let(Int, "base", F("(%s ? %s : 0) * %d + %s * %d", valid[q], j, kvw, kvh, hd)))
-			var ks []Expr
+			base := b.Let(Int, "base", F("(%s ? %s : 0) * %d + %s * %d", valid[q], j, kvw, kvh, hd))
+			var ks, vs []Expr
 			for i := range qv {
-				ks = append(ks, b.Let(Float, "kd", F("%s ? %s : 0.0f", live(i), b.Load(&s.a.KC, F("%s + %s", base[q], dim(i))))).E())
+				off := F("%s + %s", base, dim(i))
+				ks = append(ks, b.Let(Float, "kd", F("%s ? %s : 0.0f", live(i), b.Load(&s.a.KC, off))).E())
+				vs = append(vs, b.Let(Float, "vd", F("%s ? %s : 0.0f", live(i), b.Load(&s.a.VC, off))).E())
 			}
-			kd = append(kd, ks)
+			kd, vd = append(kd, ks), append(vd, vs)
 		}
 		sc := make([]*Var, attnKeys)
 		for q := range sc {
@@ -144,13 +148,11 @@ func (s *Attention) Emit(c *Ctx) {
 			}
 			b.Set(l, F("%s * %s + %s", l, corr, sum))
 			for i := range acc {
-				b.If(live(i), func() {
-					pv := b.Let(Float, "pv", Lit(0))
-					for q := range p {
-						b.Set(pv, F("%s + %s * %s", pv, p[q], b.Load(&s.a.VC, F("%s + %s", base[q], dim(i)))))
-					}
-					b.Set(acc[i], F("%s * %s + %s", acc[i], corr, pv))
-				})
+				pv := b.Let(Float, "pv", Lit(0))
+				for q := range p {
+					b.Set(pv, F("%s + %s * %s", pv, p[q], vd[q][i]))
+				}
+				b.Set(acc[i], F("%s * %s + %s", acc[i], corr, pv))
 			}
 			b.Set(m, mn.E())
 		})

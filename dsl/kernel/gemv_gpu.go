@@ -12,8 +12,8 @@ package kernel
 //     units, read consecutive words (no bank conflicts);
 //  3. gives each SIMD group its rows (warp, warp + gemvWarps, …): lane l
 //     reads units l, l+32, … of the row — one 16-byte load per unit for
-//     F32/F16/BF16, the packed blocks of the quantized types — up to four
-//     units in flight per lane, decodes them in registers and accumulates
+//     F32/F16/BF16, the packed blocks of the quantized types — up to eight
+//     loads in flight per lane, decodes them in registers and accumulates
 //     Σ w·x in float32;
 //  4. reduces each row's 32 lane sums with a shuffle-xor ladder (a fixed
 //     order: deterministic) and lane 0 applies the epilogues and stores.
@@ -155,7 +155,7 @@ func (g *Gemv) stage(c *Ctx, w *gemvWeight, c0 Expr) {
 }
 
 // dotChunk accumulates the staged chunk into the rows of the weights of
-// one slot: lane l takes units l, l+32, …, up to four units (loads) in
+// one slot: lane l takes units l, l+32, …, several units (loads) in
 // flight; units past the chunk are read at a clamped unit and dropped.
 func (g *Gemv) dotChunk(c *Ctx, ws []*gemvWeight, c0 Expr, lane *Var) {
 	b := c.B
@@ -165,7 +165,9 @@ func (g *Gemv) dotChunk(c *Ctx, ws []*gemvWeight, c0 Expr, lane *Var) {
 	xs := g.xs[ws[0].slot]
 	u0 := b.Let(Int, "u0", F("%s / %d", c0, U))
 	cnt := b.Let(Int, "cu", F("%d - %s < %d ? %d - %s : %d", nu, u0, cu, nu, u0, cu))
-	inflight := max(1, 4/(len(ws[0].rows)*len(ws)))
+	// Up to eight weight loads per lane in flight, no more units than a
+	// lane has in the chunk.
+	inflight := max(1, min(8/(len(ws[0].rows)*len(ws)), (stride+31)/32))
 	b.For("ub", lane.E(), cnt.E(), I(32*inflight), func(ub Expr) {
 		type slot struct {
 			valid, uc *Var
