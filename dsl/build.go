@@ -347,6 +347,9 @@ func (b *Build) Emit(op *Op) error {
 		if !a.Dynamic || a.Var == "" || a.Var == "tokens" {
 			continue
 		}
+		if a.Var == "pos" {
+			return b.Errorf("", "kernel %s: parameter %s reads the position as a launch argument; positions are read from the vars buffer (kernel.VarPos), so decode steps repeat their launches", op.L.K.Name, a.Name)
+		}
 		v, ok := op.vars["$"+a.Var]
 		if !ok {
 			v, ok = b.e.dispatch["$"+a.Var]

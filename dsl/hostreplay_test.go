@@ -216,7 +216,7 @@ func replayCase(t *testing.T, clang string, d kernel.Dialect, m *model.Model, ac
 	if err := os.WriteFile(cpp, []byte(src.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(clang, clangcheck.HostFlags(bin, cpp)...).CombinedOutput(); err != nil {
+	if out, err := exec.Command(clang, clangcheck.HostFlagsQuick(bin, cpp)...).CombinedOutput(); err != nil {
 		t.Fatalf("compiling: %v\n%s", err, out)
 	}
 	if out, err := exec.Command(bin).CombinedOutput(); err != nil {

@@ -29,6 +29,7 @@ func (g *Gemv) emitTiled(c *Ctx) {
 		}
 	}
 	c.InLen, c.OutW = I(g.K), g.N
+	g.tiles = map[string]*Var{}
 	start := 0
 	for o, n := range g.N {
 		nb := (n + gemmBN - 1) / gemmBN
@@ -64,7 +65,7 @@ func (g *Gemv) emitTile(c *Ctx, o, start int) {
 		}
 	}
 	for p, pro := range c.pros {
-		st := b.Shared(Float, "stat", gemmBM)
+		st := g.shared(b, fmt.Sprint("stat", p), Float, gemmBM)
 		b.For("e", I(0), I(gemmBM/4), I(1), func(e Expr) {
 			tl := b.Let(Int, "tl", F("%s * 4 + %s", e, warp))
 			t := b.Let(Int, "t", clampT(tl.E()))
@@ -84,12 +85,12 @@ func (g *Gemv) emitTile(c *Ctx, o, start int) {
 	if g.Pair {
 		idx = []int{0, 1}
 	}
-	xt := b.Shared(F4, "xt", gemmBK*xst)
+	xt := g.shared(b, "xt", F4, gemmBK*xst)
 	wt := make([]*Var, len(idx))
 	acc := make([][]*Var, len(idx)) // [weight][4·i + j]
 	rowp := make([]func(rl Expr) Expr, len(idx))
 	for k, wi := range idx {
-		wt[k] = b.Shared(F4, "wt", gemmBK*wst)
+		wt[k] = g.shared(b, fmt.Sprint("wt", k), F4, gemmBK*wst)
 		for e := 0; e < 16; e++ {
 			acc[k] = append(acc[k], b.Let(Float, "acc", Lit(0)))
 		}
@@ -183,4 +184,17 @@ func (g *Gemv) stageWeightTile(c *Ctx, wi int, wt *Var, rowp func(Expr) Expr, k0
 			put(kk, rl.E(), F("%s ? %s : 0.0f", valid, v))
 		}
 	})
+}
+
+// shared returns the threadgroup array of the given role, declaring it
+// the first time: the outputs' tiles (one output per threadgroup) share
+// their arrays, so a three-output GEMM needs no more threadgroup memory
+// than a one-output one (Metal allows 32 KiB).
+func (g *Gemv) shared(b *Builder, role string, t Type, n int) *Var {
+	if v, ok := g.tiles[role]; ok {
+		return v
+	}
+	v := b.Shared(t, role, n)
+	g.tiles[role] = v
+	return v
 }
