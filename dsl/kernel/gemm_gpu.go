@@ -96,7 +96,7 @@ func (g *Gemv) emitTile(c *Ctx, o, start int) {
 		}
 		w, rb := g.w(wi), g.rb(wi)
 		rowp[k] = func(rl Expr) Expr {
-			return F("(%s + (%s + %s < %d ? %s + %s : %d) * %d)", w.v, r0, rl, n, r0, rl, n-1, rb)
+			return F("(%s + long(%s + %s < %d ? %s + %s : %d) * %d)", w.v, r0, rl, n, r0, rl, n-1, rb)
 		}
 	}
 	b.For("k0", I(0), I(g.K), I(gemmBK), func(k0 Expr) {

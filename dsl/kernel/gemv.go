@@ -46,11 +46,10 @@ type Gemv struct {
 	// not be marked.
 	AtPos []bool
 	// Tiled selects the tiled GEMM form (prefill).
-	Tiled  bool
-	scales *Var            // threadgroup block scales of the input rounding
-	xs     [2]*Var         // GEMV staging slots, shared by the outputs
-	tiles  map[string]*Var // GEMM tiles by role, shared by the outputs
-	a      struct {
+	Tiled bool
+	xs    [2]*Var         // GEMV staging slots, shared by the outputs
+	tiles map[string]*Var // GEMM tiles by role, shared by the outputs
+	a     struct {
 		X    Buf      `dsl:"buffer"`
 		W0   Buf      `dsl:"buffer"`
 		W1   Buf      `dsl:"buffer"`

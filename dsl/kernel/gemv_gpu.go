@@ -86,7 +86,8 @@ func (g *Gemv) emitSegment(c *Ctx, o, start int, row *Var, load Loader, lane, wa
 		ok[i] = b.Let(Bool, "ok", F("%s < %d && %s < %d", local, g.rows(), r[i], n))
 		rc := b.Let(Int, "rc", F("%s ? %s : 0", ok[i], r[i]))
 		for _, w := range ws {
-			w.rows = append(w.rows, b.Let(wptr, "wr", F("%s + %s * %d", g.w(w.i).v, rc, g.rb(w.i))))
+			// 64-bit offsets: an LM head can pass 2 GiB.
+			w.rows = append(w.rows, b.Let(wptr, "wr", F("%s + long(%s) * %d", g.w(w.i).v, rc, g.rb(w.i))))
 			w.acc = append(w.acc, b.Let(Float, "acc", Lit(0)))
 		}
 	}
