@@ -124,6 +124,7 @@ type Rope struct {
 	Dim   int
 	Base  float32
 	Plain bool
+	inv   []float32 // plain: powf(base, −2i/Dim), computed once
 	a     struct {
 		Vars Buf        `dsl:"buffer,name=vars,var=vars"`
 		Dim  IntParam   `dsl:"param"`
@@ -142,6 +143,9 @@ func (s *Rope) Args() any {
 	s.a.NeoX.Value = 0
 	if s.NeoX {
 		s.a.NeoX.Value = 1
+	}
+	if s.Plain {
+		s.inv = plainInv(s.Dim, s.Base)
 	}
 	return &s.a
 }
@@ -215,7 +219,17 @@ func (s *Rope) Setup(c *Ctx, load Loader) Loader {
 func (s *Rope) CPU(f *Frame) {
 	pos := posCPU(f, &s.a.Vars) + f.Row
 	if s.Plain {
-		RopeRowPlain(f.In, pos, s.Dim, s.Base, s.NeoX)
+		var buf [256]float32
+		th := buf[:0]
+		if len(s.inv) <= len(buf) {
+			th = buf[:len(s.inv)]
+		} else {
+			th = make([]float32, len(s.inv))
+		}
+		for i, v := range s.inv {
+			th[i] = float32(pos) * v
+		}
+		rotate(f.In, th, s.Dim, s.NeoX)
 		return
 	}
 	RopeRow(f.In, pos, s.Dim, s.Base, s.NeoX)
@@ -246,11 +260,20 @@ func RopeRowPlain(x []float32, pos, rd int, base float32, neox bool) {
 	} else {
 		th = make([]float32, rd/2)
 	}
-	for i := range th {
-		inv := float32(math.Pow(float64(base), float64(float32(-2*i)/float32(rd))))
-		th[i] = float32(pos) * inv
+	for i, v := range plainInv(rd, base) {
+		th[i] = float32(pos) * v
 	}
 	rotate(x, th, rd, neox)
+}
+
+// plainInv returns inv_i = powf(base, −2i/rd), i < rd/2, in float32 (the
+// exponent rounded to float32 first, as the plain contract's powf gets it).
+func plainInv(rd int, base float32) []float32 {
+	inv := make([]float32, rd/2)
+	for i := range inv {
+		inv[i] = float32(math.Pow(float64(base), float64(float32(-2*i)/float32(rd))))
+	}
+	return inv
 }
 
 func rotate(x, th []float32, rd int, neox bool) {
