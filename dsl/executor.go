@@ -65,14 +65,22 @@ type Executor struct {
 	ops         []*Op
 	round       bool
 	dispatch    map[string]backend.Arg // "$name" of every int/float spec variable
-	ids         backend.Buffer
-	capRows     int
-	n           int // positions in the cache
-	hook        model.Hook
-	logits      *Act
-	graph       *model.Graph    // the model's checkpoint graph
-	emitted     map[string]bool // full checkpoint names materialized by the program
-	unrolled    int             // steps and repeat iterations compiled so far (MaxUnrolledSteps)
+	// io is the vars buffer (kernel.VarsHeader int32 slots: the call's
+	// position, its token count) followed by the call's token ids: one
+	// upload per forward call.
+	io      backend.Buffer
+	ioHost  []int32
+	capRows int
+	// bound caches each op's argument list per token count: positions
+	// live in io, so the arguments of a forward call depend on its token
+	// count only (and a decode step's launches repeat byte for byte).
+	bound    map[int][][]backend.Arg
+	n        int // positions in the cache
+	hook     model.Hook
+	logits   *Act
+	graph    *model.Graph    // the model's checkpoint graph
+	emitted  map[string]bool // full checkpoint names materialized by the program
+	unrolled int             // steps and repeat iterations compiled so far (MaxUnrolledSteps)
 }
 
 // New compiles the spec (opts.Spec or the embedded one) for m on the
@@ -326,16 +334,61 @@ func (e *Executor) ensure(rows int) error {
 		}
 		a.Buf, a.Rows = buf, rows
 	}
-	if e.ids != nil {
-		e.be.Free(e.ids)
+	if e.io != nil {
+		e.be.Free(e.io)
 	}
-	ids, err := e.be.Alloc(rows * 4)
+	io, err := e.be.Alloc(4 * (kernel.VarsHeader + rows))
 	if err != nil {
 		return err
 	}
-	e.ids = ids
+	e.io = io
 	e.capRows = rows
+	e.bound = nil
 	return nil
+}
+
+// PrefillTokens is the token count from which a forward call runs the
+// tiled GEMM form of the projections (kernel.Gemv.Tiled), where the
+// spec's step provides one (not under ggml-cpu, whose input rounding the
+// tiled form does not do); shorter calls, decode steps among them, run
+// the GEMV form.
+const PrefillTokens = 4
+
+// kernelFor returns the kernel op runs for a call of T tokens.
+func (op *Op) kernelFor(T int) *Loaded {
+	if op.Prefill != nil && T >= PrefillTokens {
+		return op.Prefill
+	}
+	return op.L
+}
+
+// args returns every op's argument list for a call of T tokens.
+func (e *Executor) args(T int) ([][]backend.Arg, error) {
+	if a, ok := e.bound[T]; ok {
+		return a, nil
+	}
+	if e.bound == nil || len(e.bound) >= 8 {
+		e.bound = map[int][][]backend.Arg{}
+	}
+	r := &Run{T: T}
+	all := make([][]backend.Arg, len(e.ops))
+	for i, op := range e.ops {
+		bd := op.Bind(r)
+		for k, v := range e.dispatch {
+			bd[k] = v
+		}
+		for k, v := range op.vars {
+			bd[k] = v
+		}
+		bd["$tokens"], bd["$vars"] = backend.Int(T), backend.Buf(e.io)
+		args, err := op.kernelFor(T).K.Bind(bd)
+		if err != nil {
+			return nil, err
+		}
+		all[i] = args
+	}
+	e.bound[T] = all
+	return all, nil
 }
 
 // Forward runs tokens at positions pos… and returns their logits.
@@ -358,31 +411,27 @@ func (e *Executor) Forward(tokens []int32, pos int) ([]float32, error) {
 	if err := e.ensure(T); err != nil {
 		return nil, err
 	}
-	if err := e.be.Upload(e.ids, 0, unsafe.Slice((*byte)(unsafe.Pointer(&tokens[0])), 4*T)); err != nil {
+	// One upload: the vars header, then the token ids.
+	e.ioHost = append(e.ioHost[:0], make([]int32, kernel.VarsHeader)...)
+	e.ioHost[kernel.VarPos], e.ioHost[kernel.VarTokens] = int32(pos), int32(T)
+	e.ioHost = append(e.ioHost, tokens...)
+	if err := e.be.Upload(e.io, 0, unsafe.Slice((*byte)(unsafe.Pointer(&e.ioHost[0])), 4*len(e.ioHost))); err != nil {
 		return nil, err
 	}
-	r := &Run{T: T, Pos: pos}
+	all, err := e.args(T)
+	if err != nil {
+		return nil, err
+	}
 	enc := e.be.Begin()
-	for _, op := range e.ops {
-		bd := op.Bind(r)
-		for k, v := range e.dispatch {
-			bd[k] = v
-		}
-		for k, v := range op.vars {
-			bd[k] = v
-		}
-		bd["$pos"], bd["$tokens"] = backend.Int(pos), backend.Int(T)
-		args, err := op.L.K.Bind(bd)
-		if err != nil {
-			return nil, err
-		}
-		enc.Dispatch(op.L.B, op.L.K.Grid(T), args...)
+	for i, op := range e.ops {
+		l := op.kernelFor(T)
+		enc.Dispatch(l.B, l.K.Grid(T), all[i]...)
 		if e.hook != nil && len(op.Checkpoints) > 0 {
 			if err := enc.Commit(); err != nil {
 				return nil, err
 			}
 			for _, c := range op.Checkpoints {
-				if err := e.capture(c, r); err != nil {
+				if err := e.capture(c, T, pos); err != nil {
 					return nil, err
 				}
 			}
@@ -405,13 +454,13 @@ func (e *Executor) Forward(tokens []int32, pos int) ([]float32, error) {
 
 // capture hands a checkpoint to the hook and writes back what it changed
 // (rounded to the storage dtype), so perturbations propagate.
-func (e *Executor) capture(c Checkpoint, r *Run) error {
+func (e *Executor) capture(c Checkpoint, T, pos int) error {
 	row0 := 0
 	if c.Cache {
-		row0 = r.Pos
+		row0 = pos
 	}
 	a := c.Buf
-	n := r.T * a.Width
+	n := T * a.Width
 	size := elemSize(a.Elem)
 	raw := make([]byte, n*size)
 	off := row0 * a.Width * size
@@ -426,8 +475,8 @@ func (e *Executor) capture(c Checkpoint, r *Run) error {
 	} else {
 		copy(data, unsafe.Slice((*float32)(unsafe.Pointer(&raw[0])), n))
 	}
-	t := &model.Tensor{Name: model.CheckpointName(c.Kind, c.Layer), Layer: c.Layer, Pos: r.Pos,
-		Rows: r.T, Cols: a.Width, Data: data}
+	t := &model.Tensor{Name: model.CheckpointName(c.Kind, c.Layer), Layer: c.Layer, Pos: pos,
+		Rows: T, Cols: a.Width, Data: data}
 	e.hook(t)
 	if a.Elem == kernel.Half {
 		for i, v := range t.Data {

@@ -86,7 +86,7 @@ func buildRope(b *Build) error {
 				return nil, nil, err
 			}
 		}
-		pros = append(pros, &kernel.Rope{NeoX: neox, Dim: rd, Base: base})
+		pros = append(pros, &kernel.Rope{NeoX: neox, Dim: rd, Base: base, Plain: b.Plain()})
 		l, err := b.Kernel("rope_"+name, pros, &kernel.Copy{N: hd, Segs: segs, SrcStride: in.Width,
 			DstStride: in.Width, In: in.Elem, Out: out.Elem, Offset: offset}, nil)
 		return l, gb, err
@@ -201,13 +201,14 @@ func buildGemvResidual(b *Build) error {
 	if err != nil {
 		return err
 	}
-	var epis []kernel.Epilogue
-	if ws[1] != nil {
-		epis = append(epis, &kernel.Bias{Types: []gguf.Type{ws[1].Type}})
-	}
-	epis = append(epis, &kernel.Residual{Alpha: 1, Beta: 1, Elem: res.Elem})
-	l, err := b.Kernel("gemv_residual", nil, &kernel.Gemv{Round: b.Round(), Types: []gguf.Type{w.Type}, K: w.K, N: []int{w.N},
-		In: x.Elem, Out: out.Elem}, epis)
+	l, lt, err := b.GemvKernels("gemv_residual", func(bool) ([]kernel.Prologue, *kernel.Gemv, []kernel.Epilogue) {
+		var epis []kernel.Epilogue
+		if ws[1] != nil {
+			epis = append(epis, &kernel.Bias{Types: []gguf.Type{ws[1].Type}})
+		}
+		epis = append(epis, &kernel.Residual{Alpha: 1, Beta: 1, Elem: res.Elem})
+		return nil, &kernel.Gemv{Round: b.Round(), Types: []gguf.Type{w.Type}, K: w.K, N: []int{w.N}, In: x.Elem, Out: out.Elem}, epis
+	})
 	if err != nil {
 		return err
 	}
@@ -225,7 +226,7 @@ func buildGemvResidual(b *Build) error {
 	if err != nil {
 		return err
 	}
-	return b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
+	return b.Emit(&Op{L: l, Prefill: lt, Bind: func(r *Run) kernel.Binding {
 		bd := kernel.Binding{"x": x.At(0), "w0": backend.Buf(wb), "y0": out.At(0), "residual": res.At(0)}
 		if bb != nil {
 			bd["b0"] = backend.Buf(bb)
@@ -262,9 +263,11 @@ func buildSwiGLU(b *Build) error {
 	if err != nil {
 		return err
 	}
-	l, err := b.Kernel("rmsnorm_swiglu", []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: eps}},
-		&kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type, ws[2].Type}, K: x.Width, N: []int{ws[1].N}, In: x.Elem, Out: out.Elem, Pair: true},
-		[]kernel.Epilogue{kernel.SwiGLU{}})
+	l, lt, err := b.GemvKernels("rmsnorm_swiglu", func(bool) ([]kernel.Prologue, *kernel.Gemv, []kernel.Epilogue) {
+		return []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: eps}},
+			&kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type, ws[2].Type}, K: x.Width, N: []int{ws[1].N}, In: x.Elem, Out: out.Elem, Pair: true},
+			[]kernel.Epilogue{kernel.SwiGLU{}}
+	})
 	if err != nil {
 		return err
 	}
@@ -274,7 +277,7 @@ func buildSwiGLU(b *Build) error {
 			return err
 		}
 	}
-	return b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
+	return b.Emit(&Op{L: l, Prefill: lt, Bind: func(r *Run) kernel.Binding {
 		return kernel.Binding{"x": x.At(0), "gamma": backend.Buf(bufs[0]), "w0": backend.Buf(bufs[1]),
 			"w1": backend.Buf(bufs[2]), "y0": out.At(0)}
 	}, Checkpoints: []Checkpoint{{Kind: "ffn_act", Layer: b.Layer, Buf: out}}})
@@ -311,8 +314,10 @@ func buildNormGemv(b *Build) error {
 	if err != nil {
 		return err
 	}
-	l, err := b.Kernel("rmsnorm_gemv", []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: eps}},
-		&kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type}, K: x.Width, N: []int{ws[1].N}, In: x.Elem, Out: out.Elem}, nil)
+	l, lt, err := b.GemvKernels("rmsnorm_gemv", func(bool) ([]kernel.Prologue, *kernel.Gemv, []kernel.Epilogue) {
+		return []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: eps}},
+			&kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type}, K: x.Width, N: []int{ws[1].N}, In: x.Elem, Out: out.Elem}, nil
+	})
 	if err != nil {
 		return err
 	}
@@ -328,7 +333,7 @@ func buildNormGemv(b *Build) error {
 	if err != nil {
 		return err
 	}
-	return b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
+	return b.Emit(&Op{L: l, Prefill: lt, Bind: func(r *Run) kernel.Binding {
 		return kernel.Binding{"x": x.At(0), "gamma": backend.Buf(gb), "w0": backend.Buf(wb), "y0": out.At(0)}
 	}, Checkpoints: cps})
 }

@@ -30,6 +30,21 @@ type Prologue interface {
 	CPU(f *Frame)
 }
 
+// RowStats is a prologue whose transform of element k needs one statistic
+// of the whole input row (RMSNorm: the sum of squares). Mains that stage
+// the inputs of many rows at once (the tiled GEMM) compute the statistic
+// of each row with one SIMD group and apply the transform while staging;
+// they accept only prologues that implement it.
+type RowStats interface {
+	Prologue
+	// Term is the contribution of input value v to the row's sum.
+	Term(v Expr) Expr
+	// Finish turns the sum over a row of n values into the statistic.
+	Finish(c *Ctx, sum, n Expr) Expr
+	// Transform returns element k, loaded as v, given the statistic st.
+	Transform(c *Ctx, k, v, st Expr) Expr
+}
+
 // Main is a kernel's main body.
 type Main interface {
 	Stage
@@ -143,6 +158,9 @@ type Kernel struct {
 	Preset  Preset
 	GridX   int // work items along x; Grid(tokens) gives the full grid
 	CPU     backend.CPUFunc
+	// Threadgroup is the static threadgroup (shared) memory the GPU
+	// sources declare, in bytes (the larger of the two dialects).
+	Threadgroup int
 	// Stages names the composed stages in order.
 	Stages    []string
 	gridY     func(rows int) int
@@ -230,7 +248,7 @@ func Compose(name string, pros []Prologue, main Main, epis []Epilogue) (*Kernel,
 	k := &Kernel{Name: name, Entry: name, Args: args, Preset: main.Preset(), GridX: main.GridX(), Stages: names,
 		Structs: map[Dialect]string{}, argByName: t.byName}
 	for _, d := range []Dialect{MSL, CUDA} {
-		src, structs, err := emit(d, k, t, incs, pros, main, epis)
+		src, structs, shared, err := emit(d, k, t, incs, pros, main, epis)
 		if err != nil {
 			return nil, fmt.Errorf("kernel %s (%s): %w", name, d, err)
 		}
@@ -240,6 +258,7 @@ func Compose(name string, pros []Prologue, main Main, epis []Epilogue) (*Kernel,
 			k.CUDA = src
 		}
 		k.Structs[d] = structs
+		k.Threadgroup = max(k.Threadgroup, shared)
 	}
 	if gy, ok := main.(interface{ GridY(int) int }); ok {
 		k.gridY = gy.GridY
@@ -301,7 +320,7 @@ func balanced(src string) error {
 	return nil
 }
 
-func emit(d Dialect, k *Kernel, t *argTable, incs []Include, pros []Prologue, main Main, epis []Epilogue) (string, string, error) {
+func emit(d Dialect, k *Kernel, t *argTable, incs []Include, pros []Prologue, main Main, epis []Epilogue) (string, string, int, error) {
 	b := newBuilder(d, main.Preset().Threads)
 	// Argument variables.
 	var params []string
@@ -365,7 +384,7 @@ func emit(d Dialect, k *Kernel, t *argTable, incs []Include, pros []Prologue, ma
 	c := &Ctx{B: b, pros: pros, epis: epis}
 	main.Emit(c)
 	if len(b.errs) > 0 {
-		return "", "", errors.Join(b.errs...)
+		return "", "", 0, errors.Join(b.errs...)
 	}
 	var src strings.Builder
 	src.WriteString(prelude[d])
@@ -391,9 +410,9 @@ func emit(d Dialect, k *Kernel, t *argTable, incs []Include, pros []Prologue, ma
 	src.WriteString("}\n")
 	out := src.String()
 	if err := balanced(out); err != nil {
-		return "", "", err
+		return "", "", 0, err
 	}
-	return out, structs.String(), nil
+	return out, structs.String(), b.shared, nil
 }
 
 func cIdent(s string) string {

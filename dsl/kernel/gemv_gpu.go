@@ -1,0 +1,212 @@
+package kernel
+
+// The GPU GEMV (decode): a threadgroup of gemvWarps SIMD groups computes
+// Rows output rows of one output for up to Tokens tokens, one token at a
+// time (a decode step has one). For each token it
+//
+//  1. runs the prologues' setup (RMSNorm: one threadgroup reduction for
+//     inv_rms) and, under Round, the input rounding's block scales;
+//  2. stages the fused input in threadgroup memory, gemvChunk elements at
+//     a time, transposed by weight unit: value j of unit u sits at
+//     xs[j·CU + u], so the SIMD group's lanes, which take consecutive
+//     units, read consecutive words (no bank conflicts);
+//  3. gives each SIMD group its rows (warp, warp + gemvWarps, …): lane l
+//     reads units l, l+32, … of the row — one 16-byte load per unit for
+//     F32/F16/BF16, the packed blocks of the quantized types — up to eight
+//     loads in flight per lane, decodes them in registers and accumulates
+//     Σ w·x in float32;
+//  4. reduces each row's 32 lane sums with a shuffle-xor ladder (a fixed
+//     order: deterministic) and lane 0 applies the epilogues and stores.
+//
+// Every SIMD group runs the same number of reductions (rows past the
+// output are computed on a clamped row and dropped), so shuffles and
+// barriers stay threadgroup-uniform.
+
+func (g *Gemv) emitGemv(c *Ctx) {
+	b := c.B
+	g.xs = [2]*Var{}
+	lane := b.Let(Int, "lane", F("%s %% 32", b.Tid()))
+	warp := b.Let(Int, "warp", F("%s / 32", b.Tid()))
+	b.For("tt", I(0), I(g.tokens()), I(1), func(tt Expr) {
+		row := b.Let(Int, "row", F("%s * %d + %s", b.GroupY(), g.tokens(), tt))
+		b.If(F("%s < %s", row, g.a.T.E()), func() {
+			c.Row, c.InLen, c.OutW = row.E(), g.a.K.E(), g.N
+			load := c.Prologues(func(k Expr) Expr { return b.Load(&g.a.X, F("%s * %d + %s", row, g.K, k)) })
+			start := 0
+			for o, n := range g.N {
+				nb := (n + g.rows() - 1) / g.rows()
+				b.If(F("%s >= %d && %s < %d", b.GroupX(), start, b.GroupX(), start+nb), func() {
+					g.emitSegment(c, o, start, row, load, lane, warp)
+				})
+				start += nb
+			}
+		})
+	})
+}
+
+// gemvWeight is one weight a GEMV segment multiplies.
+type gemvWeight struct {
+	i    int    // weight index
+	u    unit   // its unit form
+	load Loader // the input as its dot product consumes it
+	slot int    // staging slot of that input
+	rows []*Var // row pointers, one per row of the SIMD group
+	acc  []*Var // accumulators, one per row
+}
+
+// emitSegment emits the rows of output o (the threadgroup's x lies in its
+// row blocks, which start at block start).
+func (g *Gemv) emitSegment(c *Ctx, o, start int, row *Var, load Loader, lane, warp *Var) {
+	b := c.B
+	n := g.N[o]
+	rw := (g.rows() + gemvWarps - 1) / gemvWarps
+	idx := []int{o}
+	if g.Pair {
+		idx = []int{0, 1}
+	}
+	var ws []*gemvWeight
+	for k, i := range idx {
+		w := &gemvWeight{i: i, u: unitOf(g.Types[i], g.K)}
+		if k == 1 && dotClass(g.Types[1]) == dotClass(g.Types[0]) {
+			w.load = ws[0].load
+		} else {
+			w.load = g.rounded(c, load, g.Types[i])
+		}
+		if k == 1 && (w.u.name != ws[0].u.name || (g.Round && dotClass(g.Types[1]) != dotClass(g.Types[0]))) {
+			w.slot = 1
+		}
+		ws = append(ws, w)
+	}
+	// Rows of this SIMD group: r_i = block row 0 + gemvWarps·i + warp.
+	r := make([]*Var, rw)
+	ok := make([]*Var, rw)
+	for i := range r {
+		local := F("%d * %d + %s", gemvWarps, i, warp)
+		r[i] = b.Let(Int, "r", F("(%s - %d) * %d + %s", b.GroupX(), start, g.rows(), local))
+		ok[i] = b.Let(Bool, "ok", F("%s < %d && %s < %d", local, g.rows(), r[i], n))
+		rc := b.Let(Int, "rc", F("%s ? %s : 0", ok[i], r[i]))
+		for _, w := range ws {
+			// 64-bit offsets: an LM head can pass 2 GiB.
+			w.rows = append(w.rows, b.Let(wptr, "wr", F("%s + long(%s) * %d", g.w(w.i).v, rc, g.rb(w.i))))
+			w.acc = append(w.acc, b.Let(Float, "acc", Lit(0)))
+		}
+	}
+	size := min(gemvChunk, g.K)
+	for _, w := range ws {
+		if g.xs[w.slot] == nil {
+			g.xs[w.slot] = b.Shared(Float, "xs", size)
+		}
+	}
+	b.For("c0", I(0), I(g.K), I(gemvChunk), func(c0 Expr) {
+		b.Barrier() // the previous chunk's (or token's) readers are done
+		staged := map[int]bool{}
+		for _, w := range ws {
+			if staged[w.slot] {
+				continue
+			}
+			staged[w.slot] = true
+			g.stage(c, w, c0)
+		}
+		b.Barrier()
+		for s := 0; s < 2; s++ {
+			var group []*gemvWeight
+			for _, w := range ws {
+				if w.slot == s {
+					group = append(group, w)
+				}
+			}
+			if len(group) > 0 {
+				g.dotChunk(c, group, c0, lane)
+			}
+		}
+	})
+	for i := range r {
+		red := make([]*Var, len(ws))
+		for k, w := range ws {
+			red[k] = b.SimdReduce(OpAdd, w.acc[i].E())
+		}
+		b.If(F("%s == 0 && %s", lane, ok[i]), func() {
+			if g.Pair {
+				c.Aux = red[1].E()
+			}
+			dst := row.E()
+			if g.atPos(o) {
+				dst = F("(%s + %s)", row, posExpr(&g.a.Vars))
+			}
+			b.Store(g.y(o), F("%s * %d + %s", dst, n, r[i]), c.Out(o, r[i].E(), red[0].E()))
+		})
+	}
+}
+
+// stage writes the chunk of the fused input that starts at element c0 to
+// the weight's staging slot, transposed by unit.
+func (g *Gemv) stage(c *Ctx, w *gemvWeight, c0 Expr) {
+	b := c.B
+	U := w.u.U
+	cu, nu := gemvChunk/U, g.K/U
+	stride := min(cu, nu)
+	u0 := b.Let(Int, "u0", F("%s / %d", c0, U))
+	cnt := b.Let(Int, "cu", F("%d - %s < %d ? %d - %s : %d", nu, u0, cu, nu, u0, cu))
+	b.For("ul", b.Tid(), cnt.E(), I(b.Threads), func(ul Expr) {
+		u := b.Let(Int, "u", F("%s + %s", u0, ul))
+		for j := 0; j < U; j++ {
+			b.Stmt(F("%s[%d + %s] = %s", g.xs[w.slot], j*stride, ul, w.load(w.u.elem(u.E(), j))))
+		}
+	})
+}
+
+// dotChunk accumulates the staged chunk into the rows of the weights of
+// one slot: lane l takes units l, l+32, …, several units (loads) in
+// flight; units past the chunk are read at a clamped unit and dropped.
+func (g *Gemv) dotChunk(c *Ctx, ws []*gemvWeight, c0 Expr, lane *Var) {
+	b := c.B
+	U := ws[0].u.U
+	cu, nu := gemvChunk/U, g.K/U
+	stride := min(cu, nu)
+	xs := g.xs[ws[0].slot]
+	u0 := b.Let(Int, "u0", F("%s / %d", c0, U))
+	cnt := b.Let(Int, "cu", F("%d - %s < %d ? %d - %s : %d", nu, u0, cu, nu, u0, cu))
+	// Up to eight weight loads per lane in flight, no more units than a
+	// lane has in the chunk.
+	inflight := max(1, min(8/(len(ws[0].rows)*len(ws)), (stride+31)/32))
+	b.For("ub", lane.E(), cnt.E(), I(32*inflight), func(ub Expr) {
+		type slot struct {
+			valid, uc *Var
+			raw       [][][]*Var // [weight][row]
+		}
+		sl := make([]slot, inflight)
+		for s := range sl {
+			uu := F("%s + %d", ub, 32*s)
+			if s == 0 {
+				sl[s].valid = b.Let(Bool, "v", Expr{text: "true"})
+				sl[s].uc = b.Let(Int, "uc", ub)
+			} else {
+				sl[s].valid = b.Let(Bool, "v", F("%s < %s", uu, cnt))
+				sl[s].uc = b.Let(Int, "uc", F("%s ? %s : %s", sl[s].valid, uu, ub))
+			}
+			for _, w := range ws {
+				var rows [][]*Var
+				for _, rp := range w.rows {
+					rows = append(rows, w.u.load(b, rp.E(), F("(%s + %s)", u0, sl[s].uc)))
+				}
+				sl[s].raw = append(sl[s].raw, rows)
+			}
+		}
+		for s := range sl {
+			for k, w := range ws {
+				for i := range w.rows {
+					vals := w.u.decode(b, sl[s].raw[k][i], F("(%s + %s)", u0, sl[s].uc))
+					d := b.Let(Float, "d", Lit(0))
+					for j, v := range vals {
+						b.Set(d, F("%s + %s * %s[%d + %s]", d, v, xs, j*stride, sl[s].uc))
+					}
+					if s == 0 {
+						b.Set(w.acc[i], F("%s + %s", w.acc[i], d))
+					} else {
+						b.Set(w.acc[i], F("%s + (%s ? %s : 0.0f)", w.acc[i], sl[s].valid, d))
+					}
+				}
+			}
+		}
+	})
+}

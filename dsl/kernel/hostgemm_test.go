@@ -1,0 +1,103 @@
+package kernel
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/metallic-go/metallic/backend"
+	"github.com/metallic-go/metallic/gguf"
+)
+
+// TestGPUGemvGemmExecuteLikeCPU runs the generated sources of the GEMV and
+// the tiled GEMM forms on the host, in both dialects, on the shapes that
+// exercise their edges: every GPU weight dtype, several staged chunks
+// (K > 2048), the scalar fallback (F16 with K not a multiple of 8), a K
+// tail inside a GEMM k-step, token counts that are not whole tiles, rows
+// past the output, four rows per SIMD group, a gate/up pair of different
+// dtypes, three outputs with a KV-cache write at the call's position, and
+// every epilogue the specs use.
+func TestGPUGemvGemmExecuteLikeCPU(t *testing.T) {
+	requireClang(t)
+	var cases []hostCase
+	for _, half := range []bool{false, true} {
+		h := newHarness(t, half, 2)
+		a := h.elem()
+		add := func(name string, rows int, b Binding, pros []Prologue, main *Gemv, epis []Epilogue) {
+			k, err := Compose("k", pros, main, epis)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			b["$tokens"] = backend.Int(rows)
+			form := "gemv"
+			if main.Tiled {
+				form = "gemm"
+			}
+			cases = append(cases, hostCase{fmt.Sprintf("%s %s/%s", form, name, a.msl), k, rows, b})
+		}
+		norm := func(K int) (Binding, []Prologue) {
+			gb, _ := h.weight(gguf.TypeF32, 1, K, 1)
+			return Binding{"gamma": backend.Buf(gb)}, []Prologue{&RMSNorm{Gamma: gguf.TypeF32, Eps: 1e-5}}
+		}
+		for _, tiled := range []bool{false, true} {
+			T := 37
+			if !tiled {
+				T = 3
+			}
+			// Three outputs of mixed dtypes, biases, v written at row pos+t.
+			for _, types := range [][]gguf.Type{{gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeQ4_K}, {gguf.TypeBF16, gguf.TypeQ4_0, gguf.TypeQ6_K}, {gguf.TypeF32, gguf.TypeF32, gguf.TypeF16}} {
+				const K, pos = 256, 3
+				N := []int{70, 16, 24}
+				xb, _ := h.act(h.randn(T*K, 1))
+				b, pros := norm(K)
+				b["x"], b["vars"] = backend.Buf(xb), backend.Buf(h.vars(pos))
+				for i, ty := range types {
+					wb, _ := h.weight(ty, N[i], K, 0.1)
+					bb, _ := h.weight(gguf.TypeF32, 1, N[i], 1)
+					rows := T
+					if i == 2 {
+						rows = pos + T
+					}
+					b[fmt.Sprint("w", i)], b[fmt.Sprint("b", i)], b[fmt.Sprint("y", i)] = backend.Buf(wb), backend.Buf(bb), backend.Buf(h.zeros(rows*N[i], a))
+				}
+				add(fmt.Sprint("qkv ", types), T, b, pros,
+					&Gemv{Types: types, K: K, N: N, In: a, Out: a, AtPos: []bool{false, false, true}, Tiled: tiled},
+					[]Epilogue{&Bias{Types: []gguf.Type{gguf.TypeF32, gguf.TypeF32, gguf.TypeF32}}})
+			}
+			// Gate/up pairs of different dtypes with SwiGLU.
+			for _, types := range [][]gguf.Type{{gguf.TypeF16, gguf.TypeQ6_K}, {gguf.TypeQ4_K, gguf.TypeF16}, {gguf.TypeQ8_0, gguf.TypeQ8_0}} {
+				const K, N = 256, 40
+				xb, _ := h.act(h.randn(T*K, 1))
+				w0, _ := h.weight(types[0], N, K, 0.1)
+				w1, _ := h.weight(types[1], N, K, 0.1)
+				b, pros := norm(K)
+				b["x"], b["w0"], b["w1"], b["y0"] = backend.Buf(xb), backend.Buf(w0), backend.Buf(w1), backend.Buf(h.zeros(T*N, a))
+				add(fmt.Sprint("swiglu ", types), T, b, pros,
+					&Gemv{Types: types, K: K, N: []int{N}, In: a, Out: a, Pair: true, Tiled: tiled}, []Epilogue{SwiGLU{}})
+			}
+			// K tails and the scalar fallback, with a residual.
+			for _, c := range []struct {
+				ty gguf.Type
+				K  int
+			}{{gguf.TypeF32, 100}, {gguf.TypeF16, 172}, {gguf.TypeBF16, 104}, {gguf.TypeQ4_0, 96}} {
+				const N = 33
+				xb, _ := h.act(h.randn(T*c.K, 1))
+				rb, _ := h.act(h.randn(T*N, 1))
+				w, _ := h.weight(c.ty, N, c.K, 0.1)
+				add(fmt.Sprintf("residual %s K=%d", c.ty, c.K), T, Binding{"x": backend.Buf(xb), "w0": backend.Buf(w),
+					"residual": backend.Buf(rb), "y0": backend.Buf(h.zeros(T*N, a))}, nil,
+					&Gemv{Types: []gguf.Type{c.ty}, K: c.K, N: []int{N}, In: a, Out: a, Tiled: tiled},
+					[]Epilogue{&Residual{Alpha: 1, Beta: 1, Elem: a}})
+			}
+		}
+		// GEMV only: several staged chunks, four rows per SIMD group.
+		for _, ty := range []gguf.Type{gguf.TypeF16, gguf.TypeQ4_K, gguf.TypeQ8_0} {
+			const K, N, T = 2304, 72, 1
+			xb, _ := h.act(h.randn(T*K, 1))
+			w, _ := h.weight(ty, N, K, 0.05)
+			b, pros := norm(K)
+			b["x"], b["w0"], b["y0"] = backend.Buf(xb), backend.Buf(w), backend.Buf(h.zeros(T*N, Float))
+			add(fmt.Sprint("chunks ", ty), T, b, pros, &Gemv{Types: []gguf.Type{ty}, K: K, N: []int{N}, In: a, Out: Float, Rows: 32}, nil)
+		}
+	}
+	checkCases(t, cases)
+}
