@@ -455,6 +455,10 @@ func elemSize(t kernel.Type) int {
 // executor reuses it from one decode step to the next.
 type Run struct {
 	T int
+	// Row0 is the first row of its input an op reads: 0, except for the
+	// LM head of a ForwardLast call (Op.LastRow), which runs with T = 1 on
+	// row Row0 = the call's last token.
+	Row0 int
 }
 
 // Op is one dispatch of the program.
@@ -467,6 +471,12 @@ type Op struct {
 	Bind    func(r *Run) kernel.Binding
 	// Checkpoints the dispatch materializes.
 	Checkpoints []Checkpoint
+	// LastRow says the binding honours Run.Row0 (reads its input from row
+	// Row0 and writes its output at row 0): the op producing the logits
+	// may then run on the last token alone in a ForwardLast call. An op
+	// without it (a user step binding row 0) makes ForwardLast compute
+	// every row, as Forward does.
+	LastRow bool
 	vars        map[string]backend.Arg // loop variables, set by Emit
 }
 

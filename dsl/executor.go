@@ -81,6 +81,24 @@ type Executor struct {
 	graph    *model.Graph    // the model's checkpoint graph
 	emitted  map[string]bool // full checkpoint names materialized by the program
 	unrolled int             // steps and repeat iterations compiled so far (MaxUnrolledSteps)
+	// head is the index of the op a ForwardLast call runs on the last row
+	// alone, -1 when there is none (findHead).
+	head int
+}
+
+// findHead returns the index of the op that produces the logits when it
+// is the program's last op and honours Run.Row0 (Op.LastRow), else -1.
+func (e *Executor) findHead() int {
+	n := len(e.ops)
+	if n == 0 || !e.ops[n-1].LastRow {
+		return -1
+	}
+	for _, c := range e.ops[n-1].Checkpoints {
+		if c.Buf == e.logits {
+			return n - 1
+		}
+	}
+	return -1
 }
 
 // New compiles the spec (opts.Spec or the embedded one) for m on the
@@ -167,6 +185,7 @@ func newFromSpec(m *model.Model, spec *Spec, opts Options) (*Executor, error) {
 		be.Close()
 		return nil, err
 	}
+	e.head = e.findHead()
 	return e, nil
 }
 
@@ -362,37 +381,72 @@ func (op *Op) kernelFor(T int) *Loaded {
 	return op.L
 }
 
-// args returns every op's argument list for a call of T tokens.
-func (e *Executor) args(T int) ([][]backend.Arg, error) {
-	if a, ok := e.bound[T]; ok {
+// run returns how op runs in a call of T tokens: its token count and
+// first input row (the head of a last-row call runs one row, T-1).
+func (e *Executor) run(i, T int, last bool) Run {
+	if last && i == e.head {
+		return Run{T: 1, Row0: T - 1}
+	}
+	return Run{T: T}
+}
+
+// args returns every op's argument list for a call of T tokens (with
+// last, the head's on the last row alone).
+func (e *Executor) args(T int, last bool) ([][]backend.Arg, error) {
+	key := T
+	if last {
+		key = -T
+	}
+	if a, ok := e.bound[key]; ok {
 		return a, nil
 	}
 	if e.bound == nil || len(e.bound) >= 8 {
 		e.bound = map[int][][]backend.Arg{}
 	}
-	r := &Run{T: T}
 	all := make([][]backend.Arg, len(e.ops))
 	for i, op := range e.ops {
-		bd := op.Bind(r)
+		r := e.run(i, T, last)
+		bd := op.Bind(&r)
 		for k, v := range e.dispatch {
 			bd[k] = v
 		}
 		for k, v := range op.vars {
 			bd[k] = v
 		}
-		bd["$tokens"], bd["$vars"] = backend.Int(T), backend.Buf(e.io)
-		args, err := op.kernelFor(T).K.Bind(bd)
+		bd["$tokens"], bd["$vars"] = backend.Int(r.T), backend.Buf(e.io)
+		args, err := op.kernelFor(r.T).K.Bind(bd)
 		if err != nil {
 			return nil, err
 		}
 		all[i] = args
 	}
-	e.bound[T] = all
+	e.bound[key] = all
 	return all, nil
 }
 
 // Forward runs tokens at positions pos… and returns their logits.
 func (e *Executor) Forward(tokens []int32, pos int) ([]float32, error) {
+	return e.forward(tokens, pos, false)
+}
+
+// ForwardLast is Forward returning only the last position's logits
+// [Vocab] (model.LastForwarder). Without a hook, and when the op
+// producing the logits is the program's last and honours Run.Row0
+// (Op.LastRow: the embedded specs' rmsnorm_gemv), that op runs on the
+// last token alone and one row is downloaded; otherwise it is Forward,
+// cut to the last row.
+func (e *Executor) ForwardLast(tokens []int32, pos int) ([]float32, error) {
+	if e.hook != nil || e.head < 0 {
+		logits, err := e.forward(tokens, pos, false)
+		if err != nil {
+			return nil, err
+		}
+		return append([]float32(nil), logits[(len(tokens)-1)*e.logits.Width:]...), nil
+	}
+	return e.forward(tokens, pos, true)
+}
+
+func (e *Executor) forward(tokens []int32, pos int, last bool) ([]float32, error) {
 	T := len(tokens)
 	if T == 0 {
 		return nil, fmt.Errorf("dsl: no tokens")
@@ -418,14 +472,15 @@ func (e *Executor) Forward(tokens []int32, pos int) ([]float32, error) {
 	if err := e.be.Upload(e.io, 0, unsafe.Slice((*byte)(unsafe.Pointer(&e.ioHost[0])), 4*len(e.ioHost))); err != nil {
 		return nil, err
 	}
-	all, err := e.args(T)
+	all, err := e.args(T, last)
 	if err != nil {
 		return nil, err
 	}
 	enc := e.be.Begin()
 	for i, op := range e.ops {
-		l := op.kernelFor(T)
-		enc.Dispatch(l.B, l.K.Grid(T), all[i]...)
+		r := e.run(i, T, last)
+		l := op.kernelFor(r.T)
+		enc.Dispatch(l.B, l.K.Grid(r.T), all[i]...)
 		if e.hook != nil && len(op.Checkpoints) > 0 {
 			if err := enc.Commit(); err != nil {
 				return nil, err
@@ -444,7 +499,11 @@ func (e *Executor) Forward(tokens []int32, pos int) ([]float32, error) {
 	if err := e.be.Sync(); err != nil {
 		return nil, err
 	}
-	out := make([]float32, T*e.logits.Width)
+	rows := T
+	if last {
+		rows = 1
+	}
+	out := make([]float32, rows*e.logits.Width)
 	if err := e.be.Download(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), 4*len(out)), e.logits.Buf, 0); err != nil {
 		return nil, err
 	}

@@ -333,7 +333,7 @@ func buildNormGemv(b *Build) error {
 	if err != nil {
 		return err
 	}
-	return b.Emit(&Op{L: l, Prefill: lt, Bind: func(r *Run) kernel.Binding {
-		return kernel.Binding{"x": x.At(0), "gamma": backend.Buf(gb), "w0": backend.Buf(wb), "y0": out.At(0)}
+	return b.Emit(&Op{L: l, Prefill: lt, LastRow: true, Bind: func(r *Run) kernel.Binding {
+		return kernel.Binding{"x": x.At(r.Row0), "gamma": backend.Buf(gb), "w0": backend.Buf(wb), "y0": out.At(0)}
 	}, Checkpoints: cps})
 }

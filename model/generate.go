@@ -20,9 +20,11 @@ type GenerateOptions struct {
 // GenerateResult is the outcome of Generate.
 type GenerateResult struct {
 	PromptTokens, Tokens []int32
-	// PrefillSeconds times the one Forward call over the prompt.
+	// PrefillSeconds times the one forward call over the prompt
+	// (ForwardLast: only the last position's logits are computed where the
+	// path can).
 	PrefillSeconds float64
-	// DecodeSeconds times the DecodeCalls one-token Forward calls that
+	// DecodeSeconds times the DecodeCalls one-token forward calls that
 	// followed (sampling is not timed).
 	DecodeSeconds float64
 	DecodeCalls   int
@@ -50,7 +52,7 @@ func (r *GenerateResult) DecodeTokPerSec() float64 {
 	return float64(r.DecodeCalls) / r.DecodeSeconds
 }
 
-// Generate resets p, runs the whole prompt in one Forward call, then produces
+// Generate resets p, runs the whole prompt in one forward call, then produces
 // up to opts.MaxTokens tokens, sampling each from the last row of logits with
 // a fresh sample.Sampler and feeding it back one token at a time. The
 // sampler's history (for the repetition penalty) is the prompt followed by
@@ -82,14 +84,10 @@ func Generate(p Path, prompt []int32, opts GenerateOptions) (*GenerateResult, er
 	res := &GenerateResult{PromptTokens: append([]int32(nil), prompt...), Stopped: "length"}
 	p.Reset()
 	t0 := time.Now()
-	logits, err := p.Forward(prompt, 0)
+	row, err := ForwardLast(p, prompt, 0)
 	res.PrefillSeconds = time.Since(t0).Seconds()
 	if err != nil {
 		return res, fmt.Errorf("model: prefill of %d tokens on %s: %w", len(prompt), p.Name(), err)
-	}
-	row, err := lastRow(logits, len(prompt), vocab)
-	if err != nil {
-		return res, err
 	}
 	s := sample.New(opts.Sampler)
 	history := append([]int32(nil), prompt...)
@@ -109,7 +107,7 @@ func Generate(p Path, prompt []int32, opts GenerateOptions) (*GenerateResult, er
 			break
 		}
 		t := time.Now()
-		logits, err = p.Forward([]int32{id}, pos)
+		row, err = ForwardLast(p, []int32{id}, pos)
 		if errors.Is(err, ErrContextFull) {
 			res.Stopped = "context"
 			break
@@ -118,9 +116,6 @@ func Generate(p Path, prompt []int32, opts GenerateOptions) (*GenerateResult, er
 		res.DecodeCalls++
 		if err != nil {
 			return res, fmt.Errorf("model: decode at position %d on %s: %w", pos, p.Name(), err)
-		}
-		if row, err = lastRow(logits, 1, vocab); err != nil {
-			return res, err
 		}
 		pos++
 	}

@@ -1,11 +1,10 @@
 package reference
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"runtime"
+	"unsafe"
 
 	"github.com/metallic-go/metallic/backend"
 	_ "github.com/metallic-go/metallic/backend/cpu" // the default backend
@@ -40,6 +39,8 @@ type Context struct {
 	kc, vc  []backend.Buffer         // per layer [cap, kv·hd] in kv storage
 	enc     backend.Encoder
 	err     error // first error of the current forward call
+	last    bool  // the current call computes the last row's logits only
+	idsHost []int32
 
 	// Activations of the current call, each [T, width] in act storage.
 	bufT                int
@@ -278,6 +279,27 @@ func (c *Context) Close() error {
 // Forward runs tokens at positions pos… and returns float32 logits
 // [len(tokens), Vocab].
 func (c *Context) Forward(tokens []int32, pos int) ([]float32, error) {
+	return c.forward(tokens, pos, false)
+}
+
+// ForwardLast is Forward returning only the last position's logits
+// [Vocab] (model.LastForwarder): without a hook the LM head runs on that
+// row alone and one row is downloaded; with a hook it is Forward, cut to
+// the last row.
+func (c *Context) ForwardLast(tokens []int32, pos int) ([]float32, error) {
+	if c.hook != nil {
+		logits, err := c.forward(tokens, pos, false)
+		if err != nil {
+			return nil, err
+		}
+		return append([]float32(nil), logits[(len(tokens)-1)*c.cfg.Vocab:]...), nil
+	}
+	return c.forward(tokens, pos, true)
+}
+
+// forward runs a call; with last the LM head computes the last row only
+// (c.last, read by lmHead) and only that row is returned.
+func (c *Context) forward(tokens []int32, pos int, last bool) ([]float32, error) {
 	T := len(tokens)
 	switch {
 	case c.be == nil:
@@ -297,15 +319,13 @@ func (c *Context) Forward(tokens []int32, pos int) ([]float32, error) {
 	if err := c.ensure(T); err != nil {
 		return nil, err
 	}
-	raw := make([]byte, 4*(T+1)) // the ids, then the position (Context.pos)
-	for i, id := range tokens {
-		binary.LittleEndian.PutUint32(raw[4*i:], uint32(id))
-	}
-	binary.LittleEndian.PutUint32(raw[4*T:], uint32(pos))
-	if err := c.be.Upload(c.ids, 0, raw); err != nil {
+	c.idsHost = append(c.idsHost[:0], tokens...) // the ids, then the position (Context.pos)
+	c.idsHost = append(c.idsHost, int32(pos))
+	if err := c.be.Upload(c.ids, 0, int32Bytes(c.idsHost)); err != nil {
 		return nil, err
 	}
 	c.err = nil
+	c.last = last
 	c.enc = c.be.Begin()
 	c.fwd(c, T, pos)
 	if err := c.enc.Commit(); err != nil && c.err == nil {
@@ -318,16 +338,27 @@ func (c *Context) Forward(tokens []int32, pos int) ([]float32, error) {
 	if c.err != nil {
 		return nil, fmt.Errorf("reference: forward: %w", c.err)
 	}
-	out := make([]byte, 4*T*c.cfg.Vocab)
-	if err := c.be.Download(out, c.logits, 0); err != nil {
-		return nil, err
+	rows := T
+	if last {
+		rows = 1
 	}
-	logits := make([]float32, T*c.cfg.Vocab)
-	for i := range logits {
-		logits[i] = math.Float32frombits(binary.LittleEndian.Uint32(out[4*i:]))
+	logits := make([]float32, rows*c.cfg.Vocab)
+	if err := c.be.Download(float32Bytes(logits), c.logits, 0); err != nil {
+		return nil, err
 	}
 	c.n = pos + T
 	return logits, nil
+}
+
+// float32Bytes views v's memory as bytes (little-endian hosts: the
+// device's layout), so logits download straight into the returned slice.
+func float32Bytes(v []float32) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 4*len(v))
+}
+
+// int32Bytes views v's memory as bytes.
+func int32Bytes(v []int32) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 4*len(v))
 }
 
 // ensure allocates activation buffers for T positions.

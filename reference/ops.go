@@ -59,10 +59,15 @@ func (c *Context) matmul(out, x backend.Buffer, w *model.Weight, T int) {
 		backend.Buf(out), backend.Buf(x), c.wbuf(w), backend.Int(w.K), backend.Int(w.N), backend.Int(T))
 }
 
-// lmHead is matmul with float32 output (the logits).
+// lmHead is matmul with float32 output (the logits). In a ForwardLast
+// call (c.last) it multiplies the last of the T rows alone, into row 0.
 func (c *Context) lmHead(out, x backend.Buffer, w *model.Weight, T int) {
+	in := backend.Buf(x)
+	if c.last {
+		in, T = backend.BufAt(x, (T-1)*w.K*c.act.Size()), 1
+	}
 	c.run(c.mm, w.Type, backend.F32, backend.Grid{X: w.N},
-		backend.Buf(out), backend.Buf(x), c.wbuf(w), backend.Int(w.K), backend.Int(w.N), backend.Int(T))
+		backend.Buf(out), in, c.wbuf(w), backend.Int(w.K), backend.Int(w.N), backend.Int(T))
 }
 
 // addBias: x[t,:] += b, in place.
