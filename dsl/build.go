@@ -477,7 +477,7 @@ type Op struct {
 	// without it (a user step binding row 0) makes ForwardLast compute
 	// every row, as Forward does.
 	LastRow bool
-	vars        map[string]backend.Arg // loop variables, set by Emit
+	vars    map[string]backend.Arg // loop variables, set by Emit
 }
 
 // Checkpoint is a materialized checkpoint: rows of a buffer.
