@@ -175,7 +175,7 @@ func TestThreadgroupMemoryFits(t *testing.T) {
 	}
 	t.Logf("%d kernels; the most threadgroup memory: %s, %d bytes", len(ks), most.Name, most.Threadgroup)
 	// The count is the declarations': a 2048-float staging slot is 8 KiB.
-	k, err := Compose("one", nil, &Gemv{Types: []gguf.Type{gguf.TypeF16}, K: 4096, N: []int{8}, In: Float, Out: Float}, nil)
+	k, err := Compose("one", nil, &Gemv{Types: []gguf.Type{gguf.TypeF16}, K: 4096, N: []int{8}, Rows: 8, In: Float, Out: Float}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

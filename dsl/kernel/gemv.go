@@ -48,6 +48,7 @@ type Gemv struct {
 	// Tiled selects the tiled GEMM form (prefill).
 	Tiled bool
 	xs    [2]*Var         // GEMV staging slots, shared by the outputs
+	part  *Var            // partial sums of a split GEMV's SIMD groups
 	tiles map[string]*Var // GEMM tiles by role, shared by the outputs
 	a     struct {
 		X    Buf      `dsl:"buffer"`
@@ -103,8 +104,16 @@ func (g *Gemv) rows() int {
 	for _, n := range g.N {
 		total += n
 	}
-	if total > 32768 {
+	switch {
+	case total > 32768:
 		return 4 * gemvWarps // an LM head: fewer, longer threadgroups
+	case total <= 1024:
+		// A narrow projection (0.5B: o and down, 896 rows) would fill
+		// few threadgroups: 2 rows each, every row split over 4 SIMD
+		// groups (split).
+		return 2
+	case total <= 2048:
+		return 4 // 0.5B's fused QKV, 1152 rows: 4 rows of 2 SIMD groups
 	}
 	return gemvWarps
 }

@@ -24,7 +24,7 @@ package kernel
 
 func (g *Gemv) emitGemv(c *Ctx) {
 	b := c.B
-	g.xs = [2]*Var{}
+	g.xs, g.part = [2]*Var{}, nil
 	lane := b.Let(Int, "lane", F("%s %% 32", b.Tid()))
 	warp := b.Let(Int, "warp", F("%s / 32", b.Tid()))
 	b.For("tt", I(0), I(g.tokens()), I(1), func(tt Expr) {
@@ -77,11 +77,20 @@ func (g *Gemv) emitSegment(c *Ctx, o, start int, row *Var, load Loader, lane, wa
 		}
 		ws = append(ws, w)
 	}
-	// Rows of this SIMD group: r_i = block row 0 + gemvWarps·i + warp.
+	// Rows of this SIMD group: r_i = block row 0 + gemvWarps·i + warp;
+	// with S > 1 SIMD groups per row, r = block row 0 + warp / S, and the
+	// group takes the row's units from (warp % S)·32 on, 32·S apart.
+	S := g.split()
+	wrow, slane := warp, lane
+	if S > 1 {
+		rw = 1
+		wrow = b.Let(Int, "wrow", F("%s / %d", warp, S))
+		slane = b.Let(Int, "slane", F("(%s %% %d) * 32 + %s", warp, S, lane))
+	}
 	r := make([]*Var, rw)
 	ok := make([]*Var, rw)
 	for i := range r {
-		local := F("%d * %d + %s", gemvWarps, i, warp)
+		local := F("%d * %d + %s", gemvWarps/S, i, wrow)
 		r[i] = b.Let(Int, "r", F("(%s - %d) * %d + %s", b.GroupX(), start, g.rows(), local))
 		ok[i] = b.Let(Bool, "ok", F("%s < %d && %s < %d", local, g.rows(), r[i], n))
 		rc := b.Let(Int, "rc", F("%s ? %s : 0", ok[i], r[i]))
@@ -116,10 +125,14 @@ func (g *Gemv) emitSegment(c *Ctx, o, start int, row *Var, load Loader, lane, wa
 				}
 			}
 			if len(group) > 0 {
-				g.dotChunk(c, group, c0, lane)
+				g.dotChunk(c, group, c0, slane, S)
 			}
 		}
 	})
+	if S > 1 {
+		g.combineSplit(c, o, n, row, ws, r, ok, lane, warp, S)
+		return
+	}
 	for i := range r {
 		red := make([]*Var, len(ws))
 		for k, w := range ws {
@@ -136,6 +149,53 @@ func (g *Gemv) emitSegment(c *Ctx, o, start int, row *Var, load Loader, lane, wa
 			b.Store(g.y(o), F("%s * %d + %s", dst, n, r[i]), c.Out(o, r[i].E(), red[0].E()))
 		})
 	}
+}
+
+// split is the number of SIMD groups that share one output row in the
+// GEMV form: gemvWarps/Rows when a work item has fewer rows than SIMD
+// groups (a narrow projection spreads over more threadgroups, and each
+// row's K over S groups), else 1.
+func (g *Gemv) split() int {
+	if r := g.rows(); !g.Tiled && r < gemvWarps && gemvWarps%r == 0 {
+		return gemvWarps / r
+	}
+	return 1
+}
+
+// combineSplit finishes the rows of a split GEMV: every SIMD group
+// reduces its partial sum with the shuffle ladder, lane 0 writes it to
+// threadgroup memory, and after a barrier lane 0 of the row's first group
+// adds the S partials in group order (a fixed order: deterministic, no
+// atomics), applies the epilogues and stores.
+func (g *Gemv) combineSplit(c *Ctx, o, n int, row *Var, ws []*gemvWeight, r, ok []*Var, lane, warp *Var, S int) {
+	b := c.B
+	if g.part == nil {
+		g.part = b.Shared(Float, "part", 2*gemvWarps)
+	}
+	for k, w := range ws {
+		red := b.SimdReduce(OpAdd, w.acc[0].E())
+		b.If(F("%s == 0", lane), func() {
+			b.Stmt(F("%s[%d + %s] = %s", g.part, k*gemvWarps, warp, red))
+		})
+	}
+	b.Barrier()
+	b.If(F("%s == 0 && %s %% %d == 0 && %s", lane, warp, S, ok[0]), func() {
+		sum := make([]*Var, len(ws))
+		for k := range ws {
+			sum[k] = b.Let(Float, "sum", F("%s[%d + %s]", g.part, k*gemvWarps, warp))
+			for s := 1; s < S; s++ {
+				b.Set(sum[k], F("%s + %s[%d + %s]", sum[k], g.part, k*gemvWarps+s, warp))
+			}
+		}
+		if g.Pair {
+			c.Aux = sum[1].E()
+		}
+		dst := row.E()
+		if g.atPos(o) {
+			dst = F("(%s + %s)", row, posExpr(&g.a.Vars))
+		}
+		b.Store(g.y(o), F("%s * %d + %s", dst, n, r[0]), c.Out(o, r[0].E(), sum[0].E()))
+	})
 }
 
 // stage writes the chunk of the fused input that starts at element c0 to
@@ -158,7 +218,7 @@ func (g *Gemv) stage(c *Ctx, w *gemvWeight, c0 Expr) {
 // dotChunk accumulates the staged chunk into the rows of the weights of
 // one slot: lane l takes units l, l+32, …, several units (loads) in
 // flight; units past the chunk are read at a clamped unit and dropped.
-func (g *Gemv) dotChunk(c *Ctx, ws []*gemvWeight, c0 Expr, lane *Var) {
+func (g *Gemv) dotChunk(c *Ctx, ws []*gemvWeight, c0 Expr, lane *Var, S int) {
 	b := c.B
 	U := ws[0].u.U
 	cu, nu := gemvChunk/U, g.K/U
@@ -167,16 +227,18 @@ func (g *Gemv) dotChunk(c *Ctx, ws []*gemvWeight, c0 Expr, lane *Var) {
 	u0 := b.Let(Int, "u0", F("%s / %d", c0, U))
 	cnt := b.Let(Int, "cu", F("%d - %s < %d ? %d - %s : %d", nu, u0, cu, nu, u0, cu))
 	// Up to eight weight loads per lane in flight, no more units than a
-	// lane has in the chunk.
-	inflight := max(1, min(8/(len(ws[0].rows)*len(ws)), (stride+31)/32))
-	b.For("ub", lane.E(), cnt.E(), I(32*inflight), func(ub Expr) {
+	// lane has in the chunk. The S SIMD groups of a split row are 32·S
+	// lanes over the row (lane is the lane's index among them).
+	L := 32 * S
+	inflight := max(1, min(8/(len(ws[0].rows)*len(ws)), (stride+L-1)/L))
+	b.For("ub", lane.E(), cnt.E(), I(L*inflight), func(ub Expr) {
 		type slot struct {
 			valid, uc *Var
 			raw       [][][]*Var // [weight][row]
 		}
 		sl := make([]slot, inflight)
 		for s := range sl {
-			uu := F("%s + %d", ub, 32*s)
+			uu := F("%s + %d", ub, L*s)
 			if s == 0 {
 				sl[s].valid = b.Let(Bool, "v", Expr{text: "true"})
 				sl[s].uc = b.Let(Int, "uc", ub)

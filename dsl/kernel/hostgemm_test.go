@@ -98,6 +98,27 @@ func TestGPUGemvGemmExecuteLikeCPU(t *testing.T) {
 			b["x"], b["w0"], b["y0"] = backend.Buf(xb), backend.Buf(w), backend.Buf(h.zeros(T*N, Float))
 			add(fmt.Sprint("chunks ", ty), T, b, pros, &Gemv{Types: []gguf.Type{ty}, K: K, N: []int{N}, In: a, Out: Float, Rows: 32}, nil)
 		}
+		// GEMV only: each layout of rows over SIMD groups — a row split
+		// over 4 groups across several chunks, over 2 groups with a cache
+		// write and a residual, one group per row (8 rows), for a pair too.
+		for _, rows := range []int{1, 2, 4, 8} {
+			const K, N, T = 2304, 40, 2
+			xb, _ := h.act(h.randn(T*K, 1))
+			rb, _ := h.act(h.randn(T*N, 1))
+			w0, _ := h.weight(gguf.TypeF16, N, K, 0.05)
+			w1, _ := h.weight(gguf.TypeQ8_0, 16, K, 0.05)
+			b, pros := norm(K)
+			b["x"], b["w0"], b["w1"], b["residual"] = backend.Buf(xb), backend.Buf(w0), backend.Buf(w1), backend.Buf(rb)
+			b["y0"], b["y1"], b["vars"] = backend.Buf(h.zeros(T*N, a)), backend.Buf(h.zeros((3+T)*16, a)), backend.Buf(h.vars(3))
+			add(fmt.Sprint("split rows=", rows), T, b, pros, &Gemv{Types: []gguf.Type{gguf.TypeF16, gguf.TypeQ8_0}, K: K, N: []int{N, 16},
+				In: a, Out: a, Rows: rows, AtPos: []bool{false, true}}, []Epilogue{&Residual{Alpha: 1, Beta: 1, Elem: a}})
+			p0, _ := h.weight(gguf.TypeQ4_K, N, K, 0.05)
+			p1, _ := h.weight(gguf.TypeF16, N, K, 0.05)
+			bp, pros := norm(K)
+			bp["x"], bp["w0"], bp["w1"], bp["y0"] = backend.Buf(xb), backend.Buf(p0), backend.Buf(p1), backend.Buf(h.zeros(T*N, a))
+			add(fmt.Sprint("split pair rows=", rows), T, bp, pros, &Gemv{Types: []gguf.Type{gguf.TypeQ4_K, gguf.TypeF16}, K: K, N: []int{N},
+				In: a, Out: a, Pair: true, Rows: rows}, []Epilogue{SwiGLU{}})
+		}
 	}
 	checkCases(t, cases)
 }
