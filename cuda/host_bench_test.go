@@ -136,3 +136,28 @@ func BenchmarkHostDecode(b *testing.B) {
 		}
 	}
 }
+
+// TestDecodeProfileOnFakeDriver runs BenchmarkDecode's profile step on
+// the no-op fake driver for both paths: every launch of the step is timed
+// and grouped, the hold kernel loads.
+func TestDecodeProfileOnFakeDriver(t *testing.T) {
+	m := openStories(t)
+	name := noopBackendName()
+	for _, path := range []string{"reference", "dsl"} {
+		p, err := model.OpenPath(path, m, model.PathOptions{Backend: name, Ctx: 64})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		total, err := profileDecode(t, p, []int32{1, 2, 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		be, _ := pathBackend(p)
+		// The fake driver's clock advances 1.5 ms per launch.
+		want := map[string]float64{"reference": 1.5 * (3 + 5*17), "dsl": 1.5 * (2 + 5*7)}[path] // stories260K: llama, 5 layers, no biases
+		if total != want || be.ProfileHold() != "" {
+			t.Errorf("%s: %v ms in the profile, want %v; hold: %q", path, total, want, be.ProfileHold())
+		}
+	}
+}

@@ -291,6 +291,9 @@ func (e *Executor) Config() *model.Config { return &e.m.Config }
 // Reset empties the KV cache.
 func (e *Executor) Reset() { e.n = 0 }
 
+// Backend returns the backend the executor runs on.
+func (e *Executor) Backend() backend.Backend { return e.be }
+
 // SetHook installs h (nil removes it).
 func (e *Executor) SetHook(h model.Hook) { e.hook = h }
 

@@ -69,7 +69,10 @@ func benchPrompt(n, vocab int) []int32 {
 //   - decode: one-token forward calls after a 64-token prefill, as
 //     paritycheck bench's decode_tok_s (greedy sampling not timed);
 //   - prefill64, prefill512: a forward call of 64 or 512 tokens from an
-//     empty cache (all their logits downloaded, as Forward returns them);
+//     empty cache returning the last token's logits (ForwardLast, as
+//     paritycheck bench's prefill through model.Generate);
+//     prefill512-all-logits: Forward, all 512 rows of logits computed and
+//     downloaded (what step parity and the logits command pay);
 //   - profile: one prefill of 64, one decode step and one prefill of 512
 //     with the backend's profiling on (graphs off), logging each kernel's
 //     GPU time and, for a decode step, the weight bytes it reads and the
@@ -98,6 +101,7 @@ type profiler interface {
 	SetProfiling(on bool) error
 	Profile() ([]cuda.KernelTime, error)
 	GraphStats() cuda.GraphStats
+	ProfileHold() string
 }
 
 // benchPath runs BenchmarkGPU's sub-benchmarks on e.
@@ -105,7 +109,7 @@ func benchPath(b *testing.B, e *Executor, act string, prof profiler) {
 	vocab := e.m.Config.Vocab
 	prefill := func(n int) {
 		e.Reset()
-		if _, err := e.Forward(benchPrompt(n, vocab), 0); err != nil {
+		if _, err := e.ForwardLast(benchPrompt(n, vocab), 0); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -139,11 +143,23 @@ func benchPath(b *testing.B, e *Executor, act string, prof profiler) {
 			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "tok/s")
 		})
 	}
+	b.Run(fmt.Sprintf("prefill512-all-logits/%s", act), func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			e.Reset()
+			if _, err := e.Forward(benchPrompt(512, vocab), 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(512*b.N)/b.Elapsed().Seconds(), "tok/s")
+	})
 	b.Run("profile", func(b *testing.B) {
 		if err := prof.SetProfiling(true); err != nil {
 			b.Fatal(err)
 		}
 		defer prof.SetProfiling(false)
+		if h := prof.ProfileHold(); h != "" {
+			b.Logf("no hold kernel (%s): short kernels' times include the host's launch latency", h)
+		}
 		for i := 0; i < b.N; i++ {
 			if i > 0 {
 				continue // one profiled pass is the measurement
@@ -250,6 +266,7 @@ type fakeProfiler struct {
 }
 
 func (f *fakeProfiler) SetProfiling(on bool) error { f.on = on; return nil }
+func (f *fakeProfiler) ProfileHold() string        { return "" }
 func (f *fakeProfiler) GraphStats() cuda.GraphStats {
 	f.calls++
 	return cuda.GraphStats{Replayed: f.calls}
