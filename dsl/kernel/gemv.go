@@ -47,8 +47,12 @@ type Gemv struct {
 	AtPos []bool
 	// Tiled selects the tiled GEMM form (prefill).
 	Tiled bool
+	// Rope, when set, rotates outputs 0 and 1 by RoPE before storing them
+	// (GEMV form only; see GemvRope).
+	Rope  *GemvRope
 	xs    [2]*Var         // GEMV staging slots, shared by the outputs
 	part  *Var            // partial sums of a split GEMV's SIMD groups
+	rv    *Var            // a work item's rounded values, for RoPE partners
 	tiles map[string]*Var // GEMM tiles by role, shared by the outputs
 	a     struct {
 		X    Buf      `dsl:"buffer"`
@@ -130,7 +134,7 @@ func (g *Gemv) Args() any {
 		*g.w(i) = Buf{Elem: Uchar, Omit: i >= nw}
 		*g.y(i) = Buf{Elem: g.Out, Omit: i >= len(g.N)}
 	}
-	any := false
+	any := g.Rope != nil
 	for o := range g.N {
 		any = any || g.atPos(o)
 	}
@@ -149,6 +153,9 @@ func (g *Gemv) Includes() []Include {
 	for _, t := range g.Types {
 		incs = append(incs, weightInclude(t))
 		incs = append(incs, unitIncludes(t, g.K)...)
+	}
+	if g.Rope != nil {
+		incs = append(incs, g.Rope.includes()...)
 	}
 	return incs
 }
@@ -197,6 +204,9 @@ func (g *Gemv) Check() error {
 			return fmt.Errorf("gemv: weight dtype %s with K=%d: unsupported", t, g.K)
 		}
 	}
+	if g.Rope != nil {
+		return g.Rope.check(g)
+	}
 	return nil
 }
 
@@ -243,6 +253,11 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 	r0 := blk * g.rows()
 	r1 := min(n, r0+g.rows())
 	w := r1 - r0
+	rowOf := func(j int) int { return j }
+	if g.rotates(o) {
+		rp := g.Rope
+		rowOf = func(j int) int { return RopePairRow(j, rp.HeadDim, rp.Dim, rp.NeoX) }
+	}
 	f.O, f.Col0, f.OutW = o, r0, n
 	f.acc = grow(f.acc, 2*nt*w)
 	acc, aux := f.acc[:nt*w], f.acc[nt*w:]
@@ -262,10 +277,10 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 		in := g.input(f, ty)
 		for r := r0; r < r1; r++ {
 			if nt == 1 {
-				dst[r-r0] = DotRow(ty, wb, K, r, in, f.Scratch(0, K))
+				dst[r-r0] = DotRow(ty, wb, K, rowOf(r), in, f.Scratch(0, K))
 				continue
 			}
-			row := WeightRow(ty, wb, K, r, f.Scratch(0, K))
+			row := WeightRow(ty, wb, K, rowOf(r), f.Scratch(0, K))
 			for t := 0; t < nt; t++ {
 				dst[t*w+r-r0] = Dot(row, in[t*K:(t+1)*K])
 			}
@@ -274,6 +289,10 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 	row0 := 0
 	if g.atPos(o) {
 		row0 = posCPU(f, &g.a.Vars)
+	}
+	if g.rotates(o) {
+		g.ropeItem(f, o, t0, nt, r0, w, acc, epi)
+		return
 	}
 	for t := 0; t < nt; t++ {
 		f.Row = t0 + t

@@ -24,7 +24,7 @@ package kernel
 
 func (g *Gemv) emitGemv(c *Ctx) {
 	b := c.B
-	g.xs, g.part = [2]*Var{}, nil
+	g.xs, g.part, g.rv = [2]*Var{}, nil, nil
 	lane := b.Let(Int, "lane", F("%s %% 32", b.Tid()))
 	warp := b.Let(Int, "warp", F("%s / 32", b.Tid()))
 	b.For("tt", I(0), I(g.tokens()), I(1), func(tt Expr) {
@@ -89,11 +89,18 @@ func (g *Gemv) emitSegment(c *Ctx, o, start int, row *Var, load Loader, lane, wa
 	}
 	r := make([]*Var, rw)
 	ok := make([]*Var, rw)
+	ar := make([]*Var, rw)   // the row of slot r_i (RoPE: pair order)
+	loc := make([]Expr, rw) // the slot's index in the work item
 	for i := range r {
 		local := F("%d * %d + %s", gemvWarps/S, i, wrow)
+		loc[i] = local
 		r[i] = b.Let(Int, "r", F("(%s - %d) * %d + %s", b.GroupX(), start, g.rows(), local))
 		ok[i] = b.Let(Bool, "ok", F("%s < %d && %s < %d", local, g.rows(), r[i], n))
-		rc := b.Let(Int, "rc", F("%s ? %s : 0", ok[i], r[i]))
+		ar[i] = r[i]
+		if g.rotates(o) {
+			ar[i] = b.Let(Int, "ar", g.rowOf(o, r[i].E()))
+		}
+		rc := b.Let(Int, "rc", F("%s ? %s : 0", ok[i], ar[i]))
 		for _, w := range ws {
 			// 64-bit offsets: an LM head can pass 2 GiB.
 			w.rows = append(w.rows, b.Let(wptr, "wr", F("%s + long(%s) * %d", g.w(w.i).v, rc, g.rb(w.i))))
@@ -130,7 +137,7 @@ func (g *Gemv) emitSegment(c *Ctx, o, start int, row *Var, load Loader, lane, wa
 		}
 	})
 	if S > 1 {
-		g.combineSplit(c, o, n, row, ws, r, ok, lane, warp, S)
+		g.combineSplit(c, o, n, row, ws, ar[0], ok[0], lane, warp, wrow, S)
 		return
 	}
 	for i := range r {
@@ -142,12 +149,25 @@ func (g *Gemv) emitSegment(c *Ctx, o, start int, row *Var, load Loader, lane, wa
 			if g.Pair {
 				c.Aux = red[1].E()
 			}
+			v := c.Out(o, ar[i].E(), red[0].E())
+			if g.rotates(o) {
+				b.Stmt(F("%s[%s] = %s", g.ropeShared(c), loc[i], g.ropeRound(v)))
+				return
+			}
 			dst := row.E()
 			if g.atPos(o) {
 				dst = F("(%s + %s)", row, posExpr(&g.a.Vars))
 			}
-			b.Store(g.y(o), F("%s * %d + %s", dst, n, r[i]), c.Out(o, r[i].E(), red[0].E()))
+			b.Store(g.y(o), F("%s * %d + %s", dst, n, ar[i]), v)
 		})
+	}
+	if g.rotates(o) {
+		b.Barrier() // every row of the work item is in rv
+		for i := range r {
+			b.If(F("%s == 0 && %s", lane, ok[i]), func() {
+				g.ropeStore(c, o, loc[i], ar[i].E(), row.E(), n)
+			})
+		}
 	}
 }
 
@@ -167,7 +187,7 @@ func (g *Gemv) split() int {
 // threadgroup memory, and after a barrier lane 0 of the row's first group
 // adds the S partials in group order (a fixed order: deterministic, no
 // atomics), applies the epilogues and stores.
-func (g *Gemv) combineSplit(c *Ctx, o, n int, row *Var, ws []*gemvWeight, r, ok []*Var, lane, warp *Var, S int) {
+func (g *Gemv) combineSplit(c *Ctx, o, n int, row *Var, ws []*gemvWeight, ar, ok, lane, warp, wrow *Var, S int) {
 	b := c.B
 	if g.part == nil {
 		g.part = b.Shared(Float, "part", 2*gemvWarps)
@@ -179,7 +199,8 @@ func (g *Gemv) combineSplit(c *Ctx, o, n int, row *Var, ws []*gemvWeight, r, ok 
 		})
 	}
 	b.Barrier()
-	b.If(F("%s == 0 && %s %% %d == 0 && %s", lane, warp, S, ok[0]), func() {
+	leader := F("%s == 0 && %s %% %d == 0 && %s", lane, warp, S, ok)
+	b.If(leader, func() {
 		sum := make([]*Var, len(ws))
 		for k := range ws {
 			sum[k] = b.Let(Float, "sum", F("%s[%d + %s]", g.part, k*gemvWarps, warp))
@@ -190,12 +211,23 @@ func (g *Gemv) combineSplit(c *Ctx, o, n int, row *Var, ws []*gemvWeight, r, ok 
 		if g.Pair {
 			c.Aux = sum[1].E()
 		}
+		v := c.Out(o, ar.E(), sum[0].E())
+		if g.rotates(o) {
+			b.Stmt(F("%s[%s] = %s", g.ropeShared(c), wrow, g.ropeRound(v)))
+			return
+		}
 		dst := row.E()
 		if g.atPos(o) {
 			dst = F("(%s + %s)", row, posExpr(&g.a.Vars))
 		}
-		b.Store(g.y(o), F("%s * %d + %s", dst, n, r[0]), c.Out(o, r[0].E(), sum[0].E()))
+		b.Store(g.y(o), F("%s * %d + %s", dst, n, ar), v)
 	})
+	if g.rotates(o) {
+		b.Barrier() // every row of the work item is in rv
+		b.If(leader, func() {
+			g.ropeStore(c, o, wrow.E(), ar.E(), row.E(), n)
+		})
+	}
 }
 
 // stage writes the chunk of the fused input that starts at element c0 to

@@ -98,6 +98,32 @@ func TestGPUGemvGemmExecuteLikeCPU(t *testing.T) {
 			b["x"], b["w0"], b["y0"] = backend.Buf(xb), backend.Buf(w), backend.Buf(h.zeros(T*N, Float))
 			add(fmt.Sprint("chunks ", ty), T, b, pros, &Gemv{Types: []gguf.Type{ty}, K: K, N: []int{N}, In: a, Out: Float, Rows: 32}, nil)
 		}
+		// GEMV only: RoPE fused into the store of q and k (pairs meeting
+		// in threadgroup memory) for each row layout, both styles, both
+		// angle forms, a partial rope_dim; k_rope and v at their cache rows.
+		for i, rows := range []int{2, 4, 8} {
+			const K, T, hd, pos = 256, 2, 32, 5
+			N := []int{4 * hd, 2 * hd, 2 * hd}
+			xb, _ := h.act(h.randn(T*K, 1))
+			b, pros := norm(K)
+			b["x"], b["vars"] = backend.Buf(xb), backend.Buf(h.vars(pos))
+			for o, ty := range []gguf.Type{gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeQ4_K} {
+				w, _ := h.weight(ty, N[o], K, 0.1)
+				bb, _ := h.weight(gguf.TypeF32, 1, N[o], 1)
+				b[fmt.Sprint("w", o)], b[fmt.Sprint("b", o)] = backend.Buf(w), backend.Buf(bb)
+				rowsOut := T
+				if o > 0 {
+					rowsOut = pos + T
+				}
+				b[fmt.Sprint("y", o)] = backend.Buf(h.zeros(rowsOut*N[o], a))
+			}
+			rd := []int{hd, 16, hd}[i]
+			rope := &GemvRope{NeoX: i != 1, Dim: rd, HeadDim: hd, Base: 10000, Plain: i != 2}
+			add(fmt.Sprintf("rope rows=%d rd=%d neox=%v plain=%v", rows, rd, rope.NeoX, rope.Plain), T, b, pros,
+				&Gemv{Types: []gguf.Type{gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeQ4_K}, K: K, N: N, In: a, Out: a, Rows: rows,
+					AtPos: []bool{false, true, true}, Rope: rope},
+				[]Epilogue{&Bias{Types: []gguf.Type{gguf.TypeF32, gguf.TypeF32, gguf.TypeF32}}})
+		}
 		// GEMV only: each layout of rows over SIMD groups — a row split
 		// over 4 groups across several chunks, over 2 groups with a cache
 		// write and a residual, one group per row (8 rows), for a pair too.

@@ -2,7 +2,6 @@ package kernel
 
 import (
 	"math"
-	"strings"
 
 	"github.com/metallic-go/metallic/backend/ggmlnum"
 	"github.com/metallic-go/metallic/gguf"
@@ -192,13 +191,7 @@ FN float rope_mix_plain(int k, float a, float b, int rd, int pos, float base, in
 }`
 
 // Includes returns the rotation helpers.
-func (s *Rope) Includes() []Include {
-	cuda := ropeSrc
-	for _, r := range [][2]string{{"pow(", "powf("}, {"cos(", "cosf("}, {"sin(", "sinf("}} {
-		cuda = strings.ReplaceAll(cuda, r[0], r[1])
-	}
-	return []Include{{Name: "rope", MSL: ropeSrc, CUDA: cuda}}
-}
+func (s *Rope) Includes() []Include { return []Include{ropeInclude()} }
 
 // Setup returns the rotating loader; it reads the partner element through
 // the previous loader, so a preceding per-head RMSNorm is applied first.
@@ -278,13 +271,18 @@ func plainInv(rd int, base float32) []float32 {
 
 func rotate(x, th []float32, rd int, neox bool) {
 	for i := 0; i < rd/2; i++ {
-		c, sn := float32(math.Cos(float64(th[i]))), float32(math.Sin(float64(th[i])))
 		a, b := 2*i, 2*i+1
 		if neox {
 			a, b = i, i+rd/2
 		}
-		x0, x1 := x[a], x[b]
-		x[a] = x0*c - x1*sn
-		x[b] = x0*sn + x1*c
+		x[a], x[b] = ropePair(x[a], x[b], th[i])
 	}
+}
+
+// ropePair rotates the pair (x0, x1) by angle th (float32 cos and sin of
+// the float32 angle): the one rotation of the Rope prologue and the GEMV's
+// fused RoPE.
+func ropePair(x0, x1, th float32) (float32, float32) {
+	c, sn := float32(math.Cos(float64(th))), float32(math.Sin(float64(th)))
+	return x0*c - x1*sn, x0*sn + x1*c
 }
