@@ -89,7 +89,7 @@ func (g *Gemv) emitSegment(c *Ctx, o, start int, row *Var, load Loader, lane, wa
 	}
 	r := make([]*Var, rw)
 	ok := make([]*Var, rw)
-	ar := make([]*Var, rw)   // the row of slot r_i (RoPE: pair order)
+	ar := make([]*Var, rw)  // the row of slot r_i (RoPE: pair order)
 	loc := make([]Expr, rw) // the slot's index in the work item
 	for i := range r {
 		local := F("%d * %d + %s", gemvWarps/S, i, wrow)
