@@ -77,6 +77,16 @@ func (b *Build) get(field string, kinds ...FieldKind) (any, error) {
 	return v, nil
 }
 
+// declares reports whether the step's definition declares field.
+func (b *Build) declares(field string) bool {
+	for _, f := range b.def.Fields {
+		if f.Name == field {
+			return true
+		}
+	}
+	return false
+}
+
 // Has reports whether a declared optional field is present. Asking about
 // a field the step does not declare fails the compilation of the step
 // (dsl.New returns the error even if the step's Build returns nil).
@@ -471,6 +481,10 @@ type Op struct {
 	Bind    func(r *Run) kernel.Binding
 	// Checkpoints the dispatch materializes.
 	Checkpoints []Checkpoint
+	// Skip, when set, says a call needs no dispatch of this op (its work
+	// is fused into an earlier op's kernel for such calls): it is not
+	// dispatched, and its checkpoints are still taken at its place.
+	Skip func(r *Run) bool
 	// LastRow says the binding honours Run.Row0 (reads its input from row
 	// Row0 and writes its output at row 0): the op producing the logits
 	// may then run on the last token alone in a ForwardLast call. An op

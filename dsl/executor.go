@@ -482,8 +482,10 @@ func (e *Executor) forward(tokens []int32, pos int, last bool) ([]float32, error
 	enc := e.be.Begin()
 	for i, op := range e.ops {
 		r := e.run(i, T, last)
-		l := op.kernelFor(r.T)
-		enc.Dispatch(l.B, l.K.Grid(r.T), all[i]...)
+		if op.Skip == nil || !op.Skip(&r) {
+			l := op.kernelFor(r.T)
+			enc.Dispatch(l.B, l.K.Grid(r.T), all[i]...)
+		}
 		if e.hook != nil && len(op.Checkpoints) > 0 {
 			if err := enc.Commit(); err != nil {
 				return nil, err

@@ -71,7 +71,7 @@ func TestNumericsSelection(t *testing.T) {
 			}
 			got := map[string][]float32{}
 			e.SetHook(func(ts *model.Tensor) {
-				if ts.Name == "blk.0.q" || ts.Name == "blk.0.q_rope" || ts.Name == "logits" {
+				if ts.Name == "blk.0.v" || ts.Name == "blk.0.q_rope" || ts.Name == "logits" {
 					got[ts.Name] = append([]float32(nil), ts.Data...)
 				}
 			})
@@ -86,8 +86,8 @@ func TestNumericsSelection(t *testing.T) {
 			cps[c.want] = got
 		}
 		p, g := cps["plain"], cps["ggml-cpu"]
-		if same := slices.Equal(p["blk.0.q"], g["blk.0.q"]); same != (dt == gguf.TypeF32) {
-			t.Errorf("%v: plain and ggml-cpu q identical = %v, want %v (rounding changes only non-F32 GEMVs)", dt, same, dt == gguf.TypeF32)
+		if same := slices.Equal(p["blk.0.v"], g["blk.0.v"]); same != (dt == gguf.TypeF32) {
+			t.Errorf("%v: plain and ggml-cpu v identical = %v, want %v (rounding changes only non-F32 GEMVs)", dt, same, dt == gguf.TypeF32)
 		}
 		if slices.Equal(p["blk.0.q_rope"], g["blk.0.q_rope"]) {
 			t.Errorf("%v: plain and ggml-cpu q_rope identical: the RoPE angles should differ", dt)
