@@ -127,7 +127,7 @@ func BenchmarkHostDecode(b *testing.B) {
 						pos = len(prompt)
 						b.StartTimer()
 					}
-					if _, err := p.Forward([]int32{1}, pos); err != nil {
+					if _, err := model.ForwardLast(p, []int32{1}, pos); err != nil {
 						b.Fatal(err)
 					}
 					pos++
