@@ -3,6 +3,7 @@ package cuda
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/metallic-go/metallic/backend"
 )
@@ -22,7 +23,8 @@ type Backend struct {
 	inflight flight // work committed since the last completed wait
 	err      error  // first error of committed work, reported by Sync
 	closed   bool
-	spare    *recording // slices of a finished encoder, reused
+	spare    *recording    // slices of a finished encoder, reused
+	waited   time.Duration // time spent polling for the GPU (Waited)
 }
 
 // newBackend creates a Backend with its own stream on dev.

@@ -122,6 +122,8 @@ func BenchmarkDecode(b *testing.B) {
 						b.Fatal(err)
 					}
 					next := argmax(logits)
+					be, _ := pathBackend(p)
+					w0 := be.Waited()
 					b.ResetTimer()
 					for i := range b.N {
 						logits, err = model.ForwardLast(p, []int32{next}, len(prompt)+i)
@@ -131,6 +133,12 @@ func BenchmarkDecode(b *testing.B) {
 						next = argmax(logits)
 					}
 					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tok/s")
+					// The host's share: a step's time outside the waits for
+					// the GPU (recording, upload, graph launch, logits
+					// download, argmax).
+					wait := (be.Waited() - w0).Seconds() * 1000 / float64(b.N)
+					b.ReportMetric(wait, "wait-ms/tok")
+					b.ReportMetric(b.Elapsed().Seconds()*1000/float64(b.N)-wait, "host-ms/tok")
 				})
 			}
 			b.Run(fmt.Sprintf("%s/%s/%v/%s/profile", preset, path, dt, act), func(b *testing.B) {
