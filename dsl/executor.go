@@ -83,7 +83,8 @@ type Executor struct {
 	unrolled int             // steps and repeat iterations compiled so far (MaxUnrolledSteps)
 	// head is the index of the op a ForwardLast call runs on the last row
 	// alone, -1 when there is none (findHead).
-	head int
+	head    int
+	lastRow []float32 // ForwardLast's logits, reused
 }
 
 // findHead returns the index of the op that produces the logits when it
@@ -436,8 +437,9 @@ func (e *Executor) Forward(tokens []int32, pos int) ([]float32, error) {
 // [Vocab] (model.LastForwarder). Without a hook, and when the op
 // producing the logits is the program's last and honours Run.Row0
 // (Op.LastRow: the embedded specs' rmsnorm_gemv), that op runs on the
-// last token alone and one row is downloaded; otherwise it is Forward,
-// cut to the last row.
+// last token alone and one row is downloaded into a slice the executor
+// reuses (valid until its next call); otherwise it is Forward, cut to the
+// last row.
 func (e *Executor) ForwardLast(tokens []int32, pos int) ([]float32, error) {
 	if e.hook != nil || e.head < 0 {
 		logits, err := e.forward(tokens, pos, false)
@@ -504,11 +506,16 @@ func (e *Executor) forward(tokens []int32, pos int, last bool) ([]float32, error
 	if err := e.be.Sync(); err != nil {
 		return nil, err
 	}
-	rows := T
+	var out []float32
 	if last {
-		rows = 1
+		// One row, downloaded into a buffer the executor reuses.
+		if e.lastRow == nil {
+			e.lastRow = make([]float32, e.logits.Width)
+		}
+		out = e.lastRow
+	} else {
+		out = make([]float32, T*e.logits.Width)
 	}
-	out := make([]float32, rows*e.logits.Width)
 	if err := e.be.Download(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), 4*len(out)), e.logits.Buf, 0); err != nil {
 		return nil, err
 	}

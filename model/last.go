@@ -11,15 +11,16 @@ import "fmt"
 // installed the call is Forward's (every checkpoint, the full logits
 // among them, reaches the hook) and only the returned slice is cut to the
 // last row, so step parity and the logits command, which use Forward, see
-// what they always saw.
+// what they always saw. The returned slice may alias a buffer the path
+// reuses: it is valid until the path's next call.
 type LastForwarder interface {
 	ForwardLast(tokens []int32, pos int) ([]float32, error)
 }
 
 // ForwardLast runs tokens at positions pos… on p and returns the last
 // position's logits: through p's ForwardLast when p implements
-// LastForwarder, else the last row of p.Forward's logits. The slice is the
-// caller's (it does not alias a buffer the path reuses).
+// LastForwarder, else the last row of p.Forward's logits. The slice may
+// alias a buffer the path reuses: it is valid until p's next call.
 func ForwardLast(p Path, tokens []int32, pos int) ([]float32, error) {
 	if lf, ok := p.(LastForwarder); ok {
 		logits, err := lf.ForwardLast(tokens, pos)

@@ -38,8 +38,9 @@ type Context struct {
 	weights map[*byte]backend.Buffer // wrapped weight views by first byte
 	kc, vc  []backend.Buffer         // per layer [cap, kv·hd] in kv storage
 	enc     backend.Encoder
-	err     error // first error of the current forward call
-	last    bool  // the current call computes the last row's logits only
+	err     error     // first error of the current forward call
+	last    bool      // the current call computes the last row's logits only
+	lastRow []float32 // ForwardLast's logits, reused
 	idsHost []int32
 
 	// Activations of the current call, each [T, width] in act storage.
@@ -284,8 +285,9 @@ func (c *Context) Forward(tokens []int32, pos int) ([]float32, error) {
 
 // ForwardLast is Forward returning only the last position's logits
 // [Vocab] (model.LastForwarder): without a hook the LM head runs on that
-// row alone and one row is downloaded; with a hook it is Forward, cut to
-// the last row.
+// row alone and one row is downloaded into a slice the context reuses
+// (valid until its next call); with a hook it is Forward, cut to the last
+// row.
 func (c *Context) ForwardLast(tokens []int32, pos int) ([]float32, error) {
 	if c.hook != nil {
 		logits, err := c.forward(tokens, pos, false)
@@ -342,7 +344,17 @@ func (c *Context) forward(tokens []int32, pos int, last bool) ([]float32, error)
 	if last {
 		rows = 1
 	}
-	logits := make([]float32, rows*c.cfg.Vocab)
+	var logits []float32
+	if last {
+		// One row, downloaded into a buffer the context reuses (a decode
+		// step allocates nothing this size).
+		if c.lastRow == nil {
+			c.lastRow = make([]float32, c.cfg.Vocab)
+		}
+		logits = c.lastRow
+	} else {
+		logits = make([]float32, rows*c.cfg.Vocab)
+	}
 	if err := c.be.Download(float32Bytes(logits), c.logits, 0); err != nil {
 		return nil, err
 	}
