@@ -9,7 +9,7 @@ import (
 // keys of a head are dealt to them round-robin, attnKeys at a time.
 const (
 	attnWarps = 8
-	attnKeys  = 4
+	attnKeys  = 8
 )
 
 // Attention is the main body of causal attention for one (head, token)
