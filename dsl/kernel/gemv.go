@@ -157,6 +157,9 @@ func (g *Gemv) Includes() []Include {
 	if g.Rope != nil {
 		incs = append(incs, g.Rope.includes()...)
 	}
+	if !g.Tiled {
+		incs = append(incs, prefetchInclude)
+	}
 	return incs
 }
 
