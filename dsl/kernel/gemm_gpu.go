@@ -99,19 +99,7 @@ func (g *Gemv) emitTile(c *Ctx, o, start int) {
 			return F("(%s + long(%s + %s < %d ? %s + %s : %d) * %d)", w.v, r0, rl, n, r0, rl, n-1, rb)
 		}
 	}
-	b.For("k0", I(0), I(g.K), I(gemmBK), func(k0 Expr) {
-		// Input tile: element (kk, tl) at float 4·(kk·xst) + tl.
-		b.For("e", I(0), I(gemmBM/4), I(1), func(e Expr) {
-			tl := b.Let(Int, "tl", F("%s * 4 + %s", e, warp))
-			t := b.Let(Int, "t", clampT(tl.E()))
-			k := b.Let(Int, "k", F("%s + %s", k0, lane))
-			v := b.Let(Float, "xv", F("%s < %d ? %s : 0.0f", k, g.K, loader(t.E(), tl.E(), len(c.pros))(k.E())))
-			b.Stmt(F("%s[%s * %d + %s / 4][%s %% 4] = %s", xt, lane, xst, tl, tl, v))
-		})
-		for k, wi := range idx {
-			g.stageWeightTile(c, wi, wt[k], rowp[k], k0, lane, warp)
-		}
-		b.Barrier()
+	compute := func() {
 		b.Unroll()
 		b.For("kk", I(0), I(gemmBK), I(1), func(kk Expr) {
 			a := b.Let(F4, "a", F("%s[%s * %d + %s]", xt, kk, xst, ty))
@@ -124,8 +112,27 @@ func (g *Gemv) emitTile(c *Ctx, o, start int) {
 				}
 			}
 		})
-		b.Barrier()
-	})
+	}
+	if g.pipelined(idx) {
+		g.pipelinedLoop(c, idx, xt, wt, rowp, clampT, lane, warp, compute)
+	} else {
+		b.For("k0", I(0), I(g.K), I(gemmBK), func(k0 Expr) {
+			// Input tile: element (kk, tl) at float 4·(kk·xst) + tl.
+			b.For("e", I(0), I(gemmBM/4), I(1), func(e Expr) {
+				tl := b.Let(Int, "tl", F("%s * 4 + %s", e, warp))
+				t := b.Let(Int, "t", clampT(tl.E()))
+				k := b.Let(Int, "k", F("%s + %s", k0, lane))
+				v := b.Let(Float, "xv", F("%s < %d ? %s : 0.0f", k, g.K, loader(t.E(), tl.E(), len(c.pros))(k.E())))
+				b.Stmt(F("%s[%s * %d + %s / 4][%s %% 4] = %s", xt, lane, xst, tl, tl, v))
+			})
+			for k, wi := range idx {
+				g.stageWeightTile(c, wi, wt[k], rowp[k], k0, lane, warp)
+			}
+			b.Barrier()
+			compute()
+			b.Barrier()
+		})
+	}
 	for i := 0; i < 4; i++ {
 		t := b.Let(Int, "t", F("%s + %s * 4 + %d", t0, ty, i))
 		b.If(F("%s < %s", t, g.a.T.E()), func() {
@@ -197,4 +204,113 @@ func (g *Gemv) shared(b *Builder, role string, t Type, n int) *Var {
 	v := b.Shared(t, role, n)
 	g.tiles[role] = v
 	return v
+}
+
+// pipelined says the tiles of the weights idx can be staged through
+// registers a step ahead: every weight has a unit form of 4 or 8 values
+// (F32, F16, BF16, Q8_0, Q4_0), so a thread's share of a weight tile is a
+// fixed number of unit loads.
+func (g *Gemv) pipelined(idx []int) bool {
+	for _, wi := range idx {
+		if u := unitOf(g.Types[wi], g.K); u.U != 4 && u.U != 8 {
+			return false
+		}
+	}
+	return true
+}
+
+// pipelinedLoop is the k loop with the next step's tiles loaded into
+// registers while the current one is computed: each step stores the
+// registers loaded during the previous one (the input transformed by the
+// prologues, the weights decoded) to threadgroup memory, waits, issues the
+// loads of the next step, computes, and waits again. The loads of a step
+// are thus in flight during a step of arithmetic instead of in front of
+// it. What is stored and summed is what the plain loop stores and sums.
+func (g *Gemv) pipelinedLoop(c *Ctx, idx []int, xt *Var, wt []*Var, rowp []func(Expr) Expr,
+	clampT func(Expr) Expr, lane, warp *Var, compute func()) {
+	b := c.B
+	const xst, wst = gemmBM/4 + 1, gemmBN/4 + 1
+	// The input: thread (warp, lane) holds element k0+lane of local
+	// tokens 4e+warp, e < gemmBM/4, untransformed.
+	loadX := func(k0 Expr) []*Var {
+		var xs []*Var
+		for e := 0; e < gemmBM/4; e++ {
+			tl := F("(%d + %s)", 4*e, warp)
+			k := F("(%s + %s)", k0, lane)
+			xs = append(xs, b.Let(Float, "xr", F("%s < %d ? %s : 0.0f", k, g.K, b.Load(&g.a.X, F("%s * %d + %s", clampT(tl), g.K, k)))))
+		}
+		return xs
+	}
+	storeX := func(k0 Expr, xs []*Var) {
+		for e, x := range xs {
+			tl := b.Let(Int, "tl", F("%d + %s", 4*e, warp))
+			k := b.Let(Int, "k", F("%s + %s", k0, lane))
+			v := x.E()
+			for q, p := range c.pros {
+				v = p.(RowStats).Transform(c, k.E(), v, F("%s[%s]", g.tiles[fmt.Sprint("stat", q)], tl))
+			}
+			b.Stmt(F("%s[%s * %d + %s / 4][%s %% 4] = %s", xt, lane, xst, tl, tl, F("%s < %d ? %s : 0.0f", k, g.K, v)))
+		}
+	}
+	// A weight: thread tid holds items tid + 128m (row rl, unit uq of the
+	// 32-element slice) as loaded registers.
+	type witem struct{ raw []*Var }
+	items := func(wi int) (unit, int) {
+		u := unitOf(g.Types[wi], g.K)
+		return u, gemmBN * (gemmBK / u.U) / b.Threads
+	}
+	place := func(wi int, m int, k0 Expr) (rl, un, valid, uc *Var) {
+		u, _ := items(wi)
+		per := gemmBK / u.U
+		e := F("(%s + %d)", b.Tid(), m*b.Threads)
+		rl = b.Let(Int, "rl", F("%s / %d", e, per))
+		un = b.Let(Int, "un", F("%s / %d + %s %% %d", k0, u.U, e, per))
+		valid = b.Let(Bool, "valid", F("%s < %d", un, g.K/u.U))
+		uc = b.Let(Int, "uc", F("%s ? %s : 0", valid, un))
+		return rl, un, valid, uc
+	}
+	loadW := func(k0 Expr) [][]witem {
+		out := make([][]witem, len(idx))
+		for k, wi := range idx {
+			u, n := items(wi)
+			for m := 0; m < n; m++ {
+				rl, _, _, uc := place(wi, m, k0)
+				rp := b.Let(wptr, "wr", rowp[k](rl.E()))
+				out[k] = append(out[k], witem{raw: u.load(b, rp.E(), uc.E())})
+			}
+		}
+		return out
+	}
+	storeW := func(k0 Expr, ws [][]witem) {
+		for k, wi := range idx {
+			u, _ := items(wi)
+			for m, it := range ws[k] {
+				rl, un, valid, uc := place(wi, m, k0)
+				for j, v := range u.decode(b, it.raw, uc.E()) {
+					kk := F("(%s - %s)", u.elem(un.E(), j), k0)
+					b.Stmt(F("%s[%s * %d + %s / 4][%s %% 4] = %s", wt[k], kk, wst, rl, rl, F("%s ? %s : 0.0f", valid, v)))
+				}
+			}
+		}
+	}
+	xs, ws := loadX(I(0)), loadW(I(0))
+	b.For("k0", I(0), I(g.K), I(gemmBK), func(k0 Expr) {
+		storeX(k0, xs)
+		storeW(k0, ws)
+		b.Barrier()
+		next := F("(%s + %d)", k0, gemmBK)
+		nx, nw := loadX(next), loadW(next)
+		compute()
+		b.Barrier()
+		for i := range xs {
+			b.Set(xs[i], nx[i].E())
+		}
+		for k := range ws {
+			for m := range ws[k] {
+				for r := range ws[k][m].raw {
+					b.Set(ws[k][m].raw[r], nw[k][m].raw[r].E())
+				}
+			}
+		}
+	})
 }
