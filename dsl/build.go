@@ -484,7 +484,7 @@ type Op struct {
 	// Skip, when set, says a call needs no dispatch of this op (its work
 	// is fused into an earlier op's kernel for such calls): it is not
 	// dispatched, and its checkpoints are still taken at its place.
-	Skip func(r *Run) bool
+	Skip func(r Run) bool
 	// LastRow says the binding honours Run.Row0 (reads its input from row
 	// Row0 and writes its output at row 0): the op producing the logits
 	// may then run on the last token alone in a ForwardLast call. An op

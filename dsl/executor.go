@@ -484,7 +484,7 @@ func (e *Executor) forward(tokens []int32, pos int, last bool) ([]float32, error
 	enc := e.be.Begin()
 	for i, op := range e.ops {
 		r := e.run(i, T, last)
-		if op.Skip == nil || !op.Skip(&r) {
+		if op.Skip == nil || !op.Skip(r) {
 			l := op.kernelFor(r.T)
 			enc.Dispatch(l.B, l.K.Grid(r.T), all[i]...)
 		}

@@ -210,7 +210,7 @@ func (e *Executor) weightBytes(T int) []int {
 	}
 	var out []int
 	for i, args := range all {
-		if op := e.ops[i]; op.Skip != nil && op.Skip(&Run{T: T}) {
+		if op := e.ops[i]; op.Skip != nil && op.Skip(Run{T: T}) {
 			continue // not dispatched
 		}
 		out = append(out, 0)

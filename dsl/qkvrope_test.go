@@ -129,7 +129,7 @@ func dispatches(e *Executor, T int) int {
 	n := 0
 	for i, op := range e.ops {
 		r := e.run(i, T, false)
-		if op.Skip == nil || !op.Skip(&r) {
+		if op.Skip == nil || !op.Skip(r) {
 			n++
 		}
 	}

@@ -96,7 +96,7 @@ func ropeFieldsOf(b *Build) (*ropeFields, error) {
 // give one. skip, when set, skips both dispatches for the calls it names
 // (their rotation fused into an earlier kernel); their checkpoints are
 // still taken at their place.
-func ropeOps(b *Build, rf *ropeFields, q, k, qout, kc *Act, skip func(*Run) bool) error {
+func ropeOps(b *Build, rf *ropeFields, q, k, qout, kc *Act, skip func(Run) bool) error {
 	// k_rope goes straight into its cache row, unless the cache is stored
 	// in another dtype than the activations: then through a staging buffer
 	// (see buildQKV).

@@ -102,7 +102,7 @@ func buildQKVRope(b *Build) error {
 	}
 	// rotated says the call runs the GEMV form, which stores q_rope and
 	// k_rope itself.
-	rotated := func(r *Run) bool { return fuse && (lt == nil || r.T < PrefillTokens) }
+	rotated := func(r Run) bool { return fuse && (lt == nil || r.T < PrefillTokens) }
 	bufs := map[string]backend.Buffer{}
 	for i, name := range []string{"gamma", "w0", "w1", "w2", "b0", "b1", "b2"} {
 		if ws[i] == nil {
@@ -114,7 +114,7 @@ func buildQKVRope(b *Build) error {
 	}
 	if err := b.Emit(&Op{L: l, Prefill: lt, Bind: func(r *Run) kernel.Binding {
 		bd := kernel.Binding{"x": x.At(0), "y0": qs.At(0), "y1": ks.At(0), "y2": vout.At(0)}
-		if rotated(r) {
+		if rotated(*r) {
 			bd["y0"], bd["y1"] = qout.At(0), kc.At(0)
 		}
 		for n, buf := range bufs {

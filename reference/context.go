@@ -42,6 +42,8 @@ type Context struct {
 	last    bool      // the current call computes the last row's logits only
 	lastRow []float32 // ForwardLast's logits, reused
 	idsHost []int32
+	// argArena holds the current call's dispatch arguments (run).
+	argArena []backend.Arg
 
 	// Activations of the current call, each [T, width] in act storage.
 	bufT                int
@@ -328,6 +330,7 @@ func (c *Context) forward(tokens []int32, pos int, last bool) ([]float32, error)
 	}
 	c.err = nil
 	c.last = last
+	c.argArena = c.argArena[:0]
 	c.enc = c.be.Begin()
 	c.fwd(c, T, pos)
 	if err := c.enc.Commit(); err != nil && c.err == nil {

@@ -13,6 +13,9 @@ import (
 // They are as plain as llama2.c's: the shapes are in the forward files.
 
 // run records op over grid g; the first error stops the forward call.
+// The arguments are copied into the call's argument arena (reset by each
+// forward call, after the previous one has finished), so recording a
+// dispatch allocates nothing.
 func (c *Context) run(op string, w gguf.Type, out backend.DType, g backend.Grid, args ...backend.Arg) {
 	if c.err != nil {
 		return
@@ -22,7 +25,9 @@ func (c *Context) run(op string, w gguf.Type, out backend.DType, g backend.Grid,
 		c.err = err
 		return
 	}
-	c.enc.Dispatch(k, g, args...)
+	n := len(c.argArena)
+	c.argArena = append(c.argArena, args...)
+	c.enc.Dispatch(k, g, c.argArena[n:len(c.argArena):len(c.argArena)]...)
 }
 
 // pos is the Pos argument of the current forward call: the int32 stored
