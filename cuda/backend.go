@@ -25,12 +25,14 @@ type Backend struct {
 	closed   bool
 	spare    *recording    // slices of a finished encoder, reused
 	waited   time.Duration // time spent polling for the GPU (Waited)
+	pdl      bool          // launches allow programmatic dependent launch (pdlOff)
 }
 
 // newBackend creates a Backend with its own stream on dev.
 func newBackend(dev *device, cfg config) (*Backend, error) {
 	b := &Backend{dev: dev, drv: dev.drv, cfg: cfg, live: map[*buffer]struct{}{}}
 	b.graphs.init(cfg.graphMax)
+	b.pdl = b.pdlOff() == ""
 	err := b.drv.run(func() error {
 		var err error
 		b.stream, err = b.drv.streamCreate()

@@ -401,7 +401,7 @@ func emit(d Dialect, k *Kernel, t *argTable, incs []Include, pros []Prologue, ma
 		params = append(params, "uint3 tg3 [[threadgroup_position_in_grid]]", "uint tid [[thread_index_in_threadgroup]]")
 		fmt.Fprintf(&src, "kernel void %s(\n    %s) {\n    uint gx = tg3.x;\n    uint gy = tg3.y;\n", k.Entry, strings.Join(params, ",\n    "))
 	} else {
-		fmt.Fprintf(&src, "extern \"C\" __global__ void %s(\n    %s) {\n    unsigned int tid = threadIdx.x;\n    unsigned int gx = blockIdx.x;\n    unsigned int gy = blockIdx.y;\n", k.Entry, strings.Join(params, ",\n    "))
+		fmt.Fprintf(&src, "extern \"C\" __global__ void %s(\n    %s) {\n%s    unsigned int tid = threadIdx.x;\n    unsigned int gx = blockIdx.x;\n    unsigned int gy = blockIdx.y;\n", k.Entry, strings.Join(params, ",\n    "), pdlPrologue)
 	}
 	for _, l := range b.top {
 		src.WriteString("    " + l + "\n")
@@ -418,3 +418,15 @@ func emit(d Dialect, k *Kernel, t *argTable, incs []Include, pros []Prologue, ma
 func cIdent(s string) string {
 	return strings.NewReplacer(".", "_", "-", "_").Replace(s)
 }
+
+// pdlPrologue opens every CUDA kernel: on sm_90 and later it waits for
+// the grids this one depends on (a no-op unless the launch allowed
+// programmatic dependent launch, when the kernel may start while the one
+// before it finishes: the cuda backend's METALLIC_CUDA_PDL=1), then lets
+// the next grid launch. Nothing is read or written before the wait, so a
+// kernel sees exactly what a plain launch would.
+const pdlPrologue = `#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+`
