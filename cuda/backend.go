@@ -3,6 +3,7 @@ package cuda
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/metallic-go/metallic/backend"
 )
@@ -22,13 +23,16 @@ type Backend struct {
 	inflight flight // work committed since the last completed wait
 	err      error  // first error of committed work, reported by Sync
 	closed   bool
-	spare    *recording // slices of a finished encoder, reused
+	spare    *recording    // slices of a finished encoder, reused
+	waited   time.Duration // time spent polling for the GPU (Waited)
+	pdl      bool          // launches allow programmatic dependent launch (pdlOff)
 }
 
 // newBackend creates a Backend with its own stream on dev.
 func newBackend(dev *device, cfg config) (*Backend, error) {
 	b := &Backend{dev: dev, drv: dev.drv, cfg: cfg, live: map[*buffer]struct{}{}}
 	b.graphs.init(cfg.graphMax)
+	b.pdl = b.pdlOff() == ""
 	err := b.drv.run(func() error {
 		var err error
 		b.stream, err = b.drv.streamCreate()

@@ -165,8 +165,8 @@ func builtinSource(name string, op builtinOp, ws string, spec backend.KernelSpec
 	targs = append(targs, ctype[spec.Out])
 	entry = strings.Join(parts, "_")
 	params := strings.NewReplacer("OUT", ctype[spec.Out], "IN", ctype[spec.In], "KV", ctype[spec.KV]).Replace(op.params)
-	stub := fmt.Sprintf("extern \"C\" __global__ void __launch_bounds__(%d) %s(%s) {\n    %s<%s>(%s);\n}\n",
-		op.threads, entry, params, op.fn, strings.Join(targs, ", "), op.args)
+	stub := fmt.Sprintf("extern \"C\" __global__ void __launch_bounds__(%d) %s(%s) {\n%s    %s<%s>(%s);\n}\n",
+		op.threads, entry, params, pdlWait, op.fn, strings.Join(targs, ", "), op.args)
 	return entry, builtinPrefix(op) + stub
 }
 
@@ -216,3 +216,13 @@ func builtinWeightTypes() []gguf.Type {
 	}
 	return ts
 }
+
+// pdlWait opens every built-in kernel: on sm_90 and later it waits for
+// the grids this one depends on (a no-op unless the launch allowed
+// programmatic dependent launch, EnvPDL), then lets the next grid launch.
+// Nothing is read or written before the wait.
+const pdlWait = `#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+`

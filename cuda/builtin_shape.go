@@ -38,7 +38,7 @@ const (
 	rpThreads = 128
 	// atWarps is the number of warps of an attention block (one query
 	// row and head); atMaxHD the largest head dim it supports.
-	atWarps = 4
+	atWarps = 8
 	atMaxHD = 256
 )
 

@@ -59,8 +59,8 @@ func TestBuiltinShape(t *testing.T) {
 		{"rope q decode", backend.OpRope, 14, map[int]int{2: 14, 3: 64, 4: 64}, [3]int{14, 1, 1}, 32},
 		{"rope hd 128", backend.OpRope, 32, map[int]int{2: 32, 3: 128, 4: 128}, [3]int{32, 1, 1}, 64},
 		{"rope hd 512", backend.OpRope, 2, map[int]int{2: 2, 3: 512, 4: 512}, [3]int{2, 1, 1}, 128},
-		{"attention decode", backend.OpAttention, 14, map[int]int{4: 14, 5: 2, 6: 64}, [3]int{14, 1, 1}, 128},
-		{"attention prompt", backend.OpAttention, 64 * 14, map[int]int{4: 14, 5: 2, 6: 64}, [3]int{896, 1, 1}, 128},
+		{"attention decode", backend.OpAttention, 14, map[int]int{4: 14, 5: 2, 6: 64}, [3]int{14, 1, 1}, 256},
+		{"attention prompt", backend.OpAttention, 64 * 14, map[int]int{4: 14, 5: 2, 6: 64}, [3]int{896, 1, 1}, 256},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			grid, block, shared := builtinOps[c.op].shape(backend.Grid{X: c.items}, builtinShapeArgs(c.op, c.ints))

@@ -121,6 +121,8 @@ func TestParseConfig(t *testing.T) {
 		{map[string]string{EnvGraphs: "0", EnvSync: "1", EnvTimeout: "90s"}, config{graphs: false, sync: true, timeout: 90 * time.Second, graphMin: 4, graphMax: 32}, ""},
 		{map[string]string{EnvGraphs: "off"}, config{}, `METALLIC_CUDA_GRAPHS="off": want 0 (off) or 1 (on)`},
 		{map[string]string{EnvSync: "yes"}, config{}, `METALLIC_CUDA_SYNC="yes"`},
+		{map[string]string{EnvPDL: "1"}, config{graphs: true, pdl: true, timeout: defaultTimeout, graphMin: 4, graphMax: 32}, ""},
+		{map[string]string{EnvPDL: "on"}, config{}, `METALLIC_CUDA_PDL="on": want 0 (off) or 1`},
 		{map[string]string{EnvTimeout: "10"}, config{}, `METALLIC_CUDA_TIMEOUT="10": want a positive duration`},
 		{map[string]string{EnvTimeout: "-1s"}, config{}, `METALLIC_CUDA_TIMEOUT="-1s"`},
 	} {

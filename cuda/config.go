@@ -19,6 +19,12 @@ const (
 	// EnvNVRTC is the path of the NVRTC library to load, tried before any
 	// other (see nvrtcCandidates).
 	EnvNVRTC = "METALLIC_NVRTC"
+	// EnvPDL set to 1 launches kernels with programmatic dependent launch
+	// allowed (compute capability 9.0+): each kernel may be scheduled
+	// while the one before it finishes, and waits for it in its first
+	// instruction (griddepcontrol.wait), hiding the launch gap between
+	// dependent kernels. Default 0 (off) until measured on the GPU.
+	EnvPDL = "METALLIC_CUDA_PDL"
 )
 
 // defaultTimeout bounds a wait when EnvTimeout is unset.
@@ -27,6 +33,7 @@ const defaultTimeout = 2 * time.Minute
 // config is the backend's run-time configuration.
 type config struct {
 	graphs  bool          // replay repeated batches as CUDA graphs
+	pdl     bool          // allow programmatic dependent launch (EnvPDL)
 	sync    bool          // wait after every launch
 	timeout time.Duration // bound of every wait
 	// graphMin is the fewest launches a batch needs to be worth a graph.
@@ -52,6 +59,13 @@ func parseConfig(getenv func(string) string) (config, error) {
 		c.sync = true
 	default:
 		return c, fmt.Errorf("cuda: %s=%q: want 0 (off) or 1 (wait after every launch)", EnvSync, v)
+	}
+	switch v := getenv(EnvPDL); v {
+	case "", "0":
+	case "1":
+		c.pdl = true
+	default:
+		return c, fmt.Errorf("cuda: %s=%q: want 0 (off) or 1 (programmatic dependent launch)", EnvPDL, v)
 	}
 	if v := getenv(EnvTimeout); v != "" {
 		d, err := time.ParseDuration(v)

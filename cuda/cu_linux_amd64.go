@@ -20,6 +20,7 @@ type cuLib struct {
 	memGetInfo, memAlloc, memFree, memsetD8Async, memcpyHtoDAsync, memcpyDtoHAsync       uintptr
 	streamCreate, streamDestroy, streamQuery                                             uintptr
 	moduleLoadData, moduleGetFunction, funcGetAttribute, funcSetAttribute, launchKernel  uintptr
+	launchKernelEx                                                                       uintptr // CUDA ≥ 11.8; 0 when absent
 	funcGetParamInfo                                                                     uintptr // CUDA ≥ 12.4; 0 when absent
 	streamBeginCapture, streamEndCapture, graphInstantiate, graphLaunch                  uintptr
 	graphExecDestroy, graphDestroy                                                       uintptr
@@ -66,6 +67,7 @@ func (l *cuLib) symbols() []symbol {
 		s(&l.funcSetAttribute, "cuFuncSetAttribute"),
 		s(&l.launchKernel, "cuLaunchKernel"),
 		{dst: &l.funcGetParamInfo, names: []string{"cuFuncGetParamInfo"}},
+		{dst: &l.launchKernelEx, names: []string{"cuLaunchKernelEx"}},
 		g(&l.streamBeginCapture, "cuStreamBeginCapture_v2"),
 		g(&l.streamEndCapture, "cuStreamEndCapture"),
 		g(&l.graphInstantiate, "cuGraphInstantiateWithFlags"),

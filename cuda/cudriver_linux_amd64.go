@@ -27,8 +27,21 @@ type cuDriver struct {
 }
 
 // paramArena is the size of cuDriver.params: the largest parameter blob
-// plus one pointer per parameter.
-const paramArena = maxParamBytes + 8*maxParamBytes/4
+// plus one pointer per parameter, then a CUlaunchConfig and one
+// CUlaunchAttribute (cuLaunchKernelEx).
+const paramArena = maxParamBytes + 8*maxParamBytes/4 + 8 + launchConfigSize + launchAttrSize
+
+// The layouts of cuda.h's CUlaunchConfig (grid and block dimensions and
+// sharedMemBytes as 7 uint32, then hStream at 32, attrs at 40, numAttrs
+// at 48: 56 bytes) and CUlaunchAttribute (id, 4 bytes of padding, a
+// 64-byte value union: 72 bytes) on linux/amd64.
+const (
+	launchConfigSize = 56
+	launchAttrSize   = 72
+	// attrProgrammaticStreamSerialization is
+	// CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION.
+	attrProgrammaticStreamSerialization = 6
+)
 
 // openCU loads lib, initializes the driver and retains device 0's primary
 // context. Every failure is an ErrUnavailable error naming the cause.
@@ -67,6 +80,16 @@ func openCU(lib string) (*cuDriver, error) {
 }
 
 func (d *cuDriver) info() deviceInfo { return d.inf }
+
+func (d *cuDriver) pdlSupported() error {
+	switch {
+	case d.lib.launchKernelEx == 0:
+		return fmt.Errorf("libcuda lacks cuLaunchKernelEx")
+	case d.inf.ccMajor < 9:
+		return fmt.Errorf("compute capability %d.%d (programmatic dependent launch needs 9.0)", d.inf.ccMajor, d.inf.ccMinor)
+	}
+	return nil
+}
 
 func (d *cuDriver) graphsSupported() error {
 	if len(d.lib.missingGraph) > 0 {
@@ -183,19 +206,36 @@ func (d *cuDriver) paramInfo(f handle) ([]paramSlot, bool, error) {
 // kernelParams array there and launches.
 func (d *cuDriver) launch(f handle, cfg launchConfig, s handle, blob []byte, offs []int) error {
 	n := len(offs)
-	if 8*n+len(blob) > len(d.params) {
+	if 8*n+len(blob)+8+launchConfigSize+launchAttrSize > len(d.params) {
 		return fmt.Errorf("cuda: %d parameters in %d bytes exceed the launch arena", n, len(blob))
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var kp uintptr
+	base := uintptr(unsafe.Pointer(&d.params[0])) // not Go memory: it never moves
 	if n > 0 {
-		base := uintptr(unsafe.Pointer(&d.params[0])) // not Go memory: it never moves
 		copy(d.params[8*n:], blob)
 		for i, o := range offs {
 			binary.LittleEndian.PutUint64(d.params[8*i:], uint64(base+uintptr(8*n+o)))
 		}
 		kp = base
+	}
+	if cfg.pdl {
+		// The CUlaunchConfig and its one attribute after the parameters.
+		at := (8*n + len(blob) + 7) &^ 7
+		lc := d.params[at : at+launchConfigSize]
+		la := d.params[at+launchConfigSize : at+launchConfigSize+launchAttrSize]
+		clear(lc)
+		clear(la)
+		for i, v := range [...]uint32{cfg.grid[0], cfg.grid[1], cfg.grid[2], cfg.block[0], cfg.block[1], cfg.block[2], cfg.shared} {
+			binary.LittleEndian.PutUint32(lc[4*i:], v)
+		}
+		binary.LittleEndian.PutUint64(lc[32:], uint64(s))
+		binary.LittleEndian.PutUint64(lc[40:], uint64(base+uintptr(at+launchConfigSize)))
+		binary.LittleEndian.PutUint32(lc[48:], 1)
+		binary.LittleEndian.PutUint32(la[0:], attrProgrammaticStreamSerialization)
+		binary.LittleEndian.PutUint32(la[8:], 1) // programmaticStreamSerializationAllowed
+		return d.lib.call("cuLaunchKernelEx", d.lib.launchKernelEx, base+uintptr(at), uintptr(f), kp, 0)
 	}
 	return d.lib.call("cuLaunchKernel", d.lib.launchKernel, uintptr(f),
 		uintptr(cfg.grid[0]), uintptr(cfg.grid[1]), uintptr(cfg.grid[2]),

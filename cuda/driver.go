@@ -11,6 +11,10 @@ type handle uintptr
 type launchConfig struct {
 	grid, block [3]uint32
 	shared      uint32 // dynamic shared memory in bytes
+	// pdl launches with programmatic stream serialization allowed
+	// (cuLaunchKernelEx): the kernel may start while the previous one
+	// finishes, and waits for it itself (pdlPrologue).
+	pdl bool
 }
 
 // paramSlot is one kernel parameter as the driver lays it out
@@ -47,7 +51,7 @@ const defaultSharedLimit = 48 << 10
 // driver is the CUDA driver API as the backend uses it, on one device. The
 // real one (linux/amd64) calls libcuda through purego; tests use a fake.
 //
-// Every method except run, info and graphsSupported must be called inside
+// Every method except run, info, graphsSupported and pdlSupported must be called inside
 // run, which makes the device's context current on the calling OS thread
 // for the duration of fn. Stream-ordered operations (the *Async methods,
 // launch, graphLaunch, eventRecord) return as soon as the work is queued;
@@ -59,6 +63,10 @@ type driver interface {
 	// graphsSupported is nil when the driver has the graph API, else why
 	// not.
 	graphsSupported() error
+	// pdlSupported is nil when launches can allow programmatic dependent
+	// launch (cuLaunchKernelEx, compute capability 9.0 or newer), else
+	// why not.
+	pdlSupported() error
 
 	memInfo() (free, total uint64, err error)
 	alloc(n int) (devptr, error)

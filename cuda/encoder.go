@@ -111,6 +111,7 @@ func (e *encoder) record(k backend.Kernel, g backend.Grid, args []backend.Arg) e
 		r.bufs = r.bufs[:bufStart]
 		return err
 	}
+	cfg.pdl = e.b.pdl
 	// The key: function, shape, argument kinds, then the packed bytes.
 	keyStart, offStart := len(r.key), len(r.offs)
 	r.key = binary.LittleEndian.AppendUint64(r.key, uint64(kk.fn))

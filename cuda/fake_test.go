@@ -74,6 +74,7 @@ func (d *fakeDriver) newHandle() handle { d.nextH++; return d.nextH }
 func (d *fakeDriver) run(fn func() error) error { d.calls["run"]++; return fn() }
 func (d *fakeDriver) info() deviceInfo          { return d.inf }
 func (d *fakeDriver) graphsSupported() error    { return d.noGraphs }
+func (d *fakeDriver) pdlSupported() error       { return nil }
 
 func (d *fakeDriver) memInfo() (uint64, uint64, error) { return d.freeMem, d.inf.totalMem, nil }
 

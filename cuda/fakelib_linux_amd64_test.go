@@ -232,3 +232,58 @@ func fakeCounter(t *testing.T, lib, name string) int64 {
 	purego.RegisterLibFunc(&fn, h, name)
 	return fn()
 }
+
+// TestFakeLibPDL: with METALLIC_CUDA_PDL=1 every launch goes through
+// cuLaunchKernelEx, whose CUlaunchConfig and attribute the fake reads with
+// cuda.h's layouts (grid, block, shared memory, stream, the programmatic
+// stream serialization attribute), in plain batches and graph captures
+// alike, and the results are those of cuLaunchKernel.
+func TestFakeLibPDL(t *testing.T) {
+	cudaLib, nvrtcLib := buildFakeLibs(t)
+	dev, err := openDevice(cudaLib, searchEnv{getenv: envOf(map[string]string{EnvNVRTC: nvrtcLib})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := newBackend(dev, *testConfig(func(c *config) { c.pdl = true }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if p := b.Provenance(); p.PDL != "on" || !strings.Contains(p.String(), "programmatic dependent launch") {
+		t.Fatalf("provenance %+v", p)
+	}
+	axpy, addpos := mustLoad(t, b, specAxpy()), mustLoad(t, b, specAddPos())
+	const n = 300
+	ys, xs := make([]float32, n), make([]float32, n)
+	for i := range ys {
+		ys[i], xs[i] = float32(i), float32(2*i)
+	}
+	y, xb := mustBuf(t, b, ys), mustBuf(t, b, xs)
+	pos, _ := b.Alloc(4)
+	pdl0 := fakeCounter(t, cudaLib, "fake_pdl_launches")
+	for range 3 { // plain, captured, replayed
+		if err := decodeBatch(b, axpy, addpos, y, xb, pos, n); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Two launches per batch went through cuLaunchKernelEx: the plain one
+	// and the capture (a replay launches the graph).
+	if got := fakeCounter(t, cudaLib, "fake_pdl_launches") - pdl0; got != 12 {
+		t.Errorf("%d launches through cuLaunchKernelEx, want 12", got)
+	}
+	// decodeBatch's axpy is one block of 128 threads: the first 128
+	// elements take 3 batches × 3 axpy, the rest stay (pos is 0).
+	out := download(t, b, y)
+	for i := range out {
+		want := float32(i)
+		for k := 0; k < 9 && i < 128; k++ {
+			want = 0.5*xs[i] + want
+		}
+		if out[i] != want {
+			t.Fatalf("y[%d] = %v, want %v", i, out[i], want)
+		}
+	}
+}

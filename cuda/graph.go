@@ -124,6 +124,18 @@ func (c *graphCache) destroyAll(d driver) []error {
 	return errs
 }
 
+// pdlOff says why launches do not allow programmatic dependent launch
+// ("" when they do).
+func (b *Backend) pdlOff() string {
+	if !b.cfg.pdl {
+		return EnvPDL + " unset"
+	}
+	if err := b.drv.pdlSupported(); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
 // graphsOff says why graphs are off ("" when they are on).
 func (b *Backend) graphsOff() string {
 	if !b.cfg.graphs {

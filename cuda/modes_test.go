@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/metallic-go/metallic/backend"
+	"github.com/metallic-go/metallic/dsl/kernel/clangcheck"
+	"github.com/metallic-go/metallic/internal/testenv"
 )
 
 func TestAsyncErrors(t *testing.T) {
@@ -120,6 +122,53 @@ func TestProfile(t *testing.T) {
 	}
 }
 
+// TestProfileHold: with the hold kernel loadable, every profiled batch is
+// queued behind it (one hold launch per batch, long enough for the
+// batch), the timings are unchanged, and ProfileHold reports it in use;
+// without it (TestProfile's driver) ProfileHold says why.
+func TestProfileHold(t *testing.T) {
+	b, d, _ := fakeBackend(t, testConfig(nil))
+	var holds []int
+	d.kernels["metallic_profile_hold"] = &fakeKernel{entry: "metallic_profile_hold", params: []paramSlot{{0, 4}},
+		run: func(_ *fakeDriver, l fakeLaunch) error { holds = append(holds, l.int(0)); return nil }}
+	axpy, addpos := mustLoad(t, b, specAxpy()), mustLoad(t, b, specAddPos())
+	y, _ := b.Alloc(32)
+	x, _ := b.Alloc(32)
+	pos, _ := b.Alloc(4)
+	if err := b.SetProfiling(true); err != nil {
+		t.Fatal(err)
+	}
+	if h := b.ProfileHold(); h != "" {
+		t.Fatalf("ProfileHold = %q with the hold kernel available", h)
+	}
+	for range 2 {
+		if err := decodeBatch(b, axpy, addpos, y, x, pos, 8); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prof, err := b.Profile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(prof) != 12 || prof[0].Kernel != "test_axpy" || prof[0].Ms != 1.5 {
+		t.Fatalf("timings %+v", prof)
+	}
+	if want := []int{holdMicros(6), holdMicros(6)}; len(holds) != 2 || holds[0] != want[0] || holds[1] != want[1] {
+		t.Fatalf("hold launches %v µs, want %v", holds, want)
+	}
+	if holdMicros(1<<20) != 200000 {
+		t.Errorf("holdMicros is not capped: %d", holdMicros(1<<20))
+	}
+
+	nb, _, _ := fakeBackend(t, testConfig(nil))
+	if err := nb.SetProfiling(true); err != nil {
+		t.Fatal(err)
+	}
+	if h := nb.ProfileHold(); !strings.Contains(h, "metallic_profile_hold") {
+		t.Errorf("ProfileHold without the kernel = %q, want the reason", h)
+	}
+}
+
 func TestProvenance(t *testing.T) {
 	b, _, _ := fakeBackend(t, nil)
 	p := b.Provenance()
@@ -147,5 +196,16 @@ func TestProvenance(t *testing.T) {
 	}
 	if b.Name() != "cuda" {
 		t.Errorf("Name = %q", b.Name())
+	}
+}
+
+// TestProfileHoldCompiles compiles the hold kernel to PTX with clang's
+// CUDA device mode (the inline PTX reading %globaltimer included).
+func TestProfileHoldCompiles(t *testing.T) {
+	if _, err := clangcheck.Clang(); err != nil {
+		testenv.NeedOracle(t, err.Error())
+	}
+	if err := clangcheck.CompileCUDADevice([]clangcheck.Source{{Name: "metallic_profile_hold", Code: holdSrc}}); err != nil {
+		t.Fatal(err)
 	}
 }

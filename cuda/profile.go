@@ -1,6 +1,9 @@
 package cuda
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+)
 
 // KernelTime is the GPU time of one launch measured in profiling mode.
 type KernelTime struct {
@@ -16,6 +19,48 @@ type profiler struct {
 	pending []timing
 	used    []handle // every event recorded since the last Profile, once
 	pool    []handle // events free for reuse
+	// hold is the hold kernel (holdSrc), launched before a profiled batch
+	// so the GPU starts it only once every launch is queued; 0 when it
+	// could not be loaded (holdErr says why).
+	hold    handle
+	holdErr string
+}
+
+// holdSrc keeps the GPU busy for us microseconds (%globaltimer, in ns).
+// A profiled batch is queued behind it: without it the GPU, faster than
+// the host that launches one kernel and one event at a time, would wait
+// for each launch, and a short kernel's time would be the host's
+// launch latency rather than its own.
+const holdSrc = `extern "C" __global__ void metallic_profile_hold(int us) {
+    unsigned long long t0, t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+    do {
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    } while (t - t0 < (unsigned long long)us * 1000ull);
+}
+`
+
+// holdMicros is how long the hold kernel runs before a batch of n
+// launches: 20 µs of host time per launch and its event, at most 0.2 s.
+func holdMicros(n int) int { return min(200+20*n, 200000) }
+
+// ProfileHold says how profiled batches start: "" when the hold kernel
+// queues each batch whole before the GPU runs it (the timings are the
+// kernels' own), else why it could not be loaded (the timings then
+// include the host's launch latency wherever the GPU outran the host).
+func (b *Backend) ProfileHold() string { return b.prof.holdErr }
+
+// loadHold loads the hold kernel once; a failure only disables it.
+func (b *Backend) loadHold() {
+	if b.prof.hold != 0 || b.prof.holdErr != "" {
+		return
+	}
+	f, err := b.dev.function("profile_hold", holdSrc, "metallic_profile_hold")
+	if err != nil {
+		b.prof.holdErr = err.Error()
+		return
+	}
+	b.prof.hold = f
 }
 
 type timing struct {
@@ -27,8 +72,10 @@ type timing struct {
 // SetProfiling turns profiling mode on or off, after waiting for the work
 // in flight. While it is on, every launch of a committed batch is
 // bracketed by CUDA events (graphs are not used), and Profile reports the
-// GPU time of each. Timings include the gaps between launches, which are
-// small because a batch is queued at once.
+// GPU time of each. Each batch is queued behind a hold kernel that keeps
+// the GPU busy until the host has launched all of it (ProfileHold), so
+// the timings are the kernels' own plus the small gaps between queued
+// launches, not the host's launch latency.
 func (b *Backend) SetProfiling(on bool) error {
 	if err := b.checkOpen("SetProfiling"); err != nil {
 		return err
@@ -38,6 +85,9 @@ func (b *Backend) SetProfiling(on bool) error {
 	}
 	if err := b.wait("SetProfiling"); err != nil {
 		return err
+	}
+	if on {
+		b.loadHold()
 	}
 	b.prof.on = on
 	return nil
@@ -101,11 +151,19 @@ func (p *profiler) destroy(d driver) []error {
 	return errs
 }
 
-// submitProfiled launches rec with an event before the first launch and
-// after each one.
+// submitProfiled launches rec behind the hold kernel, with an event
+// before the first launch and after each one.
 func (b *Backend) submitProfiled(rec *recording) error {
 	b.graphs.stats.Plain++
 	err := b.drv.run(func() error {
+		if b.prof.hold != 0 {
+			var blob [4]byte
+			binary.LittleEndian.PutUint32(blob[:], uint32(holdMicros(len(rec.launches))))
+			cfg := launchConfig{grid: [3]uint32{1, 1, 1}, block: [3]uint32{1, 1, 1}}
+			if err := b.drv.launch(b.prof.hold, cfg, b.stream, blob[:], []int{0}); err != nil {
+				return fmt.Errorf("cuda: the profiling hold kernel: %w", err)
+			}
+		}
 		start, err := b.prof.record(b.drv, b.stream)
 		if err != nil {
 			return fmt.Errorf("cuda: profiling event: %w", err)

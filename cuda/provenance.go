@@ -20,6 +20,7 @@ type Provenance struct {
 	Code              string   `json:"code"`         // "cubin sm_90", or which modules fell back to PTX and why
 	Numerics          string   `json:"numerics"`     // "plain"
 	Graphs            string   `json:"graphs"`       // "on", or "off (why)"
+	PDL               string   `json:"pdl"`          // programmatic dependent launch: "on", or "off (why)"
 	SyncEachLaunch    bool     `json:"sync"`         // METALLIC_CUDA_SYNC=1
 	Timeout           string   `json:"wait_timeout"` // bound of every wait
 }
@@ -46,6 +47,10 @@ func (b *Backend) Provenance() Provenance {
 	if off := b.graphsOff(); off != "" {
 		p.Graphs = "off (" + off + ")"
 	}
+	p.PDL = "on"
+	if off := b.pdlOff(); off != "" {
+		p.PDL = "off (" + off + ")"
+	}
 	return p
 }
 
@@ -63,6 +68,9 @@ func (p Provenance) String() string {
 		fmt.Fprintf(&b, " (%s)", p.NVRTCPath)
 	}
 	fmt.Fprintf(&b, ", %s, options %s, numerics %s, graphs %s", p.Code, strings.Join(p.Options, " "), p.Numerics, p.Graphs)
+	if p.PDL == "on" {
+		b.WriteString(", programmatic dependent launch")
+	}
 	if p.SyncEachLaunch {
 		b.WriteString(", sync after every launch")
 	}

@@ -102,6 +102,7 @@ func isTimeout(err error) bool {
 func (b *Backend) poll(op string) error {
 	const spin = 5 * time.Millisecond
 	start := time.Now()
+	defer func() { b.waited += time.Since(start) }()
 	sleep := 20 * time.Microsecond
 	for {
 		done, err := b.drv.query(b.stream)
@@ -128,3 +129,10 @@ func (b *Backend) poll(op string) error {
 		sleep = min(2*sleep, time.Millisecond)
 	}
 }
+
+// Waited returns the total time the host has spent waiting for the GPU
+// (every Sync, Upload, Download and Free wait) since the backend was
+// opened. Over a decode loop, elapsed time minus Waited is the host's own
+// share of a step (recording, packing, copies, sampling): what a step
+// costs beyond the GPU's work when the two do not overlap.
+func (b *Backend) Waited() time.Duration { return b.waited }

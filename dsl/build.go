@@ -77,6 +77,16 @@ func (b *Build) get(field string, kinds ...FieldKind) (any, error) {
 	return v, nil
 }
 
+// declares reports whether the step's definition declares field.
+func (b *Build) declares(field string) bool {
+	for _, f := range b.def.Fields {
+		if f.Name == field {
+			return true
+		}
+	}
+	return false
+}
+
 // Has reports whether a declared optional field is present. Asking about
 // a field the step does not declare fails the compilation of the step
 // (dsl.New returns the error even if the step's Build returns nil).
@@ -317,12 +327,38 @@ func (b *Build) Kernel(op string, pros []kernel.Prologue, main kernel.Main, epis
 	return l, nil
 }
 
+// GemvKernels composes and loads the two forms of a projection step: the
+// GEMV kernel (decode) and, unless the inputs are rounded (ggml-cpu), the
+// tiled GEMM kernel run for calls of at least PrefillTokens tokens (op
+// "<op>_tiled"; nil under ggml-cpu). mk returns fresh stages for each
+// form; it sets main.Tiled as asked.
+func (b *Build) GemvKernels(op string, mk func(tiled bool) ([]kernel.Prologue, *kernel.Gemv, []kernel.Epilogue)) (gemv, tiled *Loaded, err error) {
+	pros, main, epis := mk(false)
+	if gemv, err = b.Kernel(op, pros, main, epis); err != nil {
+		return nil, nil, err
+	}
+	if b.Round() {
+		return gemv, nil, nil
+	}
+	pros, main, epis = mk(true)
+	main.Tiled = true
+	if tiled, err = b.Kernel(op+"_tiled", pros, main, epis); err != nil {
+		return nil, nil, err
+	}
+	return gemv, tiled, nil
+}
+
+// Plain reports whether the executor computes under the plain numerics
+// profile (RoPE angles from powf; see kernel.Rope.Plain).
+func (b *Build) Plain() bool { return b.e.num == backend.Plain }
+
 // Round reports whether GEMV inputs are rounded like llama.cpp's (the
 // ggml-cpu profile, see Options); steps pass it to kernel.Gemv.Round.
 func (b *Build) Round() bool { return b.e.round }
 
 // Emit appends an op to the program. Its dynamic parameters declared with
-// var=NAME are resolved at dispatch from "$pos", "$tokens", the spec's
+// var=NAME are resolved at dispatch from "$tokens", "$vars" (the vars
+// buffer holding the call's position, kernel.VarPos), the spec's
 // int/float variables and the enclosing loop variables; Emit checks now
 // that each one will be found with the right kind. It also checks each
 // checkpoint the op materializes against the model's checkpoint graph
@@ -339,9 +375,18 @@ func (b *Build) Emit(op *Op) error {
 	for name, i := range b.loops {
 		op.vars["$"+name] = backend.Int(i)
 	}
-	for _, a := range op.L.K.Args {
-		if !a.Dynamic || a.Var == "" || a.Var == "pos" || a.Var == "tokens" {
+	var args []*kernel.ArgInfo
+	for _, l := range []*Loaded{op.L, op.Prefill} {
+		if l != nil {
+			args = append(args, l.K.Args...)
+		}
+	}
+	for _, a := range args {
+		if !a.Dynamic || a.Var == "" || a.Var == "tokens" {
 			continue
+		}
+		if a.Var == "pos" {
+			return b.Errorf("", "kernel %s: parameter %s reads the position as a launch argument; positions are read from the vars buffer (kernel.VarPos), so decode steps repeat their launches", op.L.K.Name, a.Name)
 		}
 		v, ok := op.vars["$"+a.Var]
 		if !ok {
@@ -414,18 +459,39 @@ func elemSize(t kernel.Type) int {
 	return 4
 }
 
-// Run is the state of one forward call.
+// Run is what a step's binding may depend on: the forward call's token
+// count. Positions are not in it: kernels read them from the vars buffer
+// (kernel.VarPos), so a binding never changes with the position and the
+// executor reuses it from one decode step to the next.
 type Run struct {
-	T, Pos int
+	T int
+	// Row0 is the first row of its input an op reads: 0, except for the
+	// LM head of a ForwardLast call (Op.LastRow), which runs with T = 1 on
+	// row Row0 = the call's last token.
+	Row0 int
 }
 
 // Op is one dispatch of the program.
 type Op struct {
-	L    *Loaded
-	Bind func(r *Run) kernel.Binding
+	L *Loaded
+	// Prefill, when set, is the kernel run instead of L for calls of at
+	// least PrefillTokens tokens (the tiled GEMM form of a projection); it
+	// takes the same binding.
+	Prefill *Loaded
+	Bind    func(r *Run) kernel.Binding
 	// Checkpoints the dispatch materializes.
 	Checkpoints []Checkpoint
-	vars        map[string]backend.Arg // loop variables, set by Emit
+	// Skip, when set, says a call needs no dispatch of this op (its work
+	// is fused into an earlier op's kernel for such calls): it is not
+	// dispatched, and its checkpoints are still taken at its place.
+	Skip func(r Run) bool
+	// LastRow says the binding honours Run.Row0 (reads its input from row
+	// Row0 and writes its output at row 0): the op producing the logits
+	// may then run on the last token alone in a ForwardLast call. An op
+	// without it (a user step binding row 0) makes ForwardLast compute
+	// every row, as Forward does.
+	LastRow bool
+	vars    map[string]backend.Arg // loop variables, set by Emit
 }
 
 // Checkpoint is a materialized checkpoint: rows of a buffer.

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/metallic-go/metallic/dsl/kernel"
 	"github.com/metallic-go/metallic/model"
 )
 
@@ -118,4 +119,40 @@ func TestBuildUndeclaredFieldIsAnError(t *testing.T) {
 			assert.Contains(t, se.Msg, c.msg)
 		})
 	}
+}
+
+// posParam is an epilogue that still asks for the position as a launch
+// argument (var=pos), which the executor no longer provides.
+type posParam struct {
+	a struct {
+		Pos kernel.IntParam `dsl:"param,dynamic,var=pos"`
+	}
+}
+
+func (s *posParam) Name() string                                             { return "pos_param" }
+func (s *posParam) Args() any                                                { return &s.a }
+func (s *posParam) Includes() []kernel.Include                               { return nil }
+func (s *posParam) Apply(c *kernel.Ctx, _ int, _, v kernel.Expr) kernel.Expr { return v }
+func (s *posParam) CPU(*kernel.Frame)                                        {}
+
+// TestEmitRefusesPositionParameter: a kernel whose parameter asks for the
+// position at dispatch fails the compilation with an error pointing at the
+// vars buffer (positions are read on the device, so that decode steps
+// repeat their launches), never a silent 0.
+func TestEmitRefusesPositionParameter(t *testing.T) {
+	m := openStories(t)
+	err := compileProbe(t, m, func(b *Build) error {
+		x, err := b.In("in")
+		if err != nil {
+			return err
+		}
+		l, err := b.Kernel("pos_probe", nil, &kernel.Copy{N: x.Width, Segs: 1, SrcStride: x.Width, DstStride: x.Width, In: x.Elem, Out: x.Elem},
+			[]kernel.Epilogue{&posParam{}})
+		if err != nil {
+			return err
+		}
+		return b.Emit(&Op{L: l, Bind: func(*Run) kernel.Binding { return kernel.Binding{"x": x.At(0), "y": x.At(0)} }})
+	})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "vars buffer")
 }

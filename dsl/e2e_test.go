@@ -56,12 +56,18 @@ func TestTinyModelsAgainstOracle(t *testing.T) {
 					}
 					closeTo(t, "logits (returned)", logits, want["logits"], tol)
 					kinds := e.Checkpoints()
-					wantKinds := "embd q k v q_rope k_rope attn_out ffn_inp ffn_act l_out logits"
+					// llama and qwen2 fuse RoPE into the QKV projection
+					// (rmsnorm_qkv_rope: q and k fused away); qwen3's
+					// per-head norms come between, so it stores q and k.
+					wantKinds, perBlock := "embd v q_rope k_rope attn_out ffn_inp ffn_act l_out logits", 7
+					if arch == "qwen3" {
+						wantKinds, perBlock = "embd q k v q_rope k_rope attn_out ffn_inp ffn_act l_out logits", 9
+					}
 					if strings.Join(kinds, " ") != wantKinds {
 						t.Fatalf("Checkpoints() = %v, want %s", kinds, wantKinds)
 					}
-					if len(got) != 2+9*m.Config.Layers {
-						t.Fatalf("hook saw %d checkpoints, want %d", len(got), 2+9*m.Config.Layers)
+					if len(got) != 2+perBlock*m.Config.Layers {
+						t.Fatalf("hook saw %d checkpoints, want %d", len(got), 2+perBlock*m.Config.Layers)
 					}
 					for name, v := range got {
 						closeTo(t, name, v, want[name], tol)
@@ -120,7 +126,9 @@ func TestHookObserveAndPerturb(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(plain, observed) || seen != 2+9*m.Config.Layers {
+	// embd and logits, and per block v, q_rope, k_rope, attn_out, ffn_inp,
+	// ffn_act, l_out (q and k are fused away by rmsnorm_qkv_rope).
+	if !slices.Equal(plain, observed) || seen != 2+7*m.Config.Layers {
 		t.Fatalf("observing hook changed logits or saw %d checkpoints", seen)
 	}
 	e.Reset()
@@ -163,8 +171,11 @@ func TestForwardErrors(t *testing.T) {
 	}
 }
 
-// Every composed kernel of every embedded spec, for every GPU weight dtype
-// and both activation dtypes, parses in MSL and in CUDA.
+// Every composed kernel of every embedded spec, for every GPU weight dtype,
+// both activation dtypes and both numerics profiles (plain adds the tiled
+// GEMM kernels and the powf RoPE angles), parses in MSL and in CUDA, and
+// passes clang's CUDA device-mode checks (CUDA's rules; the stage matrix
+// of dsl/kernel also generates PTX).
 func TestClangEverySpecKernel(t *testing.T) {
 	if _, err := clangcheck.Clang(); err != nil {
 		testenv.NeedOracle(t, fmt.Sprint(err))
@@ -175,23 +186,25 @@ func TestClangEverySpecKernel(t *testing.T) {
 		for _, dt := range gpuTypes {
 			m := tinyOf(arch, dt).open(t)
 			for _, act := range []string{"f32", "f16"} {
-				e, err := New(m, Options{PathOptions: model.PathOptions{ActDType: act, Ctx: 8}})
-				if err != nil {
-					t.Fatalf("%s %s %s: %v", arch, dt, act, err)
-				}
-				ks := e.Kernels()
-				if dt == gguf.TypeF32 && act == "f32" {
-					t.Logf("%s spec: %d distinct kernels, %d dispatches per forward (%d layers)", arch, len(ks), len(e.ops), m.Config.Layers)
-				}
-				for _, k := range ks {
-					if seen[k.MSL] {
-						continue
+				for _, num := range []string{"plain", "ggml-cpu"} {
+					e, err := New(m, Options{PathOptions: model.PathOptions{ActDType: act, Ctx: 8, Numerics: num}})
+					if err != nil {
+						t.Fatalf("%s %s %s %s: %v", arch, dt, act, num, err)
 					}
-					seen[k.MSL] = true
-					srcs[kernel.MSL] = append(srcs[kernel.MSL], clangcheck.Source{Name: k.Name, Code: k.MSL})
-					srcs[kernel.CUDA] = append(srcs[kernel.CUDA], clangcheck.Source{Name: k.Name, Code: k.CUDA})
+					ks := e.Kernels()
+					if dt == gguf.TypeF32 && act == "f32" {
+						t.Logf("%s spec, %s: %d distinct kernels, %d dispatches per forward (%d layers)", arch, num, len(ks), len(e.ops), m.Config.Layers)
+					}
+					for _, k := range ks {
+						if seen[k.MSL] {
+							continue
+						}
+						seen[k.MSL] = true
+						srcs[kernel.MSL] = append(srcs[kernel.MSL], clangcheck.Source{Name: k.Name, Code: k.MSL})
+						srcs[kernel.CUDA] = append(srcs[kernel.CUDA], clangcheck.Source{Name: k.Name, Code: k.CUDA})
+					}
+					e.Close()
 				}
-				e.Close()
 			}
 		}
 	}
@@ -200,5 +213,8 @@ func TestClangEverySpecKernel(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("%d distinct kernels parsed in MSL and CUDA", len(srcs[kernel.MSL]))
+	if err := clangcheck.CheckCUDADevice(srcs[kernel.CUDA]); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d distinct kernels parsed in MSL and CUDA, checked as CUDA device code", len(srcs[kernel.MSL]))
 }

@@ -3,7 +3,6 @@ package dsl
 import (
 	"embed"
 	"fmt"
-	"os"
 	"strings"
 	"unsafe"
 
@@ -11,6 +10,7 @@ import (
 	_ "github.com/metallic-go/metallic/backend/cpu" // the default backend
 	"github.com/metallic-go/metallic/dsl/kernel"
 	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/internal/infile"
 	"github.com/metallic-go/metallic/model"
 )
 
@@ -65,13 +65,41 @@ type Executor struct {
 	ops         []*Op
 	round       bool
 	dispatch    map[string]backend.Arg // "$name" of every int/float spec variable
-	ids         backend.Buffer
-	capRows     int
-	n           int // positions in the cache
-	hook        model.Hook
-	logits      *Act
-	graph       *model.Graph    // the model's checkpoint graph
-	emitted     map[string]bool // full checkpoint names materialized by the program
+	// io is the vars buffer (kernel.VarsHeader int32 slots: the call's
+	// position, its token count) followed by the call's token ids: one
+	// upload per forward call.
+	io      backend.Buffer
+	ioHost  []int32
+	capRows int
+	// bound caches each op's argument list per token count: positions
+	// live in io, so the arguments of a forward call depend on its token
+	// count only (and a decode step's launches repeat byte for byte).
+	bound    map[int][][]backend.Arg
+	n        int // positions in the cache
+	hook     model.Hook
+	logits   *Act
+	graph    *model.Graph    // the model's checkpoint graph
+	emitted  map[string]bool // full checkpoint names materialized by the program
+	unrolled int             // steps and repeat iterations compiled so far (MaxUnrolledSteps)
+	// head is the index of the op a ForwardLast call runs on the last row
+	// alone, -1 when there is none (findHead).
+	head    int
+	lastRow []float32 // ForwardLast's logits, reused
+}
+
+// findHead returns the index of the op that produces the logits when it
+// is the program's last op and honours Run.Row0 (Op.LastRow), else -1.
+func (e *Executor) findHead() int {
+	n := len(e.ops)
+	if n == 0 || !e.ops[n-1].LastRow {
+		return -1
+	}
+	for _, c := range e.ops[n-1].Checkpoints {
+		if c.Buf == e.logits {
+			return n - 1
+		}
+	}
+	return -1
 }
 
 // New compiles the spec (opts.Spec or the embedded one) for m on the
@@ -108,6 +136,10 @@ func newFromSpec(m *model.Model, spec *Spec, opts Options) (*Executor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dsl: KV cache: %w", err)
 	}
+	ctx, err := model.ContextSize(&m.Config, opts.PathOptions)
+	if err != nil {
+		return nil, fmt.Errorf("dsl: %w", err)
+	}
 	be, err := backend.OpenOptions(opts.Backend, backend.Options{Threads: opts.Threads})
 	if err != nil {
 		return nil, err
@@ -124,13 +156,7 @@ func newFromSpec(m *model.Model, spec *Spec, opts Options) (*Executor, error) {
 		acts: map[string]*Act{}, caches: map[string]*Act{}, kernels: map[uint64]*Loaded{},
 		graph: model.NewGraph(&m.Config), emitted: map[string]bool{}}
 	e.round = num == backend.GGMLCPU
-	e.ctx = opts.Ctx
-	if e.ctx <= 0 {
-		e.ctx = min(m.Config.ContextLen, 4096)
-	}
-	if e.ctx <= 0 {
-		e.ctx = 4096
-	}
+	e.ctx = ctx
 	for name, v := range spec.Variables {
 		if v.From != "" {
 			e.vars[name] = sourceValue(&m.Config, v.From)
@@ -160,14 +186,19 @@ func newFromSpec(m *model.Model, spec *Spec, opts Options) (*Executor, error) {
 		be.Close()
 		return nil, err
 	}
+	e.head = e.findHead()
 	return e, nil
 }
+
+// MaxSpecBytes is the largest spec file New reads (the embedded specs are
+// a few kilobytes); a larger one, a named pipe or a device is refused.
+const MaxSpecBytes = 4 << 20
 
 func specData(m *model.Model, file string) ([]byte, error) {
 	if file == "" {
 		return EmbeddedSpec(m.Config.Arch)
 	}
-	data, err := os.ReadFile(file)
+	data, err := infile.ReadFile(file, MaxSpecBytes)
 	if err != nil {
 		return nil, fmt.Errorf("dsl: reading spec: %w", err)
 	}
@@ -196,19 +227,35 @@ func (e *Executor) indexWeights() {
 // repeatDef declares the field of a repeat that compile reads.
 var repeatDef = StepDef{Fields: []Field{{Name: "count", Kind: FInt}}}
 
+// MaxRepeat is the largest count of one repeat step, and MaxUnrolledSteps
+// the most steps a whole spec unrolls to, counting every step of every
+// repeat iteration, nested ones multiplied out, and every iteration itself
+// (a real model's spec unrolls to a few thousand).
+const (
+	MaxRepeat        = 1 << 12
+	MaxUnrolledSteps = 1 << 14
+)
+
 func (e *Executor) compile(steps []*Step, loops map[string]int, layer int) error {
 	for _, st := range steps {
+		b := &Build{e: e, step: st, loops: loops, Layer: layer}
+		if e.unrolled++; e.unrolled > MaxUnrolledSteps {
+			return b.Errorf("op", "the spec unrolls to more than %d steps (nested repeats multiply their counts)", MaxUnrolledSteps)
+		}
 		if st.Op == "repeat" {
-			b := &Build{e: e, step: st, def: &repeatDef, loops: loops, Layer: layer}
+			b.def = &repeatDef
 			st.Fields["count"] = st.Count
 			n, err := b.Int("count")
 			if err != nil {
 				return err
 			}
-			if n < 0 || n > 1<<12 {
-				return b.Errorf("count", "repeat count %d out of range", n)
+			if n < 0 || n > MaxRepeat {
+				return b.Errorf("count", "repeat count %d out of range [0, %d]", n, MaxRepeat)
 			}
 			for i := 0; i < n; i++ {
+				if e.unrolled++; e.unrolled > MaxUnrolledSteps {
+					return b.Errorf("count", "the spec unrolls to more than %d steps: this repeat of %d reaches the cap at iteration %d (nested repeats multiply their counts)", MaxUnrolledSteps, n, i)
+				}
 				inner := map[string]int{st.Var: i}
 				for k, v := range loops {
 					inner[k] = v
@@ -220,7 +267,7 @@ func (e *Executor) compile(steps []*Step, loops map[string]int, layer int) error
 			continue
 		}
 		def := stepDefs[st.Op]
-		b := &Build{e: e, step: st, def: &def, loops: loops, Layer: layer}
+		b.def = &def
 		err := def.Build(b)
 		if b.err != nil {
 			return b.err
@@ -244,6 +291,9 @@ func (e *Executor) Config() *model.Config { return &e.m.Config }
 
 // Reset empties the KV cache.
 func (e *Executor) Reset() { e.n = 0 }
+
+// Backend returns the backend the executor runs on.
+func (e *Executor) Backend() backend.Backend { return e.be }
 
 // SetHook installs h (nil removes it).
 func (e *Executor) SetHook(h model.Hook) { e.hook = h }
@@ -307,20 +357,101 @@ func (e *Executor) ensure(rows int) error {
 		}
 		a.Buf, a.Rows = buf, rows
 	}
-	if e.ids != nil {
-		e.be.Free(e.ids)
+	if e.io != nil {
+		e.be.Free(e.io)
 	}
-	ids, err := e.be.Alloc(rows * 4)
+	io, err := e.be.Alloc(4 * (kernel.VarsHeader + rows))
 	if err != nil {
 		return err
 	}
-	e.ids = ids
+	e.io = io
 	e.capRows = rows
+	e.bound = nil
 	return nil
+}
+
+// PrefillTokens is the token count from which a forward call runs the
+// tiled GEMM form of the projections (kernel.Gemv.Tiled), where the
+// spec's step provides one (not under ggml-cpu, whose input rounding the
+// tiled form does not do); shorter calls, decode steps among them, run
+// the GEMV form.
+const PrefillTokens = 4
+
+// kernelFor returns the kernel op runs for a call of T tokens.
+func (op *Op) kernelFor(T int) *Loaded {
+	if op.Prefill != nil && T >= PrefillTokens {
+		return op.Prefill
+	}
+	return op.L
+}
+
+// run returns how op runs in a call of T tokens: its token count and
+// first input row (the head of a last-row call runs one row, T-1).
+func (e *Executor) run(i, T int, last bool) Run {
+	if last && i == e.head {
+		return Run{T: 1, Row0: T - 1}
+	}
+	return Run{T: T}
+}
+
+// args returns every op's argument list for a call of T tokens (with
+// last, the head's on the last row alone).
+func (e *Executor) args(T int, last bool) ([][]backend.Arg, error) {
+	key := T
+	if last {
+		key = -T
+	}
+	if a, ok := e.bound[key]; ok {
+		return a, nil
+	}
+	if e.bound == nil || len(e.bound) >= 8 {
+		e.bound = map[int][][]backend.Arg{}
+	}
+	all := make([][]backend.Arg, len(e.ops))
+	for i, op := range e.ops {
+		r := e.run(i, T, last)
+		bd := op.Bind(&r)
+		for k, v := range e.dispatch {
+			bd[k] = v
+		}
+		for k, v := range op.vars {
+			bd[k] = v
+		}
+		bd["$tokens"], bd["$vars"] = backend.Int(r.T), backend.Buf(e.io)
+		args, err := op.kernelFor(r.T).K.Bind(bd)
+		if err != nil {
+			return nil, err
+		}
+		all[i] = args
+	}
+	e.bound[key] = all
+	return all, nil
 }
 
 // Forward runs tokens at positions pos… and returns their logits.
 func (e *Executor) Forward(tokens []int32, pos int) ([]float32, error) {
+	return e.forward(tokens, pos, false)
+}
+
+// ForwardLast is Forward returning only the last position's logits
+// [Vocab] (model.LastForwarder). Without a hook, and when the op
+// producing the logits is the program's last and honours Run.Row0
+// (Op.LastRow: the embedded specs' rmsnorm_gemv), that op runs on the
+// last token alone and one row is downloaded into a slice the executor
+// reuses (valid until its next call); otherwise it is Forward, cut to the
+// last row.
+func (e *Executor) ForwardLast(tokens []int32, pos int) ([]float32, error) {
+	if e.hook != nil || e.head < 0 {
+		logits, err := e.forward(tokens, pos, false)
+		if err != nil {
+			return nil, err
+		}
+		return append([]float32(nil), logits[(len(tokens)-1)*e.logits.Width:]...), nil
+	}
+	return e.forward(tokens, pos, true)
+}
+
+func (e *Executor) forward(tokens []int32, pos int, last bool) ([]float32, error) {
 	T := len(tokens)
 	if T == 0 {
 		return nil, fmt.Errorf("dsl: no tokens")
@@ -329,7 +460,7 @@ func (e *Executor) Forward(tokens []int32, pos int) ([]float32, error) {
 		return nil, fmt.Errorf("dsl: position %d, but the cache holds %d", pos, e.n)
 	}
 	if pos+T > e.ctx {
-		return nil, fmt.Errorf("dsl: %d positions exceed the context of %d", pos+T, e.ctx)
+		return nil, model.ContextFull("dsl", pos, T, e.ctx)
 	}
 	for _, t := range tokens {
 		if t < 0 || int(t) >= e.m.Config.Vocab {
@@ -339,31 +470,30 @@ func (e *Executor) Forward(tokens []int32, pos int) ([]float32, error) {
 	if err := e.ensure(T); err != nil {
 		return nil, err
 	}
-	if err := e.be.Upload(e.ids, 0, unsafe.Slice((*byte)(unsafe.Pointer(&tokens[0])), 4*T)); err != nil {
+	// One upload: the vars header, then the token ids.
+	e.ioHost = append(e.ioHost[:0], make([]int32, kernel.VarsHeader)...)
+	e.ioHost[kernel.VarPos], e.ioHost[kernel.VarTokens] = int32(pos), int32(T)
+	e.ioHost = append(e.ioHost, tokens...)
+	if err := e.be.Upload(e.io, 0, unsafe.Slice((*byte)(unsafe.Pointer(&e.ioHost[0])), 4*len(e.ioHost))); err != nil {
 		return nil, err
 	}
-	r := &Run{T: T, Pos: pos}
+	all, err := e.args(T, last)
+	if err != nil {
+		return nil, err
+	}
 	enc := e.be.Begin()
-	for _, op := range e.ops {
-		bd := op.Bind(r)
-		for k, v := range e.dispatch {
-			bd[k] = v
+	for i, op := range e.ops {
+		r := e.run(i, T, last)
+		if op.Skip == nil || !op.Skip(r) {
+			l := op.kernelFor(r.T)
+			enc.Dispatch(l.B, l.K.Grid(r.T), all[i]...)
 		}
-		for k, v := range op.vars {
-			bd[k] = v
-		}
-		bd["$pos"], bd["$tokens"] = backend.Int(pos), backend.Int(T)
-		args, err := op.L.K.Bind(bd)
-		if err != nil {
-			return nil, err
-		}
-		enc.Dispatch(op.L.B, op.L.K.Grid(T), args...)
 		if e.hook != nil && len(op.Checkpoints) > 0 {
 			if err := enc.Commit(); err != nil {
 				return nil, err
 			}
 			for _, c := range op.Checkpoints {
-				if err := e.capture(c, r); err != nil {
+				if err := e.capture(c, T, pos); err != nil {
 					return nil, err
 				}
 			}
@@ -376,7 +506,16 @@ func (e *Executor) Forward(tokens []int32, pos int) ([]float32, error) {
 	if err := e.be.Sync(); err != nil {
 		return nil, err
 	}
-	out := make([]float32, T*e.logits.Width)
+	var out []float32
+	if last {
+		// One row, downloaded into a buffer the executor reuses.
+		if e.lastRow == nil {
+			e.lastRow = make([]float32, e.logits.Width)
+		}
+		out = e.lastRow
+	} else {
+		out = make([]float32, T*e.logits.Width)
+	}
 	if err := e.be.Download(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), 4*len(out)), e.logits.Buf, 0); err != nil {
 		return nil, err
 	}
@@ -386,13 +525,13 @@ func (e *Executor) Forward(tokens []int32, pos int) ([]float32, error) {
 
 // capture hands a checkpoint to the hook and writes back what it changed
 // (rounded to the storage dtype), so perturbations propagate.
-func (e *Executor) capture(c Checkpoint, r *Run) error {
+func (e *Executor) capture(c Checkpoint, T, pos int) error {
 	row0 := 0
 	if c.Cache {
-		row0 = r.Pos
+		row0 = pos
 	}
 	a := c.Buf
-	n := r.T * a.Width
+	n := T * a.Width
 	size := elemSize(a.Elem)
 	raw := make([]byte, n*size)
 	off := row0 * a.Width * size
@@ -407,8 +546,8 @@ func (e *Executor) capture(c Checkpoint, r *Run) error {
 	} else {
 		copy(data, unsafe.Slice((*float32)(unsafe.Pointer(&raw[0])), n))
 	}
-	t := &model.Tensor{Name: model.CheckpointName(c.Kind, c.Layer), Layer: c.Layer, Pos: r.Pos,
-		Rows: r.T, Cols: a.Width, Data: data}
+	t := &model.Tensor{Name: model.CheckpointName(c.Kind, c.Layer), Layer: c.Layer, Pos: pos,
+		Rows: T, Cols: a.Width, Data: data}
 	e.hook(t)
 	if a.Elem == kernel.Half {
 		for i, v := range t.Data {

@@ -45,17 +45,17 @@ func TestSpecValidationErrors(t *testing.T) {
 		name, path, msg string
 		f               func(s map[string]any)
 	}{
-		{"unknown op", "forward[1].steps[2].op", "unknown op", func(s map[string]any) { step(s, 1, 2)["op"] = "atention" }},
+		{"unknown op", "forward[1].steps[1].op", "unknown op", func(s map[string]any) { step(s, 1, 1)["op"] = "atention" }},
 		{"unknown tensor", "forward[1].steps[0].gamma", "unknown tensor", func(s map[string]any) { step(s, 1, 0)["gamma"] = "attn_nrm" }},
 		{"undefined variable", "forward[1].steps[0].eps", "undefined variable \"epsilon\"", func(s map[string]any) { step(s, 1, 0)["eps"] = "epsilon" }},
 		{"variable of wrong type", "forward[1].steps[1].heads", "is float, want int", func(s map[string]any) { step(s, 1, 1)["heads"] = "eps" }},
 		{"literal of wrong type", "forward[1].steps[1].heads", "want an int", func(s map[string]any) { step(s, 1, 1)["heads"] = 4.5 }},
 		{"name of wrong JSON type", "forward[1].steps[0].gamma", "want a tensor name", func(s map[string]any) { step(s, 1, 0)["gamma"] = 3 }},
-		{"string variable of wrong type", "forward[1].steps[1].style", "is int, want string", func(s map[string]any) { step(s, 1, 1)["style"] = "$n_heads" }},
+		{"string variable of wrong type", "forward[1].steps[0].style", "is int, want string", func(s map[string]any) { step(s, 1, 0)["style"] = "$n_heads" }},
 		{"unknown field", "forward[0].tabel", "unknown field", func(s map[string]any) { step(s, 0)["tabel"] = "token_embd" }},
 		{"missing field", "forward[0].table", "missing tensor field", func(s map[string]any) { delete(step(s, 0), "table") }},
-		{"undefined buffer", "forward[1].steps[2].q", "undefined buffer", func(s map[string]any) { step(s, 1, 2)["q"] = "q_rotated" }},
-		{"unknown checkpoint", "forward[1].steps[3].checkpoint", "unknown checkpoint", func(s map[string]any) { step(s, 1, 3)["checkpoint"] = "ffn_input" }},
+		{"undefined buffer", "forward[1].steps[1].q", "undefined buffer", func(s map[string]any) { step(s, 1, 1)["q"] = "q_rotated" }},
+		{"unknown checkpoint", "forward[1].steps[2].checkpoint", "unknown checkpoint", func(s map[string]any) { step(s, 1, 2)["checkpoint"] = "ffn_input" }},
 		{"repeat count type", "forward[1].count", "is float, want int", func(s map[string]any) { step(s, 1)["count"] = "eps" }},
 		{"loop variable reused", "forward[1].var", "already defined", func(s map[string]any) { step(s, 1)["var"] = "eps" }},
 		{"variable source type", "variables.eps.from", "layers is int", func(s map[string]any) {
@@ -101,16 +101,16 @@ func TestSpecCompileErrors(t *testing.T) {
 		{"tensor absent from model", "forward[1].steps[0].wq", "blk.0.attn_query.weight", func(s map[string]any) {
 			s["tensors"].(map[string]any)["attn_q"] = []any{"blk.{i}.attn_query.weight"}
 		}},
-		{"rope style", "forward[1].steps[1].style", "want \"neox\" or \"normal\"", func(s map[string]any) { step(s, 1, 1)["style"] = "sideways" }},
+		{"rope style", "forward[1].steps[0].style", "want \"neox\" or \"normal\"", func(s map[string]any) { step(s, 1, 0)["style"] = "sideways" }},
 		{"architecture mismatch", "architecture", "model is \"llama\"", func(s map[string]any) { s["architecture"] = "qwen2" }},
-		{"wrong K", "forward[1].steps[5].w", "has K=", func(s map[string]any) { step(s, 1, 5)["w"] = "attn_output"; step(s, 1, 5)["input"] = "ffn_act" }},
+		{"wrong K", "forward[1].steps[4].w", "has K=", func(s map[string]any) { step(s, 1, 4)["w"] = "attn_output"; step(s, 1, 4)["input"] = "ffn_act" }},
 		// Checks against the model's checkpoint graph (model.NewGraph).
-		{"checkpoint of another architecture", "forward[1].steps[3]", "a llama model has no such checkpoint", func(s map[string]any) { step(s, 1, 3)["checkpoint"] = "q_norm" }},
+		{"checkpoint of another architecture", "forward[1].steps[2]", "a llama model has no such checkpoint", func(s map[string]any) { step(s, 1, 2)["checkpoint"] = "q_norm" }},
 		{"checkpoint width", "forward[2]", "is 512 wide, the checkpoint graph says d = 64", func(s map[string]any) { step(s, 2)["checkpoint"] = "output_norm" }},
-		{"global checkpoint in a block", "forward[1].steps[3]", "produced once, outside the blocks", func(s map[string]any) { step(s, 1, 3)["checkpoint"] = "logits" }},
+		{"global checkpoint in a block", "forward[1].steps[2]", "produced once, outside the blocks", func(s map[string]any) { step(s, 1, 2)["checkpoint"] = "logits" }},
 		{"block checkpoint outside the blocks", "forward[2]", "produced by every block", func(s map[string]any) { step(s, 2)["checkpoint"] = "l_out" }},
-		{"checkpoint twice", "forward[1].steps[5]", "blk.0.l_out is materialized twice", func(s map[string]any) { step(s, 1, 3)["checkpoint"] = "l_out" }},
-		{"checkpoint order", "forward", "not in the order of the checkpoint graph", func(s map[string]any) { step(s, 1, 3)["checkpoint"] = "ffn_out" }},
+		{"checkpoint twice", "forward[1].steps[4]", "blk.0.l_out is materialized twice", func(s map[string]any) { step(s, 1, 2)["checkpoint"] = "l_out" }},
+		{"checkpoint order", "forward", "not in the order of the checkpoint graph", func(s map[string]any) { step(s, 1, 2)["checkpoint"] = "ffn_out" }},
 		{"embedding in a block", "forward[1].steps[0]", "embd is produced once", func(s map[string]any) {
 			inner := step(s, 1)["steps"].([]any)
 			step(s, 1)["steps"] = append([]any{map[string]any{"op": "embed", "table": "token_embd", "out": "x"}}, inner...)

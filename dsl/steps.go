@@ -98,7 +98,7 @@ func buildEmbed(b *Build) error {
 	}
 	e := b.e
 	return b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
-		return kernel.Binding{"table": backend.Buf(tb), "ids": backend.Buf(e.ids), "y": out.At(0)}
+		return kernel.Binding{"table": backend.Buf(tb), "ids": backend.BufAt(e.io, 4*kernel.VarsHeader), "y": out.At(0)}
 	}, Checkpoints: []Checkpoint{{Kind: "embd", Layer: b.Layer, Buf: out}}})
 }
 
@@ -144,20 +144,23 @@ func buildQKV(b *Build) error {
 	if err != nil {
 		return err
 	}
-	// v goes straight into its cache row, unless the cache is stored in
-	// another dtype than the activations: then through a staging buffer
-	// (the checkpoint in activation storage, as the other paths have it).
-	vout, vrow := vc, func(r *Run) int { return r.Pos }
+	// v goes straight into its cache row (the GEMV reads the position from
+	// the vars buffer: AtPos), unless the cache is stored in another dtype
+	// than the activations: then through a staging buffer (the checkpoint
+	// in activation storage, as the other paths have it) and a copy.
+	vout, atPos := vc, true
 	if vc.Elem != q.Elem {
-		vout, vrow = b.Staged("v", ws[3].N), func(*Run) int { return 0 }
+		vout, atPos = b.Staged("v", ws[3].N), false
 	}
-	g := &kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type, ws[2].Type, ws[3].Type}, K: x.Width,
-		N: []int{ws[1].N, ws[2].N, ws[3].N}, In: x.Elem, Out: q.Elem}
-	var epis []kernel.Epilogue
-	if nb == 3 {
-		epis = append(epis, &kernel.Bias{Types: []gguf.Type{ws[4].Type, ws[5].Type, ws[6].Type}})
-	}
-	l, err := b.Kernel("rmsnorm_qkv", []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: eps}}, g, epis)
+	l, lt, err := b.GemvKernels("rmsnorm_qkv", func(bool) ([]kernel.Prologue, *kernel.Gemv, []kernel.Epilogue) {
+		g := &kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type, ws[2].Type, ws[3].Type}, K: x.Width,
+			N: []int{ws[1].N, ws[2].N, ws[3].N}, In: x.Elem, Out: q.Elem, AtPos: []bool{false, false, atPos}}
+		var epis []kernel.Epilogue
+		if nb == 3 {
+			epis = append(epis, &kernel.Bias{Types: []gguf.Type{ws[4].Type, ws[5].Type, ws[6].Type}})
+		}
+		return []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: eps}}, g, epis
+	})
 	if err != nil {
 		return err
 	}
@@ -170,8 +173,8 @@ func buildQKV(b *Build) error {
 			return err
 		}
 	}
-	if err := b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
-		bd := kernel.Binding{"x": x.At(0), "y0": q.At(0), "y1": k.At(0), "y2": vout.At(vrow(r))}
+	if err := b.Emit(&Op{L: l, Prefill: lt, Bind: func(r *Run) kernel.Binding {
+		bd := kernel.Binding{"x": x.At(0), "y0": q.At(0), "y1": k.At(0), "y2": vout.At(0)}
 		for n, buf := range bufs {
 			bd[n] = backend.Buf(buf)
 		}

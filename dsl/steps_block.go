@@ -16,48 +16,12 @@ func buildRope(b *Build) error {
 	if err != nil {
 		return err
 	}
-	ns, err := b.Ints("heads", "kv_heads", "head_dim", "rope_dim")
+	rf, err := ropeFieldsOf(b)
 	if err != nil {
 		return err
 	}
-	heads, kvh, hd, rd := ns[0], ns[1], ns[2], ns[3]
-	base, err := b.Float("base")
-	if err != nil {
-		return err
-	}
-	if heads <= 0 || kvh <= 0 || hd <= 0 || q.Width != heads*hd || k.Width != kvh*hd {
-		return b.Errorf("", "q is %d wide and k %d wide, want heads·head_dim = %d and kv_heads·head_dim = %d", q.Width, k.Width, heads*hd, kvh*hd)
-	}
-	if rd <= 0 || rd > hd || rd%2 != 0 {
-		return b.Errorf("rope_dim", "rope_dim %d must be even and in (0, %d]", rd, hd)
-	}
-	style, err := b.String("style")
-	if err != nil {
-		return err
-	}
-	var neox bool
-	switch style {
-	case "neox":
-		neox = true
-	case "normal":
-	default:
-		return b.Errorf("style", "want \"neox\" or \"normal\", got %q", style)
-	}
-	norms, err := b.Weights("q_norm", "k_norm")
-	if err != nil {
-		return err
-	}
-	if (norms[0] == nil) != (norms[1] == nil) {
-		return b.Errorf("q_norm", "q_norm and k_norm go together")
-	}
-	var eps float32
-	if norms[0] != nil {
-		if !b.Has("eps") {
-			return b.Errorf("eps", "missing float field (needed by q_norm/k_norm)")
-		}
-		if eps, err = b.Float("eps"); err != nil {
-			return err
-		}
+	if q.Width != rf.heads*rf.hd || k.Width != rf.kvh*rf.hd {
+		return b.Errorf("", "q is %d wide and k %d wide, want heads·head_dim = %d and kv_heads·head_dim = %d", q.Width, k.Width, rf.heads*rf.hd, rf.kvh*rf.hd)
 	}
 	qout, err := b.Out("q_out", q.Width, false)
 	if err != nil {
@@ -67,6 +31,72 @@ func buildRope(b *Build) error {
 	if err != nil {
 		return err
 	}
+	return ropeOps(b, rf, q, k, qout, kc, nil)
+}
+
+// ropeFields are the RoPE fields of a step (rope_cache, rmsnorm_qkv_rope).
+type ropeFields struct {
+	heads, kvh, hd, rd int
+	base               float32
+	neox               bool
+	norms              []*model.Weight // q_norm, k_norm (nil when absent)
+	eps                float32
+}
+
+// ropeFieldsOf reads and checks the RoPE fields of the step.
+func ropeFieldsOf(b *Build) (*ropeFields, error) {
+	ns, err := b.Ints("heads", "kv_heads", "head_dim", "rope_dim")
+	if err != nil {
+		return nil, err
+	}
+	rf := &ropeFields{heads: ns[0], kvh: ns[1], hd: ns[2], rd: ns[3]}
+	if rf.base, err = b.Float("base"); err != nil {
+		return nil, err
+	}
+	if rf.heads <= 0 || rf.kvh <= 0 || rf.hd <= 0 {
+		return nil, b.Errorf("", "heads %d, kv_heads %d and head_dim %d must be positive", rf.heads, rf.kvh, rf.hd)
+	}
+	if rf.rd <= 0 || rf.rd > rf.hd || rf.rd%2 != 0 {
+		return nil, b.Errorf("rope_dim", "rope_dim %d must be even and in (0, %d]", rf.rd, rf.hd)
+	}
+	style, err := b.String("style")
+	if err != nil {
+		return nil, err
+	}
+	switch style {
+	case "neox":
+		rf.neox = true
+	case "normal":
+	default:
+		return nil, b.Errorf("style", "want \"neox\" or \"normal\", got %q", style)
+	}
+	if !b.declares("q_norm") {
+		return rf, nil
+	}
+	if rf.norms, err = b.Weights("q_norm", "k_norm"); err != nil {
+		return nil, err
+	}
+	if (rf.norms[0] == nil) != (rf.norms[1] == nil) {
+		return nil, b.Errorf("q_norm", "q_norm and k_norm go together")
+	}
+	if rf.norms[0] != nil {
+		if !b.Has("eps") {
+			return nil, b.Errorf("eps", "missing float field (needed by q_norm/k_norm)")
+		}
+		if rf.eps, err = b.Float("eps"); err != nil {
+			return nil, err
+		}
+	}
+	return rf, nil
+}
+
+// ropeOps emits the RoPE of q into qout and of k into the K cache kc at
+// the call's position (through a staging buffer and a copy when the cache
+// has another dtype), each after its per-head RMSNorm when the fields
+// give one. skip, when set, skips both dispatches for the calls it names
+// (their rotation fused into an earlier kernel); their checkpoints are
+// still taken at their place.
+func ropeOps(b *Build, rf *ropeFields, q, k, qout, kc *Act, skip func(Run) bool) error {
 	// k_rope goes straight into its cache row, unless the cache is stored
 	// in another dtype than the activations: then through a staging buffer
 	// (see buildQKV).
@@ -77,25 +107,30 @@ func buildRope(b *Build) error {
 	mk := func(name string, in *Act, segs int, norm *model.Weight, out *Act, offset bool) (*Loaded, backend.Buffer, error) {
 		var pros []kernel.Prologue
 		var gb backend.Buffer
+		var err error
 		if norm != nil {
-			if norm.K != hd {
-				return nil, nil, b.Errorf(name+"_norm", "tensor %s has %d elements, want head_dim %d", norm.Name, norm.K, hd)
+			if norm.K != rf.hd {
+				return nil, nil, b.Errorf(name+"_norm", "tensor %s has %d elements, want head_dim %d", norm.Name, norm.K, rf.hd)
 			}
-			pros = append(pros, &kernel.RMSNorm{Gamma: norm.Type, Eps: eps})
+			pros = append(pros, &kernel.RMSNorm{Gamma: norm.Type, Eps: rf.eps})
 			if gb, err = b.Weight(norm); err != nil {
 				return nil, nil, err
 			}
 		}
-		pros = append(pros, &kernel.Rope{NeoX: neox, Dim: rd, Base: base})
-		l, err := b.Kernel("rope_"+name, pros, &kernel.Copy{N: hd, Segs: segs, SrcStride: in.Width,
+		pros = append(pros, &kernel.Rope{NeoX: rf.neox, Dim: rf.rd, Base: rf.base, Plain: b.Plain()})
+		l, err := b.Kernel("rope_"+name, pros, &kernel.Copy{N: rf.hd, Segs: segs, SrcStride: in.Width,
 			DstStride: in.Width, In: in.Elem, Out: out.Elem, Offset: offset}, nil)
 		return l, gb, err
 	}
-	lq, gq, err := mk("q", q, heads, norms[0], qout, false)
+	var qn, kn *model.Weight
+	if rf.norms != nil {
+		qn, kn = rf.norms[0], rf.norms[1]
+	}
+	lq, gq, err := mk("q", q, rf.heads, qn, qout, false)
 	if err != nil {
 		return err
 	}
-	lk, gk, err := mk("k", k, kvh, norms[1], kout, kout == kc)
+	lk, gk, err := mk("k", k, rf.kvh, kn, kout, kout == kc)
 	if err != nil {
 		return err
 	}
@@ -105,12 +140,12 @@ func buildRope(b *Build) error {
 		}
 		return bd
 	}
-	if err := b.Emit(&Op{L: lq, Bind: func(r *Run) kernel.Binding {
+	if err := b.Emit(&Op{L: lq, Skip: skip, Bind: func(r *Run) kernel.Binding {
 		return withGamma(kernel.Binding{"x": q.At(0), "y": qout.At(0)}, gq)
 	}, Checkpoints: []Checkpoint{{Kind: "q_rope", Layer: b.Layer, Buf: qout}}}); err != nil {
 		return err
 	}
-	if err := b.Emit(&Op{L: lk, Bind: func(r *Run) kernel.Binding {
+	if err := b.Emit(&Op{L: lk, Skip: skip, Bind: func(r *Run) kernel.Binding {
 		return withGamma(kernel.Binding{"x": k.At(0), "y": kout.At(0)}, gk)
 	}, Checkpoints: []Checkpoint{{Kind: "k_rope", Layer: b.Layer, Buf: kout, Cache: kout == kc}}}); err != nil {
 		return err
@@ -201,13 +236,14 @@ func buildGemvResidual(b *Build) error {
 	if err != nil {
 		return err
 	}
-	var epis []kernel.Epilogue
-	if ws[1] != nil {
-		epis = append(epis, &kernel.Bias{Types: []gguf.Type{ws[1].Type}})
-	}
-	epis = append(epis, &kernel.Residual{Alpha: 1, Beta: 1, Elem: res.Elem})
-	l, err := b.Kernel("gemv_residual", nil, &kernel.Gemv{Round: b.Round(), Types: []gguf.Type{w.Type}, K: w.K, N: []int{w.N},
-		In: x.Elem, Out: out.Elem}, epis)
+	l, lt, err := b.GemvKernels("gemv_residual", func(bool) ([]kernel.Prologue, *kernel.Gemv, []kernel.Epilogue) {
+		var epis []kernel.Epilogue
+		if ws[1] != nil {
+			epis = append(epis, &kernel.Bias{Types: []gguf.Type{ws[1].Type}})
+		}
+		epis = append(epis, &kernel.Residual{Alpha: 1, Beta: 1, Elem: res.Elem})
+		return nil, &kernel.Gemv{Round: b.Round(), Types: []gguf.Type{w.Type}, K: w.K, N: []int{w.N}, In: x.Elem, Out: out.Elem}, epis
+	})
 	if err != nil {
 		return err
 	}
@@ -225,7 +261,7 @@ func buildGemvResidual(b *Build) error {
 	if err != nil {
 		return err
 	}
-	return b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
+	return b.Emit(&Op{L: l, Prefill: lt, Bind: func(r *Run) kernel.Binding {
 		bd := kernel.Binding{"x": x.At(0), "w0": backend.Buf(wb), "y0": out.At(0), "residual": res.At(0)}
 		if bb != nil {
 			bd["b0"] = backend.Buf(bb)
@@ -262,9 +298,11 @@ func buildSwiGLU(b *Build) error {
 	if err != nil {
 		return err
 	}
-	l, err := b.Kernel("rmsnorm_swiglu", []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: eps}},
-		&kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type, ws[2].Type}, K: x.Width, N: []int{ws[1].N}, In: x.Elem, Out: out.Elem, Pair: true},
-		[]kernel.Epilogue{kernel.SwiGLU{}})
+	l, lt, err := b.GemvKernels("rmsnorm_swiglu", func(bool) ([]kernel.Prologue, *kernel.Gemv, []kernel.Epilogue) {
+		return []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: eps}},
+			&kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type, ws[2].Type}, K: x.Width, N: []int{ws[1].N}, In: x.Elem, Out: out.Elem, Pair: true},
+			[]kernel.Epilogue{kernel.SwiGLU{}}
+	})
 	if err != nil {
 		return err
 	}
@@ -274,7 +312,7 @@ func buildSwiGLU(b *Build) error {
 			return err
 		}
 	}
-	return b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
+	return b.Emit(&Op{L: l, Prefill: lt, Bind: func(r *Run) kernel.Binding {
 		return kernel.Binding{"x": x.At(0), "gamma": backend.Buf(bufs[0]), "w0": backend.Buf(bufs[1]),
 			"w1": backend.Buf(bufs[2]), "y0": out.At(0)}
 	}, Checkpoints: []Checkpoint{{Kind: "ffn_act", Layer: b.Layer, Buf: out}}})
@@ -311,8 +349,10 @@ func buildNormGemv(b *Build) error {
 	if err != nil {
 		return err
 	}
-	l, err := b.Kernel("rmsnorm_gemv", []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: eps}},
-		&kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type}, K: x.Width, N: []int{ws[1].N}, In: x.Elem, Out: out.Elem}, nil)
+	l, lt, err := b.GemvKernels("rmsnorm_gemv", func(bool) ([]kernel.Prologue, *kernel.Gemv, []kernel.Epilogue) {
+		return []kernel.Prologue{&kernel.RMSNorm{Gamma: ws[0].Type, Eps: eps}},
+			&kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type}, K: x.Width, N: []int{ws[1].N}, In: x.Elem, Out: out.Elem}, nil
+	})
 	if err != nil {
 		return err
 	}
@@ -328,7 +368,7 @@ func buildNormGemv(b *Build) error {
 	if err != nil {
 		return err
 	}
-	return b.Emit(&Op{L: l, Bind: func(r *Run) kernel.Binding {
-		return kernel.Binding{"x": x.At(0), "gamma": backend.Buf(gb), "w0": backend.Buf(wb), "y0": out.At(0)}
+	return b.Emit(&Op{L: l, Prefill: lt, LastRow: true, Bind: func(r *Run) kernel.Binding {
+		return kernel.Binding{"x": x.At(r.Row0), "gamma": backend.Buf(gb), "w0": backend.Buf(wb), "y0": out.At(0)}
 	}, Checkpoints: cps})
 }

@@ -36,7 +36,7 @@ func (c tiny) open(t testing.TB) *model.Model {
 	kv(a+"embedding_length", uint32(c.dim))
 	kv(a+"block_count", uint32(c.layers))
 	kv(a+"feed_forward_length", uint32(c.ff))
-	kv(a+"context_length", uint32(128))
+	kv(a+"context_length", uint32(1024))
 	kv(a+"attention.head_count", uint32(c.heads))
 	kv(a+"attention.head_count_kv", uint32(c.kv))
 	kv(a+"attention.layer_norm_rms_epsilon", float32(1e-5))

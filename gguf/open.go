@@ -2,16 +2,18 @@ package gguf
 
 import (
 	"fmt"
-	"os"
+
+	"github.com/metallic-go/metallic/internal/infile"
 )
 
 // Open maps the file at path read-only and parses its header. Tensor data
 // is not read: Data returns views into the mapping, valid until Close.
 // On platforms without mmap support the whole file is read into memory.
 // The file must not be truncated while it is open: reading a mapped page
-// past the new end faults.
+// past the new end faults. A path that is not a regular file (a named pipe,
+// a device, a directory) is refused before it is opened (infile.Open).
 func Open(path string) (*File, error) {
-	fh, err := os.Open(path)
+	fh, err := infile.Open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -3,15 +3,17 @@ package golden
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
-	"os"
+	"math"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/metallic-go/metallic/internal/infile"
 	"github.com/metallic-go/metallic/model"
 	"github.com/metallic-go/metallic/sample"
 )
@@ -80,6 +82,9 @@ func Record(o RecordOptions) (*Golden, error) {
 		return nil, fmt.Errorf("golden: %w", err)
 	}
 	defer m.Close()
+	if err := fits(&m.Config, o.PathOptions, len(o.Prompt), o.N); err != nil {
+		return nil, err
+	}
 
 	created := o.Created
 	if created.IsZero() {
@@ -129,6 +134,9 @@ func Record(o RecordOptions) (*Golden, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := finiteRun(run); err != nil {
+			return nil, err
+		}
 		if bad := unmatched(o.Checkpoints, run.produced); len(bad) > 0 {
 			return nil, fmt.Errorf("golden: --checkpoints %s match no checkpoint of %s (it produces %s)",
 				strings.Join(bad, ","), name, summarize(run.produced))
@@ -142,6 +150,51 @@ func Record(o RecordOptions) (*Golden, error) {
 		g.Runs = append(g.Runs, *run)
 	}
 	return g, nil
+}
+
+// ErrNonFinite is wrapped by Record's error when a path produced NaN or
+// Inf in a recorded checkpoint or logit: such a golden could never pass.
+var ErrNonFinite = errors.New("golden: non-finite values")
+
+// finiteRun returns an error wrapping ErrNonFinite naming the first
+// recorded checkpoint (execution order, then the generation's logits) that
+// holds a NaN or an infinity.
+func finiteRun(r *Run) error {
+	cps := append(r.Checkpoints[:len(r.Checkpoints):len(r.Checkpoints)], r.GenLogits)
+	for _, c := range cps {
+		for i, v := range c.Data {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				cols := max(c.Cols, 1)
+				return fmt.Errorf("%w: %s produced %v in %s at position %d, column %d (non-finite weights in the model?): a golden of it could never pass",
+					ErrNonFinite, r.Path, v, c.Name, i/cols, i%cols)
+			}
+		}
+	}
+	return nil
+}
+
+// fits returns an error wrapping model.ErrTooLarge unless a run of prompt
+// tokens followed by n generated ones fits in the KV cache the paths open
+// with opts (model.ContextSize): the last generated token is sampled, not
+// fed, so the run takes prompt+n−1 positions.
+func fits(cfg *model.Config, opts model.PathOptions, prompt, n int) error {
+	ctx, err := model.ContextSize(cfg, opts)
+	if err != nil {
+		return fmt.Errorf("golden: %w", err)
+	}
+	if prompt > ctx || n > ctx-prompt+1 {
+		return fmt.Errorf("golden: a %d-token prompt and %d generated tokens need %s positions, more than the context of %d: %w",
+			prompt, n, positions(prompt, n), ctx, model.ErrTooLarge)
+	}
+	return nil
+}
+
+// positions formats prompt+n−1 without overflowing.
+func positions(prompt, n int) string {
+	if n > math.MaxInt-prompt {
+		return fmt.Sprintf("%d+%d−1", prompt, n)
+	}
+	return fmt.Sprint(prompt + max(n, 1) - 1)
 }
 
 // summarize lists checkpoint names compactly: the globals and layer 0's,
@@ -160,9 +213,10 @@ func summarize(names []string) string {
 	return strings.Join(out, " ")
 }
 
-// FileSHA256 returns the hex SHA-256 of a file's contents.
+// FileSHA256 returns the hex SHA-256 of a regular file's contents; a named
+// pipe or a device such as /dev/zero is refused (it would never end).
 func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := infile.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("golden: %w", err)
 	}

@@ -102,7 +102,7 @@ func runPath(p model.Path, o runOptions) (*Run, error) {
 
 	run.GenLogits = Checkpoint{Name: tensorGenLogits, Layer: -1, Rows: o.N, Cols: vocab}
 	s := sample.New(o.Sampler)
-	history := append(make([]int32, 0, len(o.Prompt)+o.N), o.Prompt...)
+	history := append([]int32(nil), o.Prompt...) // grows with the tokens, not with N
 	pos := len(o.Prompt)
 	for i := 0; i < o.N; i++ {
 		run.GenLogits.Data = append(run.GenLogits.Data, row...)

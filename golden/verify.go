@@ -3,6 +3,8 @@ package golden
 import (
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 
 	"github.com/metallic-go/metallic/model"
 	"github.com/metallic-go/metallic/parity"
@@ -28,8 +30,15 @@ type VerifyOptions struct {
 	// (*NumericsMismatchError) unless AllowNumericsChange is set.
 	Numerics            string
 	AllowNumericsChange bool
-	// Perturb, when set, returns a hook to run on every checkpoint a path
-	// produces (before it is captured), to prove that a fault is found.
+	// Perturbations are applied as the paths run (parity.Perturbation.Hook,
+	// a fresh seeded stream per run), to prove that a fault is found. Each
+	// is checked before anything runs: its path must be one the golden
+	// records, and parity.CheckPerturbations must accept it (a layer the
+	// model has, a checkpoint the path produces); otherwise Verify fails.
+	Perturbations []parity.Perturbation
+	// Perturb, when set, returns a further hook to run on every checkpoint
+	// a path produces (before it is captured). It is not checked: prefer
+	// Perturbations.
 	Perturb func(path string) model.Hook
 	// Progress, when set, is called (1+n) times per recorded path, after
 	// each prefill and each token.
@@ -120,21 +129,29 @@ func Verify(g *Golden, o VerifyOptions) (*Report, error) {
 	if o.Backend != "" {
 		opts.Backend = o.Backend
 	}
+	paths, err := openRuns(g, mod, opts, num, o.Perturbations)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, p := range paths {
+			if p != nil {
+				p.Close()
+			}
+		}
+	}()
+	pert := PerturbHooks(o.Perturbations)
 	rep := &Report{ModelSHA256: sum, Policy: m.Policy.String(), Numerics: num, RecordedNumerics: m.Numerics,
 		Streams: map[string]Stream{}, Pass: true}
 	for i := range g.Runs {
 		want := &g.Runs[i]
-		p, err := model.OpenPath(want.Path, mod, opts)
-		if err != nil {
-			return nil, fmt.Errorf("golden: open path %s: %w", want.Path, err)
-		}
-		if n := p.Numerics(); n != num && n != model.NumericsLlamaCpp {
-			p.Close()
-			return nil, fmt.Errorf("golden: path %s runs numerics %s, not the %s asked for", want.Path, n, num)
-		}
+		p := paths[i]
 		var extra model.Hook
+		if pert != nil {
+			extra = pert(want.Path)
+		}
 		if o.Perturb != nil {
-			extra = o.Perturb(want.Path)
+			extra = parity.Chain(extra, o.Perturb(want.Path))
 		}
 		names := map[string]bool{}
 		for _, c := range want.Checkpoints {
@@ -145,6 +162,7 @@ func Verify(g *Golden, o VerifyOptions) (*Report, error) {
 			Keep: func(n string) bool { return names[n] }, Extra: extra, Teacher: want.Tokens, Progress: o.Progress,
 		})
 		p.Close()
+		paths[i] = nil
 		if err != nil {
 			return nil, err
 		}
@@ -159,6 +177,44 @@ func Verify(g *Golden, o VerifyOptions) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// openRuns opens the path of every recorded run, checks that each runs
+// the numerics profile num (llamacpp runs its own), and checks the
+// perturbations against them before anything runs.
+func openRuns(g *Golden, mod *model.Model, opts model.PathOptions, num string, ps []parity.Perturbation) ([]model.Path, error) {
+	recorded := make([]string, len(g.Runs))
+	for i, r := range g.Runs {
+		recorded[i] = r.Path
+	}
+	for _, pt := range ps {
+		if !slices.Contains(recorded, pt.Path) {
+			return nil, fmt.Errorf("golden: --perturb %s: path %q is not in the golden (it records %s)", pt, pt.Path, strings.Join(recorded, ","))
+		}
+	}
+	var paths []model.Path
+	closeAll := func() {
+		for _, p := range paths {
+			p.Close()
+		}
+	}
+	for _, name := range recorded {
+		p, err := model.OpenPath(name, mod, opts)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("golden: open path %s: %w", name, err)
+		}
+		paths = append(paths, p)
+		if n := p.Numerics(); n != num && n != model.NumericsLlamaCpp {
+			closeAll()
+			return nil, fmt.Errorf("golden: path %s runs numerics %s, not the %s asked for", name, n, num)
+		}
+	}
+	if err := parity.CheckPerturbations(paths, ps); err != nil {
+		closeAll()
+		return nil, err
+	}
+	return paths, nil
 }
 
 // compareRun compares a fresh run with the recorded one, row by row.

@@ -16,6 +16,9 @@ const (
 	// EnvLog, when "1", forwards llama.cpp's log messages to stderr
 	// instead of dropping them.
 	EnvLog = "METALLIC_LLAMACPP_LOG"
+	// EnvCache names the folder scripts/setup.sh installed into when it is
+	// not .cache in the checkout; LibDir looks for CacheDir's npm part there.
+	EnvCache = "METALLIC_CACHE_DIR"
 )
 
 // CacheDir is where scripts/setup.sh installs the prebuilt libraries,
@@ -30,9 +33,10 @@ const (
 )
 
 // LibDir returns the library folder to use: explicit if not empty, else
-// $METALLIC_LLAMACPP_DIR, else CacheDir under the first folder holding a
-// go.mod found walking up from the working directory, then from the running
-// executable. It does not check that the folder holds the libraries.
+// $METALLIC_LLAMACPP_DIR, else the npm folder of $METALLIC_CACHE_DIR when
+// that exists, else CacheDir under the first folder holding a go.mod found
+// walking up from the working directory, then from the running executable.
+// It does not check that the folder holds the libraries.
 func LibDir(explicit string) (string, error) {
 	if explicit != "" {
 		return filepath.Abs(explicit)
@@ -41,6 +45,13 @@ func LibDir(explicit string) (string, error) {
 		return filepath.Abs(d)
 	}
 	var tried []string
+	if c := os.Getenv(EnvCache); c != "" {
+		d := filepath.Join(c, strings.TrimPrefix(CacheDir, ".cache/"))
+		if _, err := os.Stat(d); err == nil {
+			return d, nil
+		}
+		tried = append(tried, d)
+	}
 	var starts []string
 	if wd, err := os.Getwd(); err == nil {
 		starts = append(starts, wd)
@@ -79,7 +90,8 @@ func findModuleRoot(dir string) (string, bool) {
 }
 
 // checkDir reports a clear error when dir lacks one of the pinned library
-// files, before anything is loaded.
+// files or holds a libggml-cpu variant of another build (checkCPUVariants),
+// before anything is loaded.
 func checkDir(dir string) error {
 	fi, err := os.Stat(dir)
 	if err != nil {
@@ -98,5 +110,5 @@ func checkDir(dir string) error {
 		return fmt.Errorf("llamacpp: library folder %s lacks %s (want the build of npm @node-llama-cpp/linux-x64@3.22.1; set %s or run scripts/setup.sh)",
 			dir, strings.Join(missing, ", "), EnvDir)
 	}
-	return nil
+	return checkCPUVariants(dir)
 }

@@ -62,6 +62,9 @@ func newPath(file string, cfg *model.Config, opts Options) (*Path, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Ctx, err = model.ContextSize(cfg, opts.PathOptions); err != nil {
+		return nil, fmt.Errorf("llamacpp: %w", err)
+	}
 	opts = opts.resolved(cfg)
 	if opts.Backend != "cpu" {
 		return nil, fmt.Errorf("llamacpp: backend %q is not available (the pinned build runs on ggml's CPU backend only)", opts.Backend)
@@ -184,7 +187,7 @@ func (p *Path) Forward(tokens []int32, pos int) ([]float32, error) {
 		return nil, fmt.Errorf("llamacpp: Forward at position %d, but the cache holds %d positions", pos, p.n)
 	}
 	if p.n+len(tokens) > p.opts.Ctx {
-		return nil, fmt.Errorf("llamacpp: %d positions exceed the context of %d", p.n+len(tokens), p.opts.Ctx)
+		return nil, model.ContextFull("llamacpp", p.n, len(tokens), p.opts.Ctx)
 	}
 	for i, t := range tokens {
 		if t < 0 || int(t) >= p.nVocab {

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -19,13 +20,17 @@ type GenerateOptions struct {
 // GenerateResult is the outcome of Generate.
 type GenerateResult struct {
 	PromptTokens, Tokens []int32
-	// PrefillSeconds times the one Forward call over the prompt.
+	// PrefillSeconds times the one forward call over the prompt
+	// (ForwardLast: only the last position's logits are computed where the
+	// path can).
 	PrefillSeconds float64
-	// DecodeSeconds times the DecodeCalls one-token Forward calls that
+	// DecodeSeconds times the DecodeCalls one-token forward calls that
 	// followed (sampling is not timed).
 	DecodeSeconds float64
 	DecodeCalls   int
-	// Stopped says why generation ended: "length" or "eos".
+	// Stopped says why generation ended: "length" (MaxTokens produced),
+	// "eos" (the end-of-sequence token was produced) or "context" (the
+	// path's KV cache is full: the next token had no position left).
 	Stopped string
 }
 
@@ -47,13 +52,16 @@ func (r *GenerateResult) DecodeTokPerSec() float64 {
 	return float64(r.DecodeCalls) / r.DecodeSeconds
 }
 
-// Generate resets p, runs the whole prompt in one Forward call, then produces
+// Generate resets p, runs the whole prompt in one forward call, then produces
 // up to opts.MaxTokens tokens, sampling each from the last row of logits with
 // a fresh sample.Sampler and feeding it back one token at a time. The
 // sampler's history (for the repetition penalty) is the prompt followed by
-// the tokens produced so far. Errors from the path (e.g. the prompt plus the
-// new tokens exceeding its context) are returned with the tokens produced so
-// far in the result.
+// the tokens produced so far. When the path's KV cache fills (its Forward
+// fails with an error wrapping ErrContextFull) generation stops there with
+// Stopped "context" and no error: MaxTokens is a most, and memory grows
+// with the tokens produced, never with MaxTokens. A prompt that does not
+// fit is an error; other errors from the path are returned with the tokens
+// produced so far in the result.
 func Generate(p Path, prompt []int32, opts GenerateOptions) (*GenerateResult, error) {
 	if len(prompt) == 0 {
 		return nil, fmt.Errorf("model: generate needs at least one prompt token")
@@ -76,18 +84,13 @@ func Generate(p Path, prompt []int32, opts GenerateOptions) (*GenerateResult, er
 	res := &GenerateResult{PromptTokens: append([]int32(nil), prompt...), Stopped: "length"}
 	p.Reset()
 	t0 := time.Now()
-	logits, err := p.Forward(prompt, 0)
+	row, err := ForwardLast(p, prompt, 0)
 	res.PrefillSeconds = time.Since(t0).Seconds()
 	if err != nil {
 		return res, fmt.Errorf("model: prefill of %d tokens on %s: %w", len(prompt), p.Name(), err)
 	}
-	row, err := lastRow(logits, len(prompt), vocab)
-	if err != nil {
-		return res, err
-	}
 	s := sample.New(opts.Sampler)
-	history := make([]int32, len(prompt), len(prompt)+opts.MaxTokens)
-	copy(history, prompt)
+	history := append([]int32(nil), prompt...)
 	pos := len(prompt)
 	for len(res.Tokens) < opts.MaxTokens {
 		id := s.Sample(row, history)
@@ -104,14 +107,15 @@ func Generate(p Path, prompt []int32, opts GenerateOptions) (*GenerateResult, er
 			break
 		}
 		t := time.Now()
-		logits, err = p.Forward([]int32{id}, pos)
+		row, err = ForwardLast(p, []int32{id}, pos)
+		if errors.Is(err, ErrContextFull) {
+			res.Stopped = "context"
+			break
+		}
 		res.DecodeSeconds += time.Since(t).Seconds()
 		res.DecodeCalls++
 		if err != nil {
 			return res, fmt.Errorf("model: decode at position %d on %s: %w", pos, p.Name(), err)
-		}
-		if row, err = lastRow(logits, 1, vocab); err != nil {
-			return res, err
 		}
 		pos++
 	}

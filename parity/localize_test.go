@@ -148,7 +148,7 @@ func TestFaultLocalization(t *testing.T) {
 // dsl's own row at that checkpoint, never the reference's.
 func TestFaultLocalizationDSL(t *testing.T) {
 	cases := []struct{ model, checkpoint string }{
-		{"stories260K", "blk.0.q"},
+		{"stories260K", "blk.0.q_rope"},
 		{"stories260K", "blk.2.k_rope"},
 		{"stories260K", "blk.3.ffn_act"},
 		{"stories260K", "logits"},

@@ -119,30 +119,46 @@ func Run(t Target, o RunOptions) (*Trace, error) {
 	return tr, nil
 }
 
-// checkPerturbations rejects perturbations of unknown paths or of
-// checkpoints the path does not materialize.
+// checkPerturbations is CheckPerturbations over targets.
 func checkPerturbations(ts []Target, ps []Perturbation) error {
+	paths := make([]model.Path, len(ts))
+	for i, t := range ts {
+		paths[i] = t.Path
+	}
+	return CheckPerturbations(paths, ps)
+}
+
+// CheckPerturbations is the one validation of --perturb that every command
+// runs before any work: it returns an error for a perturbation aimed at a
+// path that is not among paths, at a layer the model does not have, or at
+// a checkpoint the path never produces (Path.Checkpoints; e.g. one the
+// dsl path fuses away), since such a perturbation would silently change
+// nothing.
+func CheckPerturbations(paths []model.Path, ps []Perturbation) error {
 	for _, pt := range ps {
-		var found *Target
-		for i := range ts {
-			if ts[i].Path.Name() == pt.Path {
-				found = &ts[i]
+		var found model.Path
+		for _, p := range paths {
+			if p.Name() == pt.Path {
+				found = p
 			}
 		}
 		if found == nil {
 			var names []string
-			for _, t := range ts {
-				names = append(names, t.Path.Name())
+			for _, p := range paths {
+				names = append(names, p.Name())
 			}
 			return fmt.Errorf("parity: --perturb %s: path %q is not being run (paths: %s)", pt, pt.Path, strings.Join(names, ","))
 		}
-		kind, l, _ := model.ParseCheckpoint(pt.Checkpoint)
-		cfg := found.Path.Config()
-		if l >= cfg.Layers {
-			return fmt.Errorf("parity: --perturb %s: the model has %d layers", pt, cfg.Layers)
+		kind, l, err := model.ParseCheckpoint(pt.Checkpoint)
+		if err != nil {
+			return fmt.Errorf("parity: --perturb %s: %w", pt, err)
 		}
-		if !slices.Contains(found.Path.Checkpoints(), kind) {
-			return fmt.Errorf("parity: --perturb %s: path %s does not materialize %s (it has %s)", pt, pt.Path, kind, strings.Join(found.Path.Checkpoints(), ","))
+		cfg := found.Config()
+		if l >= cfg.Layers {
+			return fmt.Errorf("parity: --perturb %s: the model has %d layers (blk.0 … blk.%d)", pt, cfg.Layers, cfg.Layers-1)
+		}
+		if !slices.Contains(found.Checkpoints(), kind) {
+			return fmt.Errorf("parity: --perturb %s: path %s does not materialize %s (it has %s)", pt, pt.Path, kind, strings.Join(found.Checkpoints(), ","))
 		}
 	}
 	return nil

@@ -1,7 +1,6 @@
 package reference
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
@@ -39,12 +38,16 @@ type Context struct {
 	weights map[*byte]backend.Buffer // wrapped weight views by first byte
 	kc, vc  []backend.Buffer         // per layer [cap, kv·hd] in kv storage
 	enc     backend.Encoder
-	err     error // first error of the current forward call
+	err     error     // first error of the current forward call
+	last    bool      // the current call computes the last row's logits only
+	lastRow []float32 // ForwardLast's logits, reused
+	idsHost []int32
+	// argArena holds the current call's dispatch arguments (run).
+	argArena []backend.Arg
 
 	// Activations of the current call, each [T, width] in act storage.
 	bufT                int
 	ids                 backend.Buffer // int32 [T+1]: the ids, then the position
-	raw                 []byte         // host staging of ids
 	x, xb, h, proj, ffo backend.Buffer // [T, d]
 	q, att              backend.Buffer // [T, heads·hd]
 	k, v                backend.Buffer // [T, kv·hd]
@@ -99,15 +102,9 @@ func New(m *model.Model, opts model.PathOptions) (*Context, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reference: KV cache: %w", err)
 	}
-	capacity := opts.Ctx
-	if capacity == 0 {
-		capacity = min(m.Config.ContextLen, 4096)
-		if capacity <= 0 {
-			capacity = 4096
-		}
-	}
-	if capacity < 0 {
-		return nil, fmt.Errorf("reference: negative context size %d", opts.Ctx)
+	capacity, err := model.ContextSize(&m.Config, opts)
+	if err != nil {
+		return nil, fmt.Errorf("reference: %w", err)
 	}
 	be, err := backend.OpenOptions(opts.Backend, backend.Options{Threads: opts.Threads})
 	if err != nil {
@@ -285,6 +282,28 @@ func (c *Context) Close() error {
 // Forward runs tokens at positions pos… and returns float32 logits
 // [len(tokens), Vocab].
 func (c *Context) Forward(tokens []int32, pos int) ([]float32, error) {
+	return c.forward(tokens, pos, false)
+}
+
+// ForwardLast is Forward returning only the last position's logits
+// [Vocab] (model.LastForwarder): without a hook the LM head runs on that
+// row alone and one row is downloaded into a slice the context reuses
+// (valid until its next call); with a hook it is Forward, cut to the last
+// row.
+func (c *Context) ForwardLast(tokens []int32, pos int) ([]float32, error) {
+	if c.hook != nil {
+		logits, err := c.forward(tokens, pos, false)
+		if err != nil {
+			return nil, err
+		}
+		return append([]float32(nil), logits[(len(tokens)-1)*c.cfg.Vocab:]...), nil
+	}
+	return c.forward(tokens, pos, true)
+}
+
+// forward runs a call; with last the LM head computes the last row only
+// (c.last, read by lmHead) and only that row is returned.
+func (c *Context) forward(tokens []int32, pos int, last bool) ([]float32, error) {
 	T := len(tokens)
 	switch {
 	case c.be == nil:
@@ -294,7 +313,7 @@ func (c *Context) Forward(tokens []int32, pos int) ([]float32, error) {
 	case pos != c.n:
 		return nil, fmt.Errorf("reference: Forward at position %d, but the KV cache holds %d positions", pos, c.n)
 	case pos+T > c.cap:
-		return nil, fmt.Errorf("reference: %d tokens at position %d exceed the context of %d positions (raise --ctx)", T, pos, c.cap)
+		return nil, model.ContextFull("reference", pos, T, c.cap)
 	}
 	for i, id := range tokens {
 		if id < 0 || int(id) >= c.cfg.Vocab {
@@ -304,15 +323,14 @@ func (c *Context) Forward(tokens []int32, pos int) ([]float32, error) {
 	if err := c.ensure(T); err != nil {
 		return nil, err
 	}
-	raw := c.raw[:4*(T+1)] // the ids, then the position (Context.pos)
-	for i, id := range tokens {
-		binary.LittleEndian.PutUint32(raw[4*i:], uint32(id))
-	}
-	binary.LittleEndian.PutUint32(raw[4*T:], uint32(pos))
-	if err := c.be.Upload(c.ids, 0, raw); err != nil {
+	c.idsHost = append(c.idsHost[:0], tokens...) // the ids, then the position (Context.pos)
+	c.idsHost = append(c.idsHost, int32(pos))
+	if err := c.be.Upload(c.ids, 0, int32Bytes(c.idsHost)); err != nil {
 		return nil, err
 	}
 	c.err = nil
+	c.last = last
+	c.argArena = c.argArena[:0]
 	c.enc = c.be.Begin()
 	c.fwd(c, T, pos)
 	if err := c.enc.Commit(); err != nil && c.err == nil {
@@ -325,14 +343,37 @@ func (c *Context) Forward(tokens []int32, pos int) ([]float32, error) {
 	if c.err != nil {
 		return nil, fmt.Errorf("reference: forward: %w", c.err)
 	}
-	// Download straight into the float32 result (little-endian host):
-	// one copy of the logits, not two.
-	logits := make([]float32, T*c.cfg.Vocab)
-	if err := c.be.Download(unsafe.Slice((*byte)(unsafe.Pointer(&logits[0])), 4*len(logits)), c.logits, 0); err != nil {
+	rows := T
+	if last {
+		rows = 1
+	}
+	var logits []float32
+	if last {
+		// One row, downloaded into a buffer the context reuses (a decode
+		// step allocates nothing this size).
+		if c.lastRow == nil {
+			c.lastRow = make([]float32, c.cfg.Vocab)
+		}
+		logits = c.lastRow
+	} else {
+		logits = make([]float32, rows*c.cfg.Vocab)
+	}
+	if err := c.be.Download(float32Bytes(logits), c.logits, 0); err != nil {
 		return nil, err
 	}
 	c.n = pos + T
 	return logits, nil
+}
+
+// float32Bytes views v's memory as bytes (little-endian hosts: the
+// device's layout), so logits download straight into the returned slice.
+func float32Bytes(v []float32) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 4*len(v))
+}
+
+// int32Bytes views v's memory as bytes.
+func int32Bytes(v []int32) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(v))), 4*len(v))
 }
 
 // ensure allocates activation buffers for T positions.
@@ -358,7 +399,6 @@ func (c *Context) ensure(T int) error {
 		return b
 	}
 	c.ids = alloc(4 * (T + 1))
-	c.raw = make([]byte, 4*(T+1))
 	c.x, c.xb, c.h, c.proj, c.ffo = alloc(T*cfg.Dim*s), alloc(T*cfg.Dim*s), alloc(T*cfg.Dim*s), alloc(T*cfg.Dim*s), alloc(T*cfg.Dim*s)
 	c.q, c.att = alloc(T*qd*s), alloc(T*qd*s)
 	c.k, c.v = alloc(T*kvd*s), alloc(T*kvd*s)

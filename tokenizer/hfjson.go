@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
+
+	"github.com/metallic-go/metallic/internal/infile"
 )
+
+// MaxHFJSONBytes is the largest tokenizer.json VocabFromHFJSON reads
+// (Qwen3's is 11 MB); a larger file, a named pipe or a device is refused.
+const MaxHFJSONBytes = 64 << 20
 
 // The Split patterns of Hugging Face tokenizer.json files that we implement.
 const (
@@ -63,7 +68,7 @@ func FromHFJSON(path string) (*Tokenizer, error) {
 // ByteLevel, with ignore_merges set exactly for Llama-3; the normalizer none or NFC (which is not applied, see the
 // package doc). EOS is <|endoftext|> when present; there is no BOS.
 func VocabFromHFJSON(path string) (*Vocab, error) {
-	data, err := os.ReadFile(path)
+	data, err := infile.ReadFile(path, MaxHFJSONBytes)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}

@@ -2,14 +2,16 @@ package main
 
 import (
 	"flag"
+	"strings"
 
 	"github.com/metallic-go/metallic/model"
 )
 
 // attnFlags are --kv and --flash-attn: the KV cache's storage and the
-// attention kernel, for every command that opens paths. Which paths they
-// apply to is model.CheckFlashAttn's rule (the one place it lives); apply
-// turns a violation into a usage error (exit 2) before anything runs.
+// attention kernel, for every command that opens paths. check validates
+// their values; where they apply is a flag rule (below), whose flash
+// attention part is model.CheckFlashAttn's rule (the one place it lives),
+// so checkScope refuses them (exit 2) before anything runs.
 type attnFlags struct {
 	kv, flash string
 }
@@ -22,9 +24,8 @@ func addAttnFlags(fs *flag.FlagSet) *attnFlags {
 	return a
 }
 
-// apply checks the values, sets them in o and checks that they apply to
-// every path of the run.
-func (a *attnFlags) apply(o *model.PathOptions, paths []string) error {
+// check validates the values of the flags.
+func (a *attnFlags) check() error {
 	switch a.kv {
 	case "", "f32", "f16":
 	default:
@@ -35,13 +36,49 @@ func (a *attnFlags) apply(o *model.PathOptions, paths []string) error {
 	default:
 		return usagef("--flash-attn %q: want on or off", a.flash)
 	}
-	o.KVDType, o.FlashAttn = a.kv, a.flash == "on"
-	for _, p := range paths {
-		if err := model.CheckFlashAttn(p, *o); err != nil {
-			return usagef("--flash-attn on: %v", err)
+	return nil
+}
+
+// on reports whether --flash-attn is on.
+func (a *attnFlags) on() bool { return a.flash == "on" }
+
+// set sets the KV cache's dtype and flash attention in o.
+func (a *attnFlags) set(o *model.PathOptions) {
+	o.KVDType, o.FlashAttn = a.kv, a.on()
+}
+
+func init() {
+	registerFlagRule("kv", flagRule{
+		why:     "it sets the KV cache of the paths, and no path runs",
+		applies: func(s *runScope) bool { return len(s.Paths) > 0 },
+	})
+	registerFlagRule("flash-attn", flagRule{whyNot: flashWhyNot})
+}
+
+// flashWhyNot is the rule of --flash-attn: "on" applies when every path of
+// the run has a flash-attention kernel (model.CheckFlashAttn: llamacpp, and
+// reference under ggml-cpu numerics); "off" applies when some path has one
+// for it to turn off.
+func flashWhyNot(s *runScope) string {
+	o := model.PathOptions{Backend: s.Backend, Numerics: s.Numerics, FlashAttn: true}
+	var why string
+	some := false
+	for _, p := range s.Paths {
+		if err := model.CheckFlashAttn(p, o); err != nil {
+			if why == "" {
+				why = strings.TrimPrefix(err.Error(), "model: ")
+			}
+		} else {
+			some = true
 		}
 	}
-	return nil
+	switch {
+	case s.FlashAttn:
+		return why
+	case !some:
+		return "no path of this run has a flash-attention kernel for --flash-attn off to turn off (flash attention runs on llamacpp, and on reference under ggml-cpu numerics)"
+	}
+	return ""
 }
 
 // attnJSON are the keys of a single-path command's JSON object that say

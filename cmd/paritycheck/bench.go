@@ -41,9 +41,9 @@ type benchOutput struct {
 func runBench(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", benchUsage, stderr)
 	run := genAddRunFlags(fs)
-	promptLen := fs.Int("prompt-len", 32, "prompt length in tokens")
-	n := fs.Int("n", 32, "tokens to decode")
-	reps := fs.Int("reps", 3, "repetitions; the best is reported")
+	promptLen := countVar(fs, "prompt-len", 32, 1, "prompt length in tokens (`N`)")
+	n := countVar(fs, "n", 32, 1, "`N` tokens to decode; the prompt and them must fit the context (--ctx)")
+	reps := countVar(fs, "reps", 3, 1, "`R` repetitions; the best is reported")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -52,14 +52,22 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *promptLen < 1 || *n < 1 || *reps < 1 {
-		return usagef("--prompt-len, -n and --reps must be ≥ 1")
+	scope, err := run.scope()
+	if err != nil {
+		return err
 	}
-	m, p, err := run.open(arg)
+	if err := checkScope(fs, scope); err != nil {
+		return err
+	}
+	m, err := run.openModel(arg)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
+	p, err := run.openPath(m, runSizes{Prompt: *promptLen, Generate: *n})
+	if err != nil {
+		return err
+	}
 	defer p.Close()
 	prompt := make([]int32, *promptLen)
 	for i := range prompt {

@@ -24,10 +24,7 @@ func runBisect(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if r.decode < 0 {
-		return usagef("--decode must be ≥ 0")
-	}
-	s, ps, toks, err := pcSession(&r, pos, stderr)
+	s, ps, toks, err := pcSession(&r, fs, pos, stderr, runSizes{Decode: *r.decode, Capture: true})
 	if err != nil {
 		return err
 	}
@@ -36,7 +33,7 @@ func runBisect(args []string, stdout, stderr io.Writer) error {
 		return usagef("--no-oracle needs two paths (--paths a,b)")
 	}
 	steps, err := parity.RunSteps(parity.StepsOptions{Targets: s.Targets, Weights: &s.Model.Weights, Prompt: toks,
-		Decode: r.decode, Perturb: ps, NoOracle: r.noOracle, Progress: pcProgress(stderr, len(s.Targets)+1, "bisect")})
+		Decode: *r.decode, Perturb: ps, NoOracle: r.noOracle, Progress: pcProgress(stderr, len(s.Targets)+1, "bisect")})
 	if err != nil {
 		return err
 	}
@@ -44,20 +41,23 @@ func runBisect(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case r.json:
-		if err := writeJSON(stdout, b); err != nil {
+	if r.json {
+		if err := writeJSON(stdout, struct {
+			*parity.BisectResult
+			Skipped map[string]string `json:"skipped"`
+		}{b, s.Skipped}); err != nil {
 			return err
 		}
-	case b.Found:
+	} else {
 		fmt.Fprintln(stdout, b.Setup.Header())
 		fmt.Fprintln(stdout, parity.NumericsLine(steps.Paths, steps.Numerics))
-		fmt.Fprintf(stdout, "first failing checkpoint: %s\n  layer:    %d\n  op:       %s\n  path:     %s (vs %s)\n  evidence: %s\n",
-			b.Checkpoint, b.Layer, b.Op, b.Path, b.Against, b.Evidence)
-	default:
-		fmt.Fprintln(stdout, b.Setup.Header())
-		fmt.Fprintln(stdout, parity.NumericsLine(steps.Paths, steps.Numerics))
-		fmt.Fprintf(stdout, "no checkpoint fails: %s\n", b.Evidence)
+		printSkipped(stdout, s.Skipped)
+		if b.Found {
+			fmt.Fprintf(stdout, "first failing checkpoint: %s\n  layer:    %d\n  op:       %s\n  path:     %s (vs %s)\n  evidence: %s\n",
+				b.Checkpoint, b.Layer, b.Op, b.Path, b.Against, b.Evidence)
+		} else {
+			fmt.Fprintf(stdout, "no checkpoint fails: %s\n", b.Evidence)
+		}
 	}
 	if b.Found {
 		return fmt.Errorf("%w: %s fails (%s, layer %d) on %s", errParity, b.Checkpoint, b.Op, b.Layer, b.Path)

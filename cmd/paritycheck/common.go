@@ -15,6 +15,15 @@ import (
 // errHelpShown is returned when --help was asked for (exit 0).
 var errHelpShown = errors.New("help shown")
 
+// errParsedOnly is returned by parseFlags, once the flags parsed, when
+// parseOnly is set: the docs test checks every command line of the docs
+// against the real flag sets without running anything.
+var errParsedOnly = errors.New("flags parsed (parse-only mode)")
+
+// parseOnly makes parseFlags stop every command after parsing (tests only;
+// never set by the CLI).
+var parseOnly bool
+
 // newFlags returns a FlagSet for a command that prints its usage to stderr
 // and reports errors as usage errors instead of exiting.
 func newFlags(name, usage string, stderr io.Writer) *flag.FlagSet {
@@ -41,14 +50,19 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		args = fs.Args()
 		if len(args) == 0 {
-			return pos, nil
+			break
 		}
 		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
+			pos = append(pos, args[1:]...)
+			break
 		}
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+	if parseOnly {
+		return nil, errParsedOnly
+	}
+	return pos, nil
 }
 
 // modelPath returns the model file named on the command line, or the

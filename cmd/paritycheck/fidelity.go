@@ -32,10 +32,7 @@ func runFidelity(args []string, stdout, stderr io.Writer) error {
 	if r.paths == "" {
 		r.paths = "reference,llamacpp"
 	}
-	if r.decode < 0 {
-		return usagef("--decode must be ≥ 0")
-	}
-	s, ps, toks, err := pcSession(&r, pos, stderr)
+	s, ps, toks, err := pcSession(&r, fs, pos, stderr, runSizes{Decode: *r.decode, Capture: true})
 	if err != nil {
 		return err
 	}
@@ -44,7 +41,12 @@ func runFidelity(args []string, stdout, stderr io.Writer) error {
 		return usagef("fidelity compares exactly two paths (--paths a,b), got %d", len(s.Targets))
 	}
 	a, b := s.Targets[0].Path, s.Targets[1].Path
-	f, err := parity.TeacherForce(a, b, toks, r.decode, pcHooks(s, ps)[0])
+	for _, p := range ps {
+		if p.Path != a.Name() {
+			return usagef("--perturb %s: fidelity perturbs the first path (%s) only: %s supplies the inputs", p, a.Name(), b.Name())
+		}
+	}
+	f, err := parity.TeacherForce(a, b, toks, *r.decode, pcHooks(s, ps)[0])
 	if err != nil {
 		return err
 	}

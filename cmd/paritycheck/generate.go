@@ -4,7 +4,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -26,90 +25,71 @@ const generateUsage = `generate [MODEL] [--prompt S | --tokens 1,2] [-n N] [--pa
        [--temp T --top-k K --top-p P --min-p M --repeat-penalty R --seed S] [--chat]
        [--ctx N] [--act f32|f16] [--kv f32|f16] [--flash-attn on|off] [--threads N] [--ignore-eos] [--json]`
 
-// genRunFlags are the flags generate and logits share: which path runs
-// where, and how.
+// genRunFlags are the flags generate, logits and bench share: which path
+// runs where, and how.
 type genRunFlags struct {
 	path, backend, act, spec string
 	numerics                 string
-	ctx, threads             int
+	ctx, threads             *int
 	json                     bool
 	attn                     *attnFlags
-	opts                     model.PathOptions // as opened
+	opts                     model.PathOptions // as opened (openPath)
 }
 
 func genAddRunFlags(fs *flag.FlagSet) *genRunFlags {
-	r := &genRunFlags{}
+	r := &genRunFlags{threads: new(int)}
 	fs.StringVar(&r.path, "path", "reference", "execution path: "+strings.Join(model.PathNames(), ", "))
 	fs.StringVar(&r.backend, "backend", "cpu", "backend: cpu, metal, cuda")
 	fs.StringVar(&r.numerics, "numerics", "", numericsHelp)
 	fs.StringVar(&r.act, "act", "f32", "activation storage (and the KV cache's unless --kv): f32 or f16")
-	fs.IntVar(&r.ctx, "ctx", 0, "KV-cache capacity in positions (0 = min(context length, 4096))")
-	fs.IntVar(&r.threads, "threads", 0, "cpu worker threads (0 = GOMAXPROCS); results do not depend on it, except with --flash-attn on over 512 or more cached positions, as llama.cpp's do")
+	r.ctx = countVar(fs, "ctx", 0, 0, fmt.Sprintf("KV-cache capacity in `N` positions, at most the model's context length (0 = min(context length, %d))", model.MaxDefaultCtx))
+	threadsVar(fs, r.threads, 0, threadsFlashNote)
 	fs.StringVar(&r.spec, "spec", "", "dsl path: JSON model spec file (default: the embedded spec of the architecture)")
 	fs.BoolVar(&r.json, "json", false, "print one JSON object on stdout")
 	r.attn = addAttnFlags(fs)
 	return r
 }
 
-// open loads the model and opens the path over it.
-func (r *genRunFlags) open(arg string) (*model.Model, model.Path, error) {
+// scope checks the values of --numerics, --kv and --flash-attn and returns
+// the run's scope for checkScope; the sampler fields are the caller's.
+func (r *genRunFlags) scope() (runScope, error) {
+	if err := checkNumerics(r.numerics); err != nil {
+		return runScope{}, err
+	}
+	if err := r.attn.check(); err != nil {
+		return runScope{}, err
+	}
+	return runScope{Paths: []string{r.path}, Backend: r.backend, Numerics: r.numerics, FlashAttn: r.attn.on(), JSON: r.json}, nil
+}
+
+// options returns the path options of the flags.
+func (r *genRunFlags) options() model.PathOptions {
+	o := model.PathOptions{Backend: r.backend, Ctx: *r.ctx, ActDType: r.act, Threads: *r.threads, Spec: r.spec, Numerics: r.numerics}
+	r.attn.set(&o)
+	return o
+}
+
+// openModel checks --act and loads the model (MODEL or the embedded one).
+func (r *genRunFlags) openModel(arg string) (*model.Model, error) {
 	if r.act != "f32" && r.act != "f16" {
-		return nil, nil, usagef("--act %q: want f32 or f16", r.act)
-	}
-	if r.ctx < 0 || r.threads < 0 {
-		return nil, nil, usagef("--ctx and --threads must be ≥ 0")
-	}
-	if err := checkNumerics(r.numerics, []string{r.path}); err != nil {
-		return nil, nil, err
-	}
-	r.opts = model.PathOptions{Backend: r.backend, Ctx: r.ctx, ActDType: r.act, Threads: r.threads, Spec: r.spec, Numerics: r.numerics}
-	if err := r.attn.apply(&r.opts, []string{r.path}); err != nil {
-		return nil, nil, err
+		return nil, usagef("--act %q: want f32 or f16", r.act)
 	}
 	file, err := modelPath(arg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	m, err := model.Open(file)
-	if err != nil {
-		return nil, nil, err
-	}
-	p, err := model.OpenPath(r.path, m, r.opts)
-	if err != nil {
-		m.Close()
-		return nil, nil, err
-	}
-	return m, p, nil
+	return model.Open(file)
 }
 
-// genParseTokens parses "1,2,3" into token ids.
-func genParseTokens(s string) ([]int32, error) {
-	var out []int32
-	for _, f := range strings.Split(s, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		v, err := strconv.ParseInt(f, 10, 32)
-		if err != nil {
-			return nil, usagef("--tokens: %q is not a token id", f)
-		}
-		out = append(out, int32(v))
+// openPath checks the run's sizes against the model (checkSizes: s.Opts and
+// s.Paths are filled here) and opens the path.
+func (r *genRunFlags) openPath(m *model.Model, s runSizes) (model.Path, error) {
+	s.Opts, s.Paths = r.options(), 1
+	if err := checkSizes(&m.Config, s); err != nil {
+		return nil, err
 	}
-	if len(out) == 0 {
-		return nil, usagef("--tokens is empty")
-	}
-	return out, nil
-}
-
-// genCheckVocab rejects ids outside the model's vocabulary.
-func genCheckVocab(ids []int32, vocab int) error {
-	for i, id := range ids {
-		if id < 0 || int(id) >= vocab {
-			return fmt.Errorf("token id %d (index %d) is outside the vocabulary 0…%d", id, i, vocab-1)
-		}
-	}
-	return nil
+	r.opts = s.Opts
+	return model.OpenPath(r.path, m, s.Opts)
 }
 
 type generateOutput struct {
@@ -122,7 +102,11 @@ type generateOutput struct {
 	Backend      string  `json:"backend"`
 	Act          string  `json:"act"`
 	Numerics     string  `json:"numerics"` // what the path declares: plain, ggml-cpu or llamacpp
-	Stopped      string  `json:"stopped"`
+	// StopReason says why generation ended: "length" (-n tokens),
+	// "eos" (the end-of-sequence token) or "context" (the KV cache of
+	// --ctx positions is full). Stopped is its older name.
+	StopReason string `json:"stop_reason"`
+	Stopped    string `json:"stopped"`
 	attnJSON
 }
 
@@ -130,8 +114,9 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("generate", generateUsage, stderr)
 	run := genAddRunFlags(fs)
 	prompt := fs.String("prompt", "", "prompt text (tokenized with the model's vocabulary; BOS when it asks)")
-	tokens := fs.String("tokens", "", "prompt token ids, comma-separated")
-	n := fs.Int("n", 32, "tokens to generate")
+	var tokens tokensValue
+	fs.Var(&tokens, "tokens", "prompt token `ids`, comma-separated")
+	n := countVar(fs, "n", 32, 0, "`N` tokens to generate, at most; generation stops earlier at end-of-sequence or when the context (--ctx) is full")
 	chat := fs.Bool("chat", false, "wrap --prompt in the model's chat template as a user message")
 	ignoreEOS := fs.Bool("ignore-eos", false, "keep generating after the end-of-sequence token")
 	temp := fs.Float64("temp", 0, "sampling temperature (0 = greedy)")
@@ -149,32 +134,28 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *prompt != "" && *tokens != "" {
-		return usagef("--prompt and --tokens are exclusive")
-	}
-	if *chat && *prompt == "" {
-		return usagef("--chat needs --prompt")
-	}
-	if *n < 0 {
-		return usagef("-n %d must be ≥ 0", *n)
-	}
 	sopts := sample.Options{Temperature: float32(*temp), TopK: *topK, TopP: float32(*topP), MinP: float32(*minP),
 		RepeatPenalty: float32(*penalty), RepeatLastN: *lastN, Seed: *seed}
 	if err := sopts.Validate(); err != nil {
 		return usagef("%v", err)
 	}
-	var ids []int32
-	if *tokens != "" {
-		if ids, err = genParseTokens(*tokens); err != nil {
-			return err
-		}
+	scope, err := run.scope()
+	if err != nil {
+		return err
 	}
-	m, p, err := run.open(arg)
+	scope.Generates, scope.Greedy, scope.Penalty = *n > 0, sopts.Greedy(), penaltyOn(sopts.RepeatPenalty)
+	if err := checkScope(fs, scope); err != nil {
+		return err
+	}
+	if *chat && *prompt == "" {
+		return usagef("--chat needs --prompt")
+	}
+	m, err := run.openModel(arg)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	defer p.Close()
+	ids := tokens.ids
 	tok, tokErr := tokenizer.FromGGUF(m.File)
 	switch {
 	case ids != nil:
@@ -199,9 +180,14 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 			ids = []int32{tok.BOS()}
 		}
 	}
-	if err := genCheckVocab(ids, m.Config.Vocab); err != nil {
+	if err := checkVocab(ids, m.Config.Vocab); err != nil {
 		return err
 	}
+	p, err := run.openPath(m, runSizes{Prompt: len(ids), Generate: *n, StopAtContext: true})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
 	// Stream text as tokens arrive: print the new suffix of the decoded
 	// text whenever it is valid UTF-8 and extends what was printed.
 	var out []int32
@@ -236,11 +222,17 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if e := model.EngineOf(p); e != nil {
 		fmt.Fprintln(stderr, e)
 	}
+	if res.Stopped == "context" {
+		ctx, _ := model.ContextSize(&m.Config, run.opts)
+		fmt.Fprintf(stderr, "paritycheck: stopped at the context: the %d-token prompt and %d generated tokens fill --ctx %d (asked for -n %d; the model allows --ctx up to %d)\n",
+			len(res.PromptTokens), len(res.Tokens), ctx, *n, m.Config.ContextLen)
+	}
 	if run.json {
 		return writeJSON(stdout, generateOutput{
 			PromptTokens: res.PromptTokens, Tokens: nonNil(res.Tokens), Text: text,
 			PrefillTokS: res.PrefillTokPerSec(), DecodeTokS: res.DecodeTokPerSec(),
-			Path: p.Name(), Backend: run.backend, Act: run.act, Numerics: p.Numerics(), Stopped: res.Stopped, attnJSON: attnOf(p, run.opts),
+			Path: p.Name(), Backend: run.backend, Act: run.act, Numerics: p.Numerics(), StopReason: res.Stopped, Stopped: res.Stopped,
+			attnJSON: attnOf(p, run.opts),
 		})
 	}
 	if strings.HasPrefix(text, printed) {
@@ -249,6 +241,10 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(stdout)
 	return nil
 }
+
+// penaltyOn reports whether a repetition penalty changes anything (0 and
+// 1 are off).
+func penaltyOn(p float32) bool { return p != 0 && p != 1 }
 
 // nonNil makes an empty list print as [] rather than null.
 func nonNil(ids []int32) []int32 {

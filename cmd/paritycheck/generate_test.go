@@ -90,7 +90,7 @@ func TestGenerateBadInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"prompt longer than ctx", []string{"--tokens", "1,2,3,4,5", "--ctx", "4"}, "exceed the context of 4"},
+		{"prompt longer than ctx", []string{"--tokens", "1,2,3,4,5", "--ctx", "4"}, "5-token prompt exceeds the context of 4 positions"},
 		{"token outside vocab", []string{"--tokens", "1,512"}, "outside the vocabulary"},
 		{"negative token", []string{"--tokens", "-3"}, "outside the vocabulary"},
 		{"token not a number", []string{"--tokens", "1,x"}, "not a token id"},

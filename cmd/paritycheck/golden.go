@@ -13,7 +13,6 @@ import (
 	"github.com/olekukonko/tablewriter"
 
 	_ "github.com/metallic-go/metallic/dsl" // registers the "dsl" path
-	"github.com/metallic-go/metallic/gguf"
 	"github.com/metallic-go/metallic/golden"
 	"github.com/metallic-go/metallic/model"
 	"github.com/metallic-go/metallic/parity"
@@ -61,15 +60,17 @@ func goldenRecord(args []string, stdout, stderr io.Writer) error {
 	paths := fs.String("paths", "reference", "comma-separated paths to record")
 	checks := fs.String("checkpoints", "", "comma-separated globs of checkpoints to keep, e.g. 'blk.*.ffn_*' (default all; logits always)")
 	prompt := fs.String("prompt", "", "prompt text (tokenized with the model's vocabulary, BOS as the vocabulary asks)")
-	tokens := fs.String("tokens", "", "prompt token ids, comma-separated (instead of --prompt)")
-	n := fs.Int("n", 16, "tokens to generate")
+	var tokens tokensValue
+	fs.Var(&tokens, "tokens", "prompt token `ids`, comma-separated (instead of --prompt)")
+	n := countVar(fs, "n", 16, 0, "`N` tokens to generate; the prompt and them must fit the model's context")
 	backend := fs.String("backend", "cpu", "backend: cpu, metal, cuda")
 	numerics := fs.String("numerics", "", numericsHelp)
 	act := fs.String("act", "f32", "activation and KV-cache storage: f32 or f16 (f16 implies f16 golden storage)")
-	threads := fs.Int("threads", 0, "cpu worker threads (0 = GOMAXPROCS); results do not depend on it")
+	threads := new(int)
+	threadsVar(fs, threads, 0, "")
 	f16 := fs.Bool("f16", false, "store checkpoints and logits as f16 (half the size)")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	so := goldenSamplerFlags(fs)
+	sampler := goldenSamplerFlags(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -84,34 +85,49 @@ func goldenRecord(args []string, stdout, stderr io.Writer) error {
 	if *act != "f32" && *act != "f16" {
 		return usagef("--act %q: want f32 or f16", *act)
 	}
-	if *n < 0 || *threads < 0 {
-		return usagef("-n and --threads must be ≥ 0")
+	so := sampler.options()
+	if err := so.Validate(); err != nil {
+		return usagef("%v", err)
 	}
-	if *prompt != "" && *tokens != "" {
-		return usagef("give --prompt or --tokens, not both")
+	recorded := goldenSplit(*paths)
+	if len(recorded) == 0 {
+		recorded = []string{"reference"}
 	}
-	if err := checkNumerics(*numerics, goldenSplit(*paths)); err != nil {
+	if err := checkNumerics(*numerics); err != nil {
+		return err
+	}
+	if err := checkScope(fs, runScope{Paths: recorded, Backend: *backend, Numerics: *numerics, Generates: *n > 0, Greedy: so.Greedy(),
+		Penalty: penaltyOn(so.RepeatPenalty), JSON: *asJSON}); err != nil {
 		return err
 	}
 	mp, err := modelPath(arg)
 	if err != nil {
 		return err
 	}
-	ids, text, err := goldenPrompt(mp, *prompt, *tokens)
+	m, err := model.Open(mp)
 	if err != nil {
+		return err
+	}
+	defer m.Close()
+	ids, text, err := goldenPrompt(m, *prompt, tokens.ids)
+	if err != nil {
+		return err
+	}
+	popts := model.PathOptions{Backend: *backend, ActDType: *act, Threads: *threads, Numerics: *numerics}
+	if err := checkSizes(&m.Config, runSizes{Opts: popts, Paths: 1, Prompt: len(ids), Generate: *n}); err != nil {
 		return err
 	}
 	g, err := golden.Record(golden.RecordOptions{
 		Model:       mp,
-		Paths:       goldenSplit(*paths),
-		PathOptions: model.PathOptions{Backend: *backend, ActDType: *act, Threads: *threads, Numerics: *numerics},
+		Paths:       recorded,
+		PathOptions: popts,
 		Checkpoints: goldenSplit(*checks),
 		Prompt:      ids,
 		PromptText:  text,
 		N:           *n,
-		Sampler:     so.options(),
+		Sampler:     so,
 		F16:         *f16,
-		Progress:    pcProgress(stderr, len(goldenSplit(*paths))*(1+*n), "golden record"),
+		Progress:    pcProgress(stderr, len(recorded)*(1+*n), "golden record"),
 	})
 	if err != nil {
 		return err
@@ -150,7 +166,8 @@ func goldenVerify(args []string, stdout, stderr io.Writer) error {
 	junit := fs.String("junit", "", "write JUnit XML to this file")
 	htmlFile := fs.String("html", "", "write the verification as one self-contained HTML file (verdict, tables, provenance)")
 	backend := fs.String("backend", "", "override the recorded backend (cpu, metal, cuda)")
-	threads := fs.Int("threads", 0, "cpu worker threads (0 = GOMAXPROCS)")
+	threads := new(int)
+	threadsVar(fs, threads, 0, "")
 	numerics := fs.String("numerics", "", "run the paths under this numerics profile instead of the recorded one (plain or ggml-cpu); another profile than the recorded one is refused without --allow-numerics-change")
 	allowChange := fs.Bool("allow-numerics-change", false, "compare with a golden recorded under another numerics profile than --numerics (the differences are then the profiles', not regressions)")
 	var perturbs goldenList
@@ -163,8 +180,8 @@ func goldenVerify(args []string, stdout, stderr io.Writer) error {
 	if len(pos) != 1 {
 		return usagef("golden verify takes one golden file, got %d arguments", len(pos))
 	}
-	if *htmlFile != "" && !strings.EqualFold(filepath.Ext(*htmlFile), ".html") && !strings.EqualFold(filepath.Ext(*htmlFile), ".htm") {
-		return usagef("--html %q: the file name must end in .html", *htmlFile)
+	if err := checkHTMLFile(*htmlFile); err != nil {
+		return err
 	}
 	start := time.Now()
 	var ps []parity.Perturbation
@@ -175,14 +192,18 @@ func goldenVerify(args []string, stdout, stderr io.Writer) error {
 		}
 		ps = append(ps, p)
 	}
-	if *allowChange && *numerics == "" {
-		return usagef("--allow-numerics-change needs --numerics (the profile to verify under)")
+	if err := checkNumerics(*numerics); err != nil {
+		return err
 	}
 	g, err := golden.Open(pos[0])
 	if err != nil {
 		return err
 	}
-	if err := checkNumerics(*numerics, g.Meta.Paths); err != nil {
+	b := g.Meta.Backend
+	if *backend != "" {
+		b = *backend
+	}
+	if err := checkScope(fs, runScope{Paths: g.Meta.Paths, Backend: b, Numerics: *numerics, Perturbs: len(ps) > 0, JSON: *asJSON}); err != nil {
 		return err
 	}
 	mp, err := modelPath(*modelArg)
@@ -190,7 +211,7 @@ func goldenVerify(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	rep, err := golden.Verify(g, golden.VerifyOptions{
-		Model: mp, Backend: *backend, Threads: *threads, Perturb: golden.PerturbHooks(ps),
+		Model: mp, Backend: *backend, Threads: *threads, Perturbations: ps,
 		Numerics: *numerics, AllowNumericsChange: *allowChange,
 		Progress: pcProgress(stderr, len(g.Runs)*(1+g.Meta.NGenerated), "golden verify"),
 	})
@@ -313,30 +334,14 @@ func goldenSplit(s string) []string {
 // goldenPrompt returns the prompt tokens from --tokens, or --prompt text
 // tokenized with the model's vocabulary (BOS when the vocabulary asks for
 // it). With neither, the prompt is "Once upon a time".
-func goldenPrompt(modelFile, text, ids string) ([]int32, string, error) {
-	if ids != "" {
-		var out []int32
-		for _, f := range goldenSplit(ids) {
-			v, err := strconv.ParseInt(f, 10, 32)
-			if err != nil {
-				return nil, "", usagef("--tokens: %q is not a token id", f)
-			}
-			out = append(out, int32(v))
-		}
-		if len(out) == 0 {
-			return nil, "", usagef("--tokens is empty")
-		}
-		return out, "", nil
+func goldenPrompt(m *model.Model, text string, ids []int32) ([]int32, string, error) {
+	if ids != nil {
+		return ids, "", checkVocab(ids, m.Config.Vocab)
 	}
 	if text == "" {
 		text = "Once upon a time"
 	}
-	f, err := gguf.Open(modelFile)
-	if err != nil {
-		return nil, "", err
-	}
-	defer f.Close()
-	tok, err := tokenizer.FromGGUF(f)
+	tok, err := tokenizer.FromGGUF(m.File)
 	if err != nil {
 		return nil, "", err
 	}

@@ -17,7 +17,7 @@ func init() {
 }
 
 const logitsUsage = `logits [MODEL] --tokens 1,2,3 [--path P] [--backend B] [--numerics plain|ggml-cpu] [--ctx N] [--act f32|f16] [--kv f32|f16] [--flash-attn on|off]
-       [--threads N] [--json]`
+       [--threads N] [--spec F] [--json]`
 
 type logitsOutput struct {
 	Tokens   []int32     `json:"tokens"`
@@ -30,7 +30,8 @@ type logitsOutput struct {
 func runLogits(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("logits", logitsUsage, stderr)
 	run := genAddRunFlags(fs)
-	tokens := fs.String("tokens", "", "token ids, comma-separated (required)")
+	var tokens tokensValue
+	fs.Var(&tokens, "tokens", "token `ids`, comma-separated (required)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -39,23 +40,31 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *tokens == "" {
-		return usagef("logits needs --tokens")
-	}
-	ids, err := genParseTokens(*tokens)
+	scope, err := run.scope()
 	if err != nil {
 		return err
 	}
-	m, p, err := run.open(arg)
+	if err := checkScope(fs, scope); err != nil {
+		return err
+	}
+	ids := tokens.ids
+	if ids == nil {
+		return usagef("logits needs --tokens")
+	}
+	m, err := run.openModel(arg)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	defer p.Close()
 	V := m.Config.Vocab
-	if err := genCheckVocab(ids, V); err != nil {
+	if err := checkVocab(ids, V); err != nil {
 		return err
 	}
+	p, err := run.openPath(m, runSizes{Prompt: len(ids)})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
 	flat, err := p.Forward(ids, 0)
 	if err != nil {
 		return err

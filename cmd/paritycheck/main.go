@@ -83,7 +83,7 @@ func exitCode(err error, stderr io.Writer) int {
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, errHelpShown):
+	case errors.Is(err, errHelpShown), errors.Is(err, errParsedOnly):
 		return 0
 	case errors.Is(err, errParity):
 		fmt.Fprintf(stderr, "paritycheck: %v\n", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/metallic-go/metallic/backend"
@@ -12,23 +13,33 @@ import (
 // numericsHelp is the --numerics flag's help.
 const numericsHelp = "numerics profile of the reference and dsl paths: plain or ggml-cpu (default: ggml-cpu on the cpu backend, plain on the others; llamacpp always computes with llama.cpp's own kernels)"
 
-// checkNumerics validates a --numerics value against the paths it would
-// apply to: an unknown profile, or a profile given when every path is
-// llamacpp (which it does not apply to), is a usage error.
-func checkNumerics(value string, paths []string) error {
+// checkNumerics validates a --numerics value ("" = not given). Where the
+// profile applies is the flag rule below.
+func checkNumerics(value string) error {
 	if value == "" {
 		return nil
 	}
 	if _, err := backend.ParseNumerics(value); err != nil {
 		return usagef("--numerics %q: want %s or %s", value, backend.Plain, backend.GGMLCPU)
 	}
-	for _, p := range paths {
-		if p != "llamacpp" {
-			return nil
-		}
-	}
-	return usagef("--numerics %s does not apply to %s: llamacpp computes with llama.cpp's own kernels (the profile is for the reference and dsl paths)",
-		value, strings.Join(paths, ","))
+	return nil
+}
+
+func init() {
+	// --numerics is the profile of the reference and dsl paths: it does
+	// not apply when every path is llamacpp.
+	registerFlagRule("numerics", flagRule{
+		why: "llamacpp computes with llama.cpp's own kernels (the profile is for the reference and dsl paths)",
+		applies: func(s *runScope) bool {
+			return slices.ContainsFunc(s.Paths, func(p string) bool { return p != "llamacpp" })
+		},
+	})
+	// --allow-numerics-change (golden verify) accepts a profile other than
+	// the recorded one, which only --numerics asks for.
+	registerFlagRule("allow-numerics-change", flagRule{
+		why:     "it needs --numerics (the profile to verify under), which is not given",
+		applies: func(s *runScope) bool { return s.Numerics != "" },
+	})
 }
 
 // numericsOf maps each path's name to the numerics it declares.

@@ -34,7 +34,8 @@ type opsJSON struct {
 func runOps(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("ops", "ops [--backend cpu|metal|cuda] [--threads N] [--json]", stderr)
 	name := fs.String("backend", "cpu", "backend to check (linked in: see --help of generate)")
-	threads := fs.Int("threads", 0, "worker threads (0 = GOMAXPROCS)")
+	threads := new(int)
+	threadsVar(fs, threads, 0, "")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -42,6 +43,9 @@ func runOps(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(pos) > 0 {
 		return usagef("ops takes no positional arguments, got %q", pos)
+	}
+	if err := checkScope(fs, runScope{Backend: *name, JSON: *asJSON}); err != nil {
+		return err
 	}
 	b, err := backend.OpenOptions(*name, backend.Options{Threads: *threads})
 	if err != nil {

@@ -4,13 +4,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/metallic-go/metallic/llamacpp"
 	"github.com/metallic-go/metallic/model"
 	"github.com/metallic-go/metallic/parity"
 	_ "github.com/metallic-go/metallic/parity/paths" // link every path
@@ -25,18 +28,22 @@ func init() {
 	})
 }
 
-// pcRun holds the flags shared by report, steps, tokens and bisect.
+// pcRun holds the flags shared by report, steps, tokens, bisect and
+// fidelity.
 type pcRun struct {
-	paths, prompt, tokens, dtype, backend, spec string
-	numerics                                    string
-	threads, decode, n                          int
-	perturb                                     pcList
-	json, explain, all, noOracle                bool
-	plot, html                                  string
-	temp, topP, minP, tieEps                    float64
-	topK                                        int
-	seed, perturbSeed                           uint64
-	attn                                        *attnFlags
+	paths, prompt, dtype, backend, spec string
+	numerics                            string
+	tokens                              tokensValue
+	threads                             int
+	decode, n                           *int
+	perturb                             pcList
+	json, explain, all, noOracle        bool
+	samples                             bool // the command has the sampler flags (token parity)
+	plot, html                          string
+	temp, topP, minP, tieEps            float64
+	topK                                int
+	seed, perturbSeed                   uint64
+	attn                                *attnFlags
 }
 
 // pcList is a repeatable string flag.
@@ -47,21 +54,23 @@ func (l *pcList) Set(s string) error { *l = append(*l, s); return nil }
 
 // pcFlags registers the shared flags; tokens adds the sampler ones.
 func pcFlags(fs *flag.FlagSet, r *pcRun, sampler bool) {
-	fs.StringVar(&r.paths, "paths", "", "comma-separated paths, the first is the reference (default: every linked path; llamacpp when installed)")
+	fs.StringVar(&r.paths, "paths", "", "comma-separated paths, the first is the reference (default: every linked path; llamacpp when installed, unless "+llamacpp.EnvDir+" asks for it)")
 	fs.StringVar(&r.prompt, "prompt", "", "prompt text (default \""+parity.DefaultPrompt+"\")")
-	fs.StringVar(&r.tokens, "tokens", "", "prompt token ids, e.g. 1,403,407 (instead of --prompt)")
+	fs.Var(&r.tokens, "tokens", "prompt token `ids`, e.g. 1,403,407 (instead of --prompt)")
 	fs.StringVar(&r.dtype, "dtype", "f32", "activation storage dtype of the paths: f32 or f16")
 	fs.StringVar(&r.backend, "backend", "cpu", "backend of the reference and dsl paths")
 	fs.StringVar(&r.numerics, "numerics", "", numericsHelp)
 	fs.StringVar(&r.spec, "spec", "", "JSON model spec file for the dsl path (default: the embedded spec of the architecture)")
-	fs.IntVar(&r.threads, "threads", 1, "worker threads of every path (0 = GOMAXPROCS); 1 by default: the models parity runs on are small, and llama.cpp's spinning workers crawl on a loaded machine")
+	threadsVar(fs, &r.threads, 1, threadsFlashNote+"; 1 by default: the models parity runs on are small, and llama.cpp's spinning workers crawl on a loaded machine")
 	fs.Var(&r.perturb, "perturb", "PATH:CHECKPOINT=REL: multiply the checkpoint by (1+REL·u), u seeded uniform in [-1,1] (repeatable)")
 	fs.Uint64Var(&r.perturbSeed, "perturb-seed", 1, "seed of the --perturb RNG (SplitMix64)")
 	fs.BoolVar(&r.json, "json", false, "print one JSON object")
-	fs.IntVar(&r.decode, "decode", 3, "greedy decode steps after the prompt in step parity")
+	r.decode = countVar(fs, "decode", 3, 0, "`N` greedy decode steps after the prompt in step parity")
+	r.n = new(int)
+	r.samples = sampler
 	r.attn = addAttnFlags(fs)
 	if sampler {
-		fs.IntVar(&r.n, "n", 32, "tokens to generate")
+		r.n = countVar(fs, "n", 32, 1, "`N` tokens to generate")
 		fs.Float64Var(&r.temp, "temp", 0, "sampling temperature (0 = greedy)")
 		fs.IntVar(&r.topK, "top-k", 0, "top-k (0 = off)")
 		fs.Float64Var(&r.topP, "top-p", 0, "top-p (0 or 1 = off)")
@@ -75,11 +84,45 @@ func (r *pcRun) sampler() sample.Options {
 	return sample.Options{Temperature: float32(r.temp), TopK: r.topK, TopP: float32(r.topP), MinP: float32(r.minP), Seed: r.seed}
 }
 
-// pcSession opens the model and paths. Without --paths, every linked path
-// is opened and llamacpp is optional (skipped with a note when absent).
-func pcSession(r *pcRun, pos []string, stderr io.Writer) (*parity.Session, []parity.Perturbation, []int32, error) {
+// scope describes a run over paths for checkScope: token parity (the
+// sampler flags) runs when the command has it and two paths run.
+func (r *pcRun) scope(paths []string) runScope {
+	return runScope{Paths: paths, Backend: r.backend, Numerics: r.numerics, FlashAttn: r.attn.on(),
+		Generates: r.samples && len(paths) >= 2, Greedy: r.sampler().Greedy(), Perturbs: len(r.perturb) > 0, JSON: r.json}
+}
+
+// pcSession checks the flags (their values, then checkScope before and
+// after the paths open), opens the model and paths, checks --perturb
+// (parity.CheckPerturbations) and the sizes (checkSizes with sz, whose
+// Opts, Paths and Prompt it fills). Without --paths every linked path is
+// opened and llamacpp is optional: skipped, with the reason in s.Skipped,
+// when it does not load — unless METALLIC_LLAMACPP_DIR asks for it.
+func pcSession(r *pcRun, fs *flag.FlagSet, pos []string, stderr io.Writer, sz runSizes) (*parity.Session, []parity.Perturbation, []int32, error) {
 	arg, err := modelArg("paritycheck", pos)
 	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := checkNumerics(r.numerics); err != nil {
+		return nil, nil, nil, err
+	}
+	if err := r.attn.check(); err != nil {
+		return nil, nil, nil, err
+	}
+	so := parity.SessionOptions{PathOptions: model.PathOptions{Backend: r.backend, ActDType: r.dtype, Threads: r.threads, Spec: r.spec, Numerics: r.numerics}}
+	r.attn.set(&so.PathOptions)
+	if r.paths == "" {
+		so.Paths = model.PathNames()
+		if os.Getenv(llamacpp.EnvDir) == "" {
+			so.Optional = []string{"llamacpp"}
+		}
+	} else {
+		for _, p := range strings.Split(r.paths, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				so.Paths = append(so.Paths, p)
+			}
+		}
+	}
+	if err := checkScope(fs, r.scope(so.Paths)); err != nil {
 		return nil, nil, nil, err
 	}
 	file, err := modelPath(arg)
@@ -98,37 +141,31 @@ func pcSession(r *pcRun, pos []string, stderr io.Writer) (*parity.Session, []par
 		p.Seed = r.perturbSeed
 		ps = append(ps, p)
 	}
-	so := parity.SessionOptions{PathOptions: model.PathOptions{Backend: r.backend, ActDType: r.dtype, Threads: r.threads, Spec: r.spec, Numerics: r.numerics}}
-	if r.paths == "" {
-		so.Paths = model.PathNames()
-		so.Optional = []string{"llamacpp"}
-	} else {
-		for _, p := range strings.Split(r.paths, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				so.Paths = append(so.Paths, p)
-			}
-		}
-	}
-	if err := checkNumerics(r.numerics, so.Paths); err != nil {
-		return nil, nil, nil, err
-	}
-	if err := r.attn.apply(&so.PathOptions, so.Paths); err != nil {
-		return nil, nil, nil, err
-	}
 	s, err := parity.Open(file, so)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	for n, why := range s.Skipped {
-		fmt.Fprintf(stderr, "paritycheck: %s skipped: %s\n", n, why)
+	fail := func(err error) (*parity.Session, []parity.Perturbation, []int32, error) {
+		s.Close()
+		return nil, nil, nil, err
+	}
+	for _, n := range slices.Sorted(maps.Keys(s.Skipped)) {
+		fmt.Fprintf(stderr, "paritycheck: %s skipped: %s\n", n, s.Skipped[n])
+	}
+	var names []string
+	for _, t := range s.Targets {
+		names = append(names, t.Path.Name())
+	}
+	if err := checkScope(fs, r.scope(names)); err != nil {
+		return fail(err)
+	}
+	if err := parity.CheckPerturbations(s.Paths(), ps); err != nil {
+		return fail(usagef("%v", err))
 	}
 	var toks []int32
-	if r.tokens != "" {
-		if r.prompt != "" {
-			s.Close()
-			return nil, nil, nil, usagef("give --prompt or --tokens, not both")
-		}
-		toks, err = parity.ParseTokens(r.tokens, s.Model.Config.Vocab)
+	if r.tokens.ids != nil {
+		toks = r.tokens.ids
+		err = checkVocab(toks, s.Model.Config.Vocab)
 	} else {
 		p := r.prompt
 		if p == "" {
@@ -137,10 +174,33 @@ func pcSession(r *pcRun, pos []string, stderr io.Writer) (*parity.Session, []par
 		toks, err = s.PromptTokens(p)
 	}
 	if err != nil {
-		s.Close()
-		return nil, nil, nil, err
+		return fail(err)
+	}
+	sz.Opts, sz.Paths, sz.Prompt = so.PathOptions, len(s.Targets), len(toks)
+	if !r.scope(names).Generates {
+		sz.Generate, sz.Distributions = 0, false
+	}
+	if err := checkSizes(&s.Model.Config, sz); err != nil {
+		return fail(err)
 	}
 	return s, ps, toks, nil
+}
+
+// printSkipped tells, in a text report, which optional paths were skipped
+// and why.
+func printSkipped(w io.Writer, skipped map[string]string) {
+	for _, n := range slices.Sorted(maps.Keys(skipped)) {
+		fmt.Fprintf(w, "%s skipped: %s\n", n, skipped[n])
+	}
+}
+
+// checkHTMLFile refuses an --html file name that does not end in .html
+// or .htm ("" = no --html).
+func checkHTMLFile(name string) error {
+	if name != "" && !strings.EqualFold(filepath.Ext(name), ".html") && !strings.EqualFold(filepath.Ext(name), ".htm") {
+		return usagef("--html %q: the file name must end in .html", name)
+	}
+	return nil
 }
 
 // pcTerminal reports whether f is a character device (a terminal).
@@ -195,28 +255,28 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if r.n <= 0 {
-		return usagef("-n must be > 0")
+	if err := r.sampler().Validate(); err != nil {
+		return usagef("%v", err)
 	}
-	if r.html != "" && !strings.EqualFold(filepath.Ext(r.html), ".html") && !strings.EqualFold(filepath.Ext(r.html), ".htm") {
-		return usagef("--html %q: the file name must end in .html", r.html)
+	if err := checkHTMLFile(r.html); err != nil {
+		return err
 	}
 	start := time.Now()
-	s, ps, toks, err := pcSession(&r, pos, stderr)
+	s, ps, toks, err := pcSession(&r, fs, pos, stderr, runSizes{Decode: *r.decode, Generate: *r.n, Capture: true, Distributions: true})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	prog := pcProgress(stderr, 2*len(s.Targets)+1, "report")
 	steps, err := parity.RunSteps(parity.StepsOptions{Targets: s.Targets, Weights: &s.Model.Weights, Prompt: toks,
-		Decode: r.decode, Perturb: ps, Progress: prog})
+		Decode: *r.decode, Perturb: ps, Progress: prog})
 	if err != nil {
 		return err
 	}
 	var tokens *parity.Tokens
 	if len(s.Targets) > 1 {
 		hooks := pcHooks(s, ps)
-		tokens, err = parity.RunTokens(parity.TokensOptions{Paths: s.Paths(), DType: s.Targets[0].DType, Weights: &s.Model.Weights, Prompt: toks, N: r.n, Sampler: r.sampler(),
+		tokens, err = parity.RunTokens(parity.TokensOptions{Paths: s.Paths(), DType: s.Targets[0].DType, Weights: &s.Model.Weights, Prompt: toks, N: *r.n, Sampler: r.sampler(),
 			TieEps: r.tieEps, Hooks: hooks, Progress: prog, Setup: s.Setup()})
 		if err != nil {
 			return err
@@ -229,13 +289,13 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	}
 	failed := steps.Failed() || (tokens != nil && tokens.Failed())
 	if r.html != "" {
-		prov := [][2]string{{"model", s.Model.Path}, {"prompt tokens", fmt.Sprint(toks)}, {"decode steps", fmt.Sprint(r.decode)},
+		prov := [][2]string{{"model", s.Model.Path}, {"prompt tokens", fmt.Sprint(toks)}, {"decode steps", fmt.Sprint(*r.decode)},
 			{"activations", r.dtype}, {"backend", r.backend}, {"threads", fmt.Sprint(r.threads)}}
 		if len(steps.Perturb) > 0 {
 			prov = append(prov, [2]string{"perturbed", strings.Join(steps.Perturb, " ")})
 		}
-		for n, why := range s.Skipped {
-			prov = append(prov, [2]string{"skipped " + n, why})
+		for _, n := range slices.Sorted(maps.Keys(s.Skipped)) {
+			prov = append(prov, [2]string{"skipped " + n, s.Skipped[n]})
 		}
 		prov = append(prov, provenance(s.Model.Path, start)...)
 		page, err := parity.ReportPage(parity.ReportPageOptions{Steps: steps, Tokens: tokens, Provenance: prov})
@@ -257,6 +317,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintln(stdout)
 		}
 		printPeer(stdout, steps.Paths, steps.Numerics)
+		printSkipped(stdout, s.Skipped)
 		po := parity.PrintOptions{Color: pcColor(stdout), All: r.all}
 		if err := parity.PrintSteps(stdout, steps, po); err != nil {
 			return err

@@ -19,7 +19,7 @@ func TestSpecErrorsExit2(t *testing.T) {
 		name, from, to, want string
 	}{
 		{"undefined variable", `"eps": "eps"`, `"eps": "epsilon"`, "forward[1].steps[0].eps"},
-		{"unknown op", `"op": "attention"`, `"op": "attentoin"`, "forward[1].steps[2].op"},
+		{"unknown op", `"op": "attention"`, `"op": "attentoin"`, "forward[1].steps[1].op"},
 		{"unknown tensor", `"gamma": "attn_norm"`, `"gamma": "attn_nrom"`, "forward[1].steps[0].gamma"},
 	}
 	for _, c := range cases {

@@ -15,6 +15,12 @@ func init() {
 	})
 }
 
+// stepsJSON is steps' JSON object: parity.Steps and the paths skipped.
+type stepsJSON struct {
+	*parity.Steps
+	Skipped map[string]string `json:"skipped"`
+}
+
 func runSteps(args []string, stdout, stderr io.Writer) error {
 	var r pcRun
 	fs := newFlags("steps", "steps [MODEL] [--prompt S | --tokens 1,2] [--paths reference,dsl,llamacpp] [--numerics plain|ggml-cpu] [--perturb P:C=R] [--plot F.png] [--explain] [--all] [--json]", stderr)
@@ -27,16 +33,13 @@ func runSteps(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if r.decode < 0 {
-		return usagef("--decode must be ≥ 0")
-	}
-	s, ps, toks, err := pcSession(&r, pos, stderr)
+	s, ps, toks, err := pcSession(&r, fs, pos, stderr, runSizes{Decode: *r.decode, Capture: true})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	steps, err := parity.RunSteps(parity.StepsOptions{Targets: s.Targets, Weights: &s.Model.Weights, Prompt: toks,
-		Decode: r.decode, Perturb: ps, NoOracle: r.noOracle, Progress: pcProgress(stderr, len(s.Targets)+1, "steps")})
+		Decode: *r.decode, Perturb: ps, NoOracle: r.noOracle, Progress: pcProgress(stderr, len(s.Targets)+1, "steps")})
 	if err != nil {
 		return err
 	}
@@ -46,7 +49,7 @@ func runSteps(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if r.json {
-		if err := writeJSON(stdout, steps); err != nil {
+		if err := writeJSON(stdout, stepsJSON{steps, s.Skipped}); err != nil {
 			return err
 		}
 	} else {
@@ -55,6 +58,7 @@ func runSteps(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintln(stdout)
 		}
 		printPeer(stdout, steps.Paths, steps.Numerics)
+		printSkipped(stdout, s.Skipped)
 		if err := parity.PrintSteps(stdout, steps, parity.PrintOptions{Color: pcColor(stdout), All: r.all}); err != nil {
 			return err
 		}

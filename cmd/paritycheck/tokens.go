@@ -22,13 +22,10 @@ func runTokens(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if r.n <= 0 {
-		return usagef("-n must be > 0")
-	}
 	if err := r.sampler().Validate(); err != nil {
 		return usagef("%v", err)
 	}
-	s, ps, toks, err := pcSession(&r, pos, stderr)
+	s, ps, toks, err := pcSession(&r, fs, pos, stderr, runSizes{Generate: *r.n, Distributions: true})
 	if err != nil {
 		return err
 	}
@@ -36,17 +33,23 @@ func runTokens(args []string, stdout, stderr io.Writer) error {
 	if len(s.Targets) < 2 {
 		return usagef("tokens compares two or more paths; only %s could be opened", s.Targets[0].Path.Name())
 	}
-	t, err := parity.RunTokens(parity.TokensOptions{Paths: s.Paths(), DType: s.Targets[0].DType, Weights: &s.Model.Weights, Prompt: toks, N: r.n, Sampler: r.sampler(),
+	t, err := parity.RunTokens(parity.TokensOptions{Paths: s.Paths(), DType: s.Targets[0].DType, Weights: &s.Model.Weights, Prompt: toks, N: *r.n, Sampler: r.sampler(),
 		TieEps: r.tieEps, Hooks: pcHooks(s, ps), Progress: pcProgress(stderr, 2*len(s.Targets), "tokens"), Setup: s.Setup()})
 	if err != nil {
 		return err
 	}
 	if r.json {
-		if err := writeJSON(stdout, t); err != nil {
+		if err := writeJSON(stdout, struct {
+			*parity.Tokens
+			Skipped map[string]string `json:"skipped"`
+		}{t, s.Skipped}); err != nil {
 			return err
 		}
-	} else if err := parity.PrintTokens(stdout, t, parity.PrintOptions{Color: pcColor(stdout)}); err != nil {
-		return err
+	} else {
+		printSkipped(stdout, s.Skipped)
+		if err := parity.PrintTokens(stdout, t, parity.PrintOptions{Color: pcColor(stdout)}); err != nil {
+			return err
+		}
 	}
 	if t.Failed() {
 		return pcFailure(nil, t)

@@ -10,8 +10,9 @@
 // them); the warp's max m and rescale α = expf(m_old − m_new) update the
 // running max, p = expf(s − m_new), and l = l·α + Σp. Then the lanes own
 // dims d = lane + 32i (i < DPL) and add p_j·v[j, d] for the tile's keys in
-// key order, AT_KBATCH keys' value loads in flight at a time (p_j
-// broadcast by shuffle; coalesced value rows). At the end the warps'
+// key order, AT_KBATCH keys' value loads in flight at a time (the whole
+// tile's for head dims ≤ 64; p_j broadcast by shuffle; coalesced value
+// rows). At the end the warps'
 // (m, l, acc) are combined in warp order through shared memory:
 // out = Σ_w acc_w·e^(m_w−M) / Σ_w l_w·e^(m_w−M). Every order is fixed by
 // the launch shape.
@@ -23,12 +24,13 @@
 // query heads of a group re-read them from L2), and one output row.
 // Static shared memory: (AT_MAXHD·(AT_WARPS+1) + 2·AT_WARPS)·4 bytes.
 
-static constexpr int AT_KBATCH = 8;
-
 template <int DPL, class TI, class TK, class TO>
 KFN void attention_dpl(TO* out, const TK* kb, const TK* vb, int hd, int n, u64 kvd, float scale, u64 qo, const float* sq,
                        float* sm, float* sl, float (*sacc)[AT_MAXHD]) {
     constexpr int HDM = 32 * DPL; // the largest head dim of this instantiation
+    // Value loads in flight per lane: a whole tile's for head dims ≤ 64,
+    // 64 registers of values at most.
+    constexpr int AT_KBATCH = DPL <= 2 ? 32 : 64 / DPL;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     // Vector key loads need every key row aligned: hd and kvh·hd multiples
     // of 4 elements and the cache base aligned.

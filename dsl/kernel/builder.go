@@ -142,7 +142,21 @@ type Builder struct {
 	tid     *Var
 	gx, gy  *Var
 	top     []string // threadgroup declarations, hoisted to kernel scope
+	shared  int      // bytes of threadgroup memory declared
 	part    *Var     // shared partials of BlockReduce, reused
+}
+
+// size is the size in bytes of a value of type t in threadgroup memory.
+func (t Type) size() int {
+	switch t {
+	case Half:
+		return 2
+	case Uchar, Bool:
+		return 1
+	case F4, U32x4:
+		return 16
+	}
+	return 4
 }
 
 func newBuilder(d Dialect, threads int) *Builder {
@@ -231,6 +245,7 @@ func (b *Builder) Shared(t Type, hint string, n int) *Var {
 		q = "__shared__"
 	}
 	b.top = append(b.top, fmt.Sprintf("%s %s %s[%d];", q, t.In(b.D), v.name, n))
+	b.shared += n * t.size()
 	return v
 }
 
@@ -270,6 +285,10 @@ func (b *Builder) For(hint string, from, to, step Expr, body func(i Expr)) {
 	})
 	v.live = false
 }
+
+// Unroll asks the compiler to unroll the loop that follows (a loop with
+// a constant trip count).
+func (b *Builder) Unroll() { b.line("#pragma unroll") }
 
 // If emits if (cond) { then }.
 func (b *Builder) If(cond Expr, then func()) {

@@ -30,6 +30,21 @@ type Prologue interface {
 	CPU(f *Frame)
 }
 
+// RowStats is a prologue whose transform of element k needs one statistic
+// of the whole input row (RMSNorm: the sum of squares). Mains that stage
+// the inputs of many rows at once (the tiled GEMM) compute the statistic
+// of each row with one SIMD group and apply the transform while staging;
+// they accept only prologues that implement it.
+type RowStats interface {
+	Prologue
+	// Term is the contribution of input value v to the row's sum.
+	Term(v Expr) Expr
+	// Finish turns the sum over a row of n values into the statistic.
+	Finish(c *Ctx, sum, n Expr) Expr
+	// Transform returns element k, loaded as v, given the statistic st.
+	Transform(c *Ctx, k, v, st Expr) Expr
+}
+
 // Main is a kernel's main body.
 type Main interface {
 	Stage
@@ -143,6 +158,9 @@ type Kernel struct {
 	Preset  Preset
 	GridX   int // work items along x; Grid(tokens) gives the full grid
 	CPU     backend.CPUFunc
+	// Threadgroup is the static threadgroup (shared) memory the GPU
+	// sources declare, in bytes (the larger of the two dialects).
+	Threadgroup int
 	// Stages names the composed stages in order.
 	Stages    []string
 	gridY     func(rows int) int
@@ -230,7 +248,7 @@ func Compose(name string, pros []Prologue, main Main, epis []Epilogue) (*Kernel,
 	k := &Kernel{Name: name, Entry: name, Args: args, Preset: main.Preset(), GridX: main.GridX(), Stages: names,
 		Structs: map[Dialect]string{}, argByName: t.byName}
 	for _, d := range []Dialect{MSL, CUDA} {
-		src, structs, err := emit(d, k, t, incs, pros, main, epis)
+		src, structs, shared, err := emit(d, k, t, incs, pros, main, epis)
 		if err != nil {
 			return nil, fmt.Errorf("kernel %s (%s): %w", name, d, err)
 		}
@@ -240,6 +258,7 @@ func Compose(name string, pros []Prologue, main Main, epis []Epilogue) (*Kernel,
 			k.CUDA = src
 		}
 		k.Structs[d] = structs
+		k.Threadgroup = max(k.Threadgroup, shared)
 	}
 	if gy, ok := main.(interface{ GridY(int) int }); ok {
 		k.gridY = gy.GridY
@@ -301,7 +320,7 @@ func balanced(src string) error {
 	return nil
 }
 
-func emit(d Dialect, k *Kernel, t *argTable, incs []Include, pros []Prologue, main Main, epis []Epilogue) (string, string, error) {
+func emit(d Dialect, k *Kernel, t *argTable, incs []Include, pros []Prologue, main Main, epis []Epilogue) (string, string, int, error) {
 	b := newBuilder(d, main.Preset().Threads)
 	// Argument variables.
 	var params []string
@@ -365,7 +384,7 @@ func emit(d Dialect, k *Kernel, t *argTable, incs []Include, pros []Prologue, ma
 	c := &Ctx{B: b, pros: pros, epis: epis}
 	main.Emit(c)
 	if len(b.errs) > 0 {
-		return "", "", errors.Join(b.errs...)
+		return "", "", 0, errors.Join(b.errs...)
 	}
 	var src strings.Builder
 	src.WriteString(prelude[d])
@@ -382,7 +401,7 @@ func emit(d Dialect, k *Kernel, t *argTable, incs []Include, pros []Prologue, ma
 		params = append(params, "uint3 tg3 [[threadgroup_position_in_grid]]", "uint tid [[thread_index_in_threadgroup]]")
 		fmt.Fprintf(&src, "kernel void %s(\n    %s) {\n    uint gx = tg3.x;\n    uint gy = tg3.y;\n", k.Entry, strings.Join(params, ",\n    "))
 	} else {
-		fmt.Fprintf(&src, "extern \"C\" __global__ void %s(\n    %s) {\n    unsigned int tid = threadIdx.x;\n    unsigned int gx = blockIdx.x;\n    unsigned int gy = blockIdx.y;\n", k.Entry, strings.Join(params, ",\n    "))
+		fmt.Fprintf(&src, "extern \"C\" __global__ void %s(\n    %s) {\n%s    unsigned int tid = threadIdx.x;\n    unsigned int gx = blockIdx.x;\n    unsigned int gy = blockIdx.y;\n", k.Entry, strings.Join(params, ",\n    "), pdlPrologue)
 	}
 	for _, l := range b.top {
 		src.WriteString("    " + l + "\n")
@@ -391,11 +410,23 @@ func emit(d Dialect, k *Kernel, t *argTable, incs []Include, pros []Prologue, ma
 	src.WriteString("}\n")
 	out := src.String()
 	if err := balanced(out); err != nil {
-		return "", "", err
+		return "", "", 0, err
 	}
-	return out, structs.String(), nil
+	return out, structs.String(), b.shared, nil
 }
 
 func cIdent(s string) string {
 	return strings.NewReplacer(".", "_", "-", "_").Replace(s)
 }
+
+// pdlPrologue opens every CUDA kernel: on sm_90 and later it waits for
+// the grids this one depends on (a no-op unless the launch allowed
+// programmatic dependent launch, when the kernel may start while the one
+// before it finishes: the cuda backend's METALLIC_CUDA_PDL=1), then lets
+// the next grid launch. Nothing is read or written before the wait, so a
+// kernel sees exactly what a plain launch would.
+const pdlPrologue = `#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+`

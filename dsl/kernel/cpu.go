@@ -23,7 +23,7 @@ type Frame struct {
 	O    int       // output index (multi-output mains)
 	Col0 int       // column of Out[0] in output O
 	OutW int       // row width of output O
-	scr  [4][]float32
+	scr  [6][]float32
 	// inValid says In already holds the fused input of token row inRow
 	// for this call (mains whose input does not depend on x reuse it).
 	inValid bool

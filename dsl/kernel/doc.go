@@ -17,7 +17,19 @@
 // assigns argument indices in declaration order (arguments of the same
 // name are shared between stages), generates a parameter struct per stage
 // in both dialects, and the kernel's Bind resolves arguments by name, or
-// dynamic parameters from dispatch variables ("$pos").
+// from dispatch variables ("$tokens", "$vars").
+//
+// Positions are read from device memory: the vars buffer (vars.go) holds
+// the forward call's first position, so a decode step's launches do not
+// change from one position to the next and a GPU backend can replay them
+// as one captured graph.
+//
+// The GEMV main has two GPU forms (gemv.go): a SIMD group per output row
+// with 16-byte weight loads decoded in registers (decode; gemv_gpu.go,
+// units.go) and a tiled GEMM staging weight and input tiles in threadgroup
+// memory (prefill; gemm_gpu.go). Attention deals keys to the SIMD groups
+// of a threadgroup and combines their partial softmaxes in a fixed order
+// (attention.go).
 //
 // Compose validates what it emits: undefined variables (used out of
 // scope, from another kernel, or unbound template placeholders),

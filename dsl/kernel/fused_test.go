@@ -137,7 +137,7 @@ func TestFusedNormRopeCacheWrite(t *testing.T) {
 						t.Fatal(err)
 					}
 					h.run(k, T, Binding{"x": backend.Buf(xb), "gamma": backend.Buf(gb), "y": backend.Buf(yb),
-						"rope.pos": backend.Int(pos), "copy.row0": backend.Int(pos)})
+						"vars": backend.Buf(h.vars(pos))})
 					want := make([]float64, ctx*heads*hd)
 					for r := 0; r < T; r++ {
 						for hh := 0; hh < heads; hh++ {
@@ -167,7 +167,7 @@ func TestFusedAttentionGQA(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.run(k, T, Binding{"q": backend.Buf(qb), "k_cache": backend.Buf(kb), "v_cache": backend.Buf(vb), "y": backend.Buf(yb), "attention.pos": backend.Int(pos)})
+		h.run(k, T, Binding{"q": backend.Buf(qb), "k_cache": backend.Buf(kb), "v_cache": backend.Buf(vb), "y": backend.Buf(yb), "vars": backend.Buf(h.vars(pos))})
 		var want []float64
 		for r := 0; r < T; r++ {
 			for hh := 0; hh < heads; hh++ {

@@ -13,44 +13,84 @@ import (
 // dispatch). With Pair, two weights produce one output: the first
 // accumulator is the value and the second is Ctx.Aux / Frame.Aux (gate
 // and up for SwiGLU). Work item (x, y) computes Rows output rows of one
-// output for token y.
+// output for Tokens tokens.
+//
+// The GPU code has two forms. The GEMV (decode; gemv_gpu.go) gives each
+// output row to one SIMD group: 16-byte weight loads (or the dtype's
+// packed blocks) decoded in registers, the fused input staged in
+// threadgroup memory, a fixed shuffle ladder per row. With Tiled it is a
+// tiled GEMM (prefill; gemm_gpu.go): a threadgroup computes a tile of
+// 64 rows × 32 tokens from weight and input tiles staged in threadgroup
+// memory, each weight element loaded once per 32 tokens. The CPU twin
+// computes every output with the same float32 dot product (Dot's order)
+// in both forms, so they differ only in their work items.
 type Gemv struct {
 	Types   []gguf.Type // weight dtype per output (per weight with Pair)
 	K       int
 	N       []int // output widths (one with Pair)
 	In, Out Type  // activation storage of x and y
-	Rows    int   // rows per work item; 0 means 4
-	Tokens  int   // tokens per work item; 0 means 8
+	Rows    int   // rows per work item; 0 means the form's default
+	Tokens  int   // tokens per work item; 0 means the form's default
 	Pair    bool
 	// Round rounds the fused input as llama.cpp's CPU backend quantizes
 	// activations for the weight's dot product (ggmlnum.RoundForDot: f16
 	// for F16, bf16 for BF16, Q8_0 blocks for the 32-element quants, Q8_K
 	// blocks for k-quants), so the path computes what the reference and
 	// llama.cpp compute. The rounding is fused too: block scales live in
-	// threadgroup memory (GPU) or worker scratch (CPU).
-	Round  bool
-	scales *Var // threadgroup block scales of the input rounding
-	a      struct {
-		X  Buf      `dsl:"buffer"`
-		W0 Buf      `dsl:"buffer"`
-		W1 Buf      `dsl:"buffer"`
-		W2 Buf      `dsl:"buffer"`
-		Y0 Buf      `dsl:"buffer,output"`
-		Y1 Buf      `dsl:"buffer,output"`
-		Y2 Buf      `dsl:"buffer,output"`
-		K  IntParam `dsl:"param"`
-		T  IntParam `dsl:"param,dynamic,name=tokens,var=tokens"`
+	// threadgroup memory (GPU) or worker scratch (CPU). The tiled form
+	// does not round (Check fails).
+	Round bool
+	// AtPos marks outputs whose token rows start at the call's position
+	// (read from the vars buffer): a KV-cache write. Epilogues that read
+	// other buffers by token row (Residual) apply to output 0, which must
+	// not be marked.
+	AtPos []bool
+	// Tiled selects the tiled GEMM form (prefill).
+	Tiled bool
+	// Rope, when set, rotates outputs 0 and 1 by RoPE before storing them
+	// (GEMV form only; see GemvRope).
+	Rope  *GemvRope
+	xs    [2]*Var         // GEMV staging slots, shared by the outputs
+	part  *Var            // partial sums of a split GEMV's SIMD groups
+	rv    *Var            // a work item's rounded values, for RoPE partners
+	tiles map[string]*Var // GEMM tiles by role, shared by the outputs
+	a     struct {
+		X    Buf      `dsl:"buffer"`
+		W0   Buf      `dsl:"buffer"`
+		W1   Buf      `dsl:"buffer"`
+		W2   Buf      `dsl:"buffer"`
+		Y0   Buf      `dsl:"buffer,output"`
+		Y1   Buf      `dsl:"buffer,output"`
+		Y2   Buf      `dsl:"buffer,output"`
+		Vars Buf      `dsl:"buffer,name=vars,var=vars"`
+		K    IntParam `dsl:"param"`
+		T    IntParam `dsl:"param,dynamic,name=tokens,var=tokens"`
 	}
 }
+
+// Shapes of the two forms.
+const (
+	gemvWarps  = 8    // SIMD groups per GEMV threadgroup, one row each at a time
+	gemvTokens = 8    // tokens per GEMV work item (looped on the GPU)
+	gemvChunk  = 2048 // input elements staged in threadgroup memory at a time
+	gemmBM     = 32   // tokens per GEMM tile
+	gemmBN     = 64   // rows per GEMM tile
+	gemmBK     = 32   // depth of a GEMM k-step
+)
 
 func (g *Gemv) w(i int) *Buf { return []*Buf{&g.a.W0, &g.a.W1, &g.a.W2}[i] }
 func (g *Gemv) y(i int) *Buf { return []*Buf{&g.a.Y0, &g.a.Y1, &g.a.Y2}[i] }
 
+func (g *Gemv) atPos(o int) bool { return o < len(g.AtPos) && g.AtPos[o] }
+
 func (g *Gemv) tokens() int {
-	if g.Tokens <= 0 {
-		return 8
+	switch {
+	case g.Tiled:
+		return gemmBM
+	case g.Tokens > 0:
+		return g.Tokens
 	}
-	return g.Tokens
+	return gemvTokens
 }
 
 // GridY is the number of token blocks: a work item computes its rows for
@@ -58,16 +98,35 @@ func (g *Gemv) tokens() int {
 func (g *Gemv) GridY(rows int) int { return (rows + g.tokens() - 1) / g.tokens() }
 
 func (g *Gemv) rows() int {
-	if g.Rows <= 0 {
-		return 4
+	switch {
+	case g.Tiled:
+		return gemmBN
+	case g.Rows > 0:
+		return g.Rows
 	}
-	return g.Rows
+	total := 0
+	for _, n := range g.N {
+		total += n
+	}
+	switch {
+	case total > 32768:
+		return 4 * gemvWarps // an LM head: fewer, longer threadgroups
+	case total <= 1024:
+		// A narrow projection (0.5B: o and down, 896 rows) would fill
+		// few threadgroups: 2 rows each, every row split over 4 SIMD
+		// groups (split).
+		return 2
+	case total <= 2048:
+		return 4 // 0.5B's fused QKV, 1152 rows: 4 rows of 2 SIMD groups
+	}
+	return gemvWarps
 }
 
 // Name returns "gemv".
 func (g *Gemv) Name() string { return "gemv" }
 
-// Args declares x, the weights, the outputs and K.
+// Args declares x, the weights, the outputs, the vars buffer (for AtPos
+// outputs) and K.
 func (g *Gemv) Args() any {
 	g.a.X.Elem, g.a.K.Value = g.In, g.K
 	nw := len(g.Types)
@@ -75,10 +134,16 @@ func (g *Gemv) Args() any {
 		*g.w(i) = Buf{Elem: Uchar, Omit: i >= nw}
 		*g.y(i) = Buf{Elem: g.Out, Omit: i >= len(g.N)}
 	}
+	any := g.Rope != nil
+	for o := range g.N {
+		any = any || g.atPos(o)
+	}
+	g.a.Vars = Buf{Elem: Int, Omit: !any}
 	return &g.a
 }
 
-// Includes returns the weight accessors (and the rounding helpers).
+// Includes returns the weight accessors and unit helpers (and the rounding
+// helpers).
 func (g *Gemv) Includes() []Include {
 	var incs []Include
 	if g.Round {
@@ -87,12 +152,25 @@ func (g *Gemv) Includes() []Include {
 	}
 	for _, t := range g.Types {
 		incs = append(incs, weightInclude(t))
+		incs = append(incs, unitIncludes(t, g.K)...)
+	}
+	if g.Rope != nil {
+		incs = append(incs, g.Rope.includes()...)
+	}
+	if !g.Tiled {
+		incs = append(incs, prefetchInclude)
 	}
 	return incs
 }
 
-// Preset is per_row with Rows rows per item.
-func (g *Gemv) Preset() Preset { return Preset{Name: "per_row", Threads: 128, PerItem: g.rows()} }
+// Preset is the GEMV's gemvWarps SIMD groups or the GEMM's 128 threads,
+// Rows rows per item.
+func (g *Gemv) Preset() Preset {
+	if g.Tiled {
+		return Preset{Name: "gemm", Threads: 128, PerItem: g.rows()}
+	}
+	return Preset{Name: "gemv", Threads: 32 * gemvWarps, PerItem: g.rows()}
+}
 
 // GridX is the total number of row blocks of all outputs.
 func (g *Gemv) GridX() int {
@@ -115,76 +193,35 @@ func (g *Gemv) Check() error {
 	if len(g.N) < 1 || len(g.N) > 3 || len(g.Types) != want {
 		return fmt.Errorf("gemv: %d weights for %d outputs", len(g.Types), len(g.N))
 	}
+	if len(g.AtPos) > len(g.N) || g.atPos(0) {
+		return fmt.Errorf("gemv: AtPos marks %d outputs of %d (output 0 cannot be a cache write)", len(g.AtPos), len(g.N))
+	}
+	if g.Tiled && g.Round {
+		return fmt.Errorf("gemv: the tiled form does not round its inputs (use the GEMV form under ggml-cpu)")
+	}
+	if !g.Tiled && g.Rows > 64 {
+		return fmt.Errorf("gemv: %d rows per work item (at most 64)", g.Rows)
+	}
 	for _, t := range g.Types {
 		if _, err := gguf.RowBytes(t, g.K); err != nil || !t.CanDequantize() {
 			return fmt.Errorf("gemv: weight dtype %s with K=%d: unsupported", t, g.K)
 		}
+	}
+	if g.Rope != nil {
+		return g.Rope.check(g)
 	}
 	return nil
 }
 
 func (g *Gemv) rb(i int) int { rb, _ := gguf.RowBytes(g.Types[i], g.K); return rb }
 
-// Emit emits the fused GEMV: the prologues' loader is evaluated on the
-// fly inside the dot-product loop.
+// Emit emits the GPU form: the warp-per-row GEMV or the tiled GEMM.
 func (g *Gemv) Emit(c *Ctx) {
-	b := c.B
-	b.For("tt", I(0), I(g.tokens()), I(1), func(tt Expr) {
-		row := b.Let(Int, "row", F("%s * %d + %s", b.GroupY(), g.tokens(), tt))
-		b.If(F("%s < %s", row, g.a.T.E()), func() { g.emitRow(c, row) })
-	})
-}
-
-// emitRow emits the fused GEMV of one token row.
-func (g *Gemv) emitRow(c *Ctx, row *Var) {
-	b := c.B
-	c.Row, c.InLen, c.OutW = row.E(), g.a.K.E(), g.N
-	load := c.Prologues(func(k Expr) Expr { return b.Load(&g.a.X, F("%s * %s + %s", row, g.a.K.E(), k)) })
-	start := 0
-	for o, n := range g.N {
-		nb := (n + g.rows() - 1) / g.rows()
-		b.If(F("%s >= %d && %s < %d", b.GroupX(), start, b.GroupX(), start+nb), func() {
-			loads := []Loader{g.rounded(c, load, g.Types[o]), nil}
-			if g.Pair {
-				loads[0] = g.rounded(c, load, g.Types[0])
-				loads[1] = loads[0]
-				if dotClass(g.Types[1]) != dotClass(g.Types[0]) {
-					loads[1] = g.rounded(c, load, g.Types[1])
-				}
-			}
-			b.For("rr", I(0), I(g.rows()), I(1), func(rr Expr) {
-				r := b.Let(Int, "r", F("(%s - %d) * %d + %s", b.GroupX(), start, g.rows(), rr))
-				b.If(F("%s < %d", r, n), func() {
-					dot := func(i int) *Var {
-						acc := b.Let(Float, "acc", Lit(0))
-						b.For("k", b.Tid(), g.a.K.E(), I(b.Threads), func(k Expr) {
-							li := 0
-							if g.Pair {
-								li = i
-							}
-							b.Set(acc, F("%s + %s * %s", acc, W(g.Types[i], g.w(i), I(g.rb(i)), r.E(), k), loads[li](k)))
-						})
-						return b.BlockReduce(OpAdd, acc.E())
-					}
-					if g.Pair {
-						v0, v1 := dot(0), dot(1)
-						c.Aux = v1.E()
-						g.store(c, o, n, row, r, v0)
-					} else {
-						g.store(c, o, n, row, r, dot(o))
-					}
-				})
-			})
-		})
-		start += nb
+	if g.Tiled {
+		g.emitTiled(c)
+		return
 	}
-}
-
-func (g *Gemv) store(c *Ctx, o, n int, row, r, v *Var) {
-	b := c.B
-	b.If(F("%s == 0", b.Tid()), func() {
-		b.Store(g.y(o), F("%s * %d + %s", row, n, r), c.Out(o, r.E(), v.E()))
-	})
+	g.emitGemv(c)
 }
 
 // CPUItem computes one row block for one block of tokens. The fused
@@ -219,6 +256,11 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 	r0 := blk * g.rows()
 	r1 := min(n, r0+g.rows())
 	w := r1 - r0
+	rowOf := func(j int) int { return j }
+	if g.rotates(o) {
+		rp := g.Rope
+		rowOf = func(j int) int { return RopePairRow(j, rp.HeadDim, rp.Dim, rp.NeoX) }
+	}
 	f.O, f.Col0, f.OutW = o, r0, n
 	f.acc = grow(f.acc, 2*nt*w)
 	acc, aux := f.acc[:nt*w], f.acc[nt*w:]
@@ -238,14 +280,22 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 		in := g.input(f, ty)
 		for r := r0; r < r1; r++ {
 			if nt == 1 {
-				dst[r-r0] = DotRow(ty, wb, K, r, in, f.Scratch(0, K))
+				dst[r-r0] = DotRow(ty, wb, K, rowOf(r), in, f.Scratch(0, K))
 				continue
 			}
-			row := WeightRow(ty, wb, K, r, f.Scratch(0, K))
+			row := WeightRow(ty, wb, K, rowOf(r), f.Scratch(0, K))
 			for t := 0; t < nt; t++ {
 				dst[t*w+r-r0] = Dot(row, in[t*K:(t+1)*K])
 			}
 		}
+	}
+	row0 := 0
+	if g.atPos(o) {
+		row0 = posCPU(f, &g.a.Vars)
+	}
+	if g.rotates(o) {
+		g.ropeItem(f, o, t0, nt, r0, w, acc, epi)
+		return
 	}
 	for t := 0; t < nt; t++ {
 		f.Row = t0 + t
@@ -254,7 +304,7 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 			f.Aux = append(f.Aux[:0], aux[t*w:(t+1)*w]...)
 		}
 		epi()
-		WriteAct(f.Args[g.y(o).Index], g.Out, f.Row*n+r0, f.Out)
+		WriteAct(f.Args[g.y(o).Index], g.Out, (row0+f.Row)*n+r0, f.Out)
 	}
 }
 

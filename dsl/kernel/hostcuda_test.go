@@ -76,7 +76,7 @@ func runHost(t *testing.T, d Dialect, launches []hostLaunch) []map[int][]byte {
 	if err := os.WriteFile(cpp, []byte(src.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(clang, clangcheck.HostFlags(bin, cpp)...).CombinedOutput(); err != nil {
+	if out, err := exec.Command(clang, clangcheck.HostFlagsQuick(bin, cpp)...).CombinedOutput(); err != nil {
 		t.Fatalf("compiling host %s: %v\n%s", d, err, out)
 	}
 	if out, err := exec.Command(bin).CombinedOutput(); err != nil {

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -67,16 +68,34 @@ func TestGeneratedSourcesExecuteLikeCPU(t *testing.T) {
 				&Gemv{Types: []gguf.Type{ty}, K: K, N: []int{8}, In: a, Out: Float, Round: true}, nil)
 		}
 		for _, neox := range []bool{false, true} {
-			add("rope", T, Binding{"x": backend.Buf(xb), "gamma": backend.Buf(gb), "y": backend.Buf(h.zeros(16*K, a)),
-				"rope.pos": backend.Int(5), "copy.row0": backend.Int(5)},
-				[]Prologue{&RMSNorm{Gamma: gguf.TypeF32, Eps: 1e-6}, &Rope{NeoX: neox, Dim: 48, Base: 10000}},
-				&Copy{N: 64, Segs: 4, SrcStride: K, DstStride: K, In: a, Out: a, Offset: true}, nil)
+			for _, plain := range []bool{false, true} {
+				pos := 5
+				if plain {
+					pos = 3001 // large angles: powf, sinf and cosf of the plain contract
+				}
+				add(fmt.Sprintf("rope plain=%v", plain), T, Binding{"x": backend.Buf(xb), "gamma": backend.Buf(gb),
+					"y": backend.Buf(h.zeros((pos+T)*K, a)), "vars": backend.Buf(h.vars(pos))},
+					[]Prologue{&RMSNorm{Gamma: gguf.TypeF32, Eps: 1e-6}, &Rope{NeoX: neox, Dim: 48, Base: 10000, Plain: plain}},
+					&Copy{N: 64, Segs: 4, SrcStride: K, DstStride: K, In: a, Out: a, Offset: true}, nil)
+			}
 		}
 		kc, _ := h.act(h.randn(16*64, 1))
 		vc, _ := h.act(h.randn(16*64, 1))
 		add("attention", T, Binding{"q": backend.Buf(xb), "k_cache": backend.Buf(kc), "v_cache": backend.Buf(vc),
-			"y": backend.Buf(h.zeros(16*128, a)), "attention.pos": backend.Int(4)}, nil,
+			"y": backend.Buf(h.zeros(16*128, a)), "vars": backend.Buf(h.vars(4))}, nil,
 			&Attention{Heads: 4, KVHeads: 2, HeadDim: 32, In: a, Cache: a, Out: a}, nil)
+		// A long context (many keys per SIMD group) and head sizes that are
+		// not a multiple of 32 (lanes holding fewer dimensions) or span
+		// four lane dimensions.
+		for _, hd := range []int{80, 128} {
+			const heads, kv, pos, T = 6, 2, 203, 3
+			q, _ := h.act(h.randn(T*heads*hd, 1))
+			kc, _ := h.act(h.randn((pos+T)*kv*hd, 1))
+			vc, _ := h.act(h.randn((pos+T)*kv*hd, 1))
+			add(fmt.Sprint("attention hd=", hd), T, Binding{"q": backend.Buf(q), "k_cache": backend.Buf(kc), "v_cache": backend.Buf(vc),
+				"y": backend.Buf(h.zeros(T*heads*hd, a)), "vars": backend.Buf(h.vars(pos))}, nil,
+				&Attention{Heads: heads, KVHeads: kv, HeadDim: hd, In: a, Cache: a, Out: a}, nil)
+		}
 		tb, _ := h.weight(gguf.TypeQ4_K, 10, K, 1)
 		add("embed", 4, Binding{"table": backend.Buf(tb), "ids": backend.Buf(h.ids([]int32{9, 0, 3, 9})), "y": backend.Buf(h.zeros(4*K, a))},
 			[]Prologue{&Embed{Table: gguf.TypeQ4_K, K: K}}, &Copy{N: K, Segs: 1, DstStride: K, Out: a, Gathered: true}, nil)
@@ -91,6 +110,12 @@ func TestGeneratedSourcesExecuteLikeCPU(t *testing.T) {
 				&Copy{Mode: mode, N: K, Segs: 1, SrcStride: K, DstStride: K, In: a, Out: a}, nil)
 		}
 	}
+	checkCases(t, cases)
+}
+
+// checkCases runs every case on the CPU backend and as CUDA and MSL on the
+// host, and compares the outputs.
+func checkCases(t *testing.T, cases []hostCase) {
 	// Run on the CPU, keep its outputs, restore the outputs' initial bytes.
 	cpuOut := make([]map[int][]byte, len(cases))
 	var launches []hostLaunch

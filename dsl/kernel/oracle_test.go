@@ -142,6 +142,13 @@ func (h *harness) ids(v []int32) backend.Buffer {
 	return buf
 }
 
+// vars returns a vars buffer holding position pos (see VarPos).
+func (h *harness) vars(pos int) backend.Buffer {
+	v := make([]int32, VarsHeader)
+	v[VarPos] = int32(pos)
+	return h.ids(v)
+}
+
 func (h *harness) run(k *Kernel, rows int, b Binding) {
 	h.t.Helper()
 	kk, err := h.be.Load(k.Spec())
@@ -236,3 +243,55 @@ func rope64(x []float64, pos, rd int, base float64, neox bool) {
 var allTypes = []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeQ4_0,
 	gguf.TypeQ4_1, gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeQ2_K, gguf.TypeQ3_K, gguf.TypeQ4_K,
 	gguf.TypeQ5_K, gguf.TypeQ6_K, gguf.TypeQ8_K}
+
+// RopeRowPlain follows the plain contract (backend/numerics.go): against
+// the exact angle pos·base^(−2i/rd) in float64 its error stays within
+// acc = 8u + 6u·|θ|max of |x_j| + |x_k| at large positions, and it is not
+// llama.cpp's recurrence (RopeRow), whose angles drift from the exact ones.
+func TestRopeRowPlainContract(t *testing.T) {
+	const u = 1.0 / (1 << 24)
+	h := newHarness(t, false, 1)
+	for _, c := range []struct {
+		rd   int
+		base float32
+		neox bool
+	}{{64, 10000, true}, {128, 1e6, false}, {48, 500000, true}} {
+		for _, pos := range []int{0, 1, 17, 1000, 4095, 32767} {
+			x := make([]float32, c.rd+8)
+			for i := range x {
+				x[i] = float32(h.rng.NormFloat64())
+			}
+			got := append([]float32(nil), x...)
+			RopeRowPlain(got, pos, c.rd, c.base, c.neox)
+			rec := append([]float32(nil), x...)
+			RopeRow(rec, pos, c.rd, c.base, c.neox)
+			acc := 8*u + 6*u*float64(pos)
+			differs := false
+			for i := 0; i < c.rd/2; i++ {
+				j, k := 2*i, 2*i+1
+				if c.neox {
+					j, k = i, i+c.rd/2
+				}
+				th := float64(pos) * math.Pow(float64(c.base), -2*float64(i)/float64(c.rd))
+				cs, sn := math.Cos(th), math.Sin(th)
+				wj := float64(x[j])*cs - float64(x[k])*sn
+				wk := float64(x[j])*sn + float64(x[k])*cs
+				mag := math.Abs(float64(x[j])) + math.Abs(float64(x[k]))
+				for _, p := range [][2]float64{{float64(got[j]), wj}, {float64(got[k]), wk}} {
+					if d := math.Abs(p[0] - p[1]); d > acc*mag+2*u*math.Abs(p[1]) {
+						t.Errorf("rd %d base %g pos %d pair %d: got %g, exact %g (|diff| %.3g > bound %.3g)", c.rd, c.base, pos, i, p[0], p[1], d, acc*mag)
+					}
+				}
+				differs = differs || got[j] != rec[j] || got[k] != rec[k]
+			}
+			for i := c.rd; i < len(x); i++ {
+				if got[i] != x[i] {
+					t.Errorf("rd %d pos %d: dimension %d past rope_dim changed", c.rd, pos, i)
+				}
+			}
+			if pos >= 1000 && !differs {
+				t.Errorf("rd %d base %g pos %d: plain angles give the recurrence's bits", c.rd, c.base, pos)
+			}
+		}
+	}
+}

@@ -19,6 +19,8 @@ FN float f16_bits(ushort h) { return float(as_type<half>(h)); }
 FN float bits_f32(uint u) { return as_type<float>(u); }
 FN uint f32_bits(float f) { return as_type<uint>(f); }
 FN float f16_round(float v) { return float(half(v)); }
+typedef uint4 u32x4;
+typedef float4 f4;
 `,
 	CUDA: `#include <cuda_fp16.h>
 #define GLOBAL
@@ -36,6 +38,12 @@ FN float f16_bits(ushort h) { return __half2float(__ushort_as_half(h)); }
 FN float bits_f32(uint u) { return __uint_as_float(u); }
 FN uint f32_bits(float f) { return __float_as_uint(f); }
 FN float f16_round(float v) { return __half2float(__float2half(v)); }
+struct alignas(16) u32x4 { uint x, y, z, w; };
+struct alignas(16) f4 {
+    float v[4];
+    FN float& operator[](int i) { return v[i]; }
+    FN float operator[](int i) const { return v[i]; }
+};
 `,
 }
 
@@ -44,28 +52,28 @@ FN float f16_round(float v) { return __half2float(__float2half(v)); }
 // prelude): w_T(w, rb, r, k) is element k of row r, rows rb bytes apart.
 var weightSrc = map[gguf.Type]string{
 	gguf.TypeF32: `FN float w_f32(const GLOBAL uchar* w, int rb, int r, int k) {
-    return ((const GLOBAL float*)(w + r * rb))[k];
+    return ((const GLOBAL float*)(w + long(r) * rb))[k];
 }`,
 	gguf.TypeF16: `FN float w_f16(const GLOBAL uchar* w, int rb, int r, int k) {
-    return f16_bits(((const GLOBAL ushort*)(w + r * rb))[k]);
+    return f16_bits(((const GLOBAL ushort*)(w + long(r) * rb))[k]);
 }`,
 	gguf.TypeBF16: `FN float w_bf16(const GLOBAL uchar* w, int rb, int r, int k) {
-    return bits_f32(uint(((const GLOBAL ushort*)(w + r * rb))[k]) << 16);
+    return bits_f32(uint(((const GLOBAL ushort*)(w + long(r) * rb))[k]) << 16);
 }`,
 	gguf.TypeQ8_0: `FN float w_q8_0(const GLOBAL uchar* w, int rb, int r, int k) {
-    const GLOBAL uchar* b = w + r * rb + (k / 32) * 34;
+    const GLOBAL uchar* b = w + long(r) * rb + (k / 32) * 34;
     float d = f16_bits(ushort(b[0] | (b[1] << 8)));
     return d * float(int(b[2 + k % 32] ^ 0x80) - 128);
 }`,
 	gguf.TypeQ4_0: `FN float w_q4_0(const GLOBAL uchar* w, int rb, int r, int k) {
-    const GLOBAL uchar* b = w + r * rb + (k / 32) * 18;
+    const GLOBAL uchar* b = w + long(r) * rb + (k / 32) * 18;
     float d = f16_bits(ushort(b[0] | (b[1] << 8)));
     int j = k % 32;
     int q = j < 16 ? (b[2 + j] & 15) : (b[2 + j - 16] >> 4);
     return d * float(q - 8);
 }`,
 	gguf.TypeQ4_K: `FN float w_q4_k(const GLOBAL uchar* w, int rb, int r, int k) {
-    const GLOBAL uchar* b = w + r * rb + (k / 256) * 144;
+    const GLOBAL uchar* b = w + long(r) * rb + (k / 256) * 144;
     float d = f16_bits(ushort(b[0] | (b[1] << 8)));
     float dmin = f16_bits(ushort(b[2] | (b[3] << 8)));
     const GLOBAL uchar* s = b + 4;
@@ -88,7 +96,7 @@ var weightSrc = map[gguf.Type]string{
     return d * float(sc) * float(q) - dmin * float(m);
 }`,
 	gguf.TypeQ6_K: `FN float w_q6_k(const GLOBAL uchar* w, int rb, int r, int k) {
-    const GLOBAL uchar* b = w + r * rb + (k / 256) * 210;
+    const GLOBAL uchar* b = w + long(r) * rb + (k / 256) * 210;
     float d = f16_bits(ushort(b[208] | (b[209] << 8)));
     int j = k % 256;
     int h = j / 128;

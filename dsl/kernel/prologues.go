@@ -2,7 +2,6 @@ package kernel
 
 import (
 	"math"
-	"strings"
 
 	"github.com/metallic-go/metallic/backend/ggmlnum"
 	"github.com/metallic-go/metallic/gguf"
@@ -39,13 +38,24 @@ func (s *RMSNorm) Setup(c *Ctx, load Loader) Loader {
 	ss := b.Let(Float, "ss", Lit(0))
 	b.For("k", b.Tid(), c.InLen, I(b.Threads), func(k Expr) {
 		v := b.Let(Float, "v", load(k))
-		b.Set(ss, F("%s + %s * %s", ss, v, v))
+		b.Set(ss, F("%s + %s", ss, s.Term(v.E())))
 	})
 	tot := b.BlockReduce(OpAdd, ss.E())
-	inv := b.Let(Float, "inv_rms", b.Call(Rsqrt, F("%s / float(%s) + %s", tot, c.InLen, s.a.Eps.E())))
-	return func(k Expr) Expr {
-		return F("(%s * %s * %s)", load(k), inv, W(s.Gamma, &s.a.Gamma, I(0), I(0), k))
-	}
+	inv := b.Let(Float, "inv_rms", s.Finish(c, tot.E(), c.InLen))
+	return func(k Expr) Expr { return s.Transform(c, k, load(k), inv.E()) }
+}
+
+// Term is v², a term of the sum of squares.
+func (s *RMSNorm) Term(v Expr) Expr { return F("%s * %s", v, v) }
+
+// Finish returns inv_rms = rsqrt(sum/n + eps).
+func (s *RMSNorm) Finish(c *Ctx, sum, n Expr) Expr {
+	return c.B.Call(Rsqrt, F("%s / float(%s) + %s", sum, n, s.a.Eps.E()))
+}
+
+// Transform returns (v·inv_rms)·γ[k].
+func (s *RMSNorm) Transform(c *Ctx, k, v, inv Expr) Expr {
+	return F("(%s * %s * %s)", v, inv, W(s.Gamma, &s.a.Gamma, I(0), I(0), k))
 }
 
 // CPU normalizes f.In in place, with the reference's arithmetic: squares
@@ -104,13 +114,18 @@ func (s *Embed) CPU(f *Frame) {
 
 // Rope is a prologue rotating the input vector (one head) by RoPE at
 // position pos + row: pairs (i, i+Dim/2) when NeoX, else (2i, 2i+1); only
-// the first Dim elements rotate. Pos is bound at dispatch ("rope.pos").
+// the first Dim elements rotate. pos is read from the vars buffer (slot
+// VarPos). Plain selects the angles of the plain numerics contract,
+// θ_i = float32(pos)·powf(base, −2i/Dim) with library sin/cos; otherwise
+// llama.cpp's float32 recurrence θ_{i+1} = θ_i·base^(−2/Dim) (ggml-cpu).
 type Rope struct {
-	NeoX bool
-	Dim  int
-	Base float32
-	a    struct {
-		Pos  IntParam   `dsl:"param,dynamic,var=pos"`
+	NeoX  bool
+	Dim   int
+	Base  float32
+	Plain bool
+	inv   []float32 // plain: powf(base, −2i/Dim), computed once
+	a     struct {
+		Vars Buf        `dsl:"buffer,name=vars,var=vars"`
 		Dim  IntParam   `dsl:"param"`
 		Base FloatParam `dsl:"param"`
 		NeoX IntParam   `dsl:"param"`
@@ -120,33 +135,24 @@ type Rope struct {
 // Name returns "rope".
 func (s *Rope) Name() string { return "rope" }
 
-// Args declares the position and the rotation constants.
+// Args declares the vars buffer and the rotation constants.
 func (s *Rope) Args() any {
+	s.a.Vars = varsBuf()
 	s.a.Dim.Value, s.a.Base.Value = s.Dim, s.Base
 	s.a.NeoX.Value = 0
 	if s.NeoX {
 		s.a.NeoX.Value = 1
 	}
+	if s.Plain {
+		s.inv = plainInv(s.Dim, s.Base)
+	}
 	return &s.a
 }
 
-const ropeSrc = `FN float rope_mix(int k, float a, float b, int rd, int pos, float base, int neox) {
-    if (k >= rd) {
-        return a;
-    }
-    int i = neox != 0 ? k % (rd / 2) : k / 2;
-    bool first = neox != 0 ? k < rd / 2 : (k % 2) == 0;
-    // llama.cpp's angles: a float32 recurrence theta_{i+1} = theta_i * s.
-    float s = pow(base, -2.0f / float(rd));
-    float theta = float(pos);
-    for (int j = 0; j < i; j++) {
-        theta *= s;
-    }
-    float c = cos(theta);
-    float sn = sin(theta);
-    return first ? a * c - b * sn : b * sn + a * c;
-}
-FN int rope_partner(int k, int rd, int neox) {
+// ropeSrc holds the rotation helpers: rope_partner (the index paired with
+// k), rope_mix (llama.cpp's recurrence of angles, a sequential loop) and
+// rope_mix_plain (one powf per angle, the plain contract).
+const ropeSrc = `FN int rope_partner(int k, int rd, int neox) {
     if (k >= rd) {
         return k;
     }
@@ -154,36 +160,76 @@ FN int rope_partner(int k, int rd, int neox) {
         return k < rd / 2 ? k + rd / 2 : k - rd / 2;
     }
     return k ^ 1;
+}
+FN float rope_rot(int k, float a, float b, float theta, int rd, int neox) {
+    bool first = neox != 0 ? k < rd / 2 : (k % 2) == 0;
+    float c = cos(theta);
+    float sn = sin(theta);
+    return first ? a * c - b * sn : b * sn + a * c;
+}
+FN float rope_mix(int k, float a, float b, int rd, int pos, float base, int neox) {
+    if (k >= rd) {
+        return a;
+    }
+    int i = neox != 0 ? k % (rd / 2) : k / 2;
+    // llama.cpp's angles: a float32 recurrence theta_{i+1} = theta_i * s.
+    float s = pow(base, -2.0f / float(rd));
+    float theta = float(pos);
+    for (int j = 0; j < i; j++) {
+        theta *= s;
+    }
+    return rope_rot(k, a, b, theta, rd, neox);
+}
+FN float rope_mix_plain(int k, float a, float b, int rd, int pos, float base, int neox) {
+    if (k >= rd) {
+        return a;
+    }
+    int i = neox != 0 ? k % (rd / 2) : k / 2;
+    // The plain contract: theta_i = float(pos) * powf(base, -2i/rd).
+    float inv = pow(base, float(-2 * i) / float(rd));
+    return rope_rot(k, a, b, float(pos) * inv, rd, neox);
 }`
 
 // Includes returns the rotation helpers.
-func (s *Rope) Includes() []Include {
-	cuda := ropeSrc
-	for _, r := range [][2]string{{"pow(", "powf("}, {"cos(", "cosf("}, {"sin(", "sinf("}} {
-		cuda = strings.ReplaceAll(cuda, r[0], r[1])
-	}
-	return []Include{{Name: "rope", MSL: ropeSrc, CUDA: cuda}}
-}
+func (s *Rope) Includes() []Include { return []Include{ropeInclude()} }
 
 // Setup returns the rotating loader; it reads the partner element through
 // the previous loader, so a preceding per-head RMSNorm is applied first.
 func (s *Rope) Setup(c *Ctx, load Loader) Loader {
 	b := c.B
-	pos := b.Let(Int, "pos", F("%s + %s", s.a.Pos.E(), c.Row))
+	pos := b.Let(Int, "pos", F("%s + %s", posExpr(&s.a.Vars), c.Row))
+	fn := "rope_mix"
+	if s.Plain {
+		fn = "rope_mix_plain"
+	}
 	return func(k Expr) Expr {
 		p := F("rope_partner(%s, %s, %s)", k, s.a.Dim.E(), s.a.NeoX.E())
-		return F("rope_mix(%s, %s, %s, %s, %s, %s, %s)", k, load(k), load(p), s.a.Dim.E(), pos, s.a.Base.E(), s.a.NeoX.E())
+		return F("%s(%s, %s, %s, %s, %s, %s, %s)", Expr{text: fn}, k, load(k), load(p), s.a.Dim.E(), pos, s.a.Base.E(), s.a.NeoX.E())
 	}
 }
 
 // CPU rotates f.In in place.
 func (s *Rope) CPU(f *Frame) {
-	pos := f.Args[s.a.Pos.Index].I + f.Row
+	pos := posCPU(f, &s.a.Vars) + f.Row
+	if s.Plain {
+		var buf [256]float32
+		th := buf[:0]
+		if len(s.inv) <= len(buf) {
+			th = buf[:len(s.inv)]
+		} else {
+			th = make([]float32, len(s.inv))
+		}
+		for i, v := range s.inv {
+			th[i] = float32(pos) * v
+		}
+		rotate(f.In, th, s.Dim, s.NeoX)
+		return
+	}
 	RopeRow(f.In, pos, s.Dim, s.Base, s.NeoX)
 }
 
 // RopeRow rotates one head vector x in place at position pos, with
-// llama.cpp's float32 angles (ggmlnum.RopeAngles).
+// llama.cpp's float32 angles (ggmlnum.RopeAngles): the ggml-cpu profile.
 func RopeRow(x []float32, pos, rd int, base float32, neox bool) {
 	var buf [256]float32
 	th := buf[:0]
@@ -193,14 +239,50 @@ func RopeRow(x []float32, pos, rd int, base float32, neox bool) {
 		th = make([]float32, rd/2)
 	}
 	ggmlnum.RopeAngles(pos, base, rd, th)
+	rotate(x, th, rd, neox)
+}
+
+// RopeRowPlain rotates one head vector x in place at position pos with
+// the plain contract's angles: inv_i = powf(base, −2i/rd) in float32,
+// θ_i = float32(pos)·inv_i rounded to float32, cos and sin of θ_i.
+func RopeRowPlain(x []float32, pos, rd int, base float32, neox bool) {
+	var buf [256]float32
+	th := buf[:0]
+	if rd/2 <= len(buf) {
+		th = buf[:rd/2]
+	} else {
+		th = make([]float32, rd/2)
+	}
+	for i, v := range plainInv(rd, base) {
+		th[i] = float32(pos) * v
+	}
+	rotate(x, th, rd, neox)
+}
+
+// plainInv returns inv_i = powf(base, −2i/rd), i < rd/2, in float32 (the
+// exponent rounded to float32 first, as the plain contract's powf gets it).
+func plainInv(rd int, base float32) []float32 {
+	inv := make([]float32, rd/2)
+	for i := range inv {
+		inv[i] = float32(math.Pow(float64(base), float64(float32(-2*i)/float32(rd))))
+	}
+	return inv
+}
+
+func rotate(x, th []float32, rd int, neox bool) {
 	for i := 0; i < rd/2; i++ {
-		c, sn := float32(math.Cos(float64(th[i]))), float32(math.Sin(float64(th[i])))
 		a, b := 2*i, 2*i+1
 		if neox {
 			a, b = i, i+rd/2
 		}
-		x0, x1 := x[a], x[b]
-		x[a] = x0*c - x1*sn
-		x[b] = x0*sn + x1*c
+		x[a], x[b] = ropePair(x[a], x[b], th[i])
 	}
+}
+
+// ropePair rotates the pair (x0, x1) by angle th (float32 cos and sin of
+// the float32 angle): the one rotation of the Rope prologue and the GEMV's
+// fused RoPE.
+func ropePair(x0, x1, th float32) (float32, float32) {
+	c, sn := float32(math.Cos(float64(th))), float32(math.Sin(float64(th)))
+	return x0*c - x1*sn, x0*sn + x1*c
 }

@@ -7,9 +7,12 @@ import (
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/metallic-go/metallic/internal/infile"
 )
 
 //go:embed stories260K.gguf
@@ -26,40 +29,56 @@ func Bytes() []byte { return stories }
 
 // Path writes the embedded model to the user cache directory (once; the file
 // is verified by its SHA-256 before reuse) and returns its path, so that it
-// can be memory-mapped and handed to llama.cpp like any other file.
+// can be memory-mapped and handed to llama.cpp like any other file. When
+// the user cache directory is unset or cannot be created, the model goes
+// to a folder of the temporary directory instead.
 func Path() (string, error) {
-	dir, err := os.UserCacheDir()
-	if err != nil || dir == "" {
-		dir = os.TempDir()
-	}
-	dir = filepath.Join(dir, "metallic")
-	p := filepath.Join(dir, Name)
-	if b, err := os.ReadFile(p); err == nil && bytes.Equal(b, stories) {
-		return p, nil
-	}
 	sum := sha256.Sum256(stories)
 	if hex.EncodeToString(sum[:]) != SHA256 {
 		return "", fmt.Errorf("embedded: model checksum mismatch (binary corrupt)")
 	}
+	var dirs []string
+	if dir, err := os.UserCacheDir(); err == nil && dir != "" {
+		dirs = append(dirs, filepath.Join(dir, "metallic"))
+	}
+	dirs = append(dirs, filepath.Join(os.TempDir(), fmt.Sprintf("metallic-%d", os.Getuid())))
+	var errs []error
+	for _, dir := range dirs {
+		p, err := writeOnce(dir)
+		if err == nil {
+			return p, nil
+		}
+		errs = append(errs, err)
+	}
+	return "", fmt.Errorf("embedded: %w", errors.Join(errs...))
+}
+
+// writeOnce writes the model into dir unless an identical copy is there,
+// and returns its path.
+func writeOnce(dir string) (string, error) {
+	p := filepath.Join(dir, Name)
+	if b, err := infile.ReadFile(p, int64(len(stories))); err == nil && bytes.Equal(b, stories) {
+		return p, nil
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("embedded: %w", err)
+		return "", err
 	}
 	tmp, err := os.CreateTemp(dir, Name+".*")
 	if err != nil {
-		return "", fmt.Errorf("embedded: %w", err)
+		return "", err
 	}
 	if _, err := tmp.Write(stories); err != nil {
 		tmp.Close()
 		os.Remove(tmp.Name())
-		return "", fmt.Errorf("embedded: %w", err)
+		return "", err
 	}
 	if err := tmp.Close(); err != nil {
 		os.Remove(tmp.Name())
-		return "", fmt.Errorf("embedded: %w", err)
+		return "", err
 	}
 	if err := os.Rename(tmp.Name(), p); err != nil {
 		os.Remove(tmp.Name())
-		return "", fmt.Errorf("embedded: %w", err)
+		return "", err
 	}
 	return p, nil
 }

@@ -40,6 +40,26 @@ func Stories(t testing.TB) string {
 	return filepath.Join(RepoRoot(t), "testdata", "stories260K.gguf")
 }
 
+// EnvCacheDir names the cache folder scripts/setup.sh installed into when it
+// is not .cache in the checkout (make test sets it from the script's output).
+const EnvCacheDir = "METALLIC_CACHE_DIR"
+
+// CacheDir is the folder scripts/setup.sh installs the test dependencies
+// into: $METALLIC_CACHE_DIR when set, else .cache under the repository root.
+func CacheDir(t testing.TB) string {
+	t.Helper()
+	if d := os.Getenv(EnvCacheDir); d != "" {
+		return d
+	}
+	return filepath.Join(RepoRoot(t), ".cache")
+}
+
+// NodeModules is the npm packages folder of CacheDir.
+func NodeModules(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(CacheDir(t), "npm", "node_modules")
+}
+
 // OraclesRequired reports whether METALLIC_REQUIRE_ORACLES=1 (CI).
 func OraclesRequired() bool { return os.Getenv("METALLIC_REQUIRE_ORACLES") == "1" }
 
@@ -61,7 +81,7 @@ func GGMLLib(t testing.TB) string {
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
 		NeedOracle(t, "llama.cpp's libraries are installed for linux/amd64 only, this is "+runtime.GOOS+"/"+runtime.GOARCH)
 	}
-	dir := filepath.Join(RepoRoot(t), ".cache", "npm", "node_modules", "@node-llama-cpp", "linux-x64", "bins", "linux-x64")
+	dir := filepath.Join(NodeModules(t), "@node-llama-cpp", "linux-x64", "bins", "linux-x64")
 	if _, err := os.Stat(filepath.Join(dir, "libggml-base.so")); err != nil {
 		NeedOracle(t, err.Error()+" (run ./scripts/setup.sh)")
 	}
@@ -88,7 +108,8 @@ var (
 
 // BuildGGMLOracle compiles the C program src (a path relative to the
 // repository root) against GGMLLib's libggml-base with the first C compiler
-// found (clang, cc, gcc), once per test process, into .cache/oracles/, and
+// found (clang, cc, gcc), once per test process, into CacheDir's oracles/
+// (a temporary folder when that cannot be created), and
 // returns the binary. Without a compiler or the libraries the test skips
 // (fails under METALLIC_REQUIRE_ORACLES=1); a program that does not
 // compile fails the test: the oracle is ours, and broken.
@@ -106,9 +127,11 @@ func BuildGGMLOracle(t testing.TB, src string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(root, ".cache", "oracles")
+	dir := filepath.Join(CacheDir(t), "oracles")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
+		if dir, err = os.MkdirTemp("", "metallic-oracles-"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// The binary is named by a hash of the source, the compiler and the
 	// libraries, and written under a temporary name then renamed: .cache

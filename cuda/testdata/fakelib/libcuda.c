@@ -142,8 +142,10 @@ static void run(Launch* l) {
 	}
 }
 
-CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
-                        unsigned shared, void* s, void** params, void** extra) {
+/* launch is cuLaunchKernel's body: static, so cuLaunchKernelEx reaches
+ * this library's own (several fakes may be loaded in one test process). */
+static CUresult launch(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                       unsigned shared, void* s, void** params, void** extra) {
 	NEED_CTX();
 	Func* fn = (Func*)f;
 	if (extra != 0 || params == 0 || shared > (unsigned)fn->maxdyn || bx * by * bz > 1024) return 1;
@@ -159,6 +161,30 @@ CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned
 	}
 	run(&l);
 	return 0;
+}
+CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                        unsigned shared, void* s, void** params, void** extra) {
+	return launch(f, gx, gy, gz, bx, by, bz, shared, s, params, extra);
+}
+
+/* cuLaunchKernelEx with cuda.h's CUlaunchConfig and CUlaunchAttribute
+ * layouts: the launch is checked (one attribute, programmatic stream
+ * serialization allowed) and run as cuLaunchKernel runs it. */
+typedef struct { int id; char pad[4]; union { char pad[64]; int programmaticStreamSerializationAllowed; } value; } CUlaunchAttribute;
+typedef struct {
+	unsigned gridDimX, gridDimY, gridDimZ, blockDimX, blockDimY, blockDimZ, sharedMemBytes;
+	void* hStream;
+	CUlaunchAttribute* attrs;
+	unsigned numAttrs;
+} CUlaunchConfig;
+static long pdl_launches;
+long fake_pdl_launches(void) { return pdl_launches; }
+CUresult cuLaunchKernelEx(const CUlaunchConfig* c, void* f, void** params, void** extra) {
+	NEED_CTX();
+	if (c->numAttrs != 1 || c->attrs[0].id != 6 || c->attrs[0].value.programmaticStreamSerializationAllowed != 1) return 1;
+	pdl_launches++;
+	return launch(f, c->gridDimX, c->gridDimY, c->gridDimZ, c->blockDimX, c->blockDimY, c->blockDimZ,
+	              c->sharedMemBytes, c->hStream, params, extra);
 }
 
 CUresult cuStreamBeginCapture_v2(void* s, int mode) { NEED_CTX(); if (mode != 1) return 1; Stream* st = s; st->capturing = 1; st->ncap = 0; st->cap = 0; return 0; }

@@ -144,6 +144,12 @@ typedef unsigned char uchar;
 typedef unsigned short ushort;
 typedef unsigned int uint;
 struct uint3 { uint x, y, z; };
+struct uint4 { uint x, y, z, w; };
+struct float4 {
+    float v[4];
+    float& operator[](int i) { return v[i]; }
+    float operator[](int i) const { return v[i]; }
+};
 struct half {
     unsigned short bits;
     half() = default;
