@@ -1,0 +1,2 @@
+// Package metal is the Apple GPU Backend (to be documented).
+package metal
