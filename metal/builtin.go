@@ -86,10 +86,10 @@ var builtinOps = map[string]builtinOp{
 	},
 	backend.OpAttention: {
 		file: "attention.metal", fn: "attention", in: true, kv: true,
-		bufs:  []string{"device OUT* out", "device const IN* q", "device const KV* kc", "device const KV* vc", "device const int* pos"},
-		args:  "AttentionArgs",
-		call:  "out, q, kc, vc, pos, p, g, tgm",
-		sig:   "bbbbiiibf", tgMem: true, threads: simdWidth * atSimds, shape: shapeAttention,
+		bufs: []string{"device OUT* out", "device const IN* q", "device const KV* kc", "device const KV* vc", "device const int* pos"},
+		args: "AttentionArgs",
+		call: "out, q, kc, vc, pos, p, g, tgm",
+		sig:  "bbbbiiibf", tgMem: true, threads: simdWidth * atSimds, shape: shapeAttention,
 	},
 	backend.OpAdd: {
 		file: "rows.metal", fn: "add", in: true,
