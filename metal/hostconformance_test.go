@@ -1,0 +1,56 @@
+//go:build linux
+
+package metal
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/metallic-go/metallic/backend"
+	"github.com/metallic-go/metallic/backend/backendtest"
+)
+
+// hostBackend is the real Backend over the fake Objective-C runtime whose
+// GPU runs the dispatched MSL on the host.
+func hostBackend(t testing.TB) (*Backend, *fakeRT, *hostGPU) {
+	t.Helper()
+	f := newFakeRT()
+	g := newHostGPU(t)
+	f.gpu = g
+	return fakeBackend(t, f), f, g
+}
+
+// TestHostConformance runs the conformance suite (every op × weight dtype
+// × activation dtype against the float64 oracle, plain profile) through
+// the real Backend — its buffers, pipeline cache, argument binding, one
+// command buffer per commit, Sync — with every dispatch's hand-written
+// MSL executed on the host: the CI proof that this very source, bound as
+// the backend binds it, computes the contract.
+func TestHostConformance(t *testing.T) {
+	b, f, g := hostBackend(t)
+	rs := backendtest.Check(b)
+	ran := 0
+	for _, r := range rs {
+		t.Run(r.Name(), func(t *testing.T) {
+			// OpMatMulQ is ggml-cpu's: a plain backend refuses it, naming
+			// the profile (backendtest checks the refusal itself).
+			if r.Op == backend.OpMatMulQ && r.Shape != "refused" {
+				if !strings.Contains(r.Err, string(backend.Plain)) {
+					t.Fatalf("%s: want a refusal naming %q, got %q", r.Name(), backend.Plain, r.Err)
+				}
+				return
+			}
+			ran++
+			if r.Err != "" {
+				t.Fatalf("%s: %s", r.Name(), r.Err)
+			}
+			if !r.Pass {
+				t.Errorf("%s: max_abs %.3g max_rel %.3g nmse %.3g: error/tolerance %.3g > 1", r.Name(), r.MaxAbs, r.MaxRel, r.NMSE, r.Ratio)
+			}
+		})
+	}
+	if ran < 100 || g.runs < 100 {
+		t.Fatalf("only %d cases and %d dispatches ran", ran, g.runs)
+	}
+	t.Logf("%d cases, %d dispatches executed on the host in %d command buffers", ran, g.runs, f.count("commandBuffer"))
+}
