@@ -54,3 +54,15 @@ func TestHostConformance(t *testing.T) {
 	}
 	t.Logf("%d cases, %d dispatches executed on the host in %d command buffers", ran, g.runs, f.count("commandBuffer"))
 }
+
+// hostOpener gives each op test the backend over the fake runtime whose
+// GPU runs the MSL on the host.
+func hostOpener(t *testing.T) backend.Backend {
+	b, _, _ := hostBackend(t)
+	return b
+}
+
+func TestHostOpsMatMul(t *testing.T)    { testOpsMatMul(t, hostOpener) }
+func TestHostOpsAttention(t *testing.T) { testOpsAttention(t, hostOpener) }
+func TestHostOpsRope(t *testing.T)      { testOpsRope(t, hostOpener) }
+func TestHostOpsRowOps(t *testing.T)    { testOpsRowOps(t, hostOpener) }
