@@ -269,11 +269,11 @@ func TestDispatchErrors(t *testing.T) {
 		{"misaligned x", k, backend.Grid{X: 16}, with(1, backend.BufAt(x, 2)), "argument 1 (x, device const float*): offset 2 is not a multiple of 4"},
 		{"misaligned weight", k, backend.Grid{X: 16}, with(2, backend.BufAt(w, 1)), "argument 2 (w, device const uchar*): offset 1 is not a multiple of 2"},
 		{"offset outside", k, backend.Grid{X: 16}, with(0, backend.BufAt(out, 1000)), "argument 0: offset 1000 outside a 192-byte buffer"},
-		{"int overflow", k, backend.Grid{X: 16}, with(3, backend.Int(1 << 40)), "does not fit a 32-bit int"},
+		{"int overflow", k, backend.Grid{X: 16}, with(3, backend.Int(1<<40)), "does not fit a 32-bit int"},
 		{"freed", k, backend.Grid{X: 16}, with(0, backend.Buf(freed)), "argument 0: buffer was freed"},
 		{"foreign kernel", ko, backend.Grid{X: 16}, ok, "was loaded by another metal backend"},
 		{"negative grid", k, backend.Grid{X: -1}, ok, "negative grid"},
-		{"grid over Metal's limit", k, backend.Grid{X: 16}, with(5, backend.Int(9 << 20)), "grid [2 1179648 1] of threadgroups outside Metal's limits"},
+		{"grid over Metal's limit", k, backend.Grid{X: 16}, with(5, backend.Int(9<<20)), "grid [2 1179648 1] of threadgroups outside Metal's limits"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			enc := b.Begin()
@@ -323,7 +323,9 @@ func TestLoadErrors(t *testing.T) {
 		spec backend.KernelSpec
 		want string
 	}{
-		{"compile error", func(f *fakeRT) { f.compileLog = "program_source:12:5: error: use of undeclared identifier 'x'\n    x = 1;\n    ^" },
+		{"compile error", func(f *fakeRT) {
+			f.compileLog = "program_source:12:5: error: use of undeclared identifier 'x'\n    x = 1;\n    ^"
+		},
 			backend.KernelSpec{Name: backend.OpAdd},
 			"metal: kernel add[F32 f32→f32 kv f32] (entry add_f32_f32): newLibraryWithSource:options:error: failed:\nprogram_source:12:5: error: use of undeclared identifier 'x'\n    x = 1;\n    ^ (MTLLibraryErrorDomain 3)"},
 		{"pipeline error", func(f *fakeRT) { f.failPipe = "Compiler encountered an internal error" },
