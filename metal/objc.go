@@ -27,6 +27,11 @@ type mtlSize struct {
 	Width, Height, Depth uint64
 }
 
+// msgSendSizes is the Go type of objc_msgSend for a message whose two
+// arguments are MTLSize by value, as the darwin runtime registers it with
+// purego (and as a test calls a C function through it on every host).
+type msgSendSizes func(recv id, s sel, a, b mtlSize)
+
 // objcRuntime is the Objective-C runtime and the C functions the backend
 // calls. Messages are sent with word-sized arguments (object pointers,
 // pointers, NSUInteger, NSInteger, BOOL as 0 or 1) unless their table

@@ -18,7 +18,7 @@ import (
 // says), and the C functions of libobjc, Metal and libSystem.
 type darwinRuntime struct {
 	msgSend    uintptr
-	sizes      func(recv id, s sel, a, b mtlSize)
+	sizes      msgSendSizes
 	double     func(recv id, s sel) float64
 	push, pop  uintptr
 	create     uintptr
