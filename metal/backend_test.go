@@ -392,11 +392,11 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
-// TestGPUErrorSurfaces: a command buffer that ends in error is Sync's
+// TestCommandBufferErrors: a command buffer that ends in error is Sync's
 // error, naming Metal's NSError and the command buffer's dispatches; the
 // error is reported once. Under METALLIC_METAL_SYNC=1 every dispatch is
 // its own command buffer, waited for, so the error names that dispatch.
-func TestGPUErrorSurfaces(t *testing.T) {
+func TestCommandBufferErrors(t *testing.T) {
 	f := newFakeRT()
 	b := fakeBackend(t, f)
 	k, out, x, w := loadMatMul(t, b)
