@@ -17,13 +17,17 @@ type Backend struct {
 	cfg   config
 	queue id
 
-	live     map[*buffer]struct{} // buffers to release at Close
-	regions  []*region            // no-copy wrappings of mapped memory
-	inflight []*batch             // committed, not yet waited for
-	err      error                // first error of committed work, reported by Sync
-	closed   bool
-	prof     profiler
-	spare    *recording // slices of a finished encoder, reused
+	live    map[*buffer]struct{} // buffers to release at Close
+	regions []*region            // no-copy wrappings of mapped memory
+	// noCopyFailed are regions Metal would not wrap (their start): their
+	// tensors are copied.
+	noCopyFailed []uintptr
+	copied       int      // wrapped buffers that were copied
+	inflight     []*batch // committed, not yet waited for
+	err          error    // first error of committed work, reported by Sync
+	closed       bool
+	prof         profiler
+	spare        *recording // slices of a finished encoder, reused
 	// outCell is heap memory for a message's out-parameter.
 	outCell id
 }

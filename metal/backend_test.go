@@ -171,6 +171,26 @@ func TestWrapRegion(t *testing.T) {
 		t.Errorf("a tensor over maxBufferLength: %v", err)
 	}
 	b.Free(t3)
+	// Memory Metal will not wrap (newBufferWithBytesNoCopy returns nil):
+	// copied, and not asked again.
+	b.dev.info.maxBuffer = 1 << 32
+	f.failNoCopy = true
+	for i := range 2 {
+		x, err := b.Wrap(mapping[i*100 : i*100+64])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if x.(*buffer).region != nil || !bytes.Equal(x.(*buffer).Bytes(), mapping[i*100:i*100+64]) {
+			t.Errorf("a tensor Metal would not wrap: %+v", x)
+		}
+		b.Free(x)
+	}
+	if n := f.count("newBufferWithBytesNoCopy:length:options:deallocator:"); n != 3 {
+		t.Errorf("%d no-copy attempts, want 3 (two regions, one refused once)", n)
+	}
+	if p := b.Provenance(); p.NoCopyRegions != 0 || p.CopiedWraps != 3 {
+		t.Errorf("provenance: %d no-copy regions, %d copies; want 0 and 3", p.NoCopyRegions, p.CopiedWraps)
+	}
 	z, err := b.Wrap(nil)
 	if err != nil || z.Size() != 0 {
 		t.Errorf("Wrap(nil): %v %v", z, err)

@@ -116,8 +116,9 @@ func (b *Backend) Alloc(n int) (backend.Buffer, error) {
 // gguf.Open) is bound by offset into one newBufferWithBytesNoCopy
 // wrapping of the whole mapping, made once (or of the tensor's own pages
 // when the mapping is larger than maxBufferLength). Other memory (the Go
-// heap, writable mappings) is copied into a new shared buffer. data must
-// stay valid and unchanged while the buffer is in use.
+// heap, writable mappings, memory Metal will not wrap) is copied into a
+// new shared buffer. data must stay valid and unchanged while the buffer
+// is in use.
 func (b *Backend) Wrap(data []byte) (backend.Buffer, error) {
 	if err := b.checkOpen("Wrap"); err != nil {
 		return nil, err
@@ -155,6 +156,7 @@ func (b *Backend) Wrap(data []byte) (backend.Buffer, error) {
 		return nil, err
 	}
 	b.live[x] = struct{}{}
+	b.copied++
 	return x, nil
 }
 
@@ -184,11 +186,16 @@ func (b *Backend) regionFor(p uintptr, n int) (*region, error) {
 			return nil, fmt.Errorf("metal: Wrap(%d bytes): a tensor larger than %s's maxBufferLength of %d MiB", n, b.dev.info.name, mib(uint64(b.dev.info.maxBuffer)))
 		}
 	}
+	for _, f := range b.noCopyFailed {
+		if start == f {
+			return nil, nil
+		}
+	}
 	r := &region{base: start, size: int(size)}
 	err := b.dev.run(func() error {
 		r.mtl = b.o.sendID(msgNewBufferWithBytesNoCopy, b.dev.dev, start, size, resourceStorageModeShared, 0)
 		if r.mtl == 0 {
-			return fmt.Errorf("metal: Wrap: newBufferWithBytesNoCopy:length:options:deallocator: returned nil for %d MiB of mapped memory at %#x", mib(uint64(size)), start)
+			return errNoCopy
 		}
 		if c := b.o.send(msgContents, r.mtl); c != start {
 			b.o.release(r.mtl)
@@ -196,12 +203,22 @@ func (b *Backend) regionFor(p uintptr, n int) (*region, error) {
 		}
 		return nil
 	})
+	if err == errNoCopy {
+		// Metal would not wrap this memory (a segment of the executable
+		// holding embedded data, say): copy its tensors instead, and do
+		// not ask again.
+		b.noCopyFailed = append(b.noCopyFailed, start)
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	b.regions = append(b.regions, r)
 	return r, nil
 }
+
+// errNoCopy is newBufferWithBytesNoCopy returning nil.
+var errNoCopy = errors.New("metal: newBufferWithBytesNoCopy returned nil")
 
 // Upload copies src into dst at byte offset off, after every committed
 // command buffer (they may read dst).

@@ -36,6 +36,7 @@ type fakeRT struct {
 	compileLog string
 	failPipe   string
 	failAlloc  bool
+	failNoCopy bool
 	gpuError   string // the next command buffer ends in error
 	hang       bool   // command buffers never complete
 	region     func(addr uintptr) (start, size uintptr, writable, ok bool)
@@ -560,6 +561,9 @@ func (f *fakeRT) newBuffer(name string, a []uintptr) id {
 			copy(unsafe.Slice((*byte)(ptrOf(b.ptr)), length), unsafe.Slice((*byte)(ptrOf(a[0])), length))
 		}
 	default:
+		if f.failNoCopy {
+			return 0
+		}
 		p, n := a[0], int(a[1])
 		if p%uintptr(f.page) != 0 || n%f.page != 0 || n == 0 {
 			f.violate("newBufferWithBytesNoCopy: %d bytes at %#x: want whole pages of %d bytes", n, p, f.page)

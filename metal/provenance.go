@@ -20,6 +20,8 @@ type Provenance struct {
 	MathMode        string   `json:"math_mode"`        // "mathMode=safe" or "fastMathEnabled=NO": fast math off
 	Numerics        string   `json:"numerics"`         // "plain"
 	Pipelines       int      `json:"pipelines"`        // compiled in the process so far
+	NoCopyRegions   int      `json:"no_copy_regions"`  // mappings wrapped in place (newBufferWithBytesNoCopy)
+	CopiedWraps     int      `json:"copied_wraps"`     // wrapped buffers copied instead (Go memory, memory Metal would not wrap)
 	SyncEachCommit  bool     `json:"sync"`             // METALLIC_METAL_SYNC=1
 	Timeout         string   `json:"wait_timeout"`     // bound of every wait
 }
@@ -38,6 +40,8 @@ func (b *Backend) Provenance() Provenance {
 		MathMode:        b.dev.mathMode,
 		Numerics:        string(b.Numerics()[0]),
 		Pipelines:       b.dev.pipelines(),
+		NoCopyRegions:   len(b.regions),
+		CopiedWraps:     b.copied,
 		SyncEachCommit:  b.cfg.sync,
 		Timeout:         b.cfg.timeout.String(),
 	}
