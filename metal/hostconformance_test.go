@@ -3,6 +3,7 @@
 package metal
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -66,3 +67,29 @@ func TestHostOpsMatMul(t *testing.T)    { testOpsMatMul(t, hostOpener) }
 func TestHostOpsAttention(t *testing.T) { testOpsAttention(t, hostOpener) }
 func TestHostOpsRope(t *testing.T)      { testOpsRope(t, hostOpener) }
 func TestHostOpsRowOps(t *testing.T)    { testOpsRowOps(t, hostOpener) }
+
+// TestKernelCasesOnHost runs each case of BenchmarkKernels once on the
+// host, so its argument lists and buffer sizes are right before it reaches
+// a Mac (the guard pages catch a buffer too small).
+func TestKernelCasesOnHost(t *testing.T) {
+	b, _, g := hostBackend(t)
+	for _, c := range kernelCases() {
+		t.Run(c.name, func(t *testing.T) {
+			k, err := b.Load(c.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			enc := b.Begin()
+			enc.Dispatch(k, c.grid, c.args(t, b, rand.New(rand.NewPCG(1, 2)))...)
+			if err := enc.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Sync(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if g.runs < len(kernelCases()) {
+		t.Errorf("%d dispatches ran for %d cases", g.runs, len(kernelCases()))
+	}
+}
