@@ -38,7 +38,8 @@ inline void rmsnorm(device TO* out, device const TI* x, device const uchar* gw, 
         for (int c = int(g.tid); c < (n >> 3); c += int(g.nt)) {
             float wv[8];
             int a, b;
-            W::decode(W::load(gw, c, a4), c, wv, a, b);
+            const typename W::raw q = W::load(gw, c, a4);
+            W::decode(q, c, wv, a, b);
             for (int i = 0; i < 4; i++) {
                 act_st(out, o + ulong(a + i), (act_ld(x, o + ulong(a + i)) * r) * wv[i]);
                 act_st(out, o + ulong(b + i), (act_ld(x, o + ulong(b + i)) * r) * wv[4 + i]);
@@ -83,7 +84,8 @@ inline void add_bias(device TO* out, device const TI* x, device const uchar* bia
         for (int c = lo + int(g.tid); c < hi; c += int(g.nt)) {
             float wv[8];
             int a, b;
-            W::decode(W::load(bias, c, a4), c, wv, a, b);
+            const typename W::raw q = W::load(bias, c, a4);
+            W::decode(q, c, wv, a, b);
             for (int i = 0; i < 4; i++) {
                 act_st(out, o + ulong(a + i), act_ld(x, o + ulong(a + i)) + wv[i]);
                 act_st(out, o + ulong(b + i), act_ld(x, o + ulong(b + i)) + wv[4 + i]);
@@ -168,7 +170,8 @@ inline void embed(device TO* out, device const uchar* w, device const int* ids, 
         for (int c = lo + int(g.tid); c < hi; c += int(g.nt)) {
             float wv[8];
             int a, b;
-            W::decode(W::load(row, c, a4), c, wv, a, b);
+            const typename W::raw q = W::load(row, c, a4);
+            W::decode(q, c, wv, a, b);
             for (int i = 0; i < 4; i++) {
                 act_st(out, o + ulong(a + i), wv[i]);
                 act_st(out, o + ulong(b + i), wv[4 + i]);
