@@ -104,7 +104,6 @@ type fcmdbuf struct {
 	dispatches []*fdispatch
 	err        id
 	encoding   *fencoder
-	label      string
 	start, end float64
 }
 
@@ -429,9 +428,6 @@ func (f *fakeRT) handle(name string, recv id, a []uintptr) uintptr {
 		}
 		cb.encoding = &fencoder{cb: cb, binds: map[int]fbind{}, tg: map[int]int{}}
 		return uintptr(f.autoreleased("MTLComputeCommandEncoder", cb.encoding))
-	case "setLabel:":
-		o.v.(*fcmdbuf).label = f.objs[id(a[0])].v.(string)
-		return 0
 	case "commit":
 		f.commit(o.v.(*fcmdbuf))
 		return 0

@@ -68,7 +68,6 @@ const (
 
 	msgCommandBuffer
 	msgComputeCommandEncoder
-	msgSetLabel
 	msgCommit
 	msgStatus
 	msgCommandBufferError
@@ -127,7 +126,6 @@ var messages = [numMsgs]message{
 
 	msgCommandBuffer:         {sel: "commandBuffer", class: "MTL::CommandQueue", ret: kID},
 	msgComputeCommandEncoder: {sel: "computeCommandEncoder", class: "MTL::CommandBuffer", ret: kID},
-	msgSetLabel:              {sel: "setLabel:", class: "MTL::CommandBuffer", args: []abiKind{kID}, ret: kVoid},
 	msgCommit:                {sel: "commit", class: "MTL::CommandBuffer", ret: kVoid},
 	msgStatus:                {sel: "status", class: "MTL::CommandBuffer", ret: kUInt},
 	msgCommandBufferError:    {sel: "error", class: "MTL::CommandBuffer", ret: kID},
