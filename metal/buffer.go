@@ -99,6 +99,10 @@ func (b *Backend) Alloc(n int) (backend.Buffer, error) {
 				return fmt.Errorf("metal: Alloc(%d): newBufferWithLength:options: returned nil (%d MiB asked, %d MiB allocated on %s, %d MiB recommended working set)",
 					n, mib(uint64(n)), used, b.dev.info.name, mib(b.dev.info.workingSet))
 			}
+			if l := int(b.o.send(msgLength, x.mtl)); l < n {
+				b.o.release(x.mtl)
+				return fmt.Errorf("metal: Alloc(%d): Metal returned a buffer of %d bytes", n, l)
+			}
 			x.ptr = b.o.send(msgContents, x.mtl)
 			return nil
 		})

@@ -304,3 +304,33 @@ func TestMTLSizeLayout(t *testing.T) {
 		t.Errorf("mtlSize: %d bytes, height at %d, depth at %d", unsafe.Sizeof(s), unsafe.Offsetof(s.Height), unsafe.Offsetof(s.Depth))
 	}
 }
+
+// TestMessagesAllSent checks the table holds no message the backend never
+// sends: each msg constant is used outside msgs.go in the package's code.
+func TestMessagesAllSent(t *testing.T) {
+	src, err := os.ReadFile("msgs.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := regexp.MustCompile(`(?m)^\t(msg[A-Z]\w*)(?: msgID = iota)?$`).FindAllStringSubmatch(string(src), -1)
+	if len(names) != int(numMsgs) {
+		t.Fatalf("found %d msg constants, the table has %d", len(names), numMsgs)
+	}
+	files, _ := filepath.Glob("*.go")
+	var code strings.Builder
+	for _, f := range files {
+		if f == "msgs.go" || strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code.Write(b)
+	}
+	for _, n := range names {
+		if !regexp.MustCompile(`\b` + n[1] + `\b`).MatchString(code.String()) {
+			t.Errorf("%s is in the table but never sent", n[1])
+		}
+	}
+}
