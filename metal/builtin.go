@@ -122,6 +122,9 @@ func builtin(spec backend.KernelSpec) (builtinKernel, error) {
 	if spec.Numerics != "" && spec.Numerics != backend.Plain {
 		return builtinKernel{}, fmt.Errorf("metal: %s: numerics profile %q is not implemented (metal has %q only)", spec.Name, spec.Numerics, backend.Plain)
 	}
+	if spec.Flash.On {
+		return builtinKernel{}, fmt.Errorf("metal: %s: flash attention is ggml's CPU kernel, defined under numerics %s only (metal implements %s)", spec.Name, backend.GGMLCPU, backend.Plain)
+	}
 	if spec.Name == backend.OpMatMulQ {
 		return builtinKernel{}, fmt.Errorf("metal: %s is %s arithmetic (activations rounded as llama.cpp's CPU does); metal implements %q only: use %s", spec.Name, backend.GGMLCPU, backend.Plain, backend.OpMatMul)
 	}
