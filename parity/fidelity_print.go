@@ -58,10 +58,15 @@ func PrintFidelity(w io.Writer, f *Fidelity) error {
 		rank[k] = i
 	}
 	slices.SortStableFunc(kinds, func(x, y string) int { return rank[x] - rank[y] })
-	tw := tablewriter.NewWriter(w)
-	head := []any{"op", "checkpoints", "values", "differ", "max ulp", "nmse vs " + f.B}
+	fmt.Fprintf(w, "a = %s (its ops checked), b = %s (the inputs)", f.A, f.B)
 	if f.Judged {
-		head = append(head, "nmse "+f.A+" vs f64", "nmse "+f.B+" vs f64", "bound")
+		fmt.Fprint(w, "; nmse against the float64 local oracle from the same inputs, bound as in steps' local rows")
+	}
+	fmt.Fprintln(w)
+	tw := tablewriter.NewWriter(w)
+	head := []any{"op", "checkpoints", "values", "differ", "max ulp", "nmse a vs b"}
+	if f.Judged {
+		head = append(head, "nmse a vs f64", "nmse b vs f64", "bound")
 	}
 	tw.Header(append(head, "verdict")...)
 	for _, k := range kinds {

@@ -122,11 +122,11 @@ func pcSession(r *pcRun, fs *flag.FlagSet, pos []string, stderr io.Writer, sz ru
 			}
 		}
 	}
-	if _, err := parity.ParsePaths(so.Paths, r.backend); err != nil {
-		return nil, nil, nil, usagef("--paths %s: %v", r.paths, err)
-	}
 	if err := checkScope(fs, r.scope(so.Paths)); err != nil {
 		return nil, nil, nil, err
+	}
+	if _, err := parity.ParsePaths(so.Paths, r.backend); err != nil {
+		return nil, nil, nil, usagef("--paths %s: %v", r.paths, err)
 	}
 	file, err := modelPath(arg)
 	if err != nil {
