@@ -193,7 +193,7 @@ func (e *encoder) Dispatch(k backend.Kernel, g backend.Grid, args ...backend.Arg
 	}
 	start := time.Now()
 	e.enc.Dispatch(kk.Kernel, g, args...)
-	if e.b.profiling && g.Items() > 0 {
+	if e.b.profiling {
 		e.b.times = append(e.b.times, cuda.KernelTime{Kernel: kk.label, Grid: [3]int{max(g.X, 1), max(g.Y, 1), max(g.Z, 1)},
 			Block: [3]int{1, 1, 1}, Ms: float64(time.Since(start).Nanoseconds()) / 1e6})
 	}
