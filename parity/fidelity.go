@@ -24,16 +24,17 @@ type FidelityRow struct {
 	NMSE Num `json:"nmse"`
 	// First is the first differing value: "[row,col] a=… b=…".
 	First string `json:"first,omitempty"`
-	// When judged (Fidelity.Judged): OracleNMSE is A's output against the
+	// When judged (Fidelity.Judged; zero otherwise, and no verdict):
+	// OracleNMSE is A's output against the
 	// float64 local oracle recomputed from the same inputs (B's),
 	// OracleNMSEB B's own output against it (B's local verdict), Bound the
 	// local bound of the op (Thresholds, at A's storage dtypes), Verdict
 	// pass or FAIL (A's error against the bound; any non-finite value
 	// where the oracle is finite fails).
-	OracleNMSE  Num    `json:"nmse_oracle,omitempty"`
-	OracleNMSEB Num    `json:"nmse_oracle_b,omitempty"`
-	Bound       Num    `json:"bound,omitempty"`
-	NonFinite   int    `json:"non_finite,omitempty"`
+	OracleNMSE  Num    `json:"nmse_oracle"`
+	OracleNMSEB Num    `json:"nmse_oracle_b"`
+	Bound       Num    `json:"bound"`
+	NonFinite   int    `json:"non_finite"`
 	Verdict     string `json:"verdict,omitempty"`
 }
 

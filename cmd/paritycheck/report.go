@@ -155,9 +155,12 @@ func pcSession(r *pcRun, fs *flag.FlagSet, pos []string, stderr io.Writer, sz ru
 	for _, n := range slices.Sorted(maps.Keys(s.Skipped)) {
 		fmt.Fprintf(stderr, "paritycheck: %s skipped: %s\n", n, s.Skipped[n])
 	}
-	var names []string
-	for _, t := range s.Targets {
-		names = append(names, t.Ref().String())
+	var names []string // the paths opened, as asked for
+	for _, p := range so.Paths {
+		ref, _ := model.ParsePathRef(p, r.backend)
+		if slices.ContainsFunc(s.Targets, func(t parity.Target) bool { return t.Ref() == ref }) {
+			names = append(names, p)
+		}
 	}
 	if err := checkScope(fs, r.scope(names)); err != nil {
 		return fail(err)
