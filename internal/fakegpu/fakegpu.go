@@ -87,7 +87,7 @@ func (b *Backend) Numerics() []backend.Numerics { return []backend.Numerics{back
 
 // Describe is the provenance line, as cuda's Describe.
 func (b *Backend) Describe() string {
-	return fmt.Sprintf("%s: the cpu backend's kernels presented as a GPU backend (plain numerics only, %d worker threads)", b.name, b.cpu.Threads())
+	return fmt.Sprintf("%s: the cpu backend's kernels presented as a GPU backend (plain numerics only; %d cpu workers)", b.name, b.cpu.Threads())
 }
 
 // Alloc allocates on the cpu backend.
