@@ -202,9 +202,13 @@ func openRuns(g *Golden, mod *model.Model, opts model.PathOptions, num, override
 		return nil, nil, err
 	}
 	if override != "" {
+		recorded := slices.Clone(refs)
 		for i := range refs {
 			if refs[i].Path != "llamacpp" {
 				refs[i].Backend = override
+			}
+			if j := slices.Index(refs[:i], refs[i]); j >= 0 {
+				return nil, nil, fmt.Errorf("golden: --backend %s would run the recorded %s and %s both as %s", override, recorded[j], recorded[i], refs[i])
 			}
 		}
 	}
