@@ -20,7 +20,7 @@ import (
 
 // RecordOptions configure Record.
 type RecordOptions struct {
-	Model       string            // model file
+	Model string // model file
 	// Paths to record, PATH or PATH@BACKEND (a bare name runs on
 	// PathOptions.Backend); empty means ["reference"]. The golden records
 	// where each ran: bare names and its Backend when all ran on one

@@ -53,10 +53,10 @@ type Recorder struct {
 	gathered map[backend.Buffer]int
 	embd     *byte // first byte of the token embedding's data
 	embdRows int
-	on      bool
-	pos, t  int // the forward call being recorded (Mark)
-	ds      []dispatch
-	err     error
+	on       bool
+	pos, t   int // the forward call being recorded (Mark)
+	ds       []dispatch
+	err      error
 }
 
 // NewRecorder returns a recorder with no backend yet.
