@@ -163,7 +163,15 @@ func TestStopMismatch(t *testing.T) {
 	enc.Dispatch(k, backend.Grid{X: 1})
 	enc.Dispatch(k, backend.Grid{X: 3})
 	require.NoError(t, enc.Commit())
-	st.times = []cuda.KernelTime{{Ms: 1.5}, {Ms: 2.5}}
+	st.times = []cuda.KernelTime{{Kernel: "noop", Ms: 1.5}, {Kernel: "other", Ms: 2.5}}
+	_, err = r.Stop()
+	require.ErrorContains(t, err, "launch 1 is other, but dispatch 1 was noop")
+	require.NoError(t, r.Start())
+	enc = b.Begin()
+	enc.Dispatch(k, backend.Grid{X: 1})
+	enc.Dispatch(k, backend.Grid{X: 3})
+	require.NoError(t, enc.Commit())
+	st.times = []cuda.KernelTime{{Kernel: "noop[F32 f32→f32 kv f32]", Ms: 1.5}, {Ms: 2.5}}
 	ds, err := r.Stop()
 	require.NoError(t, err)
 	require.Equal(t, []float64{1.5, 2.5}, []float64{ds[0].ms, ds[1].ms})

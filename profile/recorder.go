@@ -14,6 +14,7 @@ package profile
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/metallic-go/metallic/backend"
@@ -38,6 +39,7 @@ type eventTimer interface {
 
 // dispatch is one recorded dispatch.
 type dispatch struct {
+	name      string // KernelSpec.Name
 	label, op string
 	bytes     float64
 	ms        float64
@@ -149,6 +151,9 @@ func (r *Recorder) Stop() ([]dispatch, error) {
 		return nil, fmt.Errorf("profile: %s timed %d launches for the %d dispatches recorded", r.inner.Name(), len(times), len(ds))
 	}
 	for i := range ds {
+		if k := times[i].Kernel; k != "" && !strings.HasPrefix(k, ds[i].name) {
+			return nil, fmt.Errorf("profile: %s's launch %d is %s, but dispatch %d was %s", r.inner.Name(), i, k, i, ds[i].name)
+		}
 		ds[i].ms = times[i].Ms
 	}
 	return ds, r.err
@@ -215,7 +220,7 @@ func (e *encoder) Dispatch(k backend.Kernel, g backend.Grid, args ...backend.Arg
 		e.Encoder.Dispatch(kk.Kernel, g, args...)
 		return
 	}
-	d := dispatch{label: label(kk.spec, g, args), op: opOf(kk.spec)}
+	d := dispatch{name: kk.spec.Name, label: label(kk.spec, g, args), op: opOf(kk.spec)}
 	d.bytes = r.bytes(kk.spec, g, args)
 	if r.Timer() == TimerWall {
 		start := time.Now()
