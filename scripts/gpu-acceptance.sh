@@ -7,8 +7,9 @@
 #
 #   OUTDIR       folder for the outputs (created): NN-name.json (stdout,
 #                --json where the command has it), NN-name.txt (text
-#                tables), NN-name.err (stderr), models/ (synth models),
-#                summary.txt and summary.json.
+#                tables), NN-name.err (stderr), synth/ (the synth logs),
+#                the goldens, summary.txt and summary.json. Models are not
+#                written there (see MODELS): OUTDIR stays small.
 #   PARITYCHECK  the built binary (default ./paritycheck; build it with
 #                CGO_ENABLED=0 go build -o paritycheck ./cmd/paritycheck).
 #
@@ -21,6 +22,8 @@
 #             command is killed at its own timeout.
 #   THREADS   cpu workers of the cpu paths (default: nproc).
 #   BIG=0     leave out synth qwen2.5-0.5b (steps, tokens and bench on it).
+#   MODELS    folder for the synth models (default $TMPDIR or /tmp, in
+#             metallic-acceptance-models; qwen2.5-0.5b takes 1.6 GB).
 #
 # Exit status: 0 when every command passed, 1 otherwise (2 for bad usage).
 set -u
@@ -40,9 +43,11 @@ if [ ! -x "$PC" ]; then
 	exit 2
 fi
 PC=$(cd "$(dirname "$PC")" && pwd)/$(basename "$PC")
-mkdir -p "$OUT/models" || exit 2
+M=${MODELS:-${TMPDIR:-/tmp}/metallic-acceptance-models}
+mkdir -p "$OUT/synth" "$M" || exit 2
 OUT=$(cd "$OUT" && pwd)
-M=$OUT/models
+L=$OUT/synth
+rm -f "$M/.done"
 START=$(date +%s)
 N=0
 RESULTS=$OUT/.results.tsv
@@ -135,12 +140,12 @@ DTYPES="f16 q8_0 q4_0"
 synth_all() {
 	for p in $TINY; do
 		for dt in $DTYPES; do
-			"$PC" synth --preset "$p" --dtype "$dt" --seed 1 --out "$M/$p-$dt.gguf" >"$M/$p-$dt.log" 2>&1
+			"$PC" synth --preset "$p" --dtype "$dt" --seed 1 --out "$M/$p-$dt.gguf" >"$L/$p-$dt.log" 2>&1
 		done
 	done
 	if [ "$BIG" = 1 ]; then
 		for dt in $DTYPES; do
-			"$PC" synth --preset qwen2.5-0.5b --dtype "$dt" --seed 1 --out "$M/qwen2.5-0.5b-$dt.gguf" >"$M/qwen2.5-0.5b-$dt.log" 2>&1
+			"$PC" synth --preset qwen2.5-0.5b --dtype "$dt" --seed 1 --out "$M/qwen2.5-0.5b-$dt.gguf" >"$L/qwen2.5-0.5b-$dt.log" 2>&1
 		done
 	fi
 	touch "$M/.done"
@@ -153,7 +158,7 @@ SYNTH=$!
 model() {
 	local f=$M/$1.gguf
 	while [ ! -f "$M/.done" ] && [ ! -f "$f" ] && [ "$(elapsed)" -lt "$BUDGET" ]; do sleep 1; done
-	while [ ! -f "$M/.done" ] && ! grep -q '^wrote' "$M/$1.log" 2>/dev/null && [ "$(elapsed)" -lt "$BUDGET" ]; do sleep 1; done
+	while [ ! -f "$M/.done" ] && ! grep -q '^wrote' "$L/$1.log" 2>/dev/null && [ "$(elapsed)" -lt "$BUDGET" ]; do sleep 1; done
 	[ -f "$f" ] && echo "$f"
 }
 
@@ -161,9 +166,8 @@ model() {
 need() {
 	local f
 	f=$(model "$1")
-	if [ -z "$f" ]; then
-		N=$((N + 1))
-		record "$(printf '%02d-synth-%s' "$N" "$1")" FAIL 0 - "synth did not write $1 ($(tail -n1 "$M/$1.log" 2>/dev/null))"
+	if [ -z "$f" ]; then # (in a subshell: the failure goes to the results file)
+		record "synth-$1" FAIL 0 - "synth did not write $1 ($(tail -n1 "$L/$1.log" 2>/dev/null))"
 		return 1
 	fi
 	echo "$f"
