@@ -299,7 +299,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	failed := steps.Failed() || (tokens != nil && tokens.Failed())
 	if r.html != "" {
 		prov := [][2]string{{"model", s.Model.Path}, {"prompt tokens", fmt.Sprint(toks)}, {"decode steps", fmt.Sprint(*r.decode)},
-			{"activations", r.dtype}, {"backend", r.backend}, {"threads", fmt.Sprint(r.threads)}}
+			{"activations", r.dtype}, {"--backend (of paths named bare)", r.backend}, {"threads", fmt.Sprint(r.threads)}}
 		if len(steps.Perturb) > 0 {
 			prov = append(prov, [2]string{"perturbed", strings.Join(steps.Perturb, " ")})
 		}
