@@ -121,7 +121,7 @@ func newFromSpec(m *model.Model, spec *Spec, opts Options) (*Executor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dsl: %w", err)
 	}
-	be, err := backend.OpenOptions(opts.Backend, backend.Options{Threads: opts.Threads})
+	be, err := backend.OpenOptions(opts.Backend, opts.BackendOptions())
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,8 @@ package model
 import (
 	"fmt"
 	"sort"
+
+	"github.com/metallic-go/metallic/backend"
 )
 
 // Tensor is one checkpoint value produced by a path during a forward call:
@@ -108,6 +110,16 @@ type PathOptions struct {
 	Numerics string
 	Spec     string // dsl only: spec file; empty means the embedded spec of the architecture
 	LibDir   string // llamacpp only: library folder; empty means METALLIC_LLAMACPP_DIR or the test cache
+	// WrapBackend, when set, wraps the backend a reference or dsl path
+	// opens (backend.Options.Wrap): bench --profile observes every
+	// dispatch through it. It must not change what the backend computes.
+	WrapBackend func(backend.Backend) backend.Backend
+}
+
+// BackendOptions are the options a path opens its backend with: the
+// threads and the wrapper of o.
+func (o PathOptions) BackendOptions() backend.Options {
+	return backend.Options{Threads: o.Threads, Wrap: o.WrapBackend}
 }
 
 // NumericsLlamaCpp is what the llamacpp path's Numerics returns: llama.cpp's

@@ -94,7 +94,7 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 	if o.NoOracle && len(o.Targets) < 2 {
 		return nil, fmt.Errorf("parity: without an oracle, give at least two paths")
 	}
-	if err := checkPerturbations(o.Targets, o.Perturb); err != nil {
+	if err := CheckPerturbations(o.Targets, o.Perturb); err != nil {
 		return nil, err
 	}
 	progress := func(s string) {
@@ -106,11 +106,11 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 	s := &Steps{Arch: cfg.Arch, Setup: SetupOf(o.Targets), PromptLen: len(o.Prompt), Perturb: []string{}, Rows: []Row{},
 		Numerics: map[string]string{}, Rounding: map[string]string{}}
 	for _, p := range o.Perturb {
-		s.Perturb = append(s.Perturb, p.String())
+		s.Perturb = append(s.Perturb, perturbLabel(o.Targets, p))
 	}
 	for i, t := range o.Targets {
-		progress("run " + t.Path.Name())
-		ro := RunOptions{Tokens: o.Prompt, Decode: o.Decode, Hook: perturbHook(t.Path.Name(), o.Perturb)}
+		progress("run " + t.name())
+		ro := RunOptions{Tokens: o.Prompt, Decode: o.Decode, Hook: PerturbHook(t, o.Perturb)}
 		if i > 0 {
 			ro = RunOptions{Tokens: s.Tokens, Prompt: len(o.Prompt), Hook: ro.Hook}
 		}
@@ -201,12 +201,17 @@ type judge struct {
 	other []*oracle.Evaluator
 }
 
-// threshold is the NMSE bound of a checkpoint computed by ops; attention
-// is judged at the coarser of the activation and KV-cache storage.
-func (j *judge) threshold(tr *Trace, ops []string) float64 {
-	th := chainThreshold(ops, tr.DType)
-	if tr.KV != "" && tr.KV != tr.DType && slices.Contains(ops, string(model.OpAttention)) {
-		th = max(th, chainThreshold([]string{string(model.OpAttention)}, tr.KV))
+// threshold is the NMSE bound of a checkpoint computed by ops (localBound).
+func (j *judge) threshold(tr *Trace, ops []string) float64 { return localBound(tr.DType, tr.KV, ops) }
+
+// localBound is the NMSE bound of a checkpoint computed by ops against its
+// local oracle, for a path storing activations in dt and its KV cache in
+// kv: the loosest op's (chainThreshold); attention is judged at the
+// coarser of the two storages.
+func localBound(dt, kv DType, ops []string) float64 {
+	th := chainThreshold(ops, dt)
+	if kv != "" && kv != dt && slices.Contains(ops, string(model.OpAttention)) {
+		th = max(th, chainThreshold([]string{string(model.OpAttention)}, kv))
 	}
 	return th
 }
