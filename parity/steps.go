@@ -242,7 +242,12 @@ func (j *judge) checkpoint(name string) error {
 		}
 		glob = g.Data
 	}
-	// Local rows, then drift rows, per path.
+	// Local rows, then drift rows, per path. localRMSE keeps each path's
+	// own (teacher-forced) error for the pair rows below (-1: none).
+	localRMSE := make([]float64, len(j.s.Traces))
+	for i := range localRMSE {
+		localRMSE[i] = -1
+	}
 	for i, tr := range j.s.Traces {
 		sr := have[i]
 		if sr == nil || j.global == nil {
@@ -260,6 +265,9 @@ func (j *judge) checkpoint(name string) error {
 		}
 		got := widen(sr.Data)
 		r.Metrics = Compare(got, res.Data, tr.DType)
+		if len(res.Ops) == 1 {
+			localRMSE[i] = float64(r.RMSE)
+		}
 		th := j.threshold(tr, res.Ops)
 		r.Bound = Num(th)
 		r.Verdict = Pass
@@ -330,10 +338,23 @@ func (j *judge) checkpoint(name string) error {
 			}
 			ok, bound := NoWorse(float64(ca.RMSE), errRef, float64(cb.RMSRef), tr.DType)
 			r.Bound, r.Verdict, r.ErrA, r.ErrB = Num(bound), Pass, ca.RMSE, cb.RMSE
+			r.Note = fmt.Sprintf("rmse vs f64: %s %.3g, %s %.3g", tr.Path, float64(ca.RMSE), ref.Path, float64(cb.RMSE)) + extra
+			if !ok && r.NonFinite == 0 && tr.Rounding == ref.Rounding {
+				// Over the bound through drift alone? The op itself,
+				// fed each path's own inputs, is no worse: the excess
+				// came from upstream (whose own rows judge it) and was
+				// amplified here (attention's softmax does that).
+				if la, lb := localRMSE[i], localRMSE[0]; la >= 0 && lb >= 0 {
+					if local, lbound := NoWorse(la, lb, float64(cb.RMSRef), tr.DType); local {
+						ok = true
+						r.Note += fmt.Sprintf("; over the drift bound %.3g, but inherited: the op's own error is no worse (local rmse %s %.3g ≤ %.3g from %s %.3g)",
+							bound, tr.Path, la, lbound, ref.Path, lb)
+					}
+				}
+			}
 			if !ok || r.NonFinite > 0 {
 				r.Verdict = Fail
 			}
-			r.Note = fmt.Sprintf("rmse vs f64: %s %.3g, %s %.3g", tr.Path, float64(ca.RMSE), ref.Path, float64(cb.RMSE)) + extra
 		}
 		j.s.Rows = append(j.s.Rows, r)
 	}
