@@ -30,6 +30,10 @@ type SessionOptions struct {
 	// open, instead of failing the session.
 	Optional    []string
 	PathOptions model.PathOptions
+	// Unfuse also opens, right after each path that can run its fused
+	// kernels stage by stage (the dsl path), its unfused twin
+	// (model.PathOptions.Unfuse, named with model.UnfusedSuffix).
+	Unfuse bool
 }
 
 // Open loads the model file and opens the requested paths over it.
@@ -71,6 +75,16 @@ func Open(file string, o SessionOptions) (*Session, error) {
 			return nil, err
 		}
 		s.Targets = append(s.Targets, Target{Path: p, DType: dt, KV: kv, FlashAttn: o.PathOptions.FlashAttn})
+		if o.Unfuse && n == "dsl" {
+			if err := s.openUnfused(n, o.PathOptions); err != nil {
+				s.Close()
+				return nil, err
+			}
+		}
+	}
+	if o.Unfuse && !slices.Contains(o.Paths, "dsl") {
+		s.Close()
+		return nil, fmt.Errorf("parity: unfused replay needs the dsl path (paths: %s)", strings.Join(o.Paths, ","))
 	}
 	if len(s.Targets) == 0 {
 		s.Close()
