@@ -391,4 +391,3 @@ func SetTestFault(f *Fault) (restore func()) {
 	testFault.Store(f)
 	return func() { testFault.Store(old) }
 }
-

@@ -84,9 +84,9 @@ func (p *faultRowStats) CloneStage() Stage {
 	return &faultRowStats{faultPro{Clone(p.Prologue), p.f}}
 }
 
-func (p *faultRowStats) rs() RowStats                     { return p.Prologue.(RowStats) }
-func (p *faultRowStats) Term(v Expr) Expr                 { return p.rs().Term(v) }
-func (p *faultRowStats) Finish(c *Ctx, sum, n Expr) Expr  { return p.rs().Finish(c, sum, n) }
+func (p *faultRowStats) rs() RowStats                    { return p.Prologue.(RowStats) }
+func (p *faultRowStats) Term(v Expr) Expr                { return p.rs().Term(v) }
+func (p *faultRowStats) Finish(c *Ctx, sum, n Expr) Expr { return p.rs().Finish(c, sum, n) }
 func (p *faultRowStats) Transform(c *Ctx, k, v, st Expr) Expr {
 	return p.f.apply(k, p.rs().Transform(c, k, v, st))
 }
