@@ -270,10 +270,6 @@ func (b *Build) addStage(op *Op, p kernel.Part, o int, cp Checkpoint, def StageD
 // (model.StagePath).
 func (e *Executor) Stages() []model.Stage { return slices.Clone(e.stages) }
 
-// FusedName is "dsl": the path whose fused kernels an unfused executor
-// runs stage by stage (model.StagePath).
-func (e *Executor) FusedName() string { return "dsl" }
-
 // Fault is a test-only defect injected into the kernel that produces a
 // checkpoint, so tests can prove the harness localizes faults inside a
 // fused kernel (Options.Fault; SetTestFault for paths opened by name).

@@ -52,11 +52,9 @@ type StagePath interface {
 	Path
 	// Stages lists the stage checkpoints the path materializes, every
 	// layer's, in execution order; each stage's hook call comes before
-	// the checkpoint it belongs to.
+	// the checkpoint it belongs to. Its name is the fused path's with
+	// UnfusedSuffix ("dsl-unfused" runs the kernels of "dsl").
 	Stages() []Stage
-	// FusedName is the name of the path that runs the same kernels fused
-	// ("dsl"): its rows are compared with this path's.
-	FusedName() string
 }
 
 // SplitStage splits a stage checkpoint name into the checkpoint it

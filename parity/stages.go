@@ -24,14 +24,15 @@ const CompositionNote = "stages pass, fused fails: the fault is in the compositi
 
 // pathStages are one trace's stage checkpoints.
 type pathStages struct {
-	byOf  map[string][]model.Stage // by the checkpoint they belong to
-	cols  map[string]int
-	twin  int // index of the fused twin's trace; -1 when none
-	fused string
+	byOf map[string][]model.Stage // by the checkpoint they belong to
+	cols map[string]int
+	// twin is the index of the trace of the path that runs the same
+	// kernels fused (named as this one without model.UnfusedSuffix); -1
+	// when there is none. Set by linkTwins.
+	twin int
 }
 
-// stagesOf returns the stage checkpoints each target declares and its
-// fused twin among the targets.
+// stagesOf returns the stage checkpoints each target declares.
 func stagesOf(ts []Target) []pathStages {
 	out := make([]pathStages, len(ts))
 	for i, t := range ts {
@@ -44,14 +45,25 @@ func stagesOf(ts []Target) []pathStages {
 			out[i].byOf[st.Of] = append(out[i].byOf[st.Of], st)
 			out[i].cols[st.Name] = st.Cols
 		}
-		out[i].fused = sp.FusedName()
-		for k, o := range ts {
-			if k != i && o.Path.Name() == sp.FusedName() {
-				out[i].twin = k
+	}
+	return out
+}
+
+// linkTwins finds each unfused trace's fused twin: the trace whose name
+// is its name without model.UnfusedSuffix ("dsl-unfused" → "dsl",
+// "dsl-unfused@cuda" → "dsl@cuda").
+func (j *judge) linkTwins() {
+	for i, tr := range j.s.Traces {
+		if !strings.Contains(tr.Path, model.UnfusedSuffix) {
+			continue
+		}
+		fused := strings.Replace(tr.Path, model.UnfusedSuffix, "", 1)
+		for k, o := range j.s.Traces {
+			if k != i && o.Path == fused {
+				j.stages[i].twin = k
 			}
 		}
 	}
-	return out
 }
 
 // stageCols returns the width of a stage checkpoint (0 if none has it).

@@ -133,6 +133,7 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 		s.Traces = append(s.Traces, tr)
 	}
 	j := &judge{cfg: cfg, graph: model.NewGraph(cfg), s: s, n: len(s.Tokens), stages: stagesOf(o.Targets)}
+	j.linkTwins()
 	if !o.NoOracle {
 		progress("float64 oracles")
 		cache := oracle.NewCache()
