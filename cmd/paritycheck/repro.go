@@ -58,7 +58,6 @@ func runRepro(args []string, stdout, stderr io.Writer) error {
 	var (
 		r                     pcRun
 		checkpoint, path, out string
-		ctx                   int
 	)
 	fs := newFlags("repro", "repro [MODEL] --checkpoint C [--path dsl|reference[@BACKEND]] [--backend B] --out DIR [--unfuse] [--prompt S | --tokens 1,2] [--decode N] [--dtype f32|f16] [--numerics plain|ggml-cpu] [--perturb P:C=R] [--json]", stderr)
 	fs.StringVar(&checkpoint, "checkpoint", "", "the checkpoint whose dispatch to reproduce, e.g. blk.1.ffn_act (with --unfuse also a stage checkpoint, e.g. blk.1.ffn_act.swiglu)")
@@ -130,7 +129,7 @@ func runRepro(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts := model.PathOptions{Backend: r.backend, ActDType: r.dtype, Threads: r.threads, Spec: r.spec, Numerics: r.numerics, Ctx: ctx, Unfuse: r.unfuse}
+	opts := model.PathOptions{Backend: r.backend, ActDType: r.dtype, Threads: r.threads, Spec: r.spec, Numerics: r.numerics, Unfuse: r.unfuse}
 	r.attn.set(&opts)
 	m, err := model.Open(file)
 	if err != nil {
