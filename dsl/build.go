@@ -311,7 +311,7 @@ func (b *Build) Kernel(op string, pros []kernel.Prologue, main kernel.Main, epis
 	if err != nil {
 		return nil, b.Errorf("", "loading kernel %s: %v", k.Name, err)
 	}
-	l := &Loaded{K: k, B: bk}
+	l := &Loaded{K: k, B: bk, op: op, pros: pros, main: main, epis: epis}
 	b.e.kernels[sum] = l
 	b.e.kernelOrder = append(b.e.kernelOrder, l)
 	return l, nil
@@ -393,6 +393,12 @@ func (b *Build) Emit(op *Op) error {
 			return b.Errorf("", "kernel %s: parameter %s needs variable %q of the other numeric type", op.L.K.Name, a.Name, a.Var)
 		}
 	}
+	if err := b.injectFault(op); err != nil {
+		return err
+	}
+	if b.e.unfuse {
+		return b.emitUnfused(op)
+	}
 	b.e.ops = append(b.e.ops, op)
 	return nil
 }
@@ -427,6 +433,12 @@ func (b *Build) checkCheckpoint(c Checkpoint) error {
 type Loaded struct {
 	K *kernel.Kernel
 	B backend.Kernel
+	// The name Build.Kernel was given and the stages K was composed from
+	// (Unfuse splits them; a test fault wraps one).
+	op   string
+	pros []kernel.Prologue
+	main kernel.Main
+	epis []kernel.Epilogue
 }
 
 // Act is an activation buffer (rows × Width, one row per token of the
@@ -465,9 +477,17 @@ type Op struct {
 	// takes the same binding.
 	Prefill *Loaded
 	Bind    func(r *Run) kernel.Binding
-	// Checkpoints the dispatch materializes.
+	// Checkpoints the dispatch materializes; Checkpoints[i] is output i
+	// of the kernel's main (y0, y1, y2 of a GEMV; y of a copy or of
+	// attention).
 	Checkpoints []Checkpoint
-	vars        map[string]backend.Arg // loop variables, set by Emit
+	// Stages says what each stage of L computes in terms of the
+	// checkpoint graph, for Unfuse (StageDef); a stage without a
+	// definition is materialized but cannot be judged by an oracle.
+	Stages []StageDef
+	vars   map[string]backend.Arg // loop variables, set by Emit
+	// shift is a test composition fault (Fault.Arg) bound into this op.
+	shift *Fault
 }
 
 // Checkpoint is a materialized checkpoint: rows of a buffer.
@@ -476,4 +496,7 @@ type Checkpoint struct {
 	Layer int
 	Buf   *Act
 	Cache bool // rows start at the call's position (KV cache)
+	// Stage marks a stage checkpoint of an unfused kernel: Kind is then
+	// "<checkpoint kind>.<stage>" (model.Stage).
+	Stage bool
 }

@@ -99,18 +99,27 @@ func buildRope(b *Build) error {
 	if err != nil {
 		return err
 	}
+	var qst, kst []StageDef
+	if norms[0] != nil {
+		if qst, err = ropeStages(b, "q"); err != nil {
+			return err
+		}
+		if kst, err = ropeStages(b, "k"); err != nil {
+			return err
+		}
+	}
 	withGamma := func(bd kernel.Binding, g backend.Buffer) kernel.Binding {
 		if g != nil {
 			bd["gamma"] = backend.Buf(g)
 		}
 		return bd
 	}
-	if err := b.Emit(&Op{L: lq, Bind: func(r *Run) kernel.Binding {
+	if err := b.Emit(&Op{L: lq, Stages: qst, Bind: func(r *Run) kernel.Binding {
 		return withGamma(kernel.Binding{"x": q.At(0), "y": qout.At(0)}, gq)
 	}, Checkpoints: []Checkpoint{{Kind: "q_rope", Layer: b.Layer, Buf: qout}}}); err != nil {
 		return err
 	}
-	if err := b.Emit(&Op{L: lk, Bind: func(r *Run) kernel.Binding {
+	if err := b.Emit(&Op{L: lk, Stages: kst, Bind: func(r *Run) kernel.Binding {
 		return withGamma(kernel.Binding{"x": k.At(0), "y": kout.At(0)}, gk)
 	}, Checkpoints: []Checkpoint{{Kind: "k_rope", Layer: b.Layer, Buf: kout, Cache: kout == kc}}}); err != nil {
 		return err
@@ -226,7 +235,11 @@ func buildGemvResidual(b *Build) error {
 	if err != nil {
 		return err
 	}
-	return b.Emit(&Op{L: l, Prefill: lt, Bind: func(r *Run) kernel.Binding {
+	stages, err := residualStages(b, cps, ws[1] != nil)
+	if err != nil {
+		return err
+	}
+	return b.Emit(&Op{L: l, Prefill: lt, Stages: stages, Bind: func(r *Run) kernel.Binding {
 		bd := kernel.Binding{"x": x.At(0), "w0": backend.Buf(wb), "y0": out.At(0), "residual": res.At(0)}
 		if bb != nil {
 			bd["b0"] = backend.Buf(bb)
@@ -277,7 +290,11 @@ func buildSwiGLU(b *Build) error {
 			return err
 		}
 	}
-	return b.Emit(&Op{L: l, Prefill: lt, Bind: func(r *Run) kernel.Binding {
+	stages, err := swigluStages(b)
+	if err != nil {
+		return err
+	}
+	return b.Emit(&Op{L: l, Prefill: lt, Stages: stages, Bind: func(r *Run) kernel.Binding {
 		return kernel.Binding{"x": x.At(0), "gamma": backend.Buf(bufs[0]), "w0": backend.Buf(bufs[1]),
 			"w1": backend.Buf(bufs[2]), "y0": out.At(0)}
 	}, Checkpoints: []Checkpoint{{Kind: "ffn_act", Layer: b.Layer, Buf: out}}})
@@ -333,7 +350,11 @@ func buildNormGemv(b *Build) error {
 	if err != nil {
 		return err
 	}
-	return b.Emit(&Op{L: l, Prefill: lt, Bind: func(r *Run) kernel.Binding {
+	stages, err := normGemvStages(b, cps)
+	if err != nil {
+		return err
+	}
+	return b.Emit(&Op{L: l, Prefill: lt, Stages: stages, Bind: func(r *Run) kernel.Binding {
 		return kernel.Binding{"x": x.At(0), "gamma": backend.Buf(gb), "w0": backend.Buf(wb), "y0": out.At(0)}
 	}, Checkpoints: cps})
 }

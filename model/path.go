@@ -102,6 +102,11 @@ type PathOptions struct {
 	// Not every path has one: CheckFlashAttn.
 	FlashAttn bool
 	Threads   int // worker threads; 0 means GOMAXPROCS
+	// Unfuse (dsl only) runs every composed kernel of two or more stages
+	// as one dispatch per stage, each generated from the same stage code,
+	// and materializes each stage's output as a stage checkpoint
+	// (StagePath). The path's name gains UnfusedSuffix.
+	Unfuse bool
 	// Numerics is the numerics profile of the reference and dsl paths,
 	// "plain" or "ggml-cpu"; empty means the backend's default
 	// (backend.DefaultNumerics: ggml-cpu on cpu, plain elsewhere). A

@@ -37,6 +37,10 @@ type SessionOptions struct {
 	// backend (PathOptions.Backend replaced by its own), and an empty
 	// Numerics means each backend's default (backend.DefaultNumerics).
 	PathOptions model.PathOptions
+	// Unfuse also opens, right after each path that can run its fused
+	// kernels stage by stage (the dsl path), its unfused twin
+	// (model.PathOptions.Unfuse, named with model.UnfusedSuffix).
+	Unfuse bool
 }
 
 // ParsePaths resolves a list of PATH or PATH@BACKEND names with the
@@ -99,6 +103,16 @@ func Open(file string, o SessionOptions) (*Session, error) {
 			return nil, fmt.Errorf("parity: path %s: %w", r, err)
 		}
 		s.Targets = append(s.Targets, Target{Path: p, Name: display[i], Backend: r.Backend, DType: dt, KV: kv, FlashAttn: o.PathOptions.FlashAttn})
+		if o.Unfuse && r.Path == "dsl" {
+			if err := s.openUnfused(r, display[i], o.PathOptions); err != nil {
+				s.Close()
+				return nil, err
+			}
+		}
+	}
+	if o.Unfuse && !slices.ContainsFunc(refs, func(r model.PathRef) bool { return r.Path == "dsl" }) {
+		s.Close()
+		return nil, fmt.Errorf("parity: unfused replay needs the dsl path (paths: %s)", strings.Join(o.Paths, ","))
 	}
 	if len(s.Targets) == 0 {
 		s.Close()

@@ -37,6 +37,13 @@ type Row struct {
 	MaxAbsCol int    `json:"max_abs_col"`
 	Verdict   string `json:"verdict"`
 	Note      string `json:"note,omitempty"`
+	// Stage and Of are set on the row of a stage checkpoint (--unfuse):
+	// the stage's name and the checkpoint whose kernel it belongs to.
+	Stage string `json:"stage,omitempty"`
+	Of    string `json:"of,omitempty"`
+	// Composition marks a fused kernel's failing row whose unfused stages
+	// all pass: the fault is in how the stages are composed.
+	Composition bool `json:"composition,omitempty"`
 }
 
 // Failed reports whether the row is a failure.
@@ -125,7 +132,8 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 		s.Numerics[tr.Path] = tr.Numerics
 		s.Traces = append(s.Traces, tr)
 	}
-	j := &judge{cfg: cfg, graph: model.NewGraph(cfg), s: s, n: len(s.Tokens)}
+	j := &judge{cfg: cfg, graph: model.NewGraph(cfg), s: s, n: len(s.Tokens), stages: stagesOf(o.Targets)}
+	j.linkTwins()
 	if !o.NoOracle {
 		progress("float64 oracles")
 		cache := oracle.NewCache()
@@ -155,10 +163,14 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 	known := map[string]bool{}
 	for _, name := range j.graph.Names() {
 		known[name] = true
+		if err := j.stageRows(name, known); err != nil {
+			return nil, err
+		}
 		if err := j.checkpoint(name); err != nil {
 			return nil, err
 		}
 	}
+	j.twinRows()
 	for _, tr := range s.Traces {
 		for _, name := range tr.Capture.Order {
 			if !known[name] {
@@ -173,8 +185,11 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 		if node, _, err := j.graph.Check(r.Checkpoint); err == nil && r.MaxAbsIndex >= 0 && r.N > 0 {
 			cols := node.Width.Of(cfg)
 			r.MaxAbsPos, r.MaxAbsCol = r.MaxAbsIndex/cols, r.MaxAbsIndex%cols
+		} else if cols := j.stageCols(r.Checkpoint); cols > 0 && r.MaxAbsIndex >= 0 && r.N > 0 {
+			r.MaxAbsPos, r.MaxAbsCol = r.MaxAbsIndex/cols, r.MaxAbsIndex%cols
 		}
 	}
+	j.composition()
 	for i := range s.Rows {
 		if s.Rows[i].Failed() {
 			r := s.Rows[i]
@@ -199,6 +214,9 @@ type judge struct {
 	// other are the local oracles with the rounding the path's numerics
 	// does not imply (nil where every weight is F32).
 	other []*oracle.Evaluator
+	// stages are, per trace, the stage checkpoints its path declares
+	// (model.StagePath), with the index of its fused twin (-1 if none).
+	stages []pathStages
 }
 
 // threshold is the NMSE bound of a checkpoint computed by ops (localBound).

@@ -38,6 +38,7 @@ type pcRun struct {
 	decode, n                           *int
 	perturb                             pcList
 	json, explain, all, noOracle        bool
+	unfuse                              bool // --unfuse: also open dsl's unfused twin
 	samples                             bool // the command has the sampler flags (token parity)
 	plot, html                          string
 	temp, topP, minP, tieEps            float64
@@ -108,7 +109,8 @@ func pcSession(r *pcRun, fs *flag.FlagSet, pos []string, stderr io.Writer, sz ru
 	if err := r.attn.check(); err != nil {
 		return nil, nil, nil, err
 	}
-	so := parity.SessionOptions{PathOptions: model.PathOptions{Backend: r.backend, ActDType: r.dtype, Threads: r.threads, Spec: r.spec, Numerics: r.numerics}}
+	so := parity.SessionOptions{PathOptions: model.PathOptions{Backend: r.backend, ActDType: r.dtype, Threads: r.threads, Spec: r.spec, Numerics: r.numerics},
+		Unfuse: r.unfuse}
 	r.attn.set(&so.PathOptions)
 	if r.paths == "" {
 		so.Paths = model.PathNames()
