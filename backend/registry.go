@@ -11,6 +11,11 @@ type Options struct {
 	// Threads is the number of worker threads of the cpu backend; 0 means
 	// GOMAXPROCS. Results do not depend on it.
 	Threads int
+	// Wrap, when set, is applied by OpenOptions to the opened backend, and
+	// the caller gets what it returns: a layer that observes every call
+	// (bench --profile times each dispatch through one) and must keep the
+	// backend's behaviour and results unchanged.
+	Wrap func(Backend) Backend
 }
 
 // Opener creates a backend.
@@ -47,7 +52,11 @@ func OpenOptions(name string, opts Options) (Backend, error) {
 	if !ok {
 		return nil, fmt.Errorf("backend: unknown backend %q (linked in: %v)", name, Names())
 	}
-	return o(opts)
+	b, err := o(opts)
+	if err != nil || opts.Wrap == nil {
+		return b, err
+	}
+	return opts.Wrap(b), nil
 }
 
 // Names lists the registered backends, sorted.

@@ -321,7 +321,7 @@ func (b *Build) Kernel(op string, pros []kernel.Prologue, main kernel.Main, epis
 	if err != nil {
 		return nil, b.Errorf("", "loading kernel %s: %v", k.Name, err)
 	}
-	l := &Loaded{K: k, B: bk}
+	l := &Loaded{K: k, B: bk, op: op, pros: pros, main: main, epis: epis}
 	b.e.kernels[sum] = l
 	b.e.kernelOrder = append(b.e.kernelOrder, l)
 	return l, nil
@@ -403,6 +403,12 @@ func (b *Build) Emit(op *Op) error {
 			return b.Errorf("", "kernel %s: parameter %s needs variable %q of the other numeric type", op.L.K.Name, a.Name, a.Var)
 		}
 	}
+	if err := b.injectFault(op); err != nil {
+		return err
+	}
+	if b.e.unfuse {
+		return b.emitUnfused(op)
+	}
 	b.e.ops = append(b.e.ops, op)
 	return nil
 }
@@ -437,6 +443,12 @@ func (b *Build) checkCheckpoint(c Checkpoint) error {
 type Loaded struct {
 	K *kernel.Kernel
 	B backend.Kernel
+	// The name Build.Kernel was given and the stages K was composed from
+	// (Unfuse splits them; a test fault wraps one).
+	op   string
+	pros []kernel.Prologue
+	main kernel.Main
+	epis []kernel.Epilogue
 }
 
 // Act is an activation buffer (rows × Width, one row per token of the
@@ -479,8 +491,19 @@ type Op struct {
 	// takes the same binding.
 	Prefill *Loaded
 	Bind    func(r *Run) kernel.Binding
-	// Checkpoints the dispatch materializes.
+	// Checkpoints the dispatch materializes; Checkpoints[i] is output i
+	// of the kernel's main (y0, y1, y2 of a GEMV; y of a copy or of
+	// attention).
 	Checkpoints []Checkpoint
+	// Outputs, when set, says which output of the kernel's main each of
+	// Checkpoints is (a kernel whose first outputs are not checkpoints:
+	// rmsnorm_qkv_rope's v is output 2); nil means Checkpoints[i] is
+	// output i.
+	Outputs []int
+	// Stages says what each stage of L computes in terms of the
+	// checkpoint graph, for Unfuse (StageDef); a stage without a
+	// definition is materialized but cannot be judged by an oracle.
+	Stages []StageDef
 	// Skip, when set, says a call needs no dispatch of this op (its work
 	// is fused into an earlier op's kernel for such calls): it is not
 	// dispatched, and its checkpoints are still taken at its place.
@@ -492,6 +515,16 @@ type Op struct {
 	// every row, as Forward does.
 	LastRow bool
 	vars    map[string]backend.Arg // loop variables, set by Emit
+	// shift is a test composition fault (Fault.Arg) bound into this op.
+	shift *Fault
+}
+
+// output is the output of the kernel's main that Checkpoints[i] is.
+func (op *Op) output(i int) int {
+	if op.Outputs != nil {
+		return op.Outputs[i]
+	}
+	return i
 }
 
 // Checkpoint is a materialized checkpoint: rows of a buffer.
@@ -500,4 +533,7 @@ type Checkpoint struct {
 	Layer int
 	Buf   *Act
 	Cache bool // rows start at the call's position (KV cache)
+	// Stage marks a stage checkpoint of an unfused kernel: Kind is then
+	// "<checkpoint kind>.<stage>" (model.Stage).
+	Stage bool
 }

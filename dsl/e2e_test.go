@@ -175,7 +175,9 @@ func TestForwardErrors(t *testing.T) {
 // both activation dtypes and both numerics profiles (plain adds the tiled
 // GEMM kernels and the powf RoPE angles), parses in MSL and in CUDA, and
 // passes clang's CUDA device-mode checks (CUDA's rules; the stage matrix
-// of dsl/kernel also generates PTX).
+// of dsl/kernel also generates PTX); so does every kernel of the unfused
+// programs (each stage its own kernel: Copy prologues, Pointwise
+// epilogues).
 func TestClangEverySpecKernel(t *testing.T) {
 	if _, err := clangcheck.Clang(); err != nil {
 		testenv.NeedOracle(t, fmt.Sprint(err))
@@ -187,23 +189,25 @@ func TestClangEverySpecKernel(t *testing.T) {
 			m := tinyOf(arch, dt).open(t)
 			for _, act := range []string{"f32", "f16"} {
 				for _, num := range []string{"plain", "ggml-cpu"} {
-					e, err := New(m, Options{PathOptions: model.PathOptions{ActDType: act, Ctx: 8, Numerics: num}})
-					if err != nil {
-						t.Fatalf("%s %s %s %s: %v", arch, dt, act, num, err)
-					}
-					ks := e.Kernels()
-					if dt == gguf.TypeF32 && act == "f32" {
-						t.Logf("%s spec, %s: %d distinct kernels, %d dispatches per forward (%d layers)", arch, num, len(ks), len(e.ops), m.Config.Layers)
-					}
-					for _, k := range ks {
-						if seen[k.MSL] {
-							continue
+					for _, unfuse := range []bool{false, true} {
+						e, err := New(m, Options{PathOptions: model.PathOptions{ActDType: act, Ctx: 8, Numerics: num, Unfuse: unfuse}})
+						if err != nil {
+							t.Fatalf("%s %s %s %s (unfuse %v): %v", arch, dt, act, num, unfuse, err)
 						}
-						seen[k.MSL] = true
-						srcs[kernel.MSL] = append(srcs[kernel.MSL], clangcheck.Source{Name: k.Name, Code: k.MSL})
-						srcs[kernel.CUDA] = append(srcs[kernel.CUDA], clangcheck.Source{Name: k.Name, Code: k.CUDA})
+						ks := e.Kernels()
+						if dt == gguf.TypeF32 && act == "f32" {
+							t.Logf("%s spec, %s: %d distinct kernels, %d dispatches per forward (%d layers)", arch, num, len(ks), len(e.ops), m.Config.Layers)
+						}
+						for _, k := range ks {
+							if seen[k.MSL] {
+								continue
+							}
+							seen[k.MSL] = true
+							srcs[kernel.MSL] = append(srcs[kernel.MSL], clangcheck.Source{Name: k.Name, Code: k.MSL})
+							srcs[kernel.CUDA] = append(srcs[kernel.CUDA], clangcheck.Source{Name: k.Name, Code: k.CUDA})
+						}
+						e.Close()
 					}
-					e.Close()
 				}
 			}
 		}

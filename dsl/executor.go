@@ -28,7 +28,7 @@ func EmbeddedSpec(arch string) ([]byte, error) {
 
 func init() {
 	model.RegisterPath("dsl", func(m *model.Model, opts model.PathOptions) (model.Path, error) {
-		return New(m, Options{PathOptions: opts})
+		return New(m, Options{PathOptions: opts, Fault: testFault.Load()})
 	})
 }
 
@@ -44,6 +44,8 @@ func init() {
 type Options struct {
 	model.PathOptions
 	Spec string
+	// Fault injects a test-only defect (see Fault); nil in every real run.
+	Fault *Fault
 }
 
 // Executor runs a compiled spec over a model: the dsl path.
@@ -81,6 +83,9 @@ type Executor struct {
 	graph    *model.Graph    // the model's checkpoint graph
 	emitted  map[string]bool // full checkpoint names materialized by the program
 	unrolled int             // steps and repeat iterations compiled so far (MaxUnrolledSteps)
+	unfuse   bool            // PathOptions.Unfuse: composed kernels run stage by stage
+	stages   []model.Stage   // the stage checkpoints of an unfused program
+	fault    *Fault          // a test-only defect (Options.Fault)
 	// head is the index of the op a ForwardLast call runs on the last row
 	// alone, -1 when there is none (findHead).
 	head    int
@@ -140,7 +145,7 @@ func newFromSpec(m *model.Model, spec *Spec, opts Options) (*Executor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dsl: %w", err)
 	}
-	be, err := backend.OpenOptions(opts.Backend, backend.Options{Threads: opts.Threads})
+	be, err := backend.OpenOptions(opts.Backend, opts.BackendOptions())
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +159,7 @@ func newFromSpec(m *model.Model, spec *Spec, opts Options) (*Executor, error) {
 	e := &Executor{m: m, spec: spec, be: be, num: num, act: kernel.ActType(dt == backend.F16), kv: kernel.ActType(kv == backend.F16),
 		vars: map[string]any{}, weights: map[string]*model.Weight{}, wbufs: map[string]backend.Buffer{},
 		acts: map[string]*Act{}, caches: map[string]*Act{}, kernels: map[uint64]*Loaded{},
-		graph: model.NewGraph(&m.Config), emitted: map[string]bool{}}
+		graph: model.NewGraph(&m.Config), emitted: map[string]bool{}, unfuse: opts.Unfuse, fault: opts.Fault}
 	e.round = num == backend.GGMLCPU
 	e.ctx = ctx
 	for name, v := range spec.Variables {
@@ -279,8 +284,14 @@ func (e *Executor) compile(steps []*Step, loops map[string]int, layer int) error
 	return nil
 }
 
-// Name returns "dsl".
-func (e *Executor) Name() string { return "dsl" }
+// Name returns "dsl", or "dsl-unfused" (model.UnfusedSuffix) when the
+// executor runs its kernels stage by stage.
+func (e *Executor) Name() string {
+	if e.unfuse {
+		return "dsl" + model.UnfusedSuffix
+	}
+	return "dsl"
+}
 
 // Numerics returns the profile the executor computes under: "plain" or
 // "ggml-cpu".
@@ -292,17 +303,24 @@ func (e *Executor) Config() *model.Config { return &e.m.Config }
 // Reset empties the KV cache.
 func (e *Executor) Reset() { e.n = 0 }
 
-// Backend returns the backend the executor runs on.
-func (e *Executor) Backend() backend.Backend { return e.be }
-
 // SetHook installs h (nil removes it).
 func (e *Executor) SetHook(h model.Hook) { e.hook = h }
 
-// Kernels lists the distinct composed kernels of the compiled spec.
+// Kernels lists the distinct composed kernels the compiled program
+// dispatches, in the order they were composed.
 func (e *Executor) Kernels() []*kernel.Kernel {
-	out := make([]*kernel.Kernel, len(e.kernelOrder))
-	for i, l := range e.kernelOrder {
-		out[i] = l.K
+	used := map[*Loaded]bool{}
+	for _, op := range e.ops {
+		used[op.L] = true
+		if op.Prefill != nil {
+			used[op.Prefill] = true
+		}
+	}
+	var out []*kernel.Kernel
+	for _, l := range e.kernelOrder {
+		if used[l] {
+			out = append(out, l.K)
+		}
 	}
 	return out
 }
@@ -314,7 +332,7 @@ func (e *Executor) Checkpoints() []string {
 	var out []string
 	for _, op := range e.ops {
 		for _, c := range op.Checkpoints {
-			if !seen[c.Kind] {
+			if !c.Stage && !seen[c.Kind] {
 				seen[c.Kind] = true
 				out = append(out, c.Kind)
 			}
@@ -351,7 +369,7 @@ func (e *Executor) ensure(rows int) error {
 		if a.Buf != nil {
 			e.be.Free(a.Buf)
 		}
-		buf, err := e.be.Alloc(rows * a.Width * elemSize(a.Elem))
+		buf, err := e.be.Alloc(rows*a.Width*elemSize(a.Elem) + e.slack())
 		if err != nil {
 			return err
 		}
@@ -416,6 +434,11 @@ func (e *Executor) args(T int, last bool) ([][]backend.Arg, error) {
 		}
 		for k, v := range op.vars {
 			bd[k] = v
+		}
+		if f := op.shift; f != nil {
+			a := bd[f.Arg]
+			a.Off += f.Shift
+			bd[f.Arg] = a
 		}
 		bd["$tokens"], bd["$vars"] = backend.Int(r.T), backend.Buf(e.io)
 		args, err := op.kernelFor(r.T).K.Bind(bd)

@@ -157,24 +157,30 @@ func TestSpecForwardReplayedFromGPUSources(t *testing.T) {
 		act, num string
 		tol      float64
 		dialects []kernel.Dialect
+		unfuse   bool
 	}{
-		{"stories260K/f32", func() *model.Model { return openStories(t) }, "f32", "plain", 1e-4, both},
-		{"qwen2/F16/f32", func() *model.Model { return tinyOf("qwen2", gguf.TypeF16).open(t) }, "f32", "plain", 1e-4, both[:1]},
-		{"qwen3/Q4_K/f32", func() *model.Model { return tinyOf("qwen3", gguf.TypeQ4_K).open(t) }, "f32", "plain", 1e-4, both[:1]},
-		{"qwen2/F16/f16", func() *model.Model { return tinyOf("qwen2", gguf.TypeF16).open(t) }, "f16", "plain", 5e-3, both[1:]},
-		{"qwen2/Q8_0/f32", func() *model.Model { return tinyOf("qwen2", gguf.TypeQ8_0).open(t) }, "f32", "ggml-cpu", 1e-4, both[:1]},
-		{"qwen3/Q4_K/f32", func() *model.Model { return tinyOf("qwen3", gguf.TypeQ4_K).open(t) }, "f32", "ggml-cpu", 1e-4, both[1:]},
+		{"stories260K/f32", func() *model.Model { return openStories(t) }, "f32", "plain", 1e-4, both, false},
+		{"qwen2/F16/f32", func() *model.Model { return tinyOf("qwen2", gguf.TypeF16).open(t) }, "f32", "plain", 1e-4, both[:1], false},
+		{"qwen3/Q4_K/f32", func() *model.Model { return tinyOf("qwen3", gguf.TypeQ4_K).open(t) }, "f32", "plain", 1e-4, both[:1], false},
+		{"qwen2/F16/f16", func() *model.Model { return tinyOf("qwen2", gguf.TypeF16).open(t) }, "f16", "plain", 5e-3, both[1:], false},
+		{"qwen2/Q8_0/f32", func() *model.Model { return tinyOf("qwen2", gguf.TypeQ8_0).open(t) }, "f32", "ggml-cpu", 1e-4, both[:1], false},
+		{"qwen3/Q4_K/f32", func() *model.Model { return tinyOf("qwen3", gguf.TypeQ4_K).open(t) }, "f32", "ggml-cpu", 1e-4, both[1:], false},
+		// Unfused (every stage its own kernel, Pointwise epilogues, f32
+		// temporaries): the split kernels' GPU sources and bindings too.
+		{"unfused/stories260K/f32", func() *model.Model { return openStories(t) }, "f32", "plain", 1e-4, both, true},
+		{"unfused/qwen2/Q8_0/f32", func() *model.Model { return tinyOf("qwen2", gguf.TypeQ8_0).open(t) }, "f32", "plain", 1e-4, both[:1], true},
+		{"unfused/qwen3/Q4_K/f32", func() *model.Model { return tinyOf("qwen3", gguf.TypeQ4_K).open(t) }, "f32", "ggml-cpu", 1e-4, both[1:], true},
 	}
 	for _, c := range cases {
 		m := c.m()
 		for _, d := range c.dialects {
-			t.Run(c.name+"/"+c.num+"/"+d.String(), func(t *testing.T) { replayCase(t, clang, d, m, c.act, c.num, c.tol) })
+			t.Run(c.name+"/"+c.num+"/"+d.String(), func(t *testing.T) { replayCase(t, clang, d, m, c.act, c.num, c.tol, c.unfuse) })
 		}
 	}
 }
 
-func replayCase(t *testing.T, clang string, d kernel.Dialect, m *model.Model, act, num string, tol float64) {
-	e, err := New(m, Options{PathOptions: model.PathOptions{Backend: "hostrec", Ctx: 8, ActDType: act, Numerics: num}})
+func replayCase(t *testing.T, clang string, d kernel.Dialect, m *model.Model, act, num string, tol float64, unfuse bool) {
+	e, err := New(m, Options{PathOptions: model.PathOptions{Backend: "hostrec", Ctx: 8, ActDType: act, Numerics: num, Unfuse: unfuse}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -173,7 +173,11 @@ func buildQKV(b *Build) error {
 			return err
 		}
 	}
-	if err := b.Emit(&Op{L: l, Prefill: lt, Bind: func(r *Run) kernel.Binding {
+	stages, err := qkvStages(b, nb == 3)
+	if err != nil {
+		return err
+	}
+	if err := b.Emit(&Op{L: l, Prefill: lt, Stages: stages, Bind: func(r *Run) kernel.Binding {
 		bd := kernel.Binding{"x": x.At(0), "y0": q.At(0), "y1": k.At(0), "y2": vout.At(0)}
 		for n, buf := range bufs {
 			bd[n] = backend.Buf(buf)

@@ -134,18 +134,27 @@ func ropeOps(b *Build, rf *ropeFields, q, k, qout, kc *Act, skip func(Run) bool)
 	if err != nil {
 		return err
 	}
+	var qst, kst []StageDef
+	if qn != nil {
+		if qst, err = ropeStages(b, "q"); err != nil {
+			return err
+		}
+		if kst, err = ropeStages(b, "k"); err != nil {
+			return err
+		}
+	}
 	withGamma := func(bd kernel.Binding, g backend.Buffer) kernel.Binding {
 		if g != nil {
 			bd["gamma"] = backend.Buf(g)
 		}
 		return bd
 	}
-	if err := b.Emit(&Op{L: lq, Skip: skip, Bind: func(r *Run) kernel.Binding {
+	if err := b.Emit(&Op{L: lq, Skip: skip, Stages: qst, Bind: func(r *Run) kernel.Binding {
 		return withGamma(kernel.Binding{"x": q.At(0), "y": qout.At(0)}, gq)
 	}, Checkpoints: []Checkpoint{{Kind: "q_rope", Layer: b.Layer, Buf: qout}}}); err != nil {
 		return err
 	}
-	if err := b.Emit(&Op{L: lk, Skip: skip, Bind: func(r *Run) kernel.Binding {
+	if err := b.Emit(&Op{L: lk, Skip: skip, Stages: kst, Bind: func(r *Run) kernel.Binding {
 		return withGamma(kernel.Binding{"x": k.At(0), "y": kout.At(0)}, gk)
 	}, Checkpoints: []Checkpoint{{Kind: "k_rope", Layer: b.Layer, Buf: kout, Cache: kout == kc}}}); err != nil {
 		return err
@@ -261,7 +270,11 @@ func buildGemvResidual(b *Build) error {
 	if err != nil {
 		return err
 	}
-	return b.Emit(&Op{L: l, Prefill: lt, Bind: func(r *Run) kernel.Binding {
+	stages, err := residualStages(b, cps, ws[1] != nil)
+	if err != nil {
+		return err
+	}
+	return b.Emit(&Op{L: l, Prefill: lt, Stages: stages, Bind: func(r *Run) kernel.Binding {
 		bd := kernel.Binding{"x": x.At(0), "w0": backend.Buf(wb), "y0": out.At(0), "residual": res.At(0)}
 		if bb != nil {
 			bd["b0"] = backend.Buf(bb)
@@ -312,7 +325,11 @@ func buildSwiGLU(b *Build) error {
 			return err
 		}
 	}
-	return b.Emit(&Op{L: l, Prefill: lt, Bind: func(r *Run) kernel.Binding {
+	stages, err := swigluStages(b)
+	if err != nil {
+		return err
+	}
+	return b.Emit(&Op{L: l, Prefill: lt, Stages: stages, Bind: func(r *Run) kernel.Binding {
 		return kernel.Binding{"x": x.At(0), "gamma": backend.Buf(bufs[0]), "w0": backend.Buf(bufs[1]),
 			"w1": backend.Buf(bufs[2]), "y0": out.At(0)}
 	}, Checkpoints: []Checkpoint{{Kind: "ffn_act", Layer: b.Layer, Buf: out}}})
@@ -368,7 +385,11 @@ func buildNormGemv(b *Build) error {
 	if err != nil {
 		return err
 	}
-	return b.Emit(&Op{L: l, Prefill: lt, LastRow: true, Bind: func(r *Run) kernel.Binding {
+	stages, err := normGemvStages(b, cps)
+	if err != nil {
+		return err
+	}
+	return b.Emit(&Op{L: l, Prefill: lt, LastRow: true, Stages: stages, Bind: func(r *Run) kernel.Binding {
 		return kernel.Binding{"x": x.At(r.Row0), "gamma": backend.Buf(gb), "w0": backend.Buf(wb), "y0": out.At(0)}
 	}, Checkpoints: cps})
 }

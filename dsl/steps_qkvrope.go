@@ -83,7 +83,10 @@ func buildQKVRope(b *Build) error {
 	if vc.Elem != qout.Elem {
 		vout, atPos = b.Staged("v", ws[3].N), false
 	}
-	fuse := kc.Elem == qout.Elem
+	// An unfused replay (Unfuse) rotates in the RoPE kernels always, so
+	// the GEMV's stages (rmsnorm, gemv, bias) and the rotation's are
+	// materialized one by one, q and k among them.
+	fuse := kc.Elem == qout.Elem && !b.e.unfuse
 	l, lt, err := b.GemvKernels("rmsnorm_qkv_rope", func(tiled bool) ([]kernel.Prologue, *kernel.Gemv, []kernel.Epilogue) {
 		rot := fuse && !tiled
 		g := &kernel.Gemv{Round: b.Round(), Types: []gguf.Type{ws[1].Type, ws[2].Type, ws[3].Type}, K: x.Width,
@@ -112,7 +115,18 @@ func buildQKVRope(b *Build) error {
 			return err
 		}
 	}
-	if err := b.Emit(&Op{L: l, Prefill: lt, Bind: func(r *Run) kernel.Binding {
+	cps := []Checkpoint{{Kind: "v", Layer: b.Layer, Buf: vout, Cache: vout == vc}}
+	var stages []StageDef
+	outputs := []int{2}
+	if b.e.unfuse {
+		outputs = nil
+		// Checkpoints[i] is output i of the GEMV (Op.Checkpoints).
+		cps = append([]Checkpoint{{Kind: "q", Layer: b.Layer, Buf: qs}, {Kind: "k", Layer: b.Layer, Buf: ks}}, cps...)
+		if stages, err = qkvStages(b, nb == 3); err != nil {
+			return err
+		}
+	}
+	if err := b.Emit(&Op{L: l, Prefill: lt, Stages: stages, Bind: func(r *Run) kernel.Binding {
 		bd := kernel.Binding{"x": x.At(0), "y0": qs.At(0), "y1": ks.At(0), "y2": vout.At(0)}
 		if rotated(*r) {
 			bd["y0"], bd["y1"] = qout.At(0), kc.At(0)
@@ -121,7 +135,7 @@ func buildQKVRope(b *Build) error {
 			bd[n] = backend.Buf(buf)
 		}
 		return bd
-	}, Checkpoints: []Checkpoint{{Kind: "v", Layer: b.Layer, Buf: vout, Cache: vout == vc}}}); err != nil {
+	}, Checkpoints: cps, Outputs: outputs}); err != nil {
 		return err
 	}
 	if vout != vc {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/metallic-go/metallic/model"
 	"github.com/metallic-go/metallic/parity"
 )
 
@@ -49,4 +50,15 @@ func TestFiniteRun(t *testing.T) {
 	require.ErrorContains(t, finiteRun(r), "produced NaN in gen_logits at position 0, column 1")
 	r.GenLogits.Data[1] = 0
 	require.NoError(t, finiteRun(r))
+}
+
+// TestVerifyBackendOverrideMerge: --backend may not turn two recorded
+// paths into the same PATH@BACKEND.
+func TestVerifyBackendOverrideMerge(t *testing.T) {
+	g := &Golden{Meta: Meta{Paths: []string{"reference@cpu", "reference@gpu"}, Backend: "cpu"}}
+	_, _, err := openRuns(g, nil, model.PathOptions{}, "plain", "cpu", nil)
+	require.ErrorContains(t, err, "--backend cpu would run the recorded reference@cpu and reference@gpu both as reference@cpu")
+	refs, err := (&Meta{Paths: []string{"reference", "dsl@cuda", "llamacpp"}, Backend: "metal"}).Refs()
+	require.NoError(t, err)
+	require.Equal(t, []model.PathRef{{Path: "reference", Backend: "metal"}, {Path: "dsl", Backend: "cuda"}, {Path: "llamacpp", Backend: "cpu"}}, refs)
 }

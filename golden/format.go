@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/metallic-go/metallic/gguf"
+	"github.com/metallic-go/metallic/parity"
 	"github.com/metallic-go/metallic/sample"
 )
 
@@ -109,6 +110,10 @@ type Run struct {
 type Golden struct {
 	Meta Meta
 	Runs []Run
+	// Backends is, per recorded path, the backend it ran on and that
+	// backend's provenance line, as Record saw it; it is not stored in
+	// the file (nil after Open).
+	Backends map[string]parity.PathBackend
 }
 
 // tensorName is the GGUF tensor name of a path's checkpoint.

@@ -78,6 +78,9 @@ func Page(g *Golden, file string, rep *Report, extra [][2]string) *parity.Page {
 		{"generated", strconv.Itoa(m.NGenerated)}, {"sampler", fmt.Sprintf("%+v", m.Sampler)}, {"policy", m.Policy.Name},
 		{"recorded by", m.ToolVersion}, {"recorded at", m.Created.UTC().Format(time.RFC3339)},
 	}
+	for _, path := range sortedKeys(rep.Backends) {
+		prov = append(prov, [2]string{"backend of " + path, rep.Backends[path].Provenance})
+	}
 	p.Sections = append(p.Sections, parity.Section{ID: "provenance", Title: "Provenance", Pairs: append(prov, extra...)})
 	return p
 }

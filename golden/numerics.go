@@ -32,7 +32,7 @@ func (m *Meta) addNumerics(p model.Path) error {
 	case m.Numerics == "" || m.Numerics == model.NumericsLlamaCpp:
 		m.Numerics = n
 	case m.Numerics != n:
-		return fmt.Errorf("golden: paths declare numerics %s and %s; a golden records one profile", m.Numerics, n)
+		return fmt.Errorf("golden: paths declare numerics %s and %s (each backend's default differs: ggml-cpu on cpu, plain elsewhere); a golden records one profile: give --numerics plain, which every backend implements", m.Numerics, n)
 	}
 	return nil
 }

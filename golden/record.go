@@ -9,20 +9,24 @@ import (
 	"math"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/metallic-go/metallic/internal/infile"
 	"github.com/metallic-go/metallic/model"
+	"github.com/metallic-go/metallic/parity"
 	"github.com/metallic-go/metallic/sample"
 )
 
 // RecordOptions configure Record.
 type RecordOptions struct {
-	Model       string            // model file
-	Paths       []string          // paths to record; empty means ["reference"]
-	PathOptions model.PathOptions // Backend, ActDType, Threads, … for every path
+	Model string // model file
+	// Paths to record, PATH or PATH@BACKEND (a bare name runs on
+	// PathOptions.Backend); empty means ["reference"]. The golden records
+	// where each ran: bare names and its Backend when all ran on one
+	// backend, "reference@cuda" names when they span two.
+	Paths       []string
+	PathOptions model.PathOptions // Backend (of bare names), ActDType, Threads, … for every path
 	Checkpoints []string          // globs selecting checkpoints; empty means all
 	Prompt      []int32           // prompt tokens (at least one)
 	PromptText  string            // the text Prompt was tokenized from, for the record
@@ -52,14 +56,21 @@ func Record(o RecordOptions) (*Golden, error) {
 	if err != nil {
 		return nil, err
 	}
-	paths := o.Paths
-	if len(paths) == 0 {
-		paths = []string{"reference"}
+	asked := o.Paths
+	if len(asked) == 0 {
+		asked = []string{"reference"}
 	}
-	for i, p := range paths {
-		if p == "" || strings.Contains(p, "/") || slices.Contains(paths[:i], p) {
-			return nil, fmt.Errorf("golden: bad or repeated path name %q in %v", p, paths)
-		}
+	refs, err := parity.ParsePaths(asked, o.PathOptions.Backend)
+	if err != nil {
+		return nil, fmt.Errorf("golden: %w", err)
+	}
+	// Paths are recorded as reports name them (model.DisplayNames): bare
+	// with the golden's Backend when every path runs on one backend (the
+	// form older goldens have), PATH@BACKEND when they span two.
+	paths := model.DisplayNames(refs)
+	recBackend := o.PathOptions.Backend
+	if !strings.Contains(paths[0], "@") {
+		recBackend = refs[0].Backend
 	}
 	storage := storageF32
 	if o.F16 || o.PathOptions.ActDType == storageF16 {
@@ -94,7 +105,7 @@ func Record(o RecordOptions) (*Golden, error) {
 	if tool == "" {
 		tool = ToolVersion()
 	}
-	backend, act := o.PathOptions.Backend, o.PathOptions.ActDType
+	backend, act := recBackend, o.PathOptions.ActDType
 	if backend == "" {
 		backend = "cpu"
 	}
@@ -120,8 +131,9 @@ func Record(o RecordOptions) (*Golden, error) {
 		Created:      created.UTC().Truncate(time.Second),
 		Policy:       *policy,
 	}}
-	for _, name := range paths {
-		p, err := model.OpenPath(name, m, o.PathOptions)
+	for i, ref := range refs {
+		name := paths[i]
+		p, err := model.OpenPathRef(ref, m, o.PathOptions)
 		if err != nil {
 			return nil, fmt.Errorf("golden: open path %s: %w", name, err)
 		}
@@ -129,7 +141,11 @@ func Record(o RecordOptions) (*Golden, error) {
 			p.Close()
 			return nil, err
 		}
-		run, err := runPath(p, runOptions{Prompt: o.Prompt, N: o.N, Sampler: o.Sampler, Keep: keep, Progress: o.Progress})
+		if g.Backends == nil {
+			g.Backends = map[string]parity.PathBackend{}
+		}
+		g.Backends[name] = parity.PathBackend{Backend: ref.Backend, Provenance: model.DescribeBackend(p)}
+		run, err := runPath(p, runOptions{Name: name, Prompt: o.Prompt, N: o.N, Sampler: o.Sampler, Keep: keep, Progress: o.Progress})
 		p.Close()
 		if err != nil {
 			return nil, err

@@ -11,6 +11,8 @@ import (
 
 // runOptions configure one run of one path.
 type runOptions struct {
+	// Name is the run's path name (Run.Path); empty means the path's.
+	Name    string
 	Prompt  []int32
 	N       int
 	Sampler sample.Options
@@ -41,7 +43,10 @@ func runPath(p model.Path, o runOptions) (*Run, error) {
 	if o.Teacher != nil && len(o.Teacher) != o.N {
 		return nil, fmt.Errorf("golden: %d teacher tokens for %d generated", len(o.Teacher), o.N)
 	}
-	run := &Run{Path: p.Name()}
+	run := &Run{Path: o.Name}
+	if run.Path == "" {
+		run.Path = p.Name()
+	}
 	capturing := true
 	var hookErr error
 	seen := map[string]bool{}

@@ -79,6 +79,9 @@ type Report struct {
 	Streams          map[string]Stream `json:"streams"`
 	Pass             bool              `json:"pass"`
 	FirstFailure     *Row              `json:"first_failure"` // the first failing row, nil when all pass
+	// Backends is, per path as the rows name it, the backend it ran on now
+	// and that backend's provenance line.
+	Backends map[string]parity.PathBackend `json:"backends"`
 }
 
 // ModelMismatchError says that the model given to Verify is not the one the
@@ -129,45 +132,42 @@ func Verify(g *Golden, o VerifyOptions) (*Report, error) {
 	if o.Backend != "" {
 		opts.Backend = o.Backend
 	}
-	paths, err := openRuns(g, mod, opts, num, o.Perturbations)
+	targets, ps, err := openRuns(g, mod, opts, num, o.Backend, o.Perturbations)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
-		for _, p := range paths {
-			if p != nil {
-				p.Close()
+		for _, t := range targets {
+			if t.Path != nil {
+				t.Path.Close()
 			}
 		}
 	}()
-	pert := PerturbHooks(o.Perturbations)
 	rep := &Report{ModelSHA256: sum, Policy: m.Policy.String(), Numerics: num, RecordedNumerics: m.Numerics,
-		Streams: map[string]Stream{}, Pass: true}
+		Streams: map[string]Stream{}, Pass: true, Backends: parity.SetupOf(targets).Backends}
 	for i := range g.Runs {
 		want := &g.Runs[i]
-		p := paths[i]
-		var extra model.Hook
-		if pert != nil {
-			extra = pert(want.Path)
-		}
+		t := &targets[i]
+		name := t.DisplayName()
+		extra := parity.PerturbHook(*t, ps)
 		if o.Perturb != nil {
-			extra = parity.Chain(extra, o.Perturb(want.Path))
+			extra = parity.Chain(extra, o.Perturb(name))
 		}
 		names := map[string]bool{}
 		for _, c := range want.Checkpoints {
 			names[c.Name] = true
 		}
-		got, err := runPath(p, runOptions{
-			Prompt: m.PromptTokens, N: m.NGenerated, Sampler: m.Sampler,
+		got, err := runPath(t.Path, runOptions{
+			Name: name, Prompt: m.PromptTokens, N: m.NGenerated, Sampler: m.Sampler,
 			Keep: func(n string) bool { return names[n] }, Extra: extra, Teacher: want.Tokens, Progress: o.Progress,
 		})
-		p.Close()
-		paths[i] = nil
+		t.Path.Close()
+		t.Path = nil
 		if err != nil {
 			return nil, err
 		}
-		rep.Rows = append(rep.Rows, compareRun(want, got, m)...)
-		rep.Streams[want.Path] = stream(want.Tokens, got.Tokens)
+		rep.Rows = append(rep.Rows, compareRun(name, want, got, m)...)
+		rep.Streams[name] = stream(want.Tokens, got.Tokens)
 	}
 	for i := range rep.Rows {
 		if rep.Rows[i].Failed() {
@@ -179,46 +179,78 @@ func Verify(g *Golden, o VerifyOptions) (*Report, error) {
 	return rep, nil
 }
 
-// openRuns opens the path of every recorded run, checks that each runs
-// the numerics profile num (llamacpp runs its own), and checks the
-// perturbations against them before anything runs.
-func openRuns(g *Golden, mod *model.Model, opts model.PathOptions, num string, ps []parity.Perturbation) ([]model.Path, error) {
-	recorded := make([]string, len(g.Runs))
-	for i, r := range g.Runs {
-		recorded[i] = r.Path
+// Refs returns the recorded paths with their backends: "reference@cpu"
+// as recorded, and a bare name (a golden recorded before paths named
+// their backend) on the golden's Backend ("cpu" when empty).
+func (m *Meta) Refs() ([]model.PathRef, error) {
+	refs, err := parity.ParsePaths(m.Paths, m.Backend)
+	if err != nil {
+		return nil, fmt.Errorf("golden: %w", err)
 	}
-	for _, pt := range ps {
-		if !slices.Contains(recorded, pt.Path) {
-			return nil, fmt.Errorf("golden: --perturb %s: path %q is not in the golden (it records %s)", pt, pt.Path, strings.Join(recorded, ","))
+	return refs, nil
+}
+
+// openRuns opens the path of every recorded run on its recorded backend
+// (every one but llamacpp's on override instead, when given), checks that
+// each runs the numerics profile num (llamacpp runs its own), and checks
+// the perturbations asked (resolved by parity.ResolvePerturbations: a bare
+// name on the golden's backend, or override) against them before anything
+// runs; it returns the targets and the resolved perturbations. Each target is named as reports name it (model.DisplayNames).
+func openRuns(g *Golden, mod *model.Model, opts model.PathOptions, num, override string, asked []parity.Perturbation) ([]parity.Target, []parity.Perturbation, error) {
+	refs, err := g.Meta.Refs()
+	if err != nil {
+		return nil, nil, err
+	}
+	if override != "" {
+		recorded := slices.Clone(refs)
+		for i := range refs {
+			if refs[i].Path != "llamacpp" {
+				refs[i].Backend = override
+			}
+			if j := slices.Index(refs[:i], refs[i]); j >= 0 {
+				return nil, nil, fmt.Errorf("golden: --backend %s would run the recorded %s and %s both as %s", override, recorded[j], recorded[i], refs[i])
+			}
 		}
 	}
-	var paths []model.Path
+	display := model.DisplayNames(refs)
+	var targets []parity.Target
 	closeAll := func() {
-		for _, p := range paths {
-			p.Close()
+		for _, t := range targets {
+			t.Path.Close()
 		}
 	}
-	for _, name := range recorded {
-		p, err := model.OpenPath(name, mod, opts)
+	for i, ref := range refs {
+		p, err := model.OpenPathRef(ref, mod, opts)
 		if err != nil {
 			closeAll()
-			return nil, fmt.Errorf("golden: open path %s: %w", name, err)
+			return nil, nil, fmt.Errorf("golden: open path %s: %w", ref, err)
 		}
-		paths = append(paths, p)
+		targets = append(targets, parity.Target{Path: p, Name: display[i], Backend: ref.Backend})
 		if n := p.Numerics(); n != num && n != model.NumericsLlamaCpp {
 			closeAll()
-			return nil, fmt.Errorf("golden: path %s runs numerics %s, not the %s asked for", name, n, num)
+			return nil, nil, fmt.Errorf("golden: path %s runs numerics %s, not the %s asked for", ref, n, num)
 		}
 	}
-	if err := parity.CheckPerturbations(paths, ps); err != nil {
-		closeAll()
-		return nil, err
+	def := g.Meta.Backend
+	if override != "" {
+		def = override
 	}
-	return paths, nil
+	ps := parity.ResolvePerturbations(asked, targets, def)
+	for i, pt := range ps {
+		if !slices.ContainsFunc(targets, func(t parity.Target) bool { return t.Matches(pt.Path) }) {
+			closeAll()
+			return nil, nil, fmt.Errorf("golden: --perturb %s: path %q is not in the golden (it records %s)", asked[i], asked[i].Path, strings.Join(display, ","))
+		}
+	}
+	if err := parity.CheckPerturbations(targets, ps); err != nil {
+		closeAll()
+		return nil, nil, fmt.Errorf("golden: %w", err)
+	}
+	return targets, ps, nil
 }
 
 // compareRun compares a fresh run with the recorded one, row by row.
-func compareRun(want, got *Run, m *Meta) []Row {
+func compareRun(name string, want, got *Run, m *Meta) []Row {
 	fresh := map[string]*Checkpoint{}
 	for i := range got.Checkpoints {
 		fresh[got.Checkpoints[i].Name] = &got.Checkpoints[i]
@@ -226,14 +258,14 @@ func compareRun(want, got *Run, m *Meta) []Row {
 	var rows []Row
 	for i := range want.Checkpoints {
 		w := &want.Checkpoints[i]
-		rows = append(rows, compareCheckpoint(want.Path, w, fresh[w.Name], m))
+		rows = append(rows, compareCheckpoint(name, w, fresh[w.Name], m))
 	}
 	if len(want.Tokens) > 0 {
-		gen := compareCheckpoint(want.Path, &want.GenLogits, &got.GenLogits, m)
+		gen := compareCheckpoint(name, &want.GenLogits, &got.GenLogits, m)
 		rows = append(rows, gen)
 		s := stream(want.Tokens, got.Tokens)
 		// Only N, the verdict and the note mean anything for the stream.
-		r := Row{Path: want.Path, Checkpoint: tensorTokens, Layer: -1, Verdict: Pass}
+		r := Row{Path: name, Checkpoint: tensorTokens, Layer: -1, Verdict: Pass}
 		r.N, r.Cos = len(want.Tokens), 1
 		if s.FirstDivergence >= 0 {
 			k := s.FirstDivergence

@@ -3,6 +3,8 @@ package model
 import (
 	"fmt"
 	"sort"
+
+	"github.com/metallic-go/metallic/backend"
 )
 
 // Tensor is one checkpoint value produced by a path during a forward call:
@@ -100,6 +102,11 @@ type PathOptions struct {
 	// Not every path has one: CheckFlashAttn.
 	FlashAttn bool
 	Threads   int // worker threads; 0 means GOMAXPROCS
+	// Unfuse (dsl only) runs every composed kernel of two or more stages
+	// as one dispatch per stage, each generated from the same stage code,
+	// and materializes each stage's output as a stage checkpoint
+	// (StagePath). The path's name gains UnfusedSuffix.
+	Unfuse bool
 	// Numerics is the numerics profile of the reference and dsl paths,
 	// "plain" or "ggml-cpu"; empty means the backend's default
 	// (backend.DefaultNumerics: ggml-cpu on cpu, plain elsewhere). A
@@ -108,6 +115,16 @@ type PathOptions struct {
 	Numerics string
 	Spec     string // dsl only: spec file; empty means the embedded spec of the architecture
 	LibDir   string // llamacpp only: library folder; empty means METALLIC_LLAMACPP_DIR or the test cache
+	// WrapBackend, when set, wraps the backend a reference or dsl path
+	// opens (backend.Options.Wrap): bench --profile observes every
+	// dispatch through it. It must not change what the backend computes.
+	WrapBackend func(backend.Backend) backend.Backend
+}
+
+// BackendOptions are the options a path opens its backend with: the
+// threads and the wrapper of o.
+func (o PathOptions) BackendOptions() backend.Options {
+	return backend.Options{Threads: o.Threads, Wrap: o.WrapBackend}
 }
 
 // NumericsLlamaCpp is what the llamacpp path's Numerics returns: llama.cpp's

@@ -19,6 +19,15 @@ type BisectResult struct {
 	Row        *Row   `json:"row"`
 	// Numerics is, per path, the arithmetic it declares.
 	Numerics map[string]string `json:"numerics"`
+	// Stage and Of are set when the first failure is a stage checkpoint
+	// of an unfused kernel (--unfuse): Checkpoint is then the stage
+	// checkpoint ("blk.1.ffn_act.swiglu"), Stage the stage ("swiglu") and
+	// Of the checkpoint its kernel produces ("blk.1.ffn_act").
+	Stage string `json:"stage,omitempty"`
+	Of    string `json:"of,omitempty"`
+	// Composition is true when the first failure is a fused kernel whose
+	// stages all pass when run unfused: the fault is in the composition.
+	Composition bool `json:"composition"`
 }
 
 // Bisect finds the first failing local row of s (or, when s was run without
@@ -51,7 +60,11 @@ func Bisect(s *Steps) (*BisectResult, error) {
 		rc := *r
 		res.Found, res.Checkpoint, res.Layer, res.Op = true, r.Checkpoint, r.Layer, r.Op
 		res.Path, res.Against, res.Row = r.A, r.B, &rc
+		res.Stage, res.Of, res.Composition = r.Stage, r.Of, r.Composition
 		res.Evidence = evidence(r)
+		if r.Stage != "" {
+			res.Evidence = fmt.Sprintf("stage %s of the kernel that produces %s: %s", r.Stage, r.Of, res.Evidence)
+		}
 		return res, nil
 	}
 	var other []string

@@ -3,19 +3,15 @@ package parity
 import (
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"slices"
-	"strings"
-
-	"github.com/olekukonko/tablewriter"
 
 	"github.com/metallic-go/metallic/model"
-	"github.com/metallic-go/metallic/sample"
+	"github.com/metallic-go/metallic/parity/oracle"
 )
 
-// FidelityRow is one checkpoint of a teacher-forced comparison: path A's
-// op recomputed from path B's inputs, compared with B's output bit for bit.
+// FidelityRow is one checkpoint of one forward call of a teacher-forced
+// comparison: path A's op recomputed from path B's inputs, compared with
+// B's output bit for bit and, when judged, with its float64 local oracle.
 type FidelityRow struct {
 	Checkpoint string `json:"checkpoint"` // full name, e.g. "blk.3.ffn_act"
 	Layer      int    `json:"layer"`      // block index, -1 outside blocks
@@ -24,14 +20,31 @@ type FidelityRow struct {
 	Values     int    `json:"values"`
 	Differ     int    `json:"differ"`  // values whose bits differ
 	MaxULP     int64  `json:"max_ulp"` // largest difference in float32 ulps
+	// NMSE is A's output against B's, given the same inputs.
+	NMSE Num `json:"nmse"`
 	// First is the first differing value: "[row,col] a=… b=…".
 	First string `json:"first,omitempty"`
+	// When judged (Fidelity.Judged; zero otherwise, and no verdict):
+	// OracleNMSE is A's output against the
+	// float64 local oracle recomputed from the same inputs (B's),
+	// OracleNMSEB B's own output against it (B's local verdict), Bound the
+	// local bound of the op (Thresholds, at A's storage dtypes), Verdict
+	// pass or FAIL (A's error against the bound; any non-finite value
+	// where the oracle is finite fails).
+	OracleNMSE  Num    `json:"nmse_oracle"`
+	OracleNMSEB Num    `json:"nmse_oracle_b"`
+	Bound       Num    `json:"bound"`
+	NonFinite   int    `json:"non_finite"`
+	Verdict     string `json:"verdict,omitempty"`
 }
 
-// Fidelity is the result of TeacherForce.
+// Failed reports whether the row is judged and fails.
+func (r *FidelityRow) Failed() bool { return r.Verdict == Fail }
+
+// Fidelity is the result of RunFidelity (and TeacherForce).
 type Fidelity struct {
-	// Setup is filled with llama.cpp's configuration from the paths; a
-	// caller that knows the session's (Session.Setup) sets the rest.
+	// Setup is filled from the targets; a caller that knows the session's
+	// (Session.Setup) may replace it.
 	Setup
 	A string `json:"a"` // the path whose ops are checked
 	B string `json:"b"` // the path whose inputs they get
@@ -46,79 +59,103 @@ type Fidelity struct {
 	Identical bool `json:"identical"`
 	// FirstDiffer is the first row (in execution order) with a difference.
 	FirstDiffer *FidelityRow `json:"first_differ"`
+	// Judged is true when every row was judged against its float64 local
+	// oracle (FidelityOptions.Weights); FirstFailure is then the first row
+	// out of its bound, nil when every op is within bounds.
+	Judged       bool         `json:"judged"`
+	FirstFailure *FidelityRow `json:"first_failure"`
 	// Promise, when set (by the caller, from BitIdentity), says whether
 	// the two paths promise bit identity on this model.
 	Promise *Promise `json:"promise,omitempty"`
 }
 
-// TeacherForce runs prompt and then decode greedy tokens (B's choice)
-// through b, keeping every checkpoint, and then through a with each of a's
-// checkpoints compared bitwise with b's and then overwritten by it, so that
-// every op of a sees b's inputs: a difference is that op's own, not
-// inherited drift. perturb, if not nil, is applied to a's checkpoints
-// before the comparison (to show that a fault is localized). Both paths
-// are Reset first and left with the run in their caches.
+// Failed reports whether a judged op is out of its bound.
+func (f *Fidelity) Failed() bool { return f.FirstFailure != nil }
+
+// FidelityOptions configure RunFidelity.
+type FidelityOptions struct {
+	// A's ops are checked; B supplies their inputs. Their Name and DType
+	// name and judge them as in steps (an empty DType means f32).
+	A, B   Target
+	Prompt []int32
+	// Decode greedy tokens (B's choice) follow the prompt, one forward
+	// call each.
+	Decode int
+	// Perturb, if not nil, is applied to A's checkpoints before the
+	// comparison (to show that a fault is localized).
+	Perturb model.Hook
+	// Weights, when set, judge every row: A's output against the float64
+	// local oracle recomputed from the inputs A was given (with the
+	// mul_mat rounding A's numerics declares), with the bound of steps'
+	// local rows. Without it rows report the differences only.
+	Weights *model.Weights
+}
+
+// TeacherForce is RunFidelity of a's ops on b's inputs without an oracle
+// (bit for bit only; both in f32).
 func TeacherForce(a, b model.Path, prompt []int32, decode int, perturb model.Hook) (*Fidelity, error) {
-	if len(prompt) == 0 {
+	return RunFidelity(FidelityOptions{A: Target{Path: a, DType: F32}, B: Target{Path: b, DType: F32}, Prompt: prompt, Decode: decode, Perturb: perturb})
+}
+
+// RunFidelity runs the prompt and then Decode greedy tokens (B's choice)
+// through B, capturing every checkpoint, and then through A with each of
+// A's checkpoints compared with B's and then overwritten by it, so that
+// every op of A sees B's inputs: a difference is that op's own, not
+// inherited drift. It is the tool that names the guilty kernel of a
+// backend: A on the GPU, B on the cpu. Both paths are Reset afterwards.
+func RunFidelity(o FidelityOptions) (*Fidelity, error) {
+	a, b := o.A, o.B
+	if len(o.Prompt) == 0 {
 		return nil, errors.New("parity: teacher forcing needs a prompt")
 	}
-	vocab := b.Config().Vocab
+	if a.DType == "" {
+		a.DType = F32
+	}
+	if b.DType == "" {
+		b.DType = F32
+	}
+	an, bn := a.name(), b.name()
+	if an == bn {
+		return nil, fmt.Errorf("parity: fidelity of %s against itself (name the backends: PATH@BACKEND)", an)
+	}
+	tb, err := Run(b, RunOptions{Tokens: o.Prompt, Decode: o.Decode})
+	if err != nil {
+		return nil, err
+	}
+	capB := tb.Capture
+	f := &Fidelity{Setup: SetupOf([]Target{a, b}), A: an, B: bn, Identical: true, Tokens: tb.Tokens,
+		Numerics: map[string]string{an: a.Path.Numerics(), bn: b.Path.Numerics()}}
 	type key struct {
 		name string
 		pos  int
 	}
-	want := map[key][]float32{}
-	var order []key
-	b.SetHook(func(t *model.Tensor) {
-		k := key{t.Name, t.Pos}
-		if _, dup := want[k]; !dup {
-			order = append(order, k)
-		}
-		want[k] = append([]float32(nil), t.Data...)
-	})
-	defer b.SetHook(nil)
-	b.Reset()
-	calls := [][]int32{prompt}
-	logits, err := b.Forward(prompt, 0)
-	if err != nil {
-		return nil, fmt.Errorf("parity: %s: %w", b.Name(), err)
-	}
-	pos := len(prompt)
-	for range decode {
-		next := sample.Greedy(logits[len(logits)-vocab:])
-		calls = append(calls, []int32{next})
-		if logits, err = b.Forward([]int32{next}, pos); err != nil {
-			return nil, fmt.Errorf("parity: %s: %w", b.Name(), err)
-		}
-		pos++
-	}
-
-	f := &Fidelity{Setup: Setup{LlamaCpp: model.EngineOf(a, b)}, A: a.Name(), B: b.Name(), Identical: true,
-		Numerics: map[string]string{a.Name(): a.Numerics(), b.Name(): b.Numerics()}}
-	for _, c := range calls {
-		f.Tokens = append(f.Tokens, c...)
-	}
 	rows := map[key]*FidelityRow{}
+	compared := map[string]bool{} // checkpoint names compared in any call
+	got := map[key][]float32{}    // A's values before forcing, for the oracle
 	var herr error
-	a.SetHook(func(t *model.Tensor) {
-		if perturb != nil {
-			perturb(t)
+	fail := func(err error) {
+		if herr == nil {
+			herr = err
 		}
-		k := key{t.Name, t.Pos}
-		w, ok := want[k]
+	}
+	p := a.Path
+	p.SetHook(func(t *model.Tensor) {
+		if o.Perturb != nil {
+			o.Perturb(t)
+		}
+		sr, ok := capB.Series[t.Name]
 		if !ok {
-			return // b does not materialize it: nothing to compare or force
+			return // B does not materialize it: nothing to compare or force
 		}
-		if len(w) != len(t.Data) {
-			if herr == nil {
-				herr = fmt.Errorf("parity: %s@%d: %s has %d values, %s %d", t.Name, t.Pos, a.Name(), len(t.Data), b.Name(), len(w))
-			}
+		if t.Cols != sr.Cols || len(t.Data) != t.Rows*t.Cols || t.Pos < 0 || t.Pos+t.Rows > sr.Rows {
+			fail(fmt.Errorf("parity: %s at position %d: %s has %d×%d values, %s %d columns over %d positions", t.Name, t.Pos, an, t.Rows, t.Cols, bn, sr.Cols, sr.Rows))
 			return
 		}
+		w := sr.Data[t.Pos*sr.Cols : (t.Pos+t.Rows)*sr.Cols]
+		k := key{t.Name, t.Pos}
 		r := &FidelityRow{Checkpoint: t.Name, Layer: t.Layer, Op: checkpointKind(t.Name), Pos: t.Pos, Values: len(w)}
 		for i, v := range t.Data {
-			x, y := math.Float32bits(v), math.Float32bits(w[i])
-			if x == y {
+			if math.Float32bits(v) == math.Float32bits(w[i]) {
 				continue
 			}
 			r.Differ++
@@ -126,47 +163,96 @@ func TeacherForce(a, b model.Path, prompt []int32, decode int, perturb model.Hoo
 				r.MaxULP = u
 			}
 			if r.First == "" {
-				r.First = fmt.Sprintf("[%d,%d] %s=%g %s=%g", i/max(t.Cols, 1), i%max(t.Cols, 1), a.Name(), v, b.Name(), w[i])
+				r.First = fmt.Sprintf("[%d,%d] %s=%g %s=%g", i/max(t.Cols, 1), i%max(t.Cols, 1), an, v, bn, w[i])
 			}
 		}
-		rows[k] = r
+		r.NMSE = Compare(widen(t.Data), widen(w), a.DType).NMSE
+		if o.Weights != nil {
+			got[k] = append([]float32(nil), t.Data...)
+		}
+		rows[k], compared[t.Name] = r, true
 		copy(t.Data, w)
 	})
-	defer a.SetHook(nil)
-	a.Reset()
-	pos = 0
-	for _, c := range calls {
-		if _, err := a.Forward(c, pos); err != nil {
-			return nil, fmt.Errorf("parity: %s: %w", a.Name(), err)
+	defer p.SetHook(nil)
+	defer p.Reset()
+	p.Reset()
+	for _, c := range capB.Calls {
+		if _, err := p.Forward(tb.Tokens[c.Pos:c.Pos+c.Rows], c.Pos); err != nil {
+			return nil, fmt.Errorf("parity: %s: %w", an, err)
 		}
-		pos += len(c)
-	}
-	if herr != nil {
-		return nil, herr
+		if herr != nil {
+			return nil, herr
+		}
 	}
 	seen := map[string]bool{}
-	for _, k := range order {
-		r, ok := rows[k]
-		if !ok {
-			if kind := checkpointKind(k.name); !seen[kind] {
+	for _, c := range capB.Calls {
+		for _, name := range capB.Order {
+			if r, ok := rows[key{name, c.Pos}]; ok {
+				f.Rows = append(f.Rows, *r)
+			} else if kind := checkpointKind(name); !seen[kind] && !compared[name] {
 				seen[kind] = true
 				f.Missing = append(f.Missing, kind)
 			}
-			continue
 		}
-		f.Rows = append(f.Rows, *r)
 	}
 	if len(f.Rows) == 0 {
-		return nil, fmt.Errorf("parity: %s and %s share no checkpoint", a.Name(), b.Name())
+		return nil, fmt.Errorf("parity: %s and %s share no checkpoint", an, bn)
+	}
+	if o.Weights != nil {
+		if err := judgeFidelity(f, a, capB, tb.Tokens, o.Weights, func(i int) []float32 {
+			r := &f.Rows[i]
+			return got[key{r.Checkpoint, r.Pos}]
+		}); err != nil {
+			return nil, err
+		}
 	}
 	for i := range f.Rows {
-		if f.Rows[i].Differ > 0 {
+		if f.Rows[i].Differ > 0 && f.FirstDiffer == nil {
 			f.Identical = false
 			f.FirstDiffer = &f.Rows[i]
-			break
+		}
+		if f.Rows[i].Failed() && f.FirstFailure == nil {
+			f.FirstFailure = &f.Rows[i]
 		}
 	}
 	return f, nil
+}
+
+// judgeFidelity judges every row of f: A's output (got(i), before it was
+// overwritten by B's) against the float64 local oracle recomputed from
+// B's capture — the inputs A was given — with the mul_mat rounding A's
+// numerics declares, at the bound of steps' local rows.
+func judgeFidelity(f *Fidelity, a Target, capB *Capture, tokens []int32, w *model.Weights, got func(i int) []float32) error {
+	cfg := a.Path.Config()
+	tr := &Trace{Path: a.name(), Numerics: a.Path.Numerics(), DType: a.DType, KV: a.kv(), Capture: capB}
+	ev, _, err := localOracles(cfg, w, tokens, oracle.NewCache(), tr)
+	if err != nil {
+		return err
+	}
+	f.Judged = true
+	for i := range f.Rows {
+		r := &f.Rows[i]
+		res, err := ev.Compute(r.Checkpoint)
+		if err != nil {
+			return err
+		}
+		cols := res.Cols
+		n := r.Values / max(cols, 1)
+		if cols <= 0 || r.Pos+n > len(tokens) || len(res.Data) < (r.Pos+n)*cols {
+			return fmt.Errorf("parity: oracle of %s: %d values for %d positions of %d columns", r.Checkpoint, len(res.Data), r.Pos+n, cols)
+		}
+		want := res.Data[r.Pos*cols : (r.Pos+n)*cols]
+		ma := Compare(widen(got(i)), want, a.DType)
+		sr := capB.Series[r.Checkpoint]
+		mb := Compare(widen(sr.Data[r.Pos*cols:(r.Pos+n)*cols]), want, a.DType)
+		th := localBound(a.DType, a.kv(), res.Ops)
+		r.OracleNMSE, r.OracleNMSEB, r.Bound, r.NonFinite = ma.NMSE, mb.NMSE, Num(th), ma.NonFinite
+		r.Verdict = Pass
+		if ma.NonFinite > 0 || !(float64(ma.NMSE) <= th) {
+			r.Verdict = Fail
+		}
+	}
+	return nil
 }
 
 // checkpointKind is the op part of a checkpoint name: "blk.3.ffn_act" →
@@ -183,60 +269,4 @@ func abs64(x int64) int64 {
 		return -x
 	}
 	return x
-}
-
-// PrintFidelity writes f as a table: one row per op kind, summed over
-// layers and forward calls, then the first differing checkpoint.
-func PrintFidelity(w io.Writer, f *Fidelity) error {
-	fmt.Fprintf(w, "teacher-forced op fidelity: %s's ops on %s's inputs, %d positions\n", f.A, f.B, len(f.Tokens))
-	fmt.Fprintln(w, f.Setup.Header())
-	fmt.Fprintln(w, NumericsLine([]string{f.A, f.B}, f.Numerics))
-	type agg struct {
-		values, differ, n int
-		maxULP            int64
-	}
-	var kinds []string
-	by := map[string]*agg{}
-	for _, r := range f.Rows {
-		g := by[r.Op]
-		if g == nil {
-			g = &agg{}
-			by[r.Op] = g
-			kinds = append(kinds, r.Op)
-		}
-		g.values += r.Values
-		g.differ += r.Differ
-		g.n++
-		g.maxULP = max(g.maxULP, r.MaxULP)
-	}
-	rank := map[string]int{}
-	for i, k := range model.Kinds() {
-		rank[k] = i
-	}
-	slices.SortStableFunc(kinds, func(x, y string) int { return rank[x] - rank[y] })
-	tw := tablewriter.NewWriter(w)
-	tw.Header("op", "checkpoints", "values", "differ", "max ulp", "verdict")
-	for _, k := range kinds {
-		g := by[k]
-		v := "identical"
-		if g.differ > 0 {
-			v = "differs"
-		}
-		if err := tw.Append([]string{k, fmt.Sprint(g.n), fmt.Sprint(g.values), fmt.Sprint(g.differ), fmt.Sprint(g.maxULP), v}); err != nil {
-			return err
-		}
-	}
-	if err := tw.Render(); err != nil {
-		return err
-	}
-	if len(f.Missing) > 0 {
-		fmt.Fprintf(w, "not materialized by %s (not compared): %s\n", f.A, strings.Join(f.Missing, ", "))
-	}
-	if f.Identical {
-		fmt.Fprintf(w, "every op of %s reproduces %s bit for bit given the same inputs\n", f.A, f.B)
-		return nil
-	}
-	r := f.FirstDiffer
-	fmt.Fprintf(w, "first differing op: %s at position %d (%d of %d values, max %d ulp; first %s)\n", r.Checkpoint, r.Pos, r.Differ, r.Values, r.MaxULP, r.First)
-	return nil
 }

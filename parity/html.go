@@ -161,8 +161,8 @@ func ReportPage(o ReportPageOptions) (*Page, error) {
 			p.Verdict += " and the token streams agree"
 		}
 	}
-	head := []string{fmt.Sprintf("%s model, paths %v, %d positions (prompt %d).", s.Arch, s.Paths, len(s.Tokens), s.PromptLen), s.Setup.Header(),
-		NumericsLine(s.Paths, s.Numerics)}
+	head := append([]string{fmt.Sprintf("%s model, paths %v, %d positions (prompt %d).", s.Arch, s.Paths, len(s.Tokens), s.PromptLen)}, s.Setup.Lines()...)
+	head = append(head, NumericsLine(s.Paths, s.Numerics))
 	p.Sections = append(p.Sections, Section{ID: "steps", Title: "Step parity", Text: head, Tables: StepsTables(s)})
 	if png, err := RenderPlot(s); err == nil {
 		p.Sections = append(p.Sections, Section{ID: "heatmap", Title: "Error heatmap", PNG: png,
@@ -170,7 +170,7 @@ func ReportPage(o ReportPageOptions) (*Page, error) {
 			Text: []string{"Colour is log10(error / bound) of each checkpoint and layer: white at the verdict's bound, blue below, red above, grey where not compared; a cross marks a failure."}})
 	}
 	if t != nil {
-		p.Sections = append(p.Sections, Section{ID: "tokens", Title: "Token parity", Text: []string{t.Setup.Header()}, Tables: TokensTables(t)})
+		p.Sections = append(p.Sections, Section{ID: "tokens", Title: "Token parity", Text: t.Setup.Lines(), Tables: TokensTables(t)})
 	}
 	fa := "off"
 	if s.FlashAttn {
@@ -179,6 +179,11 @@ func ReportPage(o ReportPageOptions) (*Page, error) {
 	prov := append([][2]string{{"paths", fmt.Sprint(s.Paths)}, {"numerics", strings.TrimPrefix(NumericsLine(s.Paths, s.Numerics), "numerics: ")}, {"attention", fmt.Sprintf("KV cache %s, flash attention %s", s.KV, fa)}}, o.Provenance...)
 	if s.LlamaCpp != nil {
 		prov = append(prov, [2]string{"llama.cpp", s.LlamaCpp.String()})
+	}
+	for _, n := range s.Paths {
+		if b, ok := s.Backends[n]; ok {
+			prov = append(prov, [2]string{"backend of " + n, b.Provenance})
+		}
 	}
 	p.Sections = append(p.Sections, Section{ID: "provenance", Title: "Provenance", Pairs: prov})
 	return p, nil

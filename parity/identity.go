@@ -23,9 +23,15 @@ type Promise struct {
 // llama.cpp on an AVX-512 build of libggml-cpu, for a model whose every
 // projection weight has a reproduced kernel (cpu.GGMLExact; BF16 also
 // needs an AVX512_BF16 build). Under plain nothing does: plain backends
-// agree with the float64 oracle within bounds, not with each other. The
-// promise depends on the declared numerics, not on the path names alone.
+// agree with the float64 oracle within bounds, not with each other. Nor
+// do two backends: paths on different backends (model.BackendOf; the
+// same path on cpu and cuda among them) never promise bit identity, they
+// are judged against the oracle. The promise depends on the numerics and
+// backends the paths declare, not on the path names alone.
 func BitIdentity(a, b model.Path, m *model.Model) Promise {
+	if ba, bb := model.BackendOf(a), model.BackendOf(b); ba != bb {
+		return Promise{Why: fmt.Sprintf("%s runs on %s and %s on %s: backends agree with the float64 oracle within bounds, never bit for bit with each other; each op is judged against its local oracle", a.Name(), ba, b.Name(), bb)}
+	}
 	byName := map[string]model.Path{a.Name(): a, b.Name(): b}
 	ref, lc := byName["reference"], byName["llamacpp"]
 	if ref == nil || lc == nil {

@@ -3,6 +3,7 @@ package parity
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,7 +19,7 @@ import (
 // value is drawn per element, in row-major order, across every forward call
 // of a run, and mapped to u = 2·(z>>11)·2⁻⁵³ − 1. Same seed, same u.
 type Perturbation struct {
-	Path       string  // "reference", "dsl", …
+	Path       string  // "reference", "dsl@cuda", …: a target's name or PATH@BACKEND
 	Checkpoint string  // full name, e.g. "blk.3.ffn_act"
 	Rel        float64 // relative amplitude, ≥ 0
 	Seed       uint64
@@ -43,6 +44,25 @@ func ParsePerturb(s string) (Perturbation, error) {
 		return p, fmt.Errorf("parity: --perturb %q: REL must be a finite number ≥ 0", s)
 	}
 	return Perturbation{Path: path, Checkpoint: name, Rel: r, Seed: 1}, nil
+}
+
+// ResolvePerturbations returns a copy of ps in which every bare path name
+// ("dsl") that is not the name of one of ts (a report names its paths bare
+// when they all run on one backend) is resolved to that path on backend
+// def ("dsl@cuda"), by the rule of --paths (model.ParsePathRef: a bare
+// name runs on --backend, llamacpp on cpu). Names with a backend, names of
+// ts, and names that do not parse are kept.
+func ResolvePerturbations(ps []Perturbation, ts []Target, def string) []Perturbation {
+	out := slices.Clone(ps)
+	for i := range out {
+		if strings.Contains(out[i].Path, "@") || slices.ContainsFunc(ts, func(t Target) bool { return t.Matches(out[i].Path) }) {
+			continue
+		}
+		if r, err := model.ParsePathRef(out[i].Path, def); err == nil {
+			out[i].Path = r.String()
+		}
+	}
+	return out
 }
 
 // String formats p as ParsePerturb reads it.

@@ -11,14 +11,58 @@ import (
 
 // Target is one path under test with the storage dtype its verdicts use.
 type Target struct {
-	Path  model.Path
-	DType DType
+	Path model.Path
+	// Name is the path's name in this run's rows, streams, JSON keys and
+	// headers (model.DisplayNames: "reference", or "reference@cuda" when
+	// the run spans two backends); empty means Path.Name().
+	Name string
+	// Backend is the backend the path runs on; empty means
+	// model.BackendOf(Path).
+	Backend string
+	DType   DType
 	// KV is the path's KV-cache storage ("" means DType): the local oracle
 	// rounds attention's k and v to it, and attention is judged at the
 	// coarser of the two dtypes.
 	KV DType
 	// FlashAttn says the path runs ggml's flash attention (reported).
 	FlashAttn bool
+}
+
+// name is the target's display name.
+func (t Target) name() string {
+	if t.Name != "" {
+		return t.Name
+	}
+	return t.Path.Name()
+}
+
+// backend is the name of the target's backend.
+func (t Target) backend() string {
+	if t.Backend != "" {
+		return t.Backend
+	}
+	return model.BackendOf(t.Path)
+}
+
+// Ref is the target's path and backend.
+func (t Target) Ref() model.PathRef { return model.PathRef{Path: t.Path.Name(), Backend: t.backend()} }
+
+// DisplayName is the target's name in reports (Name, else the path's).
+func (t Target) DisplayName() string { return t.name() }
+
+// names returns the display names of targets.
+func names(ts []Target) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.name()
+	}
+	return out
+}
+
+// Matches reports whether a --perturb path names the target: its display
+// name or its full PATH@BACKEND.
+func (t Target) Matches(path string) bool {
+	return path == t.name() || path == t.Ref().String()
 }
 
 // kv is the target's KV-cache storage.
@@ -80,16 +124,16 @@ func Run(t Target, o RunOptions) (*Trace, error) {
 	p.SetHook(Chain(o.Hook, capt.Hook()))
 	defer p.SetHook(nil)
 	defer p.Reset()
-	tr := &Trace{Path: p.Name(), Numerics: p.Numerics(), DType: t.DType, KV: t.kv(), Kinds: p.Checkpoints(),
+	tr := &Trace{Path: t.name(), Numerics: p.Numerics(), DType: t.DType, KV: t.kv(), Kinds: p.Checkpoints(),
 		Tokens: slices.Clone(o.Tokens[:prompt]), Prompt: prompt, Vocab: vocab, Capture: capt}
 	step := func(toks []int32, pos int) error {
 		capt.Begin(pos, len(toks))
 		lg, err := p.Forward(toks, pos)
 		if err != nil {
-			return fmt.Errorf("parity: %s: forward at position %d: %w", p.Name(), pos, err)
+			return fmt.Errorf("parity: %s: forward at position %d: %w", t.name(), pos, err)
 		}
 		if len(lg) != len(toks)*vocab {
-			return fmt.Errorf("parity: %s: forward returned %d logits, want %d×%d", p.Name(), len(lg), len(toks), vocab)
+			return fmt.Errorf("parity: %s: forward returned %d logits, want %d×%d", t.name(), len(lg), len(toks), vocab)
 		}
 		tr.Logits = append(tr.Logits, lg...)
 		return capt.Err()
@@ -119,58 +163,56 @@ func Run(t Target, o RunOptions) (*Trace, error) {
 	return tr, nil
 }
 
-// checkPerturbations is CheckPerturbations over targets.
-func checkPerturbations(ts []Target, ps []Perturbation) error {
-	paths := make([]model.Path, len(ts))
-	for i, t := range ts {
-		paths[i] = t.Path
-	}
-	return CheckPerturbations(paths, ps)
-}
-
 // CheckPerturbations is the one validation of --perturb that every command
 // runs before any work: it returns an error for a perturbation aimed at a
-// path that is not among paths, at a layer the model does not have, or at
-// a checkpoint the path never produces (Path.Checkpoints; e.g. one the
-// dsl path fuses away), since such a perturbation would silently change
-// nothing.
-func CheckPerturbations(paths []model.Path, ps []Perturbation) error {
+// path that is not among targets (by display name or PATH@BACKEND), at a
+// layer the model does not have, or at a checkpoint the path never
+// produces (Path.Checkpoints; e.g. one the dsl path fuses away), since
+// such a perturbation would silently change nothing.
+func CheckPerturbations(ts []Target, ps []Perturbation) error {
 	for _, pt := range ps {
-		var found model.Path
-		for _, p := range paths {
-			if p.Name() == pt.Path {
-				found = p
+		var found *Target
+		for i := range ts {
+			if ts[i].Matches(pt.Path) {
+				found = &ts[i]
 			}
 		}
 		if found == nil {
-			var names []string
-			for _, p := range paths {
-				names = append(names, p.Name())
-			}
-			return fmt.Errorf("parity: --perturb %s: path %q is not being run (paths: %s)", pt, pt.Path, strings.Join(names, ","))
+			return fmt.Errorf("parity: --perturb %s: path %q is not being run (paths: %s)", pt, pt.Path, strings.Join(names(ts), ","))
 		}
 		kind, l, err := model.ParseCheckpoint(pt.Checkpoint)
 		if err != nil {
 			return fmt.Errorf("parity: --perturb %s: %w", pt, err)
 		}
-		cfg := found.Config()
+		cfg := found.Path.Config()
 		if l >= cfg.Layers {
 			return fmt.Errorf("parity: --perturb %s: the model has %d layers (blk.0 … blk.%d)", pt, cfg.Layers, cfg.Layers-1)
 		}
-		if !slices.Contains(found.Checkpoints(), kind) {
-			return fmt.Errorf("parity: --perturb %s: path %s does not materialize %s (it has %s)", pt, pt.Path, kind, strings.Join(found.Checkpoints(), ","))
+		if !slices.Contains(found.Path.Checkpoints(), kind) {
+			return fmt.Errorf("parity: --perturb %s: path %s does not materialize %s (it has %s)", pt, found.name(), kind, strings.Join(found.Path.Checkpoints(), ","))
 		}
 	}
 	return nil
 }
 
-// perturbHook combines the perturbations aimed at one path.
-func perturbHook(path string, ps []Perturbation) model.Hook {
+// PerturbHook combines the perturbations aimed at target t (by display
+// name or PATH@BACKEND), each a fresh seeded stream; nil when none is.
+func PerturbHook(t Target, ps []Perturbation) model.Hook {
 	var hs []model.Hook
 	for _, p := range ps {
-		if p.Path == path {
+		if t.Matches(p.Path) {
 			hs = append(hs, p.Hook())
 		}
 	}
 	return Chain(hs...)
+}
+
+// perturbLabel formats p with the display name of the target it aims at.
+func perturbLabel(ts []Target, p Perturbation) string {
+	for _, t := range ts {
+		if t.Matches(p.Path) {
+			p.Path = t.name()
+		}
+	}
+	return p.String()
 }

@@ -25,14 +25,44 @@ type Session struct {
 // SessionOptions configure Open.
 type SessionOptions struct {
 	// Paths to open, in order; the first is the reference of pair rows.
+	// Each is PATH or PATH@BACKEND (model.ParsePathRef): a bare name runs
+	// on PathOptions.Backend (cpu when empty), llamacpp always on ggml's
+	// CPU backend. The same path may be given on two backends; the same
+	// PATH@BACKEND twice is an error.
 	Paths []string
-	// Optional paths are skipped (and noted in Skipped) when they fail to
-	// open, instead of failing the session.
-	Optional    []string
+	// Optional paths (as in Paths) are skipped (and noted in Skipped)
+	// when they fail to open, instead of failing the session.
+	Optional []string
+	// PathOptions are every path's options; each path opens its own
+	// backend (PathOptions.Backend replaced by its own), and an empty
+	// Numerics means each backend's default (backend.DefaultNumerics).
 	PathOptions model.PathOptions
+	// Unfuse also opens, right after each path that can run its fused
+	// kernels stage by stage (the dsl path), its unfused twin
+	// (model.PathOptions.Unfuse, named with model.UnfusedSuffix).
+	Unfuse bool
 }
 
-// Open loads the model file and opens the requested paths over it.
+// ParsePaths resolves a list of PATH or PATH@BACKEND names with the
+// default backend def (model.ParsePathRef) and refuses the same
+// PATH@BACKEND given twice.
+func ParsePaths(paths []string, def string) ([]model.PathRef, error) {
+	var refs []model.PathRef
+	for _, p := range paths {
+		r, err := model.ParsePathRef(p, def)
+		if err != nil {
+			return nil, fmt.Errorf("parity: %w", err)
+		}
+		if slices.Contains(refs, r) {
+			return nil, fmt.Errorf("parity: path %s given twice (the same path may run on two backends: name them PATH@BACKEND)", r)
+		}
+		refs = append(refs, r)
+	}
+	return refs, nil
+}
+
+// Open loads the model file and opens the requested paths over it, each
+// on its own backend.
 func Open(file string, o SessionOptions) (*Session, error) {
 	dt, err := ParseDType(o.PathOptions.ActDType)
 	if err != nil {
@@ -48,29 +78,41 @@ func Open(file string, o SessionOptions) (*Session, error) {
 	if len(o.Paths) == 0 {
 		return nil, fmt.Errorf("parity: no paths given (linked in: %s)", strings.Join(model.PathNames(), ","))
 	}
-	seen := map[string]bool{}
-	for _, n := range o.Paths {
-		if seen[n] {
-			return nil, fmt.Errorf("parity: path %q given twice", n)
-		}
-		seen[n] = true
+	refs, err := ParsePaths(o.Paths, o.PathOptions.Backend)
+	if err != nil {
+		return nil, err
 	}
+	optional, err := ParsePaths(o.Optional, o.PathOptions.Backend)
+	if err != nil {
+		return nil, err
+	}
+	display := model.DisplayNames(refs)
 	m, err := model.Open(file)
 	if err != nil {
 		return nil, err
 	}
 	s := &Session{Model: m, Skipped: map[string]string{}}
-	for _, n := range o.Paths {
-		p, err := model.OpenPath(n, m, o.PathOptions)
+	for i, r := range refs {
+		p, err := model.OpenPathRef(r, m, o.PathOptions)
 		if err != nil {
-			if slices.Contains(o.Optional, n) {
-				s.Skipped[n] = err.Error()
+			if slices.Contains(optional, r) {
+				s.Skipped[display[i]] = err.Error()
 				continue
 			}
 			s.Close()
-			return nil, err
+			return nil, fmt.Errorf("parity: path %s: %w", r, err)
 		}
-		s.Targets = append(s.Targets, Target{Path: p, DType: dt, KV: kv, FlashAttn: o.PathOptions.FlashAttn})
+		s.Targets = append(s.Targets, Target{Path: p, Name: display[i], Backend: r.Backend, DType: dt, KV: kv, FlashAttn: o.PathOptions.FlashAttn})
+		if o.Unfuse && r.Path == "dsl" {
+			if err := s.openUnfused(r, display[i], o.PathOptions); err != nil {
+				s.Close()
+				return nil, err
+			}
+		}
+	}
+	if o.Unfuse && !slices.ContainsFunc(refs, func(r model.PathRef) bool { return r.Path == "dsl" }) {
+		s.Close()
+		return nil, fmt.Errorf("parity: unfused replay needs the dsl path (paths: %s)", strings.Join(o.Paths, ","))
 	}
 	if len(s.Targets) == 0 {
 		s.Close()
@@ -81,6 +123,9 @@ func Open(file string, o SessionOptions) (*Session, error) {
 
 // Setup is how the session's paths run (SetupOf its targets).
 func (s *Session) Setup() Setup { return SetupOf(s.Targets) }
+
+// Names returns the opened paths' names in reports (Target.DisplayName).
+func (s *Session) Names() []string { return names(s.Targets) }
 
 // Paths returns the opened paths.
 func (s *Session) Paths() []model.Path {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/metallic-go/metallic/internal/testenv"
@@ -104,6 +105,44 @@ func TestStepsLocalizesFakeFaults(t *testing.T) {
 					t.Fatalf("REL=0: first failure %+v", *s.FirstFailure)
 				}
 			})
+		}
+	}
+}
+
+// TestStepsDriftInherited: a fault upstream makes every downstream pair
+// row's global error exceed the no-worse bound, but those ops are as
+// accurate as the reference's on their own inputs: their pair rows pass,
+// saying the excess is inherited, and only the faulty op fails. A
+// downstream op that is itself worse still fails.
+func TestStepsDriftInherited(t *testing.T) {
+	m := openStories(t)
+	ref, dsl := newFake(t, "reference", m), newFake(t, "dsl", m)
+	s := fakeSteps(t, m, []model.Path{ref, dsl}, "dsl:blk.1.ffn_out=1e-3")
+	inherited := 0
+	for _, r := range s.Rows {
+		if r.A != "dsl" || r.B != "reference" || r.Verdict == Fused {
+			continue
+		}
+		switch {
+		case r.Checkpoint == "blk.1.ffn_out":
+			if r.Verdict != Fail {
+				t.Errorf("the faulty op's pair row: %s (%s)", r.Verdict, r.Note)
+			}
+		case r.Verdict == Fail:
+			t.Errorf("%s: %s (%s), want a pass with the excess inherited", r.Checkpoint, r.Verdict, r.Note)
+		case strings.Contains(r.Note, "inherited"):
+			inherited++
+		}
+	}
+	if inherited == 0 {
+		t.Fatal("no pair row downstream of the fault was over its drift bound: the test shows nothing")
+	}
+	// The same fault injected again downstream is that op's own: it fails.
+	ref, dsl = newFake(t, "reference", m), newFake(t, "dsl", m)
+	s = fakeSteps(t, m, []model.Path{ref, dsl}, "dsl:blk.1.ffn_out=1e-3", "dsl:blk.3.ffn_act=1e-3")
+	for _, r := range s.Rows {
+		if r.Checkpoint == "blk.3.ffn_act" && r.A == "dsl" && r.B == "reference" && r.Verdict != Fail {
+			t.Errorf("blk.3.ffn_act, itself perturbed: %s (%s)", r.Verdict, r.Note)
 		}
 	}
 }

@@ -128,8 +128,12 @@ func PrintTokens(w io.Writer, t *Tokens, o PrintOptions) error {
 		names = append(names, p.B)
 	}
 	fmt.Fprintln(w, NumericsLine(names, t.Numerics))
+	width := 10
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %v\n", n, t.Streams[n])
+		width = max(width, len(n))
+	}
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-*s %v\n", width, n, t.Streams[n])
 	}
 	tw := tablewriter.NewTable(w)
 	tw.Header("a", "b", "first_div", "class", "kld_mean", "kld_p99", "kld_max", "top1", "rms_dp", "verdict")
@@ -165,7 +169,7 @@ func PrintTokens(w io.Writer, t *Tokens, o PrintOptions) error {
 			for _, c := range p.Top5[n] {
 				parts = append(parts, fmt.Sprintf("%d:%.4f", c.ID, c.Logit))
 			}
-			fmt.Fprintf(w, "  top-5 %-10s %s\n", n, strings.Join(parts, "  "))
+			fmt.Fprintf(w, "  top-5 %-*s %s\n", width, n, strings.Join(parts, "  "))
 		}
 	}
 	return nil

@@ -22,7 +22,11 @@ const (
 // TokensOptions configure RunTokens.
 type TokensOptions struct {
 	// Paths are compared pairwise against the first (the reference).
-	Paths   []model.Path
+	Paths []model.Path
+	// Names are the paths' names in the report (streams, pairs), by index
+	// (Target.DisplayName: "reference@cuda" when the run spans two
+	// backends); nil or an empty entry means Path.Name().
+	Names   []string
 	Prompt  []int32
 	N       int            // tokens to generate
 	Sampler sample.Options // the same options and seed for every path
@@ -114,36 +118,55 @@ func RunTokens(o TokensOptions) (*Tokens, error) {
 			o.Progress(s)
 		}
 	}
+	name := func(i int) string {
+		if i < len(o.Names) && o.Names[i] != "" {
+			return o.Names[i]
+		}
+		return o.Paths[i].Name()
+	}
+	all := make([]string, len(o.Paths))
+	for i := range o.Paths {
+		all[i] = name(i)
+	}
+	for i, n := range all {
+		if slices.Contains(all[:i], n) {
+			return nil, fmt.Errorf("parity: token parity: two paths named %q (name them PATH@BACKEND)", n)
+		}
+	}
 	res := &Tokens{Setup: o.Setup, Prompt: slices.Clone(o.Prompt), Streams: map[string][]int32{}, Numerics: map[string]string{}}
 	if res.LlamaCpp == nil {
 		res.LlamaCpp = model.EngineOf(o.Paths...)
+	}
+	if res.Backends == nil {
+		b := backendsOf(o.Paths, all)
+		res.Backends, res.order = b.Backends, b.order
 	}
 	if res.KV == "" {
 		res.KV = o.DType
 	}
 	gens := make([]*generation, len(o.Paths))
 	for i, p := range o.Paths {
-		progress("generate " + p.Name())
+		progress("generate " + name(i))
 		var h model.Hook
 		if i < len(o.Hooks) {
 			h = o.Hooks[i]
 		}
-		g, err := generate(p, o.Prompt, o.N, o.Sampler, h)
+		g, err := generate(p, name(i), o.Prompt, o.N, o.Sampler, h)
 		if err != nil {
 			return nil, err
 		}
 		gens[i] = g
-		res.Streams[p.Name()] = g.tokens
-		res.Numerics[p.Name()] = p.Numerics()
+		res.Streams[name(i)] = g.tokens
+		res.Numerics[name(i)] = p.Numerics()
 	}
 	ref := gens[0]
-	refDist, err := teacherForced(o.Paths[0], o.Prompt, ref.tokens, o.Hooks, 0)
+	refDist, err := teacherForced(o.Paths[0], name(0), o.Prompt, ref.tokens, o.Hooks, 0)
 	if err != nil {
 		return nil, err
 	}
 	for i := 1; i < len(o.Paths); i++ {
-		progress("teacher-forced " + o.Paths[i].Name())
-		pr := TokenPair{A: o.Paths[0].Name(), B: o.Paths[i].Name(), FirstDivergence: -1, Class: ClassNone, Top5: map[string][]Candidate{}}
+		progress("teacher-forced " + name(i))
+		pr := TokenPair{A: name(0), B: name(i), FirstDivergence: -1, Class: ClassNone, Top5: map[string][]Candidate{}}
 		g := gens[i]
 		for s := range ref.tokens {
 			if g.tokens[s] != ref.tokens[s] {
@@ -153,7 +176,7 @@ func RunTokens(o TokensOptions) (*Tokens, error) {
 				break
 			}
 		}
-		dist, err := teacherForced(o.Paths[i], o.Prompt, ref.tokens, o.Hooks, i)
+		dist, err := teacherForced(o.Paths[i], name(i), o.Prompt, ref.tokens, o.Hooks, i)
 		if err != nil {
 			return nil, err
 		}
@@ -221,7 +244,7 @@ type generation struct {
 	logits [][]float32 // the logits each token was sampled from
 }
 
-func generate(p model.Path, prompt []int32, n int, so sample.Options, h model.Hook) (*generation, error) {
+func generate(p model.Path, name string, prompt []int32, n int, so sample.Options, h model.Hook) (*generation, error) {
 	vocab := p.Config().Vocab
 	p.Reset()
 	p.SetHook(h)
@@ -231,12 +254,12 @@ func generate(p model.Path, prompt []int32, n int, so sample.Options, h model.Ho
 	hist := slices.Clone(prompt)
 	lg, err := p.Forward(prompt, 0)
 	if err != nil {
-		return nil, fmt.Errorf("parity: %s: %w", p.Name(), err)
+		return nil, fmt.Errorf("parity: %s: %w", name, err)
 	}
 	g := &generation{}
 	for i := 0; ; i++ {
 		if len(lg) < vocab {
-			return nil, fmt.Errorf("parity: %s returned %d logits, want ≥ %d", p.Name(), len(lg), vocab)
+			return nil, fmt.Errorf("parity: %s returned %d logits, want ≥ %d", name, len(lg), vocab)
 		}
 		last := slices.Clone(lg[len(lg)-vocab:])
 		tok := s.Sample(last, hist)
@@ -246,7 +269,7 @@ func generate(p model.Path, prompt []int32, n int, so sample.Options, h model.Ho
 			return g, nil
 		}
 		if lg, err = p.Forward([]int32{tok}, len(hist)-1); err != nil {
-			return nil, fmt.Errorf("parity: %s: %w", p.Name(), err)
+			return nil, fmt.Errorf("parity: %s: %w", name, err)
 		}
 	}
 }
@@ -254,7 +277,7 @@ func generate(p model.Path, prompt []int32, n int, so sample.Options, h model.Ho
 // teacherForced feeds prompt+stream[:len−1] to p in one call and returns the
 // next-token distributions (float64 softmax) at the positions that predict
 // stream[0], stream[1], ….
-func teacherForced(p model.Path, prompt, stream []int32, hooks []model.Hook, i int) ([][]float64, error) {
+func teacherForced(p model.Path, name string, prompt, stream []int32, hooks []model.Hook, i int) ([][]float64, error) {
 	vocab := p.Config().Vocab
 	seq := append(slices.Clone(prompt), stream[:len(stream)-1]...)
 	p.Reset()
@@ -265,10 +288,10 @@ func teacherForced(p model.Path, prompt, stream []int32, hooks []model.Hook, i i
 	defer p.Reset()
 	lg, err := p.Forward(seq, 0)
 	if err != nil {
-		return nil, fmt.Errorf("parity: %s: teacher-forced: %w", p.Name(), err)
+		return nil, fmt.Errorf("parity: %s: teacher-forced: %w", name, err)
 	}
 	if len(lg) != len(seq)*vocab {
-		return nil, fmt.Errorf("parity: %s returned %d logits, want %d×%d", p.Name(), len(lg), len(seq), vocab)
+		return nil, fmt.Errorf("parity: %s returned %d logits, want %d×%d", name, len(lg), len(seq), vocab)
 	}
 	var out [][]float64
 	for pos := len(prompt) - 1; pos < len(seq); pos++ {

@@ -130,6 +130,8 @@ func Explain(w io.Writer) {
 	fmt.Fprintln(w, "    the threshold): the kernel rounds its inputs other than its numerics declares.")
 	fmt.Fprintln(w, "  fused vs reference: pass iff rmse(cand, global f64) ≤ m·rmse(reference, global f64) + 1 ULP(dtype, rms),")
 	fmt.Fprintln(w, "    m = 2 (3 for f16/bf16 storage). The direct cand-vs-reference diff is shown in the same row.")
+	fmt.Fprintln(w, "    Over that bound, the row still passes when the excess is inherited: the op fed each path's own inputs")
+	fmt.Fprintln(w, "    (local rows) is no worse by the same rule, so the drift came from upstream, whose rows judge it.")
 	fmt.Fprintln(w, "    When the two paths' numerics round mul_mat inputs differently (plain vs llama.cpp) on non-F32 weights,")
 	fmt.Fprintln(w, "    rmse(reference) is increased by the rounding's own effect: rmse(f64 with vec_dot rounding, f64 exact).")
 	fmt.Fprintln(w, "  path vs global oracle: info (drift), never a verdict.")

@@ -106,7 +106,7 @@ func New(m *model.Model, opts model.PathOptions) (*Context, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reference: %w", err)
 	}
-	be, err := backend.OpenOptions(opts.Backend, backend.Options{Threads: opts.Threads})
+	be, err := backend.OpenOptions(opts.Backend, opts.BackendOptions())
 	if err != nil {
 		return nil, fmt.Errorf("reference: %w", err)
 	}

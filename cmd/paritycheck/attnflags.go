@@ -60,11 +60,11 @@ func init() {
 // reference under ggml-cpu numerics); "off" applies when some path has one
 // for it to turn off.
 func flashWhyNot(s *runScope) string {
-	o := model.PathOptions{Backend: s.Backend, Numerics: s.Numerics, FlashAttn: true}
 	var why string
 	some := false
-	for _, p := range s.Paths {
-		if err := model.CheckFlashAttn(p, o); err != nil {
+	for _, r := range s.refs() {
+		o := model.PathOptions{Backend: r.Backend, Numerics: s.Numerics, FlashAttn: true}
+		if err := model.CheckFlashAttn(r.Path, o); err != nil {
 			if why == "" {
 				why = strings.TrimPrefix(err.Error(), "model: ")
 			}

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/metallic-go/metallic/model"
+	"github.com/metallic-go/metallic/profile"
 	"github.com/metallic-go/metallic/sample"
 )
 
@@ -16,12 +17,13 @@ func init() {
 	})
 }
 
-const benchUsage = `bench [MODEL] [--path P] [--backend B] [--numerics plain|ggml-cpu] [--prompt-len N] [-n N] [--reps R]
+const benchUsage = `bench [MODEL] [--path P[@B]] [--backend B] [--numerics plain|ggml-cpu] [--prompt-len N] [-n N] [--reps R] [--profile]
        [--ctx N] [--act f32|f16] [--kv f32|f16] [--flash-attn on|off] [--threads N] [--spec F] [--json]`
 
 type benchOutput struct {
 	Path        string    `json:"path"`
 	Backend     string    `json:"backend"`
+	Provenance  string    `json:"provenance"` // the backend's line (model.DescribeBackend)
 	Act         string    `json:"act"`
 	Numerics    string    `json:"numerics"` // what the path declares: plain, ggml-cpu or llamacpp
 	PromptLen   int       `json:"prompt_len"`
@@ -33,6 +35,16 @@ type benchOutput struct {
 	DecodeRuns  []float64 `json:"decode_runs_tok_s"`
 	PeakRSSMB   float64   `json:"peak_rss_mb"`
 	attnJSON
+	// Profile is --profile's per-kernel decode profile (profile.Report),
+	// absent without it.
+	Profile *profile.Report `json:"profile,omitempty"`
+}
+
+func init() {
+	registerFlagRule("profile", flagRule{
+		why:     "llamacpp runs llama.cpp's own kernels, which metallic's backends do not see",
+		applies: func(s *runScope) bool { return !s.has("llamacpp") },
+	})
 }
 
 // runBench prefills a fixed synthetic prompt (token ids 1+i·7 mod vocab, so
@@ -44,6 +56,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	promptLen := countVar(fs, "prompt-len", 32, 1, "prompt length in tokens (`N`)")
 	n := countVar(fs, "n", 32, 1, "`N` tokens to decode; the prompt and them must fit the context (--ctx)")
 	reps := countVar(fs, "reps", 3, 1, "`R` repetitions; the best is reported")
+	prof := fs.Bool("profile", false, "then profile n decode tokens kernel by kernel: time per token (CUDA events on cuda, wall time per dispatch on cpu), sorted, with the bytes each moves and the bandwidth achieved")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -64,7 +77,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer m.Close()
-	p, err := run.openPath(m, runSizes{Prompt: *promptLen, Generate: *n})
+	gen := *n
+	if *prof {
+		gen++ // the profiled run decodes n tokens after the whole prompt
+	}
+	p, err := run.openPath(m, runSizes{Prompt: *promptLen, Generate: gen})
 	if err != nil {
 		return err
 	}
@@ -73,7 +90,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	for i := range prompt {
 		prompt[i] = int32((1 + 7*i) % m.Config.Vocab)
 	}
-	out := benchOutput{Path: p.Name(), Backend: run.backend, Act: run.act, Numerics: p.Numerics(), PromptLen: *promptLen, N: *n, Reps: *reps,
+	out := benchOutput{Path: p.Name(), Backend: run.ref.Backend, Provenance: model.DescribeBackend(p), Act: run.act, Numerics: p.Numerics(), PromptLen: *promptLen, N: *n, Reps: *reps,
 		attnJSON: attnOf(p, run.opts)}
 	for r := 0; r < *reps; r++ {
 		res, err := model.Generate(p, prompt, model.GenerateOptions{MaxTokens: *n, Sampler: sample.Options{}})
@@ -89,6 +106,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "run %d/%d: prefill %.1f tok/s, decode %.1f tok/s\n", r+1, *reps, pf, dc)
 		}
 	}
+	if *prof {
+		p.Close() // one path at a time: the profiled run opens its own
+		out.Profile, err = profile.Run(profile.Options{Model: m, Path: run.ref, PathOptions: run.opts, Prompt: prompt, N: *n})
+		if err != nil {
+			return err
+		}
+	}
 	out.PeakRSSMB = peakRSSMB()
 	if run.json {
 		return writeJSON(stdout, out)
@@ -98,6 +122,16 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	if out.LlamaCpp != nil {
 		fmt.Fprintln(stdout, out.LlamaCpp)
 	}
+	fmt.Fprintf(stdout, "backend: %s\n", out.Provenance)
 	fmt.Fprintf(stdout, "prefill %.1f tok/s\ndecode  %.1f tok/s\npeak RSS %.1f MB\n", out.PrefillTokS, out.DecodeTokS, out.PeakRSSMB)
+	if out.Profile != nil {
+		fmt.Fprintln(stdout)
+		if err := profile.Print(stdout, out.Profile); err != nil {
+			return err
+		}
+		if out.DecodeTokS > 0 {
+			fmt.Fprintf(stdout, "unprofiled decode: %.4f ms/token (best of %d runs above)\n", 1e3/out.DecodeTokS, *reps)
+		}
+	}
 	return nil
 }

@@ -17,9 +17,10 @@ func init() {
 
 func runBisect(args []string, stdout, stderr io.Writer) error {
 	var r pcRun
-	fs := newFlags("bisect", "bisect [MODEL] [--paths a[,b]] [--numerics plain|ggml-cpu] [--no-oracle] [--prompt S | --tokens 1,2] [--perturb P:C=R] [--json]", stderr)
+	fs := newFlags("bisect", "bisect [MODEL] [--paths a[,b]] [--numerics plain|ggml-cpu] [--no-oracle] [--prompt S | --tokens 1,2] [--perturb P:C=R] [--unfuse] [--json]", stderr)
 	pcFlags(fs, &r, false)
 	fs.BoolVar(&r.noOracle, "no-oracle", false, "compare two paths with each other, without the float64 oracle")
+	unfuseFlag(fs, &r.unfuse)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -53,8 +54,15 @@ func runBisect(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, parity.NumericsLine(steps.Paths, steps.Numerics))
 		printSkipped(stdout, s.Skipped)
 		if b.Found {
-			fmt.Fprintf(stdout, "first failing checkpoint: %s\n  layer:    %d\n  op:       %s\n  path:     %s (vs %s)\n  evidence: %s\n",
-				b.Checkpoint, b.Layer, b.Op, b.Path, b.Against, b.Evidence)
+			fmt.Fprintf(stdout, "first failing checkpoint: %s\n", b.Checkpoint)
+			if b.Stage != "" {
+				fmt.Fprintf(stdout, "  stage:    %s of the kernel that produces %s\n", b.Stage, b.Of)
+			}
+			if b.Composition {
+				fmt.Fprintf(stdout, "  fault:    in the composition (the unfused stages pass)\n")
+			}
+			fmt.Fprintf(stdout, "  layer:    %d\n  op:       %s\n  path:     %s (vs %s)\n  evidence: %s\n",
+				b.Layer, b.Op, b.Path, b.Against, b.Evidence)
 		} else {
 			fmt.Fprintf(stdout, "no checkpoint fails: %s\n", b.Evidence)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/metallic-go/metallic/internal/embedded"
 	"github.com/metallic-go/metallic/llamacpp"
@@ -94,24 +95,34 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // printPeer names the libggml-cpu build llama.cpp runs on when llamacpp is
-// among paths: under the ggml-cpu profile the reference reproduces the
-// arithmetic of the AVX-512 builds bit for bit, and differs from the others
-// in the last bits, which is the first thing to know when reference and
-// llamacpp disagree. numerics are the paths' declared profiles.
+// among paths (their names in the report: "llamacpp", or "llamacpp@cpu"
+// when the run spans two backends): under the ggml-cpu profile the
+// reference reproduces the arithmetic of the AVX-512 builds bit for bit,
+// and differs from the others in the last bits, which is the first thing
+// to know when reference and llamacpp disagree. numerics are the paths'
+// declared profiles, by name.
 func printPeer(w io.Writer, paths []string, numerics map[string]string) {
-	if !slices.Contains(paths, "llamacpp") {
+	bare := func(n string) string { p, _, _ := strings.Cut(n, "@"); return p }
+	if !slices.ContainsFunc(paths, func(n string) bool { return bare(n) == "llamacpp" }) {
 		return
 	}
 	v, err := llamacpp.CPUVariant()
 	if err != nil {
 		return
 	}
-	switch {
-	case slices.Contains(paths, "reference") && numerics["reference"] != "ggml-cpu":
-		fmt.Fprintf(w, "llama.cpp CPU backend: libggml-cpu-%s (the reference runs the %s numerics profile: it does not reproduce llama.cpp's arithmetic, expect differences)\n", v, numerics["reference"])
-	case llamacpp.AVX512Variant(v):
+	for _, n := range paths {
+		if bare(n) == "reference" && numerics[n] != "ggml-cpu" {
+			who := n
+			if n == "reference" {
+				who = "the reference"
+			}
+			fmt.Fprintf(w, "llama.cpp CPU backend: libggml-cpu-%s (%s runs the %s numerics profile: it does not reproduce llama.cpp's arithmetic, expect differences)\n", v, who, numerics[n])
+			return
+		}
+	}
+	if llamacpp.AVX512Variant(v) {
 		fmt.Fprintf(w, "llama.cpp CPU backend: libggml-cpu-%s (AVX-512: the reference path reproduces its arithmetic bit for bit)\n", v)
-	default:
+	} else {
 		fmt.Fprintf(w, "llama.cpp CPU backend: libggml-cpu-%s (not AVX-512: the reference path sums in another order, expect last-bit differences)\n", v)
 	}
 }

@@ -49,15 +49,19 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/metallic-go/metallic/model"
 )
 
 // runScope describes what a run will do, as far as flag rules care.
 type runScope struct {
-	// Paths are the paths that will run, after defaults; none when the
-	// backend runs on its own (ops).
+	// Paths are the paths that will run, after defaults, as named: PATH or
+	// PATH@BACKEND (model.ParsePathRef); none when the backend runs on its
+	// own (ops).
 	Paths []string
-	// Backend is the backend of the reference and dsl paths ("cpu" when
-	// empty); the llamacpp path always runs on ggml's CPU backend.
+	// Backend is --backend: the backend of the paths named without one
+	// ("cpu" when empty); the llamacpp path always runs on ggml's CPU
+	// backend.
 	Backend string
 	// Numerics is the --numerics profile given ("" when none: each
 	// backend's default, backend.DefaultNumerics).
@@ -75,19 +79,51 @@ type runScope struct {
 	Perturbs bool
 	// JSON is true when the output is the JSON object alone.
 	JSON bool
+	// BackendOverrides is true when --backend moves every path but
+	// llamacpp to it, whatever backend the path names (golden verify);
+	// Paths then name where they run now.
+	BackendOverrides bool
 }
 
-// has reports whether path is among the run's paths.
-func (s *runScope) has(path string) bool { return slices.Contains(s.Paths, path) }
+// refs returns the run's paths with their backends (names that do not
+// parse are left out: the command refuses them itself).
+func (s *runScope) refs() []model.PathRef {
+	var out []model.PathRef
+	for _, p := range s.Paths {
+		if r, err := model.ParsePathRef(p, s.Backend); err == nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// has reports whether path (a bare name) runs, on any backend.
+func (s *runScope) has(path string) bool {
+	return slices.ContainsFunc(s.refs(), func(r model.PathRef) bool { return r.Path == path })
+}
 
 // cpu reports whether something runs on a CPU thread pool: the cpu
-// backend (alone, or under the reference or dsl path), or llama.cpp.
+// backend (alone, or under a path other than llamacpp), or llama.cpp.
 func (s *runScope) cpu() bool {
-	b := s.Backend
-	if b == "" {
-		b = "cpu"
+	if len(s.Paths) == 0 {
+		return s.Backend == "" || s.Backend == "cpu"
 	}
-	return s.has("llamacpp") || b == "cpu" && (len(s.Paths) == 0 || s.has("reference") || s.has("dsl"))
+	return slices.ContainsFunc(s.refs(), func(r model.PathRef) bool { return r.Path == "llamacpp" || r.Backend == "cpu" })
+}
+
+// takesBackend reports whether --backend decides where something runs:
+// the backend runs alone (ops), or some path other than llamacpp is named
+// without a backend.
+func (s *runScope) takesBackend() bool {
+	if len(s.Paths) == 0 {
+		return true
+	}
+	for _, p := range s.Paths {
+		if r, err := model.ParsePathRef(p, s.Backend); err == nil && (s.BackendOverrides || !strings.Contains(p, "@")) && r.Path != "llamacpp" {
+			return true
+		}
+	}
+	return false
 }
 
 // String summarizes the run for messages.
@@ -172,6 +208,8 @@ func init() {
 		"min-p":          {"sampling is greedy (--temp 0 takes the top logit; give --temp > 0 to sample)", sampling},
 		"repeat-last-n": {"it is the window of --repeat-penalty, which is off",
 			func(s *runScope) bool { return s.Generates && s.Penalty }},
+		"backend": {"every path names its own backend (PATH@BACKEND), and llamacpp runs on ggml's CPU backend only",
+			(*runScope).takesBackend},
 		"perturb-seed": {"it seeds --perturb, which is not given",
 			func(s *runScope) bool { return s.Perturbs }},
 		"explain": {"it prints the verdict rules in the text report, and --json prints the object alone",

@@ -34,12 +34,13 @@ type genRunFlags struct {
 	json                     bool
 	attn                     *attnFlags
 	opts                     model.PathOptions // as opened (openPath)
+	ref                      model.PathRef     // --path with its backend (scope)
 }
 
 func genAddRunFlags(fs *flag.FlagSet) *genRunFlags {
 	r := &genRunFlags{threads: new(int)}
-	fs.StringVar(&r.path, "path", "reference", "execution path: "+strings.Join(model.PathNames(), ", "))
-	fs.StringVar(&r.backend, "backend", "cpu", "backend: cpu, metal, cuda")
+	fs.StringVar(&r.path, "path", "reference", "execution path: "+strings.Join(model.PathNames(), ", ")+"; PATH@BACKEND names its backend (dsl@cuda)")
+	fs.StringVar(&r.backend, "backend", "cpu", "backend of --path when it names none: cpu, metal, cuda")
 	fs.StringVar(&r.numerics, "numerics", "", numericsHelp)
 	fs.StringVar(&r.act, "act", "f32", "activation storage (and the KV cache's unless --kv): f32 or f16")
 	r.ctx = countVar(fs, "ctx", 0, 0, fmt.Sprintf("KV-cache capacity in `N` positions, at most the model's context length (0 = min(context length, %d))", model.MaxDefaultCtx))
@@ -50,9 +51,15 @@ func genAddRunFlags(fs *flag.FlagSet) *genRunFlags {
 	return r
 }
 
-// scope checks the values of --numerics, --kv and --flash-attn and returns
-// the run's scope for checkScope; the sampler fields are the caller's.
+// scope checks the values of --path, --numerics, --kv and --flash-attn
+// and returns the run's scope for checkScope; the sampler fields are the
+// caller's.
 func (r *genRunFlags) scope() (runScope, error) {
+	ref, err := model.ParsePathRef(r.path, r.backend)
+	if err != nil {
+		return runScope{}, usagef("--path %q: %v", r.path, err)
+	}
+	r.ref = ref
 	if err := checkNumerics(r.numerics); err != nil {
 		return runScope{}, err
 	}
@@ -62,9 +69,9 @@ func (r *genRunFlags) scope() (runScope, error) {
 	return runScope{Paths: []string{r.path}, Backend: r.backend, Numerics: r.numerics, FlashAttn: r.attn.on(), JSON: r.json}, nil
 }
 
-// options returns the path options of the flags.
+// options returns the path options of the flags (the backend of --path).
 func (r *genRunFlags) options() model.PathOptions {
-	o := model.PathOptions{Backend: r.backend, Ctx: *r.ctx, ActDType: r.act, Threads: *r.threads, Spec: r.spec, Numerics: r.numerics}
+	o := model.PathOptions{Backend: r.ref.Backend, Ctx: *r.ctx, ActDType: r.act, Threads: *r.threads, Spec: r.spec, Numerics: r.numerics}
 	r.attn.set(&o)
 	return o
 }
@@ -89,7 +96,7 @@ func (r *genRunFlags) openPath(m *model.Model, s runSizes) (model.Path, error) {
 		return nil, err
 	}
 	r.opts = s.Opts
-	return model.OpenPath(r.path, m, s.Opts)
+	return model.OpenPath(r.ref.Path, m, s.Opts)
 }
 
 type generateOutput struct {
@@ -100,8 +107,10 @@ type generateOutput struct {
 	DecodeTokS   float64 `json:"decode_tok_s"`
 	Path         string  `json:"path"`
 	Backend      string  `json:"backend"`
-	Act          string  `json:"act"`
-	Numerics     string  `json:"numerics"` // what the path declares: plain, ggml-cpu or llamacpp
+	// Provenance is the backend's line (model.DescribeBackend).
+	Provenance string `json:"provenance"`
+	Act        string `json:"act"`
+	Numerics   string `json:"numerics"` // what the path declares: plain, ggml-cpu or llamacpp
 	// StopReason says why generation ended: "length" (-n tokens),
 	// "eos" (the end-of-sequence token) or "context" (the KV cache of
 	// --ctx positions is full). Stopped is its older name.
@@ -217,10 +226,12 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 	if tok != nil {
 		text, _ = tok.Decode(res.Tokens)
 	}
-	fmt.Fprintf(stderr, "%s/%s/%s, numerics %s: prefill %d tokens %.1f tok/s, decode %d tokens %.1f tok/s\n", p.Name(), run.backend, run.act,
+	fmt.Fprintf(stderr, "%s/%s/%s, numerics %s: prefill %d tokens %.1f tok/s, decode %d tokens %.1f tok/s\n", p.Name(), run.ref.Backend, run.act,
 		p.Numerics(), len(res.PromptTokens), res.PrefillTokPerSec(), len(res.Tokens), res.DecodeTokPerSec())
 	if e := model.EngineOf(p); e != nil {
 		fmt.Fprintln(stderr, e)
+	} else {
+		fmt.Fprintf(stderr, "backend: %s\n", model.DescribeBackend(p))
 	}
 	if res.Stopped == "context" {
 		ctx, _ := model.ContextSize(&m.Config, run.opts)
@@ -231,7 +242,7 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		return writeJSON(stdout, generateOutput{
 			PromptTokens: res.PromptTokens, Tokens: nonNil(res.Tokens), Text: text,
 			PrefillTokS: res.PrefillTokPerSec(), DecodeTokS: res.DecodeTokPerSec(),
-			Path: p.Name(), Backend: run.backend, Act: run.act, Numerics: p.Numerics(), StopReason: res.Stopped, Stopped: res.Stopped,
+			Path: p.Name(), Backend: run.ref.Backend, Provenance: model.DescribeBackend(p), Act: run.act, Numerics: p.Numerics(), StopReason: res.Stopped, Stopped: res.Stopped,
 			attnJSON: attnOf(p, run.opts),
 		})
 	}

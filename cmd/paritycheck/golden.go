@@ -4,8 +4,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -57,13 +59,13 @@ func (l *goldenList) Set(s string) error { *l = append(*l, s); return nil }
 func goldenRecord(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("golden record", "golden record [MODEL] --out F [flags]", stderr)
 	out := fs.String("out", "", "golden file to write (required)")
-	paths := fs.String("paths", "reference", "comma-separated paths to record")
+	paths := fs.String("paths", "reference", "comma-separated paths to record, PATH or PATH@BACKEND (a bare name runs on --backend)")
 	checks := fs.String("checkpoints", "", "comma-separated globs of checkpoints to keep, e.g. 'blk.*.ffn_*' (default all; logits always)")
 	prompt := fs.String("prompt", "", "prompt text (tokenized with the model's vocabulary, BOS as the vocabulary asks)")
 	var tokens tokensValue
 	fs.Var(&tokens, "tokens", "prompt token `ids`, comma-separated (instead of --prompt)")
 	n := countVar(fs, "n", 16, 0, "`N` tokens to generate; the prompt and them must fit the model's context")
-	backend := fs.String("backend", "cpu", "backend: cpu, metal, cuda")
+	backend := fs.String("backend", "cpu", "backend of the paths named without one: cpu, metal, cuda")
 	numerics := fs.String("numerics", "", numericsHelp)
 	act := fs.String("act", "f32", "activation and KV-cache storage: f32 or f16 (f16 implies f16 golden storage)")
 	threads := new(int)
@@ -95,6 +97,9 @@ func goldenRecord(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := checkNumerics(*numerics); err != nil {
 		return err
+	}
+	if _, err := parity.ParsePaths(recorded, *backend); err != nil {
+		return usagef("--paths %s: %v", *paths, err)
 	}
 	if err := checkScope(fs, runScope{Paths: recorded, Backend: *backend, Numerics: *numerics, Generates: *n > 0, Greedy: so.Greedy(),
 		Penalty: penaltyOn(so.RepeatPenalty), JSON: *asJSON}); err != nil {
@@ -148,7 +153,7 @@ func goldenRecord(args []string, stdout, stderr io.Writer) error {
 		return writeJSON(stdout, map[string]any{
 			"out": *out, "bytes": st.Size(), "model_sha256": g.Meta.ModelSHA256, "paths": g.Meta.Paths,
 			"checkpoints": tensors, "prompt_tokens": g.Meta.PromptTokens, "streams": streams,
-			"storage": g.Meta.Storage, "policy": g.Meta.Policy.String(), "numerics": g.Meta.Numerics,
+			"storage": g.Meta.Storage, "policy": g.Meta.Policy.String(), "numerics": g.Meta.Numerics, "backends": g.Backends,
 		})
 	}
 	fmt.Fprintf(stdout, "wrote %s: %d bytes, %d checkpoints of %d positions, %d generated tokens per path, %s storage, numerics %s\n",
@@ -156,6 +161,9 @@ func goldenRecord(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "model %s sha256 %s\n", filepath.Base(mp), g.Meta.ModelSHA256)
 	for _, r := range g.Runs {
 		fmt.Fprintf(stdout, "%s tokens: %v\n", r.Path, r.Tokens)
+	}
+	for _, n := range slices.Sorted(maps.Keys(g.Backends)) {
+		fmt.Fprintf(stdout, "backend of %s: %s\n", n, g.Backends[n].Provenance)
 	}
 	return nil
 }
@@ -165,7 +173,7 @@ func goldenVerify(args []string, stdout, stderr io.Writer) error {
 	modelArg := fs.String("model", "", "model file (default the embedded stories260K); its SHA-256 must match the golden's")
 	junit := fs.String("junit", "", "write JUnit XML to this file")
 	htmlFile := fs.String("html", "", "write the verification as one self-contained HTML file (verdict, tables, provenance)")
-	backend := fs.String("backend", "", "override the recorded backend (cpu, metal, cuda)")
+	backend := fs.String("backend", "", "run every recorded path but llamacpp on this backend instead of its recorded one (cpu, metal, cuda)")
 	threads := new(int)
 	threadsVar(fs, threads, 0, "")
 	numerics := fs.String("numerics", "", "run the paths under this numerics profile instead of the recorded one (plain or ggml-cpu); another profile than the recorded one is refused without --allow-numerics-change")
@@ -199,11 +207,18 @@ func goldenVerify(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	b := g.Meta.Backend
-	if *backend != "" {
-		b = *backend
+	refs, err := g.Meta.Refs()
+	if err != nil {
+		return err
 	}
-	if err := checkScope(fs, runScope{Paths: g.Meta.Paths, Backend: b, Numerics: *numerics, Perturbs: len(ps) > 0, JSON: *asJSON}); err != nil {
+	var running []string // where the recorded paths run now
+	for _, r := range refs {
+		if *backend != "" && r.Path != "llamacpp" {
+			r.Backend = *backend
+		}
+		running = append(running, r.String())
+	}
+	if err := checkScope(fs, runScope{Paths: running, Backend: *backend, Numerics: *numerics, Perturbs: len(ps) > 0, JSON: *asJSON, BackendOverrides: true}); err != nil {
 		return err
 	}
 	mp, err := modelPath(*modelArg)
@@ -241,7 +256,7 @@ func goldenVerify(args []string, stdout, stderr io.Writer) error {
 		if err := writeJSON(stdout, map[string]any{
 			"golden": pos[0], "model": mp, "model_sha256": rep.ModelSHA256, "policy": rep.Policy,
 			"rows": rep.Rows, "streams": rep.Streams, "pass": rep.Pass, "first_failure": rep.FirstFailure,
-			"numerics": rep.Numerics, "recorded_numerics": rep.RecordedNumerics,
+			"numerics": rep.Numerics, "recorded_numerics": rep.RecordedNumerics, "backends": rep.Backends,
 		}); err != nil {
 			return err
 		}
@@ -251,6 +266,9 @@ func goldenVerify(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, " (recorded under %s: --allow-numerics-change)", rep.RecordedNumerics)
 		}
 		fmt.Fprintln(stdout)
+		for _, n := range slices.Sorted(maps.Keys(rep.Backends)) {
+			fmt.Fprintf(stdout, "backend of %s: %s\n", n, rep.Backends[n].Provenance)
+		}
 		if err := printGoldenTable(stdout, rep); err != nil {
 			return err
 		}

@@ -20,10 +20,13 @@ const logitsUsage = `logits [MODEL] --tokens 1,2,3 [--path P] [--backend B] [--n
        [--threads N] [--spec F] [--json]`
 
 type logitsOutput struct {
-	Tokens   []int32     `json:"tokens"`
-	Logits   [][]float32 `json:"logits"`
-	Path     string      `json:"path"`
-	Numerics string      `json:"numerics"` // what the path declares: plain, ggml-cpu or llamacpp
+	Tokens  []int32     `json:"tokens"`
+	Logits  [][]float32 `json:"logits"`
+	Path    string      `json:"path"`
+	Backend string      `json:"backend"`
+	// Provenance is the backend's line (model.DescribeBackend).
+	Provenance string `json:"provenance"`
+	Numerics   string `json:"numerics"` // what the path declares: plain, ggml-cpu or llamacpp
 	attnJSON
 }
 
@@ -82,12 +85,13 @@ func runLogits(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if run.json {
-		return writeJSON(stdout, logitsOutput{Tokens: ids, Logits: rows, Path: p.Name(), Numerics: p.Numerics(), attnJSON: attnOf(p, run.opts)})
+		return writeJSON(stdout, logitsOutput{Tokens: ids, Logits: rows, Path: p.Name(), Backend: run.ref.Backend, Provenance: model.DescribeBackend(p), Numerics: p.Numerics(), attnJSON: attnOf(p, run.opts)})
 	}
 	if e := model.EngineOf(p); e != nil {
 		fmt.Fprintln(stdout, e)
 	}
 	printNumerics(stdout, p)
+	fmt.Fprintf(stdout, "backend: %s\n", model.DescribeBackend(p))
 	for i, row := range rows {
 		best := 0
 		for j, v := range row {

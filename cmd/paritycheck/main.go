@@ -120,7 +120,9 @@ Commands:
 	fmt.Fprint(w, `
 Every command takes --json (one JSON object on stdout, nothing else) and
 --help. Exit codes: 0 ok, 1 parity failure, 2 bad input or usage.
-Paths: reference, dsl, llamacpp. Backends: cpu, metal, cuda.
+Paths: reference, dsl, llamacpp. Backends: cpu, metal, cuda. A path may
+name its backend, PATH@BACKEND (--paths reference@cpu,reference@cuda); a
+bare name runs on --backend (llamacpp always on the cpu).
 Run "paritycheck help COMMAND" for a command's flags.
 `)
 }

@@ -31,7 +31,7 @@ func init() {
 	registerFlagRule("numerics", flagRule{
 		why: "llamacpp computes with llama.cpp's own kernels (the profile is for the reference and dsl paths)",
 		applies: func(s *runScope) bool {
-			return slices.ContainsFunc(s.Paths, func(p string) bool { return p != "llamacpp" })
+			return slices.ContainsFunc(s.refs(), func(r model.PathRef) bool { return r.Path != "llamacpp" })
 		},
 	})
 	// --allow-numerics-change (golden verify) accepts a profile other than

@@ -10,6 +10,7 @@ import (
 	"github.com/metallic-go/metallic/backend"
 	"github.com/metallic-go/metallic/backend/backendtest"
 	_ "github.com/metallic-go/metallic/backend/cpu" // the built-in backend
+	"github.com/metallic-go/metallic/model"
 )
 
 func init() {
@@ -23,6 +24,9 @@ func init() {
 // opsJSON is the ops command's JSON object.
 type opsJSON struct {
 	Backend string `json:"backend"`
+	// Provenance is the backend's line (its Describe: device, driver and
+	// compile options on cuda; threads and CPU features on cpu).
+	Provenance string `json:"provenance"`
 	// Numerics lists the profiles the backend implements; rows are
 	// grouped by profile (each row's "numerics"), then the refusal checks.
 	Numerics []backend.Numerics   `json:"numerics"`
@@ -52,7 +56,11 @@ func runOps(args []string, stdout, stderr io.Writer) error {
 		return usagef("%v (linked in: %v)", err, backend.Names())
 	}
 	rows := backendtest.Check(b)
-	out := opsJSON{Backend: *name, Numerics: b.Numerics(), Rows: rows, Pass: true}
+	prov := b.Name()
+	if d, ok := b.(model.Describer); ok {
+		prov = d.Describe() // after Check: the modules it built are in cuda's line
+	}
+	out := opsJSON{Backend: *name, Provenance: prov, Numerics: b.Numerics(), Rows: rows, Pass: true}
 	for _, r := range rows {
 		if !r.Pass {
 			out.Pass = false
@@ -66,7 +74,7 @@ func runOps(args []string, stdout, stderr io.Writer) error {
 	} else {
 		color := pcColor(stdout)
 		tw := tablewriter.NewTable(stdout)
-		fmt.Fprintf(stdout, "backend %s implements numerics %v\n", *name, b.Numerics())
+		fmt.Fprintf(stdout, "backend %s implements numerics %v\n%s\n", *name, b.Numerics(), prov)
 		tw.Header("numerics", "op", "shape", "weight", "act", "max_abs", "max_rel", "nmse", "err/tol", "verdict")
 		firstFail := ""
 		for _, r := range rows {

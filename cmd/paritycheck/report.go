@@ -38,6 +38,7 @@ type pcRun struct {
 	decode, n                           *int
 	perturb                             pcList
 	json, explain, all, noOracle        bool
+	unfuse                              bool // --unfuse: also open dsl's unfused twin
 	samples                             bool // the command has the sampler flags (token parity)
 	plot, html                          string
 	temp, topP, minP, tieEps            float64
@@ -54,15 +55,15 @@ func (l *pcList) Set(s string) error { *l = append(*l, s); return nil }
 
 // pcFlags registers the shared flags; tokens adds the sampler ones.
 func pcFlags(fs *flag.FlagSet, r *pcRun, sampler bool) {
-	fs.StringVar(&r.paths, "paths", "", "comma-separated paths, the first is the reference (default: every linked path; llamacpp when installed, unless "+llamacpp.EnvDir+" asks for it)")
+	fs.StringVar(&r.paths, "paths", "", "comma-separated paths, PATH or PATH@BACKEND (reference@cuda; a bare name runs on --backend, llamacpp on cpu), the first is the reference (default: every linked path; llamacpp when installed, unless "+llamacpp.EnvDir+" asks for it)")
 	fs.StringVar(&r.prompt, "prompt", "", "prompt text (default \""+parity.DefaultPrompt+"\")")
 	fs.Var(&r.tokens, "tokens", "prompt token `ids`, e.g. 1,403,407 (instead of --prompt)")
 	fs.StringVar(&r.dtype, "dtype", "f32", "activation storage dtype of the paths: f32 or f16")
-	fs.StringVar(&r.backend, "backend", "cpu", "backend of the reference and dsl paths")
+	fs.StringVar(&r.backend, "backend", "cpu", "backend of the paths named without one (PATH@BACKEND names its own)")
 	fs.StringVar(&r.numerics, "numerics", "", numericsHelp)
 	fs.StringVar(&r.spec, "spec", "", "JSON model spec file for the dsl path (default: the embedded spec of the architecture)")
 	threadsVar(fs, &r.threads, 1, threadsFlashNote+"; 1 by default: the models parity runs on are small, and llama.cpp's spinning workers crawl on a loaded machine")
-	fs.Var(&r.perturb, "perturb", "PATH:CHECKPOINT=REL: multiply the checkpoint by (1+REL·u), u seeded uniform in [-1,1] (repeatable)")
+	fs.Var(&r.perturb, "perturb", "PATH:CHECKPOINT=REL (PATH may be PATH@BACKEND): multiply the checkpoint by (1+REL·u), u seeded uniform in [-1,1] (repeatable)")
 	fs.Uint64Var(&r.perturbSeed, "perturb-seed", 1, "seed of the --perturb RNG (SplitMix64)")
 	fs.BoolVar(&r.json, "json", false, "print one JSON object")
 	r.decode = countVar(fs, "decode", 3, 0, "`N` greedy decode steps after the prompt in step parity")
@@ -108,7 +109,8 @@ func pcSession(r *pcRun, fs *flag.FlagSet, pos []string, stderr io.Writer, sz ru
 	if err := r.attn.check(); err != nil {
 		return nil, nil, nil, err
 	}
-	so := parity.SessionOptions{PathOptions: model.PathOptions{Backend: r.backend, ActDType: r.dtype, Threads: r.threads, Spec: r.spec, Numerics: r.numerics}}
+	so := parity.SessionOptions{PathOptions: model.PathOptions{Backend: r.backend, ActDType: r.dtype, Threads: r.threads, Spec: r.spec, Numerics: r.numerics},
+		Unfuse: r.unfuse}
 	r.attn.set(&so.PathOptions)
 	if r.paths == "" {
 		so.Paths = model.PathNames()
@@ -124,6 +126,9 @@ func pcSession(r *pcRun, fs *flag.FlagSet, pos []string, stderr io.Writer, sz ru
 	}
 	if err := checkScope(fs, r.scope(so.Paths)); err != nil {
 		return nil, nil, nil, err
+	}
+	if _, err := parity.ParsePaths(so.Paths, r.backend); err != nil {
+		return nil, nil, nil, usagef("--paths %s: %v", r.paths, err)
 	}
 	file, err := modelPath(arg)
 	if err != nil {
@@ -152,14 +157,18 @@ func pcSession(r *pcRun, fs *flag.FlagSet, pos []string, stderr io.Writer, sz ru
 	for _, n := range slices.Sorted(maps.Keys(s.Skipped)) {
 		fmt.Fprintf(stderr, "paritycheck: %s skipped: %s\n", n, s.Skipped[n])
 	}
-	var names []string
-	for _, t := range s.Targets {
-		names = append(names, t.Path.Name())
+	var names []string // the paths opened, as asked for
+	for _, p := range so.Paths {
+		ref, _ := model.ParsePathRef(p, r.backend)
+		if slices.ContainsFunc(s.Targets, func(t parity.Target) bool { return t.Ref() == ref }) {
+			names = append(names, p)
+		}
 	}
 	if err := checkScope(fs, r.scope(names)); err != nil {
 		return fail(err)
 	}
-	if err := parity.CheckPerturbations(s.Paths(), ps); err != nil {
+	ps = parity.ResolvePerturbations(ps, s.Targets, r.backend)
+	if err := parity.CheckPerturbations(s.Targets, ps); err != nil {
 		return fail(usagef("%v", err))
 	}
 	var toks []int32
@@ -236,11 +245,13 @@ type reportJSON struct {
 	Arch  string `json:"arch"`
 	// Numerics is, per path, the arithmetic it declares.
 	Numerics map[string]string `json:"numerics"`
-	Steps    *parity.Steps     `json:"steps"`
-	Tokens   *parity.Tokens    `json:"tokens"`
-	Skipped  map[string]string `json:"skipped"`
-	Pass     bool              `json:"pass"`
-	Seconds  float64           `json:"seconds"`
+	// Backends is, per path, its backend and the backend's provenance.
+	Backends map[string]parity.PathBackend `json:"backends"`
+	Steps    *parity.Steps                 `json:"steps"`
+	Tokens   *parity.Tokens                `json:"tokens"`
+	Skipped  map[string]string             `json:"skipped"`
+	Pass     bool                          `json:"pass"`
+	Seconds  float64                       `json:"seconds"`
 }
 
 func runReport(args []string, stdout, stderr io.Writer) error {
@@ -276,7 +287,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	var tokens *parity.Tokens
 	if len(s.Targets) > 1 {
 		hooks := pcHooks(s, ps)
-		tokens, err = parity.RunTokens(parity.TokensOptions{Paths: s.Paths(), DType: s.Targets[0].DType, Weights: &s.Model.Weights, Prompt: toks, N: *r.n, Sampler: r.sampler(),
+		tokens, err = parity.RunTokens(parity.TokensOptions{Paths: s.Paths(), Names: s.Names(), DType: s.Targets[0].DType, Weights: &s.Model.Weights, Prompt: toks, N: *r.n, Sampler: r.sampler(),
 			TieEps: r.tieEps, Hooks: hooks, Progress: prog, Setup: s.Setup()})
 		if err != nil {
 			return err
@@ -290,7 +301,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	failed := steps.Failed() || (tokens != nil && tokens.Failed())
 	if r.html != "" {
 		prov := [][2]string{{"model", s.Model.Path}, {"prompt tokens", fmt.Sprint(toks)}, {"decode steps", fmt.Sprint(*r.decode)},
-			{"activations", r.dtype}, {"backend", r.backend}, {"threads", fmt.Sprint(r.threads)}}
+			{"activations", r.dtype}, {"--backend (of paths named bare)", r.backend}, {"threads", fmt.Sprint(r.threads)}}
 		if len(steps.Perturb) > 0 {
 			prov = append(prov, [2]string{"perturbed", strings.Join(steps.Perturb, " ")})
 		}
@@ -307,7 +318,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if r.json {
-		if err := writeJSON(stdout, reportJSON{Model: s.Model.Path, Arch: steps.Arch, Numerics: steps.Numerics, Steps: steps, Tokens: tokens,
+		if err := writeJSON(stdout, reportJSON{Model: s.Model.Path, Arch: steps.Arch, Numerics: steps.Numerics, Backends: steps.Backends, Steps: steps, Tokens: tokens,
 			Skipped: s.Skipped, Pass: !failed, Seconds: time.Since(start).Seconds()}); err != nil {
 			return err
 		}
@@ -342,13 +353,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 func pcHooks(s *parity.Session, ps []parity.Perturbation) []model.Hook {
 	hooks := make([]model.Hook, len(s.Targets))
 	for i, t := range s.Targets {
-		var hs []model.Hook
-		for _, p := range ps {
-			if p.Path == t.Path.Name() {
-				hs = append(hs, p.Hook())
-			}
-		}
-		hooks[i] = parity.Chain(hs...)
+		hooks[i] = parity.PerturbHook(t, ps)
 	}
 	return hooks
 }

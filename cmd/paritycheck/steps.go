@@ -23,12 +23,13 @@ type stepsJSON struct {
 
 func runSteps(args []string, stdout, stderr io.Writer) error {
 	var r pcRun
-	fs := newFlags("steps", "steps [MODEL] [--prompt S | --tokens 1,2] [--paths reference,dsl,llamacpp] [--numerics plain|ggml-cpu] [--perturb P:C=R] [--plot F.png] [--explain] [--all] [--json]", stderr)
+	fs := newFlags("steps", "steps [MODEL] [--prompt S | --tokens 1,2] [--paths reference,dsl,llamacpp] [--numerics plain|ggml-cpu] [--perturb P:C=R] [--unfuse] [--plot F.png] [--explain] [--all] [--json]", stderr)
 	pcFlags(fs, &r, false)
 	fs.BoolVar(&r.explain, "explain", false, "print the verdict rules and thresholds")
 	fs.BoolVar(&r.all, "all", false, "also print the drift rows (path vs global oracle)")
 	fs.StringVar(&r.plot, "plot", "", "write the error heatmap (checkpoint × layer, one panel per comparison) to this PNG file")
 	fs.BoolVar(&r.noOracle, "no-oracle", false, "compare the paths with each other only")
+	unfuseFlag(fs, &r.unfuse)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err

@@ -31,9 +31,9 @@ func runTokens(args []string, stdout, stderr io.Writer) error {
 	}
 	defer s.Close()
 	if len(s.Targets) < 2 {
-		return usagef("tokens compares two or more paths; only %s could be opened", s.Targets[0].Path.Name())
+		return usagef("tokens compares two or more paths; only %s could be opened", s.Targets[0].DisplayName())
 	}
-	t, err := parity.RunTokens(parity.TokensOptions{Paths: s.Paths(), DType: s.Targets[0].DType, Weights: &s.Model.Weights, Prompt: toks, N: *r.n, Sampler: r.sampler(),
+	t, err := parity.RunTokens(parity.TokensOptions{Paths: s.Paths(), Names: s.Names(), DType: s.Targets[0].DType, Weights: &s.Model.Weights, Prompt: toks, N: *r.n, Sampler: r.sampler(),
 		TieEps: r.tieEps, Hooks: pcHooks(s, ps), Progress: pcProgress(stderr, 2*len(s.Targets), "tokens"), Setup: s.Setup()})
 	if err != nil {
 		return err

@@ -196,6 +196,15 @@ func (e *Evaluator) apply(node model.Node, l int, in []*Result) ([]float64, erro
 		}
 		return attention(in[0].Data, k, v, t, c.Heads, c.KVHeads, c.HeadDim), nil
 	case model.OpAdd:
+		if len(in) == 1 && len(ws) == 1 { // a bias (a stage checkpoint)
+			b, err := cache.vector(ws[0], in[0].Cols)
+			if err != nil {
+				return nil, err
+			}
+			y := append([]float64(nil), in[0].Data...)
+			addBias(y, b)
+			return y, nil
+		}
 		return add(in[0].Data, in[1].Data), nil
 	case model.OpSwiGLU:
 		return swiglu(in[0].Data, in[1].Data), nil

@@ -114,15 +114,9 @@ func RequireTokenParity(t testing.TB, modelPath string, o Options) *parity.Token
 	}
 	hooks := make([]model.Hook, len(s.Targets))
 	for i, tg := range s.Targets {
-		var hs []model.Hook
-		for _, p := range o.Perturb {
-			if p.Path == tg.Path.Name() {
-				hs = append(hs, p.Hook())
-			}
-		}
-		hooks[i] = parity.Chain(hs...)
+		hooks[i] = parity.PerturbHook(tg, o.Perturb)
 	}
-	tk, err := parity.RunTokens(parity.TokensOptions{Paths: s.Paths(), DType: s.Targets[0].DType, Prompt: toks, N: n, Sampler: o.Sampler, Hooks: hooks})
+	tk, err := parity.RunTokens(parity.TokensOptions{Paths: s.Paths(), Names: s.Names(), DType: s.Targets[0].DType, Prompt: toks, N: n, Sampler: o.Sampler, Hooks: hooks})
 	if err != nil {
 		t.Fatalf("paritytest: %v", err)
 	}

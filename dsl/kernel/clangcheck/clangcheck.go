@@ -2,7 +2,9 @@
 // any host: Check parses each dialect as C++17 against a small shim header
 // (shim/msl/metal_stdlib, shim/cuda/cuda_fp16.h) that declares the Metal
 // and CUDA types, qualifiers and intrinsics generated kernels use, and
-// HostCUDA lets tests compile and execute CUDA kernels on the CPU.
+// HostCUDA lets tests compile and execute CUDA kernels on the CPU. The
+// "msl-strict" dialect (shim/msl-strict/metal_stdlib) also checks Metal's
+// address spaces; HostMSLLib executes MSL kernels on the host.
 package clangcheck
 
 import (
@@ -35,10 +37,10 @@ type Source struct {
 	Code string
 }
 
-// Check parses every source of one dialect ("msl" or "cuda") with clang,
-// all in one translation unit (each kernel in its own namespace). When the
-// batch fails it checks each source alone and reports the failing ones by
-// name with clang's messages.
+// Check parses every source of one dialect ("msl", "msl-strict" or "cuda")
+// with clang, all in one translation unit (each kernel in its own
+// namespace). When the batch fails it checks each source alone and
+// reports the failing ones by name with clang's messages.
 func Check(dialect string, srcs []Source) error {
 	clang, err := Clang()
 	if err != nil {
@@ -49,7 +51,7 @@ func Check(dialect string, srcs []Source) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	for _, p := range []string{"shim/msl/metal_stdlib", "shim/cuda/cuda_fp16.h"} {
+	for _, p := range []string{"shim/msl/metal_stdlib", "shim/cuda/cuda_fp16.h", "shim/msl-strict/metal_stdlib"} {
 		data, err := shim.ReadFile(p)
 		if err != nil {
 			return err
@@ -63,7 +65,7 @@ func Check(dialect string, srcs []Source) error {
 		}
 	}
 	inc := filepath.Join(dir, "shim", dialect)
-	if dialect != "msl" && dialect != "cuda" {
+	if dialect != "msl" && dialect != "cuda" && dialect != "msl-strict" {
 		return fmt.Errorf("clangcheck: unknown dialect %q", dialect)
 	}
 	if err := run(clang, dir, inc, dialect, srcs); err == nil {
@@ -92,8 +94,11 @@ func run(clang, dir, inc, dialect string, srcs []Source) error {
 		code := strings.Replace(s.Code, header, "", 1)
 		code = strings.Replace(code, "using namespace metal;\n", "", 1)
 		code = strings.ReplaceAll(code, "extern \"C\" ", "")
+		if dialect == "msl-strict" {
+			code = MSLAttributes(code)
+		}
 		fmt.Fprintf(&tu, "namespace k%d {\n", i)
-		if dialect == "msl" {
+		if dialect == "msl" || dialect == "msl-strict" {
 			tu.WriteString("using namespace metal;\n")
 		}
 		tu.WriteString(code)

@@ -1,0 +1,6 @@
+package metal
+
+import "syscall"
+
+// gettid is the calling OS thread's id.
+func gettid() int { return syscall.Gettid() }

@@ -1,0 +1,35 @@
+package parity
+
+import (
+	"fmt"
+
+	"github.com/metallic-go/metallic/model"
+	"github.com/metallic-go/metallic/parity/oracle"
+)
+
+// LocalExpected returns what a step table's local row of checkpoint name
+// (or, with st, of that stage checkpoint) compares trace tr's values
+// with: the float64 recomputation from tr's own materialized inputs, with
+// the mul_mat input rounding tr's declared numerics implies, as RunSteps
+// computes it. It returns the values, row-major [positions, cols], and
+// the ops evaluated (for the row's bound).
+func LocalExpected(cfg *model.Config, w *model.Weights, tr *Trace, name string, st *model.Stage) ([]float64, []string, error) {
+	ev, _, err := localOracles(cfg, w, tr.Tokens, oracle.NewCache(), tr)
+	if err != nil {
+		return nil, nil, err
+	}
+	var res *oracle.Result
+	if st != nil {
+		res, err = ev.Stage(*st)
+	} else {
+		res, err = ev.Compute(name)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("parity: local oracle of %s: %w", name, err)
+	}
+	return res.Data, res.Ops, nil
+}
+
+// LocalBound is the NMSE bound of a local row computed by ops for a path
+// storing activations in dt and its KV cache in kv.
+func LocalBound(dt, kv DType, ops []string) float64 { return localBound(dt, kv, ops) }
