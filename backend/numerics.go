@@ -81,7 +81,10 @@ func SelectNumerics(b Backend, requested string) (Numerics, error) {
 //   - Summation order is the backend's choice (sequential, strided lanes,
 //     warp/SIMD-group trees, split-K with a final float32 combine) but
 //     fixed: the same kernel on the same inputs and launch shape gives the
-//     same bits run to run (no float atomics in a reduction).
+//     same bits run to run (no float atomics in a reduction). The order
+//     may depend on the launch shape, the token count among it: one
+//     token's row computed alone and inside a batch (tiled GEMM against
+//     row dots) may differ in the last bits.
 //   - Fused multiply-adds are allowed anywhere (nvcc/NVRTC --fmad=true,
 //     Metal's default contraction, Go's explicit math.FMA). A backend
 //     records its compile options (fast math off, fmad on/off) in its

@@ -500,6 +500,11 @@ type Op struct {
 	// rmsnorm_qkv_rope's v is output 2); nil means Checkpoints[i] is
 	// output i.
 	Outputs []int
+	// FusedAway[i], when not "", is the kind of the checkpoint output i
+	// of the kernel's main computes without materializing it
+	// (rmsnorm_qkv_rope's q and k, rotated before they are stored): a
+	// test fault (Fault) on that checkpoint goes into this op.
+	FusedAway []string
 	// Stages says what each stage of L computes in terms of the
 	// checkpoint graph, for Unfuse (StageDef); a stage without a
 	// definition is materialized but cannot be judged by an oracle.

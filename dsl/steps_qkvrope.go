@@ -117,9 +117,9 @@ func buildQKVRope(b *Build) error {
 	}
 	cps := []Checkpoint{{Kind: "v", Layer: b.Layer, Buf: vout, Cache: vout == vc}}
 	var stages []StageDef
-	outputs := []int{2}
+	outputs, away := []int{2}, []string{"q", "k"}
 	if b.e.unfuse {
-		outputs = nil
+		outputs, away = nil, nil
 		// Checkpoints[i] is output i of the GEMV (Op.Checkpoints).
 		cps = append([]Checkpoint{{Kind: "q", Layer: b.Layer, Buf: qs}, {Kind: "k", Layer: b.Layer, Buf: ks}}, cps...)
 		if stages, err = qkvStages(b, nb == 3); err != nil {
@@ -135,7 +135,7 @@ func buildQKVRope(b *Build) error {
 			bd[n] = backend.Buf(buf)
 		}
 		return bd
-	}, Checkpoints: cps, Outputs: outputs}); err != nil {
+	}, Checkpoints: cps, Outputs: outputs, FusedAway: away}); err != nil {
 		return err
 	}
 	if vout != vc {

@@ -316,6 +316,11 @@ func (b *Build) injectFault(op *Op) error {
 			o = op.output(i)
 		}
 	}
+	for i, kind := range op.FusedAway {
+		if kind != "" && model.CheckpointName(kind, b.Layer) == f.Checkpoint {
+			o = i
+		}
+	}
 	if o < 0 {
 		return nil
 	}

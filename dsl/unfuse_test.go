@@ -77,8 +77,14 @@ func TestUnfusedEqualsFused(t *testing.T) {
 			if unf.Name() != "dsl-unfused" || fused.Name() != "dsl" {
 				t.Fatalf("names %q, %q", fused.Name(), unf.Name())
 			}
-			if !slices.Equal(unf.Checkpoints(), fused.Checkpoints()) {
-				t.Fatalf("checkpoint kinds: unfused %v, fused %v", unf.Checkpoints(), fused.Checkpoints())
+			// The unfused program materializes every checkpoint of the
+			// fused one, and may materialize more: a kernel that fuses a
+			// checkpoint away (rmsnorm_qkv_rope's q and k) stores it
+			// between its stages when unfused.
+			for _, k := range fused.Checkpoints() {
+				if !slices.Contains(unf.Checkpoints(), k) {
+					t.Fatalf("checkpoint kinds: unfused %v lacks %s of fused %v", unf.Checkpoints(), k, fused.Checkpoints())
+				}
 			}
 			lf, cf, _ := runCalls(t, fused)
 			lu, cu, order := runCalls(t, unf)
@@ -104,9 +110,11 @@ func TestUnfusedEqualsFused(t *testing.T) {
 					t.Errorf("stage %s has no graph op", s.Name)
 				}
 			}
+			unfKinds := unf.Checkpoints()
 			for _, n := range order {
 				if _, ok := cf[n]; !ok {
-					if _, ok := stages[n]; !ok {
+					kind, _, err := model.ParseCheckpoint(n)
+					if _, ok := stages[n]; !ok && (err != nil || !slices.Contains(unfKinds, kind)) {
 						t.Errorf("materialized %s is neither a checkpoint nor a declared stage", n)
 					}
 				}

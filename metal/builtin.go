@@ -110,7 +110,7 @@ var builtinWeights = map[gguf.Type]string{
 	gguf.TypeQ8_0: "WQ8_0", gguf.TypeQ4_0: "WQ4_0", gguf.TypeQ4_1: "WQ4_1",
 	gguf.TypeQ5_0: "WQ5_0", gguf.TypeQ5_1: "WQ5_1", gguf.TypeQ8_K: "WQ8_K",
 	gguf.TypeQ2_K: "WQ2_K", gguf.TypeQ3_K: "WQ3_K", gguf.TypeQ4_K: "WQ4_K",
-	gguf.TypeQ5_K: "WQ5_K", gguf.TypeQ6_K: "WQ6_K",
+	gguf.TypeQ5_K: "WQ5_K", gguf.TypeQ6_K: "WQ6_K", gguf.TypeIQ4_NL: "WIQ4_NL",
 }
 
 // builtin returns the kernel of spec (a built-in op of backend/ops.go

@@ -72,7 +72,7 @@ func TestBuiltinRefuses(t *testing.T) {
 		{"unknown profile", backend.KernelSpec{Name: backend.OpAdd, Numerics: "fast"}, `"fast"`},
 		{"unknown op", backend.KernelSpec{Name: "gelu"}, `unknown built-in op "gelu"`},
 		{"weight Q8_1", backend.KernelSpec{Name: backend.OpMatMul, Weight: gguf.TypeQ8_1}, "weight dtype Q8_1"},
-		{"weight IQ4_NL", backend.KernelSpec{Name: backend.OpEmbed, Weight: gguf.Type(20)}, "is not supported"},
+		{"weight IQ4_XS", backend.KernelSpec{Name: backend.OpEmbed, Weight: gguf.Type(23)}, "is not supported"},
 		{"weight I32", backend.KernelSpec{Name: backend.OpRMSNorm, Weight: gguf.Type(26)}, "is not supported"},
 		{"input dtype", backend.KernelSpec{Name: backend.OpAdd, In: 2}, "unknown input storage dtype 2"},
 		{"output dtype", backend.KernelSpec{Name: backend.OpEmbed, Out: 7}, "unknown output storage dtype 7"},

@@ -261,8 +261,11 @@ func (j *judge) checkpoint(name string) error {
 		glob = g.Data
 	}
 	// Local rows, then drift rows, per path. localRMSE keeps each path's
-	// own (teacher-forced) error for the pair rows below (-1: none).
+	// own (teacher-forced) error for the pair rows below (-1: none), and
+	// localOps how many graph ops that error spans (a fused path's local
+	// oracle may run several: output_norm+mul_mat for the logits).
 	localRMSE := make([]float64, len(j.s.Traces))
+	localOps := make([]int, len(j.s.Traces))
 	for i := range localRMSE {
 		localRMSE[i] = -1
 	}
@@ -283,9 +286,7 @@ func (j *judge) checkpoint(name string) error {
 		}
 		got := widen(sr.Data)
 		r.Metrics = Compare(got, res.Data, tr.DType)
-		if len(res.Ops) == 1 {
-			localRMSE[i] = float64(r.RMSE)
-		}
+		localRMSE[i], localOps[i] = float64(r.RMSE), len(res.Ops)
 		th := j.threshold(tr, res.Ops)
 		r.Bound = Num(th)
 		r.Verdict = Pass
@@ -361,8 +362,11 @@ func (j *judge) checkpoint(name string) error {
 				// Over the bound through drift alone? The op itself,
 				// fed each path's own inputs, is no worse: the excess
 				// came from upstream (whose own rows judge it) and was
-				// amplified here (attention's softmax does that).
-				if la, lb := localRMSE[i], localRMSE[0]; la >= 0 && lb >= 0 {
+				// amplified here (attention's softmax does that). The
+				// reference's local error must span no more ops than
+				// the candidate's (a fused candidate's covers more, which
+				// only makes the rule stricter for it).
+				if la, lb := localRMSE[i], localRMSE[0]; la >= 0 && lb >= 0 && localOps[0] <= localOps[i] {
 					if local, lbound := NoWorse(la, lb, float64(cb.RMSRef), tr.DType); local {
 						ok = true
 						r.Note += fmt.Sprintf("; over the drift bound %.3g, but inherited: the op's own error is no worse (local rmse %s %.3g ≤ %.3g from %s %.3g)",

@@ -35,7 +35,10 @@ func TestForwardLast(t *testing.T) {
 				want := all[(len(prompt)-1)*V:]
 				for i := range row {
 					d := math.Abs(float64(row[i] - want[i]))
-					if num == "plain" && row[i] != want[i] || d > 1e-5*(1+math.Abs(float64(want[i]))) {
+					// Not bit for bit under either profile: the LM head of
+					// one row runs row dots, of several rows tiles, whose
+					// summation orders differ (backend/numerics.go).
+					if d > 1e-5*(1+math.Abs(float64(want[i]))) {
 						t.Fatalf("logit %d: ForwardLast %v, Forward's last row %v", i, row[i], want[i])
 					}
 				}

@@ -128,7 +128,7 @@ func TestWriteDSL(t *testing.T) {
 // the precision the kernels' rounding allows (the perturbation dominates).
 func TestWritePerturbed(t *testing.T) {
 	needClang(t)
-	res, dir := write(t, "dsl", "blk.2.q", model.PathOptions{Numerics: "plain"}, "dsl:blk.2.q=1e-3")
+	res, dir := write(t, "dsl", "blk.2.q_rope", model.PathOptions{Numerics: "plain"}, "dsl:blk.2.q_rope=1e-3")
 	if res.Row.Verdict != parity.Fail || len(res.Manifest.Perturb) != 1 {
 		t.Fatalf("row %s, perturb %+v", res.Row.Verdict, res.Manifest.Perturb)
 	}
@@ -213,7 +213,7 @@ func TestCUDARunnerParses(t *testing.T) {
 		path, checkpoint string
 		unfuse           bool
 	}{
-		{"dsl", "blk.1.ffn_act", false}, {"dsl", "blk.0.k", false}, {"dsl", "blk.2.attn_out", false}, {"dsl", "blk.0.ffn_inp.residual", true},
+		{"dsl", "blk.1.ffn_act", false}, {"dsl", "blk.0.q_rope", false}, {"dsl", "blk.2.attn_out", false}, {"dsl", "blk.0.ffn_inp.residual", true},
 		{"reference", "blk.0.q", false}, {"reference", "blk.0.attn_norm", false}, {"reference", "blk.3.attn_out", false}, {"reference", "blk.1.k_rope", false},
 	} {
 		t.Run(c.path+"/"+c.checkpoint, func(t *testing.T) {

@@ -6,7 +6,7 @@
 # exactly, 1 when some differ, 2 when some could not be built or run.
 #
 #   ./paritycheck repro --path dsl@cuda --checkpoint blk.1.ffn_act --out /tmp/repro-pass
-#   ./paritycheck repro --path dsl@cuda --checkpoint blk.2.q --perturb dsl:blk.2.q=1e-3 --out /tmp/repro-perturbed
+#   ./paritycheck repro --path dsl@cuda --checkpoint blk.2.q_rope --perturb dsl:blk.2.q_rope=1e-3 --out /tmp/repro-perturbed
 #   scripts/repro-gpu.sh /tmp/repro-pass /tmp/repro-perturbed
 #
 # NVCC (default nvcc on PATH, else /usr/local/cuda/bin/nvcc) and NVCC_ARCH

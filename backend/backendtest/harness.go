@@ -156,7 +156,7 @@ func (h *harness) fixScales(t gguf.Type, blk []byte, a float64) {
 		binary.LittleEndian.PutUint16(blk[off:], gguf.F32ToF16(float32(v*(0.5+h.rng.Float64()))))
 	}
 	switch t {
-	case gguf.TypeQ8_0:
+	case gguf.TypeQ8_0, gguf.TypeIQ4_NL: // IQ4_NL's grid spans ±127
 		put(0, a/127)
 	case gguf.TypeQ4_0, gguf.TypeQ5_0:
 		put(0, a/16)

@@ -155,6 +155,34 @@ struct WQ4_0 {
     static float elem(device const uchar*, int) { return nan_f32(); }
 };
 
+// IQ4_NL: d f16, qs[16] indices into ggml's non-linear grid
+// kvalues_iq4nl; low nibbles are elements 0–15, high 16–31; x = grid[q]·d.
+// Chunk c as WQ4_0.
+struct WIQ4_NL {
+    enum { QUANT = 1, BS = 32, BB = 18 };
+    struct raw {
+        uint d, q;
+    };
+    static raw load(device const uchar* row, int c, bool) {
+        device const uchar* blk = row + ulong(c >> 2) * BB;
+        raw r;
+        r.d = ld_u16(blk);
+        r.q = ld_u32_2(blk + 2 + 4 * (c & 3));
+        return r;
+    }
+    static void decode(thread const raw& r, int c, thread float* w, thread int& a, thread int& b) {
+        const int grid[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+        const float d = f16f(r.d);
+        for (int i = 0; i < 4; i++) {
+            w[i] = float(grid[(r.q >> (8 * i)) & 15u]) * d;
+            w[4 + i] = float(grid[(r.q >> (8 * i + 4)) & 15u]) * d;
+        }
+        a = 32 * (c >> 2) + 4 * (c & 3);
+        b = a + 16;
+    }
+    static float elem(device const uchar*, int) { return nan_f32(); }
+};
+
 // Q4_1: d f16, m f16, qs[16]; x = q·d + m.
 struct WQ4_1 {
     enum { QUANT = 1, BS = 32, BB = 20 };
