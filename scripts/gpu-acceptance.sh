@@ -146,10 +146,14 @@ synth_all() {
 			"$PC" synth --preset "$p" --dtype "$dt" --seed 1 --out "$M/$p-$dt.gguf" >"$L/$p-$dt.log" 2>&1
 		done
 	done
+	# llama-quantize's Q4_K_M mix, with its fallbacks for rows that are
+	# not a multiple of 256 (d 384 and d 896: Q5_0, Q8_0, …).
+	"$PC" synth --preset tiny-qwen2-d384 --mix q4_k_m --seed 1 --out "$M/tiny-qwen2-d384-q4_k_m.gguf" >"$L/tiny-qwen2-d384-q4_k_m.log" 2>&1
 	if [ "$BIG" = 1 ]; then
 		for dt in $DTYPES; do
 			"$PC" synth --preset qwen2.5-0.5b --dtype "$dt" --seed 1 --out "$M/qwen2.5-0.5b-$dt.gguf" >"$L/qwen2.5-0.5b-$dt.log" 2>&1
 		done
+		"$PC" synth --preset qwen2.5-0.5b --mix q4_k_m --seed 1 --out "$M/qwen2.5-0.5b-q4_k_m.gguf" >"$L/qwen2.5-0.5b-q4_k_m.log" 2>&1
 	fi
 	touch "$M/.done"
 }
@@ -216,6 +220,7 @@ for p in $TINY; do
 		run "tokens-$p-$dt-sampled" 60 0 check_tokens -- tokens "$f" --paths "$PATHS3" --numerics plain --threads "$THREADS" -n 24 --temp 0.8 --seed 1 --json
 	done
 done
+f=$(need tiny-qwen2-d384-q4_k_m) && run steps-tiny-qwen2-d384-q4_k_m 60 0 check_steps -- steps "$f" --paths "$PATHS3" --threads "$THREADS" --json
 f=$(need tiny-qwen2-q8_0) && run fidelity-reference-tiny-qwen2-q8_0 60 0 check_fidelity -- fidelity "$f" --paths "reference@$B,reference@cpu" --threads "$THREADS" --json
 f=$(need tiny-qwen3-q4_0) && run fidelity-dsl-tiny-qwen3-q4_0 60 0 check_fidelity -- fidelity "$f" --paths "dsl@$B,dsl@cpu" --numerics plain --threads "$THREADS" --json
 
@@ -229,10 +234,10 @@ if [ "$BIG" = 1 ]; then
 		run bench-profile-dsl-f16-table 90 0 - -- bench "$f" --backend "$B" --path dsl --prompt-len 64 -n 128 --reps 1 --profile
 		run bench-profile-reference-f16 90 0 check_bench -- bench "$f" --backend "$B" --path reference --prompt-len 64 -n 64 --reps 1 --profile --json
 	fi
-	for dt in q8_0 q4_0; do
+	for dt in q8_0 q4_0 q4_k_m; do
 		f=$(need "qwen2.5-0.5b-$dt") && run "bench-dsl-$dt" 90 0 check_bench -- bench "$f" --backend "$B" --path dsl --prompt-len 64 -n 128 --json
 	done
-	for dt in $DTYPES; do
+	for dt in $DTYPES q4_k_m; do
 		f=$(need "qwen2.5-0.5b-$dt") && run "steps-qwen2.5-0.5b-$dt" 150 0 check_steps -- steps "$f" --paths "$PATHS3" --tokens 1,2,3,4 --decode 1 --threads "$THREADS" --json
 	done
 	f=$(need qwen2.5-0.5b-f16) && run tokens-qwen2.5-0.5b-f16 120 0 check_tokens -- tokens "$f" --paths "$PATHS3" --numerics plain --tokens 1,2,3,4 -n 16 --threads "$THREADS" --json
