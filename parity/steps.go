@@ -358,11 +358,14 @@ func (j *judge) checkpoint(name string) error {
 			ok, bound := NoWorse(float64(ca.RMSE), errRef, float64(cb.RMSRef), tr.DType)
 			r.Bound, r.Verdict, r.ErrA, r.ErrB = Num(bound), Pass, ca.RMSE, cb.RMSE
 			r.Note = fmt.Sprintf("rmse vs f64: %s %.3g, %s %.3g", tr.Path, float64(ca.RMSE), ref.Path, float64(cb.RMSE)) + extra
-			if !ok && r.NonFinite == 0 && tr.Rounding == ref.Rounding {
+			if !ok && r.NonFinite == 0 {
 				// Over the bound through drift alone? The op itself,
 				// fed each path's own inputs, is no worse: the excess
 				// came from upstream (whose own rows judge it) and was
-				// amplified here (attention's softmax does that). The
+				// amplified here (attention's softmax does that). Each
+				// local error is against the path's own declared
+				// arithmetic (its rounding included), so the two compare
+				// across numerics profiles too. The
 				// reference's local error must span no more ops than
 				// the candidate's (a fused candidate's covers more, which
 				// only makes the rule stricter for it).

@@ -72,6 +72,62 @@ var weightSrc = map[gguf.Type]string{
     int q = j < 16 ? (b[2 + j] & 15) : (b[2 + j - 16] >> 4);
     return d * float(q - 8);
 }`,
+	gguf.TypeQ4_1: `FN float w_q4_1(const GLOBAL uchar* w, int rb, int r, int k) {
+    const GLOBAL uchar* b = w + long(r) * rb + (k / 32) * 20;
+    float d = f16_bits(ushort(b[0] | (b[1] << 8)));
+    float m = f16_bits(ushort(b[2] | (b[3] << 8)));
+    int j = k % 32;
+    int q = j < 16 ? (b[4 + j] & 15) : (b[4 + j - 16] >> 4);
+    return d * float(q) + m;
+}`,
+	gguf.TypeQ5_0: `FN float w_q5_0(const GLOBAL uchar* w, int rb, int r, int k) {
+    const GLOBAL uchar* b = w + long(r) * rb + (k / 32) * 22;
+    float d = f16_bits(ushort(b[0] | (b[1] << 8)));
+    int j = k % 32;
+    int hb = (b[2 + j / 8] >> (j % 8)) & 1;
+    int q = j < 16 ? (b[6 + j] & 15) : (b[6 + j - 16] >> 4);
+    return d * float((q | (hb << 4)) - 16);
+}`,
+	gguf.TypeQ5_1: `FN float w_q5_1(const GLOBAL uchar* w, int rb, int r, int k) {
+    const GLOBAL uchar* b = w + long(r) * rb + (k / 32) * 24;
+    float d = f16_bits(ushort(b[0] | (b[1] << 8)));
+    float m = f16_bits(ushort(b[2] | (b[3] << 8)));
+    int j = k % 32;
+    int hb = (b[4 + j / 8] >> (j % 8)) & 1;
+    int q = j < 16 ? (b[8 + j] & 15) : (b[8 + j - 16] >> 4);
+    return d * float(q | (hb << 4)) + m;
+}`,
+	gguf.TypeIQ4_NL: `FN float w_iq4_nl(const GLOBAL uchar* w, int rb, int r, int k) {
+    const int grid[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+    const GLOBAL uchar* b = w + long(r) * rb + (k / 32) * 18;
+    float d = f16_bits(ushort(b[0] | (b[1] << 8)));
+    int j = k % 32;
+    int q = j < 16 ? (b[2 + j] & 15) : (b[2 + j - 16] >> 4);
+    return d * float(grid[q]);
+}`,
+	gguf.TypeQ5_K: `FN float w_q5_k(const GLOBAL uchar* w, int rb, int r, int k) {
+    const GLOBAL uchar* b = w + long(r) * rb + (k / 256) * 176;
+    float d = f16_bits(ushort(b[0] | (b[1] << 8)));
+    float dmin = f16_bits(ushort(b[2] | (b[3] << 8)));
+    const GLOBAL uchar* s = b + 4;
+    int j = k % 256;
+    int c = j / 64;
+    int l = j % 32;
+    int hi = (j % 64) / 32;
+    int is = 2 * c + hi;
+    int sc;
+    int m;
+    if (is < 4) {
+        sc = s[is] & 63;
+        m = s[is + 4] & 63;
+    } else {
+        sc = (s[is + 4] & 15) | ((s[is - 4] >> 6) << 4);
+        m = (s[is + 4] >> 4) | ((s[is] >> 6) << 4);
+    }
+    int qb = b[48 + 32 * c + l];
+    int q = (hi != 0 ? (qb >> 4) : (qb & 15)) + 16 * ((b[16 + l] >> is) & 1);
+    return d * float(sc) * float(q) - dmin * float(m);
+}`,
 	gguf.TypeQ4_K: `FN float w_q4_k(const GLOBAL uchar* w, int rb, int r, int k) {
     const GLOBAL uchar* b = w + long(r) * rb + (k / 256) * 144;
     float d = f16_bits(ushort(b[0] | (b[1] << 8)));
@@ -112,7 +168,8 @@ var weightSrc = map[gguf.Type]string{
 
 // GPUWeightTypes lists the weight dtypes the MSL and CUDA sources support.
 func GPUWeightTypes() []gguf.Type {
-	return []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ4_K, gguf.TypeQ6_K}
+	return []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ4_1,
+		gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeIQ4_NL, gguf.TypeQ4_K, gguf.TypeQ5_K, gguf.TypeQ6_K}
 }
 
 func weightFn(t gguf.Type) string { return "w_" + strings.ToLower(t.String()) }

@@ -5,7 +5,10 @@ The peer measurement for `paritycheck bench --backend cuda` (docs/PERFORMANCE.md
 a Qwen2 model of synth's qwen2.5-0.5b shape (d 896, 24 layers, 14/2 heads,
 ff 4864, vocab 151936, tied embeddings) with random F16 weights, batch 1,
 a 64-token prompt, greedy decoding of 128 tokens. Modes: eager (dynamic
-cache) and static cache + torch.compile. Prints one JSON object per mode.
+cache), static (static cache, compiled by transformers itself) and compile
+(static cache + torch.compile of the forward, reduce-overhead). Prints one
+JSON object per mode; run each mode in its own process when one may crash
+(torch.compile with CUDA graphs has segfaulted at exit with transformers 5).
 
     python3 tools/gpubench/transformers_decode.py [--modes eager,compile] [-n 128]
 """
@@ -46,9 +49,15 @@ def main():
     ids = torch.randint(0, 151936, (1, a.prompt_len), device="cuda")
     for mode in a.modes.split(","):
         kw = {}
-        if mode == "compile":
+        if mode == "static":
+            # Static cache; transformers compiles the decode step itself
+            # (generation_config.compile_config) when the model allows it.
             kw = {"cache_implementation": "static"}
+        elif mode == "compile":
+            kw = {"cache_implementation": "static", "disable_compile": True}
             m.forward = torch.compile(m.forward, mode="reduce-overhead", fullgraph=True)
+        elif mode != "eager":
+            raise SystemExit(f"unknown mode {mode!r} (eager, static, compile)")
         try:
             for _ in range(2):  # warm-up (and compilation)
                 timed_generate(m, ids, a.n, **kw)
