@@ -102,26 +102,37 @@ func buildEmbed(b *Build) error {
 	}, Checkpoints: []Checkpoint{{Kind: "embd", Layer: b.Layer, Buf: out}}})
 }
 
-func buildQKV(b *Build) error {
+// qkvInputs are the fields rmsnorm_qkv and rmsnorm_qkv_rope share: the
+// input, eps, the weights gamma, wq, wk, wv, bq, bk, bv (ws, biases nil
+// when absent) and how many biases are given (0 or 3).
+type qkvInputs struct {
+	x   *Act
+	eps float32
+	ws  []*model.Weight
+	nb  int
+}
+
+// readQKV reads and checks the fields of a QKV step.
+func readQKV(b *Build) (*qkvInputs, error) {
 	x, err := b.In("input")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	eps, err := b.Float("eps")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ws, err := b.Weights("gamma", "wq", "wk", "wv", "bq", "bk", "bv")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for i, f := range []string{"wq", "wk", "wv"} {
 		if err := b.checkK(f, ws[i+1], x.Width); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if ws[0].K != x.Width {
-		return b.Errorf("gamma", "tensor %s has %d elements, input is %d wide", ws[0].Name, ws[0].K, x.Width)
+		return nil, b.Errorf("gamma", "tensor %s has %d elements, input is %d wide", ws[0].Name, ws[0].K, x.Width)
 	}
 	nb := 0
 	for _, w := range ws[4:] {
@@ -130,8 +141,17 @@ func buildQKV(b *Build) error {
 		}
 	}
 	if nb != 0 && nb != 3 {
-		return b.Errorf("bq", "biases must be given for all of q, k and v or none")
+		return nil, b.Errorf("bq", "biases must be given for all of q, k and v or none")
 	}
+	return &qkvInputs{x: x, eps: eps, ws: ws, nb: nb}, nil
+}
+
+func buildQKV(b *Build) error {
+	in, err := readQKV(b)
+	if err != nil {
+		return err
+	}
+	x, eps, ws, nb := in.x, in.eps, in.ws, in.nb
 	q, err := b.Out("q", ws[1].N, false)
 	if err != nil {
 		return err

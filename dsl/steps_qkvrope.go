@@ -30,35 +30,11 @@ func init() {
 // dtype than the activations nothing is fused (the GEMV cannot store
 // k_rope in the cache's dtype): q and k are staged and rotated always.
 func buildQKVRope(b *Build) error {
-	x, err := b.In("input")
+	in, err := readQKV(b)
 	if err != nil {
 		return err
 	}
-	eps, err := b.Float("eps")
-	if err != nil {
-		return err
-	}
-	ws, err := b.Weights("gamma", "wq", "wk", "wv", "bq", "bk", "bv")
-	if err != nil {
-		return err
-	}
-	for i, f := range []string{"wq", "wk", "wv"} {
-		if err := b.checkK(f, ws[i+1], x.Width); err != nil {
-			return err
-		}
-	}
-	if ws[0].K != x.Width {
-		return b.Errorf("gamma", "tensor %s has %d elements, input is %d wide", ws[0].Name, ws[0].K, x.Width)
-	}
-	nb := 0
-	for _, w := range ws[4:] {
-		if w != nil {
-			nb++
-		}
-	}
-	if nb != 0 && nb != 3 {
-		return b.Errorf("bq", "biases must be given for all of q, k and v or none")
-	}
+	x, eps, ws, nb := in.x, in.eps, in.ws, in.nb
 	rf, err := ropeFieldsOf(b)
 	if err != nil {
 		return err
