@@ -511,6 +511,8 @@ func (f *folder) runScript(cuda, msl bool) string {
 #   ./run.sh host    the host runners (clang; any machine): CUDA and MSL kernels on the CPU
 #   ./run.sh cuda    the CUDA runner (nvcc; an NVIDIA GPU)
 #   ./run.sh metal   the Metal runner (clang with the Metal framework; macOS on Apple silicon)
+#   ./run.sh cpu     the cpu backend's own Go code (paritycheck repro --run; PARITYCHECK names the binary,
+#                    MODEL the model file the folder was written from, default the embedded one)
 # Each prints the step table's figures and its own; it exits 0 when they are identical, 1 when they differ,
 # 2 when it could not run. CLANG, NVCC and NVCC_ARCH override the compiler and the GPU architecture.
 set -e
@@ -545,11 +547,15 @@ run_metal() {
     ${CLANG:-clang++} -std=c++17 -O1 -ffp-contract=off -fobjc-arc -framework Foundation -framework Metal -o metal/runner metal/runner.mm
     ./metal/runner
 }
+run_cpu() {
+    ${PARITYCHECK:-paritycheck} repro --run "$PWD" ${MODEL:+"$MODEL"}
+}
 case "$what" in
 host) run_host ;;
+cpu) run_cpu ;;
 cuda) run_cuda ;;
 metal) run_metal ;;
-*) echo "usage: ./run.sh host|cuda|metal" >&2; exit 2 ;;
+*) echo "usage: ./run.sh host|cuda|metal|cpu" >&2; exit 2 ;;
 esac
 `, host, host, nvcc)
 	return b.String()

@@ -67,7 +67,8 @@ func (f *folder) write() (*Manifest, error) {
 	f.files = map[[32]byte]string{}
 	tr := f.steps.Traces[0]
 	man := &Manifest{Version: 1, Model: filepath.Base(o.File), Path: f.path.Name(), Backend: backendName(o.PathOptions.Backend),
-		Numerics: f.path.Numerics(), Act: string(tr.DType), KV: string(tr.KV), Unfuse: o.PathOptions.Unfuse,
+		Numerics: f.path.Numerics(), Act: string(tr.DType), KV: string(tr.KV), FlashAttn: o.PathOptions.FlashAttn,
+		Spec: o.PathOptions.Spec, Unfuse: o.PathOptions.Unfuse,
 		Checkpoint: o.Checkpoint, Op: f.row.Op, Stage: f.row.Stage, Of: f.row.Of, Tokens: tr.Tokens, PromptLen: tr.Prompt,
 		Perturb: f.perturb, Table: f.row, Compare: string(f.cmp), Unusable: map[string]string{},
 		Output: Output{Rows: len(f.recorded) / f.cols, Cols: f.cols, Elem: f.calls[0].elem}}

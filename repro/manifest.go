@@ -15,6 +15,10 @@ type Manifest struct {
 	Numerics   string `json:"numerics"`
 	Act        string `json:"act"` // activation storage
 	KV         string `json:"kv"`
+	FlashAttn  bool   `json:"flash_attn"`
+	// Spec is the dsl path's --spec file as given ("" for the embedded
+	// spec of the architecture).
+	Spec       string `json:"spec,omitempty"`
 	Unfuse     bool   `json:"unfuse"`
 	Checkpoint string `json:"checkpoint"`
 	Op         string `json:"op"`

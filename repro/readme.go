@@ -44,7 +44,10 @@ func (f *folder) readme() string {
 	}
 	b.WriteString("## Run it\n\n```sh\n./run.sh host    # any machine with clang: the CUDA and MSL sources executed on the host\n" +
 		"./run.sh cuda    # an NVIDIA GPU with nvcc (scripts/repro-gpu.sh DIR does the same)\n" +
-		"./run.sh metal   # macOS on Apple silicon\n```\n\n")
+		"./run.sh metal   # macOS on Apple silicon\n" +
+		"./run.sh cpu     # the cpu backend's own Go code: paritycheck repro --run (PARITYCHECK, MODEL=/abs/model.gguf)\n```\n\n" +
+		"A path that ran on the cpu backend ran Go code (a composed kernel's CPU twin, a built-in op's Go implementation), " +
+		"not these sources: `run.sh cpu` reproduces its figures exactly; the host runners show what the GPU sources compute on the same inputs.\n\n")
 	b.WriteString("Each runner prints the step table's figures, its own (from its output, perturbed as the run was, " +
 		"against `expected.f64.bin`), whether they are identical, whether its output is bit-identical to the values " +
 		"the path produced (`recorded.f32.bin`), and its unperturbed output against the same kernel on the cpu backend " +

@@ -16,6 +16,8 @@ type recorder struct {
 	inner backend.Backend
 	last  *dispatch
 	err   error // the first error of a snapshot
+	// loaded are the specs of every kernel loaded through it, in order.
+	loaded []backend.KernelSpec
 }
 
 // recBuf is a buffer of the recorder: the inner backend's buffer, and
@@ -100,6 +102,7 @@ func (r *recorder) Load(spec backend.KernelSpec) (backend.Kernel, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.loaded = append(r.loaded, spec)
 	return &recKernel{inner: k, spec: spec}, nil
 }
 

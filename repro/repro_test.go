@@ -3,6 +3,7 @@ package repro_test
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -258,5 +259,52 @@ func TestWriteErrors(t *testing.T) {
 				t.Fatalf("%v is not ErrUnsupported", err)
 			}
 		})
+	}
+}
+
+// TestRunCPUExact: a repro of a path on the cpu backend reproduces its
+// step table's figures bit for bit through the Go runner (the cpu
+// backend's own code), for a passing, a perturbed and a stage checkpoint
+// of the dsl path and for reference built-ins under both profiles; the
+// C++ host runners execute the GPU sources instead.
+func TestRunCPUExact(t *testing.T) {
+	for _, c := range []struct {
+		name, path, checkpoint, perturb string
+		opts                            model.PathOptions
+		verdict                         string
+	}{
+		{"dsl/pass", "dsl", "blk.1.ffn_act", "", model.PathOptions{Numerics: "plain"}, parity.Pass},
+		{"dsl/perturbed", "dsl", "blk.2.q_rope", "dsl:blk.2.q_rope=1e-3", model.PathOptions{Numerics: "plain"}, parity.Fail},
+		{"dsl/stage", "dsl", "blk.1.ffn_act.swiglu", "", model.PathOptions{Numerics: "plain", Unfuse: true}, parity.Pass},
+		{"dsl/f16", "dsl", "blk.0.l_out", "", model.PathOptions{Numerics: "plain", ActDType: "f16"}, parity.Pass},
+		{"reference/ggml-cpu", "reference", "blk.3.attn_out", "", model.PathOptions{Numerics: "ggml-cpu"}, parity.Pass},
+		{"reference/plain", "reference", "blk.0.ffn_up", "", model.PathOptions{Numerics: "plain"}, parity.Pass},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			res, dir := write(t, c.path, c.checkpoint, c.opts, c.perturb)
+			if res.Row.Verdict != c.verdict {
+				t.Fatalf("the table's row: %s, want %s", res.Row.Verdict, c.verdict)
+			}
+			var out strings.Builder
+			f, err := repro.RunCPU(dir, stories(t), &out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !f.Identical || !f.BitExact || f.NMSE != float64(res.Row.NMSE) || f.MaxULP != res.Row.MaxULP {
+				t.Fatalf("figures %+v, the table nmse %g max_ulp %d:\n%s", f, float64(res.Row.NMSE), res.Row.MaxULP, out.String())
+			}
+			if !strings.Contains(out.String(), "figures: identical to the step table's") {
+				t.Fatalf("report:\n%s", out.String())
+			}
+		})
+	}
+	// A folder run against another model is refused, not misread.
+	_, dir := write(t, "dsl", "blk.1.ffn_act", model.PathOptions{Numerics: "plain"}, "")
+	other := filepath.Join(t.TempDir(), "other.gguf")
+	if err := os.WriteFile(other, []byte("not a model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repro.RunCPU(dir, other, io.Discard); err == nil || !strings.Contains(err.Error(), "written from model") {
+		t.Fatalf("another model: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/metallic-go/metallic/model"
@@ -58,11 +59,13 @@ func runRepro(args []string, stdout, stderr io.Writer) error {
 	var (
 		r                     pcRun
 		checkpoint, path, out string
+		runDir                string
 	)
-	fs := newFlags("repro", "repro [MODEL] --checkpoint C [--path dsl|reference[@BACKEND]] [--backend B] --out DIR [--unfuse] [--prompt S | --tokens 1,2] [--decode N] [--dtype f32|f16] [--numerics plain|ggml-cpu] [--perturb P:C=R] [--json]", stderr)
+	fs := newFlags("repro", "repro [MODEL] --checkpoint C [--path dsl|reference[@BACKEND]] [--backend B] --out DIR [--unfuse] [--prompt S | --tokens 1,2] [--decode N] [--dtype f32|f16] [--numerics plain|ggml-cpu] [--perturb P:C=R] [--json]\n       repro [MODEL] --run DIR", stderr)
 	fs.StringVar(&checkpoint, "checkpoint", "", "the checkpoint whose dispatch to reproduce, e.g. blk.1.ffn_act (with --unfuse also a stage checkpoint, e.g. blk.1.ffn_act.swiglu)")
 	fs.StringVar(&path, "path", "dsl", "the path: dsl or reference, optionally PATH@BACKEND (dsl@cuda)")
 	fs.StringVar(&out, "out", "", "the folder to write (must not exist or be empty)")
+	fs.StringVar(&runDir, "run", "", "instead of writing a folder, run the repro `DIR` on the cpu backend in Go (the runner of a path that ran on the cpu backend; MODEL is the model it was written from)")
 	fs.StringVar(&r.prompt, "prompt", "", "prompt text (default \""+parity.DefaultPrompt+"\")")
 	fs.Var(&r.tokens, "tokens", "prompt token `ids`, e.g. 1,403,407 (instead of --prompt)")
 	fs.StringVar(&r.dtype, "dtype", "f32", "activation storage dtype: f32 or f16")
@@ -83,6 +86,9 @@ func runRepro(args []string, stdout, stderr io.Writer) error {
 	arg, err := modelArg("repro", pos)
 	if err != nil {
 		return err
+	}
+	if runDir != "" {
+		return runReproCPU(fs, runDir, arg, stdout)
 	}
 	p, be, err := pathBackend(fs, path, r.backend)
 	if err != nil {
@@ -178,9 +184,48 @@ func runRepro(args []string, stdout, stderr io.Writer) error {
 	for what, why := range man.Unusable {
 		fmt.Fprintf(stdout, "no %s runner: %s\n", what, why)
 	}
-	fmt.Fprintf(stdout, "run it: %s/run.sh host   (or cuda on an NVIDIA GPU, metal on a Mac; see %s/README.md)\n", out, out)
+	if man.Backend == "cpu" {
+		// The cpu backend ran Go code: only the Go runner reproduces it
+		// exactly; the host runners execute the GPU sources on the CPU.
+		model := ""
+		if arg != "" {
+			abs, err := filepath.Abs(arg)
+			if err != nil {
+				return err
+			}
+			model = "MODEL=" + abs + " "
+		}
+		fmt.Fprintf(stdout, "run it: %s%s/run.sh cpu   (what the cpu backend ran, exactly; host runs the CUDA/MSL sources on the CPU, cuda on an NVIDIA GPU, metal on a Mac; see %s/README.md)\n", model, out, out)
+	} else {
+		fmt.Fprintf(stdout, "run it: %s/run.sh %s   (host runs the same sources on the CPU; see %s/README.md)\n", out, map[bool]string{true: "metal", false: "cuda"}[man.Backend == "metal"], out)
+	}
 	if _, err := os.Stat(out); err != nil {
 		return err
+	}
+	return nil
+}
+
+// runReproCPU is repro --run: the Go runner of a repro folder (repro.RunCPU).
+func runReproCPU(fs *flag.FlagSet, dir, arg string, stdout io.Writer) error {
+	var other []string
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name != "run" {
+			other = append(other, "--"+f.Name)
+		}
+	})
+	if len(other) > 0 {
+		return usagef("repro --run replays a folder as it was recorded: %s do not apply", strings.Join(other, ", "))
+	}
+	file, err := modelPath(arg)
+	if err != nil {
+		return err
+	}
+	f, err := repro.RunCPU(dir, file, stdout)
+	if err != nil {
+		return err
+	}
+	if !f.Identical {
+		return fmt.Errorf("%w: the cpu runner's figures differ from the step table's", errParity)
 	}
 	return nil
 }

@@ -39,6 +39,24 @@ func TestReproCommand(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// repro --run: the Go runner reproduces the cpu path's figures (exit
+	// 0); other flags do not apply to it, and a folder that is not one is
+	// refused (exit 2).
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"repro", "../../testdata/stories260K.gguf", "--run", out}, 0, "figures: identical to the step table's"},
+		{[]string{"repro", "../../testdata/stories260K.gguf", "--run", out, "--decode", "2"}, 2, "--decode do not apply"},
+		{[]string{"repro", "--run", t.TempDir()}, 2, "is not a repro folder"},
+	} {
+		stdout.Reset()
+		stderr.Reset()
+		if code := run(c.args, &stdout, &stderr); code != c.code || !strings.Contains(stdout.String()+stderr.String(), c.want) {
+			t.Errorf("%v: exit %d, want %d with %q:\n%s%s", c.args, code, c.code, c.want, stdout.String(), stderr.String())
+		}
+	}
 }
 
 // Bad repro requests are usage errors (exit 2) with a message.
