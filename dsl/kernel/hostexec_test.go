@@ -39,7 +39,7 @@ func TestGeneratedSourcesExecuteLikeCPU(t *testing.T) {
 		const K, T = 256, 3
 		xb, _ := h.act(h.randn(16*K, 1))
 		gb, _ := h.weight(gguf.TypeF32, 1, K, 1)
-		for _, types := range [][]gguf.Type{{gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeQ8_0}, {gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ4_0}} {
+		for _, types := range [][]gguf.Type{{gguf.TypeQ4_K, gguf.TypeQ6_K, gguf.TypeQ8_0}, {gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ4_0}, {gguf.TypeQ5_0, gguf.TypeQ5_1, gguf.TypeIQ4_NL}} {
 			b := Binding{"x": backend.Buf(xb), "gamma": backend.Buf(gb)}
 			N := []int{40, 16, 16}
 			for i := range types {

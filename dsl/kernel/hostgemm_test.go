@@ -44,7 +44,7 @@ func TestGPUGemvGemmExecuteLikeCPU(t *testing.T) {
 				T = 3
 			}
 			// Three outputs of mixed dtypes, biases, v written at row pos+t.
-			for _, types := range [][]gguf.Type{{gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeQ4_K}, {gguf.TypeBF16, gguf.TypeQ4_0, gguf.TypeQ6_K}, {gguf.TypeF32, gguf.TypeF32, gguf.TypeF16}} {
+			for _, types := range [][]gguf.Type{{gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeQ4_K}, {gguf.TypeBF16, gguf.TypeQ4_0, gguf.TypeQ6_K}, {gguf.TypeF32, gguf.TypeF32, gguf.TypeF16}, {gguf.TypeQ5_0, gguf.TypeQ4_1, gguf.TypeQ5_0}} {
 				const K, pos = 256, 3
 				N := []int{70, 16, 24}
 				xb, _ := h.act(h.randn(T*K, 1))

@@ -129,6 +129,37 @@ func unitForm(t gguf.Type, k int) unit {
 				}
 				return out
 			}}
+	case t == gguf.TypeQ5_0:
+		// Unit u: quarter p = u%4 of block u/4 (22 bytes: f16 scale, 32
+		// high bits, 16 bytes of nibbles; 2-aligned): bytes 4p…4p+3 of
+		// the nibbles, whose low nibbles are elements 4p…4p+3 (high bits
+		// 4p…4p+3) and high nibbles 16+4p…16+4p+3 (high bits 16+4p…).
+		return unit{name: "q5_0x8", U: 8,
+			elem: func(u Expr, j int) Expr {
+				if j < 4 {
+					return F("(32 * (%s / 4) + 4 * (%s %% 4) + %d)", u, u, j)
+				}
+				return F("(32 * (%s / 4) + 4 * (%s %% 4) + %d)", u, u, 16+j-4)
+			},
+			load: func(b *Builder, row, u Expr) []*Var {
+				p := b.Let(hptr, "qp", F("(const GLOBAL ushort*)(%s + (%s / 4) * 22)", row, u))
+				part := b.Let(Int, "part", F("%s %% 4", u))
+				return []*Var{b.Let(ushortT, "qd", F("%s[0]", p)),
+					b.Let(ushortT, "qh", F("%s[1]", p)), b.Let(ushortT, "qh", F("%s[2]", p)),
+					b.Let(ushortT, "qw", F("%s[3 + 2 * %s]", p, part)),
+					b.Let(ushortT, "qw", F("%s[4 + 2 * %s]", p, part))}
+			},
+			decode: func(b *Builder, raw []*Var, u Expr) []Expr {
+				d := b.Let(Float, "d", F("f16_bits(%s)", raw[0]))
+				hb := b.Let(Uint, "hb", F("((uint)%s | ((uint)%s << 16)) >> (4 * (%s %% 4))", raw[1], raw[2], u))
+				out := make([]Expr, 8)
+				for i := 0; i < 4; i++ {
+					by := F("(((uint)%s >> %d) & 0xffu)", raw[3+i/2], 8*(i%2))
+					out[i] = F("%s * float(int((%s & 15u) | (((%s >> %d) & 1u) << 4)) - 16)", d, by, hb, i)
+					out[4+i] = F("%s * float(int((%s >> 4) | (((%s >> %d) & 1u) << 4)) - 16)", d, by, hb, 16+i)
+				}
+				return out
+			}}
 	case t == gguf.TypeQ4_K && k%256 == 0:
 		// Unit u: superblock u/8 (144 bytes, 16-aligned), 64-element group
 		// c = (u%8)/2, half hh = u%2: 16 bytes of nibbles at 16+32c+16hh,
