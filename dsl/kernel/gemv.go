@@ -278,14 +278,29 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 		}
 		ty, wb := g.Types[wi], f.Args[g.w(wi).Index].Bytes()
 		in := g.input(f, ty)
+		// Four rows at a time for all the item's tokens: the rows stay in
+		// the cache while every token's input streams past them.
+		rows := f.rowIx[:0]
 		for r := r0; r < r1; r++ {
-			if nt == 1 {
-				dst[r-r0] = DotRow(ty, wb, K, rowOf(r), in, f.Scratch(0, K))
-				continue
+			rows = append(rows, rowOf(r))
+		}
+		f.rowIx = rows
+		scr := f.Scratch(0, K)
+		if nt > 1 && simdDots(ty, K) == nil {
+			// No in-register decoding for this dtype: dequantize each
+			// row once for all the tokens (the same values and order).
+			for j, r := range rows {
+				row := WeightRow(ty, wb, K, r, scr)
+				for t := 0; t < nt; t++ {
+					dst[t*w+j] = Dot(row, in[t*K:(t+1)*K])
+				}
 			}
-			row := WeightRow(ty, wb, K, rowOf(r), f.Scratch(0, K))
+			continue
+		}
+		for j := 0; j < w; j += 4 {
+			rj := rows[j:min(w, j+4)]
 			for t := 0; t < nt; t++ {
-				dst[t*w+r-r0] = Dot(row, in[t*K:(t+1)*K])
+				rowDots(ty, wb, K, rj, in[t*K:(t+1)*K], dst[t*w+j:t*w+j+len(rj)], scr)
 			}
 		}
 	}

@@ -1,0 +1,74 @@
+package kernel
+
+import (
+	"golang.org/x/sys/cpu"
+
+	"github.com/metallic-go/metallic/gguf"
+)
+
+// hasDot512 says the CPU runs the AVX-512 row dots (F16C is implied by
+// AVX-512F).
+var hasDot512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512DQ
+
+var dot512 = map[gguf.Type]*dotKernels{
+	gguf.TypeF32:  {dotF32x4, dotF32x2, dotF32x1},
+	gguf.TypeF16:  {dotF16x4, dotF16x2, dotF16x1},
+	gguf.TypeQ8_0: {dotQ8_0x4, dotQ8_0x2, dotQ8_0x1},
+	gguf.TypeQ4_0: {dotQ4_0x4, dotQ4_0x2, dotQ4_0x1},
+	gguf.TypeQ5_0: {dotQ5_0x4, dotQ5_0x2, dotQ5_0x1},
+}
+
+// simdDots returns the SIMD kernels for rows of k weights of type t, or
+// nil where there are none (no AVX-512, another dtype, k not a positive
+// multiple of 32).
+func simdDots(t gguf.Type, k int) *dotKernels {
+	if !hasDot512 || k < 32 || k%32 != 0 || noSIMD {
+		return nil
+	}
+	return dot512[t]
+}
+
+//go:noescape
+func dotF32x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks int)
+
+//go:noescape
+func dotF32x2(out *float32, w0, w1 *byte, x *float32, blocks int)
+
+//go:noescape
+func dotF32x1(w *byte, x *float32, blocks int) float32
+
+//go:noescape
+func dotF16x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks int)
+
+//go:noescape
+func dotF16x2(out *float32, w0, w1 *byte, x *float32, blocks int)
+
+//go:noescape
+func dotF16x1(w *byte, x *float32, blocks int) float32
+
+//go:noescape
+func dotQ8_0x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks int)
+
+//go:noescape
+func dotQ8_0x2(out *float32, w0, w1 *byte, x *float32, blocks int)
+
+//go:noescape
+func dotQ8_0x1(w *byte, x *float32, blocks int) float32
+
+//go:noescape
+func dotQ4_0x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks int)
+
+//go:noescape
+func dotQ4_0x2(out *float32, w0, w1 *byte, x *float32, blocks int)
+
+//go:noescape
+func dotQ4_0x1(w *byte, x *float32, blocks int) float32
+
+//go:noescape
+func dotQ5_0x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks int)
+
+//go:noescape
+func dotQ5_0x2(out *float32, w0, w1 *byte, x *float32, blocks int)
+
+//go:noescape
+func dotQ5_0x1(w *byte, x *float32, blocks int) float32
