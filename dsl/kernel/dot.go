@@ -64,6 +64,12 @@ func rowDots(t gguf.Type, data []byte, k int, rows []int, x []float32, out []flo
 	x = x[:k]
 	if fast := simdDots(t, k); fast != nil {
 		j := 0
+		if fast.block > 0 {
+			for ; j < len(rows); j++ {
+				out[j] = fast.x1(&data[rows[j]*rb], &x[0], k/fast.block)
+			}
+			return
+		}
 		for ; j+4 <= len(rows); j += 4 {
 			fast.x4(&out[j], &data[rows[j]*rb], &data[rows[j+1]*rb], &data[rows[j+2]*rb], &data[rows[j+3]*rb], &x[0], k/32)
 		}
@@ -107,4 +113,7 @@ type dotKernels struct {
 	x4 func(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks int)
 	x2 func(out *float32, w0, w1 *byte, x *float32, blocks int)
 	x1 func(w *byte, x *float32, blocks int) float32
+	// block is the dtype's block size where it is not 32 (the k-quants'
+	// 256); such dtypes have only x1.
+	block int
 }

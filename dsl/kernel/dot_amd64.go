@@ -11,11 +11,13 @@ import (
 var hasDot512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512DQ
 
 var dot512 = map[gguf.Type]*dotKernels{
-	gguf.TypeF32:  {dotF32x4, dotF32x2, dotF32x1},
-	gguf.TypeF16:  {dotF16x4, dotF16x2, dotF16x1},
-	gguf.TypeQ8_0: {dotQ8_0x4, dotQ8_0x2, dotQ8_0x1},
-	gguf.TypeQ4_0: {dotQ4_0x4, dotQ4_0x2, dotQ4_0x1},
-	gguf.TypeQ5_0: {dotQ5_0x4, dotQ5_0x2, dotQ5_0x1},
+	gguf.TypeF32:  {x4: dotF32x4, x2: dotF32x2, x1: dotF32x1},
+	gguf.TypeF16:  {x4: dotF16x4, x2: dotF16x2, x1: dotF16x1},
+	gguf.TypeQ8_0: {x4: dotQ8_0x4, x2: dotQ8_0x2, x1: dotQ8_0x1},
+	gguf.TypeQ4_0: {x4: dotQ4_0x4, x2: dotQ4_0x2, x1: dotQ4_0x1},
+	gguf.TypeQ5_0: {x4: dotQ5_0x4, x2: dotQ5_0x2, x1: dotQ5_0x1},
+	gguf.TypeQ4_K: {x1: dotQ4_Kx1, block: 256},
+	gguf.TypeQ6_K: {x1: dotQ6_Kx1, block: 256},
 }
 
 // simdDots returns the SIMD kernels for rows of k weights of type t, or
@@ -25,7 +27,11 @@ func simdDots(t gguf.Type, k int) *dotKernels {
 	if !hasDot512 || k < 32 || k%32 != 0 || noSIMD {
 		return nil
 	}
-	return dot512[t]
+	d := dot512[t]
+	if d != nil && d.block > 0 && k%d.block != 0 {
+		return nil
+	}
+	return d
 }
 
 //go:noescape
@@ -72,3 +78,9 @@ func dotQ5_0x2(out *float32, w0, w1 *byte, x *float32, blocks int)
 
 //go:noescape
 func dotQ5_0x1(w *byte, x *float32, blocks int) float32
+
+//go:noescape
+func dotQ4_Kx1(w *byte, x *float32, blocks int) float32
+
+//go:noescape
+func dotQ6_Kx1(w *byte, x *float32, blocks int) float32

@@ -57,3 +57,34 @@ func BenchmarkRowDotsL1(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRowDotsShapes times F16 row dots on the 0.5B model's projection
+// shapes, 24 layers' worth of each so that the weights stream from memory,
+// in the work items' row counts.
+func BenchmarkRowDotsShapes(b *testing.B) {
+	shapes := []struct {
+		name       string
+		n, k, rows int
+	}{{"qkv", 1152, 896, 4}, {"o", 896, 896, 2}, {"gate", 4864, 896, 8}, {"down", 896, 4864, 2}}
+	for _, s := range shapes {
+		b.Run(s.name, func(b *testing.B) {
+			rb, _ := gguf.RowBytes(gguf.TypeF16, s.k)
+			data := make([]byte, 24*s.n*rb)
+			for i := range data {
+				data[i] = byte(i * 7 % 61)
+			}
+			x := make([]float32, s.k)
+			rows := make([]int, 24*s.n)
+			for i := range rows {
+				rows[i] = i
+			}
+			out := make([]float32, 24*s.n)
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				for j := 0; j < len(rows); j += s.rows {
+					rowDots(gguf.TypeF16, data, s.k, rows[j:j+s.rows], x, out[j:j+s.rows], nil)
+				}
+			}
+		})
+	}
+}

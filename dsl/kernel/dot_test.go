@@ -34,10 +34,17 @@ func randomRows(t *testing.T, ty gguf.Type, n, k int, rng *rand.Rand) ([]byte, [
 		for i := 0; i < n*k; i++ {
 			f16(data[2*i:])
 		}
-	case gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0:
-		bs := rb / (k / 32)
+	default:
+		// Finite block scales: d (and dmin) at their offsets in a block.
+		offs := map[gguf.Type][]int{gguf.TypeQ4_K: {0, 2}, gguf.TypeQ6_K: {208}}[ty]
+		if offs == nil {
+			offs = []int{0}
+		}
+		bs, _ := gguf.RowBytes(ty, ty.BlockSize())
 		for b := 0; b < len(data); b += bs {
-			f16(data[b:])
+			for _, o := range offs {
+				f16(data[b+o:])
+			}
 		}
 	}
 	rows := make([][]float32, n)
