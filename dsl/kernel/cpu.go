@@ -54,6 +54,12 @@ func grow(s []float32, n int) []float32 {
 var framePool = sync.Pool{New: func() any { return new(Frame) }}
 
 func cpuFunc(k *Kernel, pros []Prologue, main Main, epis []Epilogue) backend.CPUFunc {
+	span, _ := main.(cpuSpanner)
+	for _, e := range epis {
+		if _, ok := e.(RowEpilogue); ok {
+			span = nil // the epilogue's statistics are the item's rows
+		}
+	}
 	return func(c backend.CPUCall) {
 		f := framePool.Get().(*Frame)
 		defer framePool.Put(f)
@@ -68,12 +74,24 @@ func cpuFunc(k *Kernel, pros []Prologue, main Main, epis []Epilogue) backend.CPU
 				e.CPU(f)
 			}
 		}
-		for i := c.Lo; i < c.Hi; i++ {
+		for i := c.Lo; i < c.Hi; {
 			f.X, f.Y, _ = c.Grid.Item(i)
+			if span != nil {
+				i += span.CPUSpan(f, c.Hi-i, pro, epi)
+				continue
+			}
 			main.CPUItem(f, pro, epi)
+			i++
 		}
 		f.Args = nil
 	}
+}
+
+// cpuSpanner is a main that computes a run of consecutive work items as
+// one (fewer per-item costs on the CPU), with the results of computing
+// them one by one.
+type cpuSpanner interface {
+	CPUSpan(f *Frame, limit int, pro, epi func()) int
 }
 
 // ReadAct reads len(dst) values of an activation buffer of element type

@@ -70,6 +70,10 @@ func rowDots(t gguf.Type, data []byte, k int, rows []int, x []float32, out []flo
 			}
 			return
 		}
+		for ; j+8 <= len(rows); j += 8 {
+			fast.x8(&out[j], &data[rows[j]*rb], &data[rows[j+1]*rb], &data[rows[j+2]*rb], &data[rows[j+3]*rb],
+				&data[rows[j+4]*rb], &data[rows[j+5]*rb], &data[rows[j+6]*rb], &data[rows[j+7]*rb], &x[0], k/32)
+		}
 		for ; j+4 <= len(rows); j += 4 {
 			fast.x4(&out[j], &data[rows[j]*rb], &data[rows[j+1]*rb], &data[rows[j+2]*rb], &data[rows[j+3]*rb], &x[0], k/32)
 		}
@@ -110,6 +114,7 @@ func Dot(a, b []float32) float32 {
 
 // dotKernels are one dtype's SIMD row dots over whole blocks of 32.
 type dotKernels struct {
+	x8 func(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks int)
 	x4 func(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks int)
 	x2 func(out *float32, w0, w1 *byte, x *float32, blocks int)
 	x1 func(w *byte, x *float32, blocks int) float32

@@ -11,11 +11,11 @@ import (
 var hasDot512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512DQ
 
 var dot512 = map[gguf.Type]*dotKernels{
-	gguf.TypeF32:  {x4: dotF32x4, x2: dotF32x2, x1: dotF32x1},
-	gguf.TypeF16:  {x4: dotF16x4, x2: dotF16x2, x1: dotF16x1},
-	gguf.TypeQ8_0: {x4: dotQ8_0x4, x2: dotQ8_0x2, x1: dotQ8_0x1},
-	gguf.TypeQ4_0: {x4: dotQ4_0x4, x2: dotQ4_0x2, x1: dotQ4_0x1},
-	gguf.TypeQ5_0: {x4: dotQ5_0x4, x2: dotQ5_0x2, x1: dotQ5_0x1},
+	gguf.TypeF32:  {x8: dotF32x8, x4: dotF32x4, x2: dotF32x2, x1: dotF32x1},
+	gguf.TypeF16:  {x8: dotF16x8, x4: dotF16x4, x2: dotF16x2, x1: dotF16x1},
+	gguf.TypeQ8_0: {x8: dotQ8_0x8, x4: dotQ8_0x4, x2: dotQ8_0x2, x1: dotQ8_0x1},
+	gguf.TypeQ4_0: {x8: dotQ4_0x8, x4: dotQ4_0x4, x2: dotQ4_0x2, x1: dotQ4_0x1},
+	gguf.TypeQ5_0: {x8: dotQ5_0x8, x4: dotQ5_0x4, x2: dotQ5_0x2, x1: dotQ5_0x1},
 	gguf.TypeQ4_K: {x1: dotQ4_Kx1, block: 256},
 	gguf.TypeQ6_K: {x1: dotQ6_Kx1, block: 256},
 }
@@ -35,6 +35,9 @@ func simdDots(t gguf.Type, k int) *dotKernels {
 }
 
 //go:noescape
+func dotF32x8(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks int)
+
+//go:noescape
 func dotF32x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks int)
 
 //go:noescape
@@ -42,6 +45,9 @@ func dotF32x2(out *float32, w0, w1 *byte, x *float32, blocks int)
 
 //go:noescape
 func dotF32x1(w *byte, x *float32, blocks int) float32
+
+//go:noescape
+func dotF16x8(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks int)
 
 //go:noescape
 func dotF16x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks int)
@@ -53,6 +59,9 @@ func dotF16x2(out *float32, w0, w1 *byte, x *float32, blocks int)
 func dotF16x1(w *byte, x *float32, blocks int) float32
 
 //go:noescape
+func dotQ8_0x8(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks int)
+
+//go:noescape
 func dotQ8_0x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks int)
 
 //go:noescape
@@ -62,6 +71,9 @@ func dotQ8_0x2(out *float32, w0, w1 *byte, x *float32, blocks int)
 func dotQ8_0x1(w *byte, x *float32, blocks int) float32
 
 //go:noescape
+func dotQ4_0x8(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks int)
+
+//go:noescape
 func dotQ4_0x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks int)
 
 //go:noescape
@@ -69,6 +81,9 @@ func dotQ4_0x2(out *float32, w0, w1 *byte, x *float32, blocks int)
 
 //go:noescape
 func dotQ4_0x1(w *byte, x *float32, blocks int) float32
+
+//go:noescape
+func dotQ5_0x8(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks int)
 
 //go:noescape
 func dotQ5_0x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks int)
@@ -84,3 +99,20 @@ func dotQ4_Kx1(w *byte, x *float32, blocks int) float32
 
 //go:noescape
 func dotQ6_Kx1(w *byte, x *float32, blocks int) float32
+
+// Dequantized values of the 4- and 5-bit codes (q − 8 and q − 16), the
+// tables the Q4_0 and Q5_0 kernels permute from.
+var (
+	q4Table = func() (t [16]float32) {
+		for i := range t {
+			t[i] = float32(i - 8)
+		}
+		return
+	}()
+	q5Table = func() (t [32]float32) {
+		for i := range t {
+			t[i] = float32(i - 16)
+		}
+		return
+	}()
+)

@@ -81,12 +81,18 @@ func TestRowDotsMatchDefinition(t *testing.T) {
 				}
 				order := []int{3, 0, 7, 10, 1, 2, 9, 4, 8, 5, 6}
 				got := make([]float32, n)
-				rowDots(ty, data, k, order, x, got, make([]float32, k))
-				for j, r := range order {
-					want := dotLanes(rows[r], x)
-					if math.Float32bits(got[j]) != math.Float32bits(want) {
-						t.Errorf("row %d: got %v, want %v (dotLanes)", r, got[j], want)
+				// Every prefix of the order, so that each row count per
+				// pass (8, 4, 2, 1 and their mixes) runs.
+				for m := 1; m <= n; m++ {
+					rowDots(ty, data, k, order[:m], x, got[:m], make([]float32, k))
+					for j, r := range order[:m] {
+						if want := dotLanes(rows[r], x); math.Float32bits(got[j]) != math.Float32bits(want) {
+							t.Errorf("%d rows, row %d: got %v, want %v (dotLanes)", m, r, got[j], want)
+						}
 					}
+				}
+				for _, r := range order {
+					want := dotLanes(rows[r], x)
 					var ref, mag float64
 					for i := range x {
 						ref += float64(rows[r][i]) * float64(x[i])

@@ -227,7 +227,17 @@ func (g *Gemv) Emit(c *Ctx) {
 // CPUItem computes one row block for one block of tokens. The fused
 // inputs of the block's tokens are computed once per call and reused by
 // every row block; each weight row is decoded once for all the tokens.
-func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
+func (g *Gemv) CPUItem(f *Frame, pro, epi func()) { g.CPUSpan(f, 1, pro, epi) }
+
+// cpuSpanRows caps the rows one CPUSpan computes.
+const cpuSpanRows = 256
+
+// CPUSpan computes work item f.X, f.Y and up to limit−1 items after it
+// that continue its output's rows for the same tokens, as one item:
+// every output row is computed the same way whatever the item bounds
+// (the epilogues are elementwise; cpuFunc does not call CPUSpan with row
+// epilogues). It returns the number of items computed.
+func (g *Gemv) CPUSpan(f *Frame, limit int, pro, epi func()) int {
 	o, blk := 0, f.X
 	for o < len(g.N)-1 {
 		nb := (g.N[o] + g.rows() - 1) / g.rows()
@@ -237,6 +247,7 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 		blk -= nb
 		o++
 	}
+	nblk := max(1, min(limit, (g.N[o]+g.rows()-1)/g.rows()-blk, cpuSpanRows/g.rows()))
 	K := g.K
 	t0 := f.Y * g.tokens()
 	t1 := min(f.Args[g.a.T.Index].I, t0+g.tokens())
@@ -254,7 +265,7 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 	}
 	n := g.N[o]
 	r0 := blk * g.rows()
-	r1 := min(n, r0+g.rows())
+	r1 := min(n, r0+nblk*g.rows())
 	w := r1 - r0
 	rowOf := func(j int) int { return j }
 	if g.rotates(o) {
@@ -278,7 +289,7 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 		}
 		ty, wb := g.Types[wi], f.Args[g.w(wi).Index].Bytes()
 		in := g.input(f, ty)
-		// Four rows at a time for all the item's tokens: the rows stay in
+		// Eight rows at a time for all the item's tokens: the rows stay in
 		// the cache while every token's input streams past them.
 		rows := f.rowIx[:0]
 		for r := r0; r < r1; r++ {
@@ -297,8 +308,8 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 			}
 			continue
 		}
-		for j := 0; j < w; j += 4 {
-			rj := rows[j:min(w, j+4)]
+		for j := 0; j < w; j += 8 {
+			rj := rows[j:min(w, j+8)]
 			for t := 0; t < nt; t++ {
 				rowDots(ty, wb, K, rj, in[t*K:(t+1)*K], dst[t*w+j:t*w+j+len(rj)], scr)
 			}
@@ -310,7 +321,7 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 	}
 	if g.rotates(o) {
 		g.ropeItem(f, o, t0, nt, r0, w, acc, epi)
-		return
+		return nblk
 	}
 	for t := 0; t < nt; t++ {
 		f.Row = t0 + t
@@ -321,6 +332,7 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 		epi()
 		WriteAct(f.Args[g.y(o).Index], g.Out, (row0+f.Row)*n+r0, f.Out)
 	}
+	return nblk
 }
 
 // Dot-product classes of the input rounding (llama.cpp's vec_dot_type).
