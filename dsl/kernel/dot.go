@@ -72,13 +72,13 @@ func rowDots(t gguf.Type, data []byte, k int, rows []int, x []float32, out []flo
 		}
 		for ; j+8 <= len(rows); j += 8 {
 			fast.x8(&out[j], &data[rows[j]*rb], &data[rows[j+1]*rb], &data[rows[j+2]*rb], &data[rows[j+3]*rb],
-				&data[rows[j+4]*rb], &data[rows[j+5]*rb], &data[rows[j+6]*rb], &data[rows[j+7]*rb], &x[0], k/32)
+				&data[rows[j+4]*rb], &data[rows[j+5]*rb], &data[rows[j+6]*rb], &data[rows[j+7]*rb], &x[0], k/32, prefetchAhead(rows[j:j+8], rb))
 		}
 		for ; j+4 <= len(rows); j += 4 {
-			fast.x4(&out[j], &data[rows[j]*rb], &data[rows[j+1]*rb], &data[rows[j+2]*rb], &data[rows[j+3]*rb], &x[0], k/32)
+			fast.x4(&out[j], &data[rows[j]*rb], &data[rows[j+1]*rb], &data[rows[j+2]*rb], &data[rows[j+3]*rb], &x[0], k/32, prefetchAhead(rows[j:j+4], rb))
 		}
 		if j+2 <= len(rows) {
-			fast.x2(&out[j], &data[rows[j]*rb], &data[rows[j+1]*rb], &x[0], k/32)
+			fast.x2(&out[j], &data[rows[j]*rb], &data[rows[j+1]*rb], &x[0], k/32, prefetchAhead(rows[j:j+2], rb))
 			j += 2
 		}
 		for ; j < len(rows); j++ {
@@ -89,6 +89,19 @@ func rowDots(t gguf.Type, data []byte, k int, rows []int, x []float32, out []flo
 	for j, r := range rows {
 		out[j] = dotLanes(WeightRow(t, data, k, r, scratch), x)
 	}
+}
+
+// prefetchAhead is the distance in bytes at which a multi-row kernel
+// prefetches each of its rows: the next pass's rows where the rows are
+// consecutive and short (the same offset in the row one group further),
+// else far enough ahead in the row itself.
+func prefetchAhead(rows []int, rb int) int {
+	const far = 8192
+	n := len(rows)
+	if rows[n-1] == rows[0]+n-1 && n*rb <= 2*far {
+		return n * rb
+	}
+	return far
 }
 
 // DotRow is row r (k elements) of a weight of type t dotted with x in the
@@ -114,9 +127,9 @@ func Dot(a, b []float32) float32 {
 
 // dotKernels are one dtype's SIMD row dots over whole blocks of 32.
 type dotKernels struct {
-	x8 func(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks int)
-	x4 func(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks int)
-	x2 func(out *float32, w0, w1 *byte, x *float32, blocks int)
+	x8 func(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks, pf int)
+	x4 func(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks, pf int)
+	x2 func(out *float32, w0, w1 *byte, x *float32, blocks, pf int)
 	x1 func(w *byte, x *float32, blocks int) float32
 	// block is the dtype's block size where it is not 32 (the k-quants'
 	// 256); such dtypes have only x1.

@@ -35,61 +35,61 @@ func simdDots(t gguf.Type, k int) *dotKernels {
 }
 
 //go:noescape
-func dotF32x8(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks int)
+func dotF32x8(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks, pf int)
 
 //go:noescape
-func dotF32x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks int)
+func dotF32x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks, pf int)
 
 //go:noescape
-func dotF32x2(out *float32, w0, w1 *byte, x *float32, blocks int)
+func dotF32x2(out *float32, w0, w1 *byte, x *float32, blocks, pf int)
 
 //go:noescape
 func dotF32x1(w *byte, x *float32, blocks int) float32
 
 //go:noescape
-func dotF16x8(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks int)
+func dotF16x8(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks, pf int)
 
 //go:noescape
-func dotF16x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks int)
+func dotF16x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks, pf int)
 
 //go:noescape
-func dotF16x2(out *float32, w0, w1 *byte, x *float32, blocks int)
+func dotF16x2(out *float32, w0, w1 *byte, x *float32, blocks, pf int)
 
 //go:noescape
 func dotF16x1(w *byte, x *float32, blocks int) float32
 
 //go:noescape
-func dotQ8_0x8(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks int)
+func dotQ8_0x8(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks, pf int)
 
 //go:noescape
-func dotQ8_0x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks int)
+func dotQ8_0x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks, pf int)
 
 //go:noescape
-func dotQ8_0x2(out *float32, w0, w1 *byte, x *float32, blocks int)
+func dotQ8_0x2(out *float32, w0, w1 *byte, x *float32, blocks, pf int)
 
 //go:noescape
 func dotQ8_0x1(w *byte, x *float32, blocks int) float32
 
 //go:noescape
-func dotQ4_0x8(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks int)
+func dotQ4_0x8(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks, pf int)
 
 //go:noescape
-func dotQ4_0x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks int)
+func dotQ4_0x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks, pf int)
 
 //go:noescape
-func dotQ4_0x2(out *float32, w0, w1 *byte, x *float32, blocks int)
+func dotQ4_0x2(out *float32, w0, w1 *byte, x *float32, blocks, pf int)
 
 //go:noescape
 func dotQ4_0x1(w *byte, x *float32, blocks int) float32
 
 //go:noescape
-func dotQ5_0x8(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks int)
+func dotQ5_0x8(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks, pf int)
 
 //go:noescape
-func dotQ5_0x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks int)
+func dotQ5_0x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks, pf int)
 
 //go:noescape
-func dotQ5_0x2(out *float32, w0, w1 *byte, x *float32, blocks int)
+func dotQ5_0x2(out *float32, w0, w1 *byte, x *float32, blocks, pf int)
 
 //go:noescape
 func dotQ5_0x1(w *byte, x *float32, blocks int) float32
