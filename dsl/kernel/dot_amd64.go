@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"unsafe"
+
 	"golang.org/x/sys/cpu"
 
 	"github.com/metallic-go/metallic/gguf"
@@ -116,3 +118,7 @@ var (
 		return
 	}()
 )
+
+// f16Base is the address of the f16 → f32 table, where the kernels look
+// up block scales.
+var f16Base = uintptr(unsafe.Pointer(&f16Table()[0]))
