@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"github.com/metallic-go/metallic/backend/ggmlnum"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -122,3 +123,18 @@ var (
 // f16Base is the address of the f16 → f32 table, where the kernels look
 // up block scales.
 var f16Base = uintptr(unsafe.Pointer(&f16Table()[0]))
+
+//go:noescape
+func roundF16x16(x *float32, n int)
+
+// roundF16 rounds x to f16 and back in place, as ggmlnum.RoundForDot
+// does for an F16 weight's input, 16 floats at a time where the CPU has
+// AVX-512.
+func roundF16(x []float32) {
+	n := 0
+	if hasDot512 && !noSIMD && len(x) >= 16 {
+		n = len(x) / 16 * 16
+		roundF16x16(&x[0], n/16)
+	}
+	ggmlnum.RoundForDot(gguf.TypeF16, x[n:])
+}

@@ -2835,3 +2835,20 @@ q6kblock:
 	VZEROUPPER
 	RET
 
+
+// func roundF16x16(x *float32, n int)
+// Rounds n·16 floats at x to f16 and back (round to nearest even, the
+// F16C conversion llama.cpp's CPU backend uses for an F16 weight's input).
+TEXT ·roundF16x16(SB), NOSPLIT, $0-16
+	MOVQ x+0(FP), SI
+	MOVQ n+8(FP), CX
+roundf16loop:
+	VMOVUPS (SI), Z0
+	VCVTPS2PH $0, Z0, Y1
+	VCVTPH2PS Y1, Z0
+	VMOVUPS Z0, (SI)
+	ADDQ $64, SI
+	DECQ CX
+	JNZ roundf16loop
+	VZEROUPPER
+	RET

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"github.com/metallic-go/metallic/backend/ggmlnum"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -130,6 +131,30 @@ func TestDotTails(t *testing.T) {
 		}
 		if got := Dot(a, b); got != want {
 			t.Errorf("n=%d: got %v, want %v", n, got, want)
+		}
+	}
+}
+
+// TestRoundF16 checks the SIMD f16 rounding of a dot's input against
+// ggmlnum.RoundForDot bit for bit: normal, subnormal, overflowing and
+// halfway values.
+func TestRoundF16(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := make([]float32, 0, 4099)
+	for _, v := range []float32{0, -0, 1, 65504, 65520, 65519.99, -65536, 1e-8, 5.96e-8, 2.98e-8, 1 + 1.0/2048, 1 + 3.0/2048, float32(math.Inf(1))} {
+		x = append(x, v)
+	}
+	for len(x) < cap(x) {
+		e := rng.IntN(40) - 28
+		x = append(x, float32(rng.NormFloat64()*math.Ldexp(1, e)))
+	}
+	got := append([]float32(nil), x...)
+	want := append([]float32(nil), x...)
+	roundF16(got)
+	ggmlnum.RoundForDot(gguf.TypeF16, want)
+	for i := range x {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Errorf("x=%g: got %g, want %g", x[i], got[i], want[i])
 		}
 	}
 }

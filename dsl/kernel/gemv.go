@@ -369,7 +369,11 @@ func (g *Gemv) input(f *Frame, t gguf.Type) []float32 {
 	}
 	if !f.rndOK[cl] {
 		f.rnd[cl] = append(f.rnd[cl][:0], f.inT[:len(f.inT)]...)
-		ggmlnum.RoundForDot(t, f.rnd[cl])
+		if cl == dotF16 {
+			roundF16(f.rnd[cl])
+		} else {
+			ggmlnum.RoundForDot(t, f.rnd[cl])
+		}
 		f.rndOK[cl] = true
 	}
 	return f.rnd[cl]
