@@ -60,12 +60,12 @@ func BenchmarkRowDotsL1(b *testing.B) {
 
 // BenchmarkRowDotsShapes times F16 row dots on the 0.5B model's projection
 // shapes, 24 layers' worth of each so that the weights stream from memory,
-// in the work items' row counts.
+// in spans of rows as the GEMV's CPU twin computes them.
 func BenchmarkRowDotsShapes(b *testing.B) {
 	shapes := []struct {
 		name       string
 		n, k, rows int
-	}{{"qkv", 1152, 896, 4}, {"o", 896, 896, 2}, {"gate", 4864, 896, 8}, {"down", 896, 4864, 2}}
+	}{{"qkv", 1152, 896, 128}, {"o", 896, 896, 128}, {"gate", 4864, 896, 256}, {"down", 896, 4864, 128}}
 	for _, s := range shapes {
 		b.Run(s.name, func(b *testing.B) {
 			rb, _ := gguf.RowBytes(gguf.TypeF16, s.k)
