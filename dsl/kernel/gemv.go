@@ -22,8 +22,11 @@ import (
 // tiled GEMM (prefill; gemm_gpu.go): a threadgroup computes a tile of
 // 64 rows × 32 tokens from weight and input tiles staged in threadgroup
 // memory, each weight element loaded once per 32 tokens. The CPU twin
-// computes every output with the same float32 dot product (Dot's order)
-// in both forms, so they differ only in their work items.
+// computes every output with the same float32 dot product (dotLanes'
+// order, dot.go: AVX-512 kernels that decode the weights in registers,
+// eight rows per pass, or the pure Go definition) in both forms, so they
+// differ only in their work items; on the CPU consecutive items of an
+// output run as one span (CPUSpan).
 type Gemv struct {
 	Types   []gguf.Type // weight dtype per output (per weight with Pair)
 	K       int
