@@ -77,7 +77,7 @@ func cpuFunc(k *Kernel, pros []Prologue, main Main, epis []Epilogue) backend.CPU
 		for i := c.Lo; i < c.Hi; {
 			f.X, f.Y, _ = c.Grid.Item(i)
 			if span != nil {
-				i += span.CPUSpan(f, c.Hi-i, pro, epi)
+				i += span.cpuSpan(f, c.Hi-i, pro, epi)
 				continue
 			}
 			main.CPUItem(f, pro, epi)
@@ -91,7 +91,7 @@ func cpuFunc(k *Kernel, pros []Prologue, main Main, epis []Epilogue) backend.CPU
 // one (fewer per-item costs on the CPU), with the results of computing
 // them one by one.
 type cpuSpanner interface {
-	CPUSpan(f *Frame, limit int, pro, epi func()) int
+	cpuSpan(f *Frame, limit int, pro, epi func()) int
 }
 
 // ReadAct reads len(dst) values of an activation buffer of element type

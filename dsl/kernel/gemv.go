@@ -26,7 +26,7 @@ import (
 // order, dot.go: AVX-512 kernels that decode the weights in registers,
 // eight rows per pass, or the pure Go definition) in both forms, so they
 // differ only in their work items; on the CPU consecutive items of an
-// output run as one span (CPUSpan).
+// output run as one span (cpuSpan).
 type Gemv struct {
 	Types   []gguf.Type // weight dtype per output (per weight with Pair)
 	K       int
@@ -230,17 +230,17 @@ func (g *Gemv) Emit(c *Ctx) {
 // CPUItem computes one row block for one block of tokens. The fused
 // inputs of the block's tokens are computed once per call and reused by
 // every row block; each weight row is decoded once for all the tokens.
-func (g *Gemv) CPUItem(f *Frame, pro, epi func()) { g.CPUSpan(f, 1, pro, epi) }
+func (g *Gemv) CPUItem(f *Frame, pro, epi func()) { g.cpuSpan(f, 1, pro, epi) }
 
-// cpuSpanRows caps the rows one CPUSpan computes.
+// cpuSpanRows caps the rows one cpuSpan computes.
 const cpuSpanRows = 256
 
-// CPUSpan computes work item f.X, f.Y and up to limit−1 items after it
+// cpuSpan computes work item f.X, f.Y and up to limit−1 items after it
 // that continue its output's rows for the same tokens, as one item:
 // every output row is computed the same way whatever the item bounds
-// (the epilogues are elementwise; cpuFunc does not call CPUSpan with row
+// (the epilogues are elementwise; cpuFunc does not call cpuSpan with row
 // epilogues). It returns the number of items computed.
-func (g *Gemv) CPUSpan(f *Frame, limit int, pro, epi func()) int {
+func (g *Gemv) cpuSpan(f *Frame, limit int, pro, epi func()) int {
 	o, blk := 0, f.X
 	for o < len(g.N)-1 {
 		nb := (g.N[o] + g.rows() - 1) / g.rows()
