@@ -30,6 +30,7 @@ type Frame struct {
 	inRow   int
 	inT     []float32 // fused inputs of a block of tokens (Gemv)
 	acc     []float32 // accumulators of a block of tokens (Gemv)
+	rowIx   []int     // weight rows of a work item (Gemv)
 	// rnd caches In rounded for each dot-product class (see Gemv.Round).
 	rnd   [numDotClasses][]float32
 	rndOK [numDotClasses]bool
@@ -53,6 +54,12 @@ func grow(s []float32, n int) []float32 {
 var framePool = sync.Pool{New: func() any { return new(Frame) }}
 
 func cpuFunc(k *Kernel, pros []Prologue, main Main, epis []Epilogue) backend.CPUFunc {
+	span, _ := main.(cpuSpanner)
+	for _, e := range epis {
+		if _, ok := e.(RowEpilogue); ok {
+			span = nil // the epilogue's statistics are the item's rows
+		}
+	}
 	return func(c backend.CPUCall) {
 		f := framePool.Get().(*Frame)
 		defer framePool.Put(f)
@@ -67,12 +74,24 @@ func cpuFunc(k *Kernel, pros []Prologue, main Main, epis []Epilogue) backend.CPU
 				e.CPU(f)
 			}
 		}
-		for i := c.Lo; i < c.Hi; i++ {
+		for i := c.Lo; i < c.Hi; {
 			f.X, f.Y, _ = c.Grid.Item(i)
+			if span != nil {
+				i += span.cpuSpan(f, c.Hi-i, pro, epi)
+				continue
+			}
 			main.CPUItem(f, pro, epi)
+			i++
 		}
 		f.Args = nil
 	}
+}
+
+// cpuSpanner is a main that computes a run of consecutive work items as
+// one (fewer per-item costs on the CPU), with the results of computing
+// them one by one.
+type cpuSpanner interface {
+	cpuSpan(f *Frame, limit int, pro, epi func()) int
 }
 
 // ReadAct reads len(dst) values of an activation buffer of element type
@@ -137,50 +156,6 @@ func f16Table() []float32 {
 		}
 	})
 	return f16LUT
-}
-
-// DotRow is row r (k elements) of a weight of type t dotted with x: F16
-// rows are decoded inside the dot product, other dtypes are dequantized
-// into scratch first. The summation order is Dot's for every dtype.
-func DotRow(t gguf.Type, data []byte, k, r int, x, scratch []float32) float32 {
-	rb, _ := gguf.RowBytes(t, k)
-	b := data[r*rb : (r+1)*rb]
-	switch t {
-	case gguf.TypeF16:
-		lut := f16Table()
-		h := unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), k)
-		x = x[:k]
-		var s0, s1, s2, s3 float32
-		i := 0
-		for ; i+4 <= k; i += 4 {
-			s0 += lut[h[i]] * x[i]
-			s1 += lut[h[i+1]] * x[i+1]
-			s2 += lut[h[i+2]] * x[i+2]
-			s3 += lut[h[i+3]] * x[i+3]
-		}
-		for ; i < k; i++ {
-			s0 += lut[h[i]] * x[i]
-		}
-		return (s0 + s1) + (s2 + s3)
-	}
-	return Dot(WeightRow(t, data, k, r, scratch), x)
-}
-
-// Dot is the float32 dot product with four running sums, in a fixed order.
-func Dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
 }
 
 func silu(v float32) float32 { return v / (1 + float32(math.Exp(float64(-v)))) }

@@ -22,8 +22,11 @@ import (
 // tiled GEMM (prefill; gemm_gpu.go): a threadgroup computes a tile of
 // 64 rows × 32 tokens from weight and input tiles staged in threadgroup
 // memory, each weight element loaded once per 32 tokens. The CPU twin
-// computes every output with the same float32 dot product (Dot's order)
-// in both forms, so they differ only in their work items.
+// computes every output with the same float32 dot product (dotLanes'
+// order, dot.go: AVX-512 kernels that decode the weights in registers,
+// eight rows per pass, or the pure Go definition) in both forms, so they
+// differ only in their work items; on the CPU consecutive items of an
+// output run as one span (cpuSpan).
 type Gemv struct {
 	Types   []gguf.Type // weight dtype per output (per weight with Pair)
 	K       int
@@ -227,7 +230,17 @@ func (g *Gemv) Emit(c *Ctx) {
 // CPUItem computes one row block for one block of tokens. The fused
 // inputs of the block's tokens are computed once per call and reused by
 // every row block; each weight row is decoded once for all the tokens.
-func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
+func (g *Gemv) CPUItem(f *Frame, pro, epi func()) { g.cpuSpan(f, 1, pro, epi) }
+
+// cpuSpanRows caps the rows one cpuSpan computes.
+const cpuSpanRows = 256
+
+// cpuSpan computes work item f.X, f.Y and up to limit−1 items after it
+// that continue its output's rows for the same tokens, as one item:
+// every output row is computed the same way whatever the item bounds
+// (the epilogues are elementwise; cpuFunc does not call cpuSpan with row
+// epilogues). It returns the number of items computed.
+func (g *Gemv) cpuSpan(f *Frame, limit int, pro, epi func()) int {
 	o, blk := 0, f.X
 	for o < len(g.N)-1 {
 		nb := (g.N[o] + g.rows() - 1) / g.rows()
@@ -237,6 +250,7 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 		blk -= nb
 		o++
 	}
+	nblk := max(1, min(limit, (g.N[o]+g.rows()-1)/g.rows()-blk, cpuSpanRows/g.rows()))
 	K := g.K
 	t0 := f.Y * g.tokens()
 	t1 := min(f.Args[g.a.T.Index].I, t0+g.tokens())
@@ -254,7 +268,7 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 	}
 	n := g.N[o]
 	r0 := blk * g.rows()
-	r1 := min(n, r0+g.rows())
+	r1 := min(n, r0+nblk*g.rows())
 	w := r1 - r0
 	rowOf := func(j int) int { return j }
 	if g.rotates(o) {
@@ -278,14 +292,29 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 		}
 		ty, wb := g.Types[wi], f.Args[g.w(wi).Index].Bytes()
 		in := g.input(f, ty)
+		// Eight rows at a time for all the item's tokens: the rows stay in
+		// the cache while every token's input streams past them.
+		rows := f.rowIx[:0]
 		for r := r0; r < r1; r++ {
-			if nt == 1 {
-				dst[r-r0] = DotRow(ty, wb, K, rowOf(r), in, f.Scratch(0, K))
-				continue
+			rows = append(rows, rowOf(r))
+		}
+		f.rowIx = rows
+		scr := f.Scratch(0, K)
+		if nt > 1 && simdDots(ty, K) == nil {
+			// No in-register decoding for this dtype: dequantize each
+			// row once for all the tokens (the same values and order).
+			for j, r := range rows {
+				row := WeightRow(ty, wb, K, r, scr)
+				for t := 0; t < nt; t++ {
+					dst[t*w+j] = Dot(row, in[t*K:(t+1)*K])
+				}
 			}
-			row := WeightRow(ty, wb, K, rowOf(r), f.Scratch(0, K))
+			continue
+		}
+		for j := 0; j < w; j += 8 {
+			rj := rows[j:min(w, j+8)]
 			for t := 0; t < nt; t++ {
-				dst[t*w+r-r0] = Dot(row, in[t*K:(t+1)*K])
+				rowDots(ty, wb, K, rj, in[t*K:(t+1)*K], dst[t*w+j:t*w+j+len(rj)], scr)
 			}
 		}
 	}
@@ -295,7 +324,7 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 	}
 	if g.rotates(o) {
 		g.ropeItem(f, o, t0, nt, r0, w, acc, epi)
-		return
+		return nblk
 	}
 	for t := 0; t < nt; t++ {
 		f.Row = t0 + t
@@ -306,6 +335,7 @@ func (g *Gemv) CPUItem(f *Frame, pro, epi func()) {
 		epi()
 		WriteAct(f.Args[g.y(o).Index], g.Out, (row0+f.Row)*n+r0, f.Out)
 	}
+	return nblk
 }
 
 // Dot-product classes of the input rounding (llama.cpp's vec_dot_type).
@@ -342,7 +372,11 @@ func (g *Gemv) input(f *Frame, t gguf.Type) []float32 {
 	}
 	if !f.rndOK[cl] {
 		f.rnd[cl] = append(f.rnd[cl][:0], f.inT[:len(f.inT)]...)
-		ggmlnum.RoundForDot(t, f.rnd[cl])
+		if cl == dotF16 {
+			roundF16(f.rnd[cl])
+		} else {
+			ggmlnum.RoundForDot(t, f.rnd[cl])
+		}
 		f.rndOK[cl] = true
 	}
 	return f.rnd[cl]

@@ -1,0 +1,140 @@
+package kernel
+
+import (
+	"github.com/metallic-go/metallic/backend/ggmlnum"
+	"unsafe"
+
+	"golang.org/x/sys/cpu"
+
+	"github.com/metallic-go/metallic/gguf"
+)
+
+// hasDot512 says the CPU runs the AVX-512 row dots (F16C is implied by
+// AVX-512F).
+var hasDot512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512DQ
+
+var dot512 = map[gguf.Type]*dotKernels{
+	gguf.TypeF32:  {x8: dotF32x8, x4: dotF32x4, x2: dotF32x2, x1: dotF32x1},
+	gguf.TypeF16:  {x8: dotF16x8, x4: dotF16x4, x2: dotF16x2, x1: dotF16x1},
+	gguf.TypeQ8_0: {x8: dotQ8_0x8, x4: dotQ8_0x4, x2: dotQ8_0x2, x1: dotQ8_0x1},
+	gguf.TypeQ4_0: {x8: dotQ4_0x8, x4: dotQ4_0x4, x2: dotQ4_0x2, x1: dotQ4_0x1},
+	gguf.TypeQ5_0: {x8: dotQ5_0x8, x4: dotQ5_0x4, x2: dotQ5_0x2, x1: dotQ5_0x1},
+	gguf.TypeQ4_K: {x1: dotQ4_Kx1, block: 256},
+	gguf.TypeQ6_K: {x1: dotQ6_Kx1, block: 256},
+}
+
+// simdDots returns the SIMD kernels for rows of k weights of type t, or
+// nil where there are none (no AVX-512, another dtype, k not a positive
+// multiple of 32).
+func simdDots(t gguf.Type, k int) *dotKernels {
+	if !hasDot512 || k < 32 || k%32 != 0 || noSIMD {
+		return nil
+	}
+	d := dot512[t]
+	if d != nil && d.block > 0 && k%d.block != 0 {
+		return nil
+	}
+	return d
+}
+
+//go:noescape
+func dotF32x8(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks, pf int)
+
+//go:noescape
+func dotF32x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks, pf int)
+
+//go:noescape
+func dotF32x2(out *float32, w0, w1 *byte, x *float32, blocks, pf int)
+
+//go:noescape
+func dotF32x1(w *byte, x *float32, blocks int) float32
+
+//go:noescape
+func dotF16x8(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks, pf int)
+
+//go:noescape
+func dotF16x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks, pf int)
+
+//go:noescape
+func dotF16x2(out *float32, w0, w1 *byte, x *float32, blocks, pf int)
+
+//go:noescape
+func dotF16x1(w *byte, x *float32, blocks int) float32
+
+//go:noescape
+func dotQ8_0x8(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks, pf int)
+
+//go:noescape
+func dotQ8_0x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks, pf int)
+
+//go:noescape
+func dotQ8_0x2(out *float32, w0, w1 *byte, x *float32, blocks, pf int)
+
+//go:noescape
+func dotQ8_0x1(w *byte, x *float32, blocks int) float32
+
+//go:noescape
+func dotQ4_0x8(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks, pf int)
+
+//go:noescape
+func dotQ4_0x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks, pf int)
+
+//go:noescape
+func dotQ4_0x2(out *float32, w0, w1 *byte, x *float32, blocks, pf int)
+
+//go:noescape
+func dotQ4_0x1(w *byte, x *float32, blocks int) float32
+
+//go:noescape
+func dotQ5_0x8(out *float32, w0, w1, w2, w3, w4, w5, w6, w7 *byte, x *float32, blocks, pf int)
+
+//go:noescape
+func dotQ5_0x4(out *float32, w0, w1, w2, w3 *byte, x *float32, blocks, pf int)
+
+//go:noescape
+func dotQ5_0x2(out *float32, w0, w1 *byte, x *float32, blocks, pf int)
+
+//go:noescape
+func dotQ5_0x1(w *byte, x *float32, blocks int) float32
+
+//go:noescape
+func dotQ4_Kx1(w *byte, x *float32, blocks int) float32
+
+//go:noescape
+func dotQ6_Kx1(w *byte, x *float32, blocks int) float32
+
+// Dequantized values of the 4- and 5-bit codes (q − 8 and q − 16), the
+// tables the Q4_0 and Q5_0 kernels permute from.
+var (
+	q4Table = func() (t [16]float32) {
+		for i := range t {
+			t[i] = float32(i - 8)
+		}
+		return
+	}()
+	q5Table = func() (t [32]float32) {
+		for i := range t {
+			t[i] = float32(i - 16)
+		}
+		return
+	}()
+)
+
+// f16Base is the address of the f16 → f32 table, where the kernels look
+// up block scales.
+var f16Base = uintptr(unsafe.Pointer(&f16Table()[0]))
+
+//go:noescape
+func roundF16x16(x *float32, n int)
+
+// roundF16 rounds x to f16 and back in place, as ggmlnum.RoundForDot
+// does for an F16 weight's input, 16 floats at a time where the CPU has
+// AVX-512.
+func roundF16(x []float32) {
+	n := 0
+	if hasDot512 && !noSIMD && len(x) >= 16 {
+		n = len(x) / 16 * 16
+		roundF16x16(&x[0], n/16)
+	}
+	ggmlnum.RoundForDot(gguf.TypeF16, x[n:])
+}

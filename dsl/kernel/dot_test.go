@@ -1,0 +1,160 @@
+package kernel
+
+import (
+	"github.com/metallic-go/metallic/backend/ggmlnum"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/metallic-go/metallic/gguf"
+)
+
+// randomRows returns n rows of k weights of type t with random bytes
+// (block scales kept finite and small) and their dequantized values.
+func randomRows(t *testing.T, ty gguf.Type, n, k int, rng *rand.Rand) ([]byte, [][]float32) {
+	t.Helper()
+	rb, err := gguf.RowBytes(ty, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, n*rb)
+	for i := range data {
+		data[i] = byte(rng.IntN(256))
+	}
+	f16 := func(b []byte) {
+		h := gguf.F32ToF16(float32(rng.NormFloat64() * 0.05))
+		b[0], b[1] = byte(h), byte(h>>8)
+	}
+	switch ty {
+	case gguf.TypeF32:
+		for i := 0; i < n*k; i++ {
+			v := math.Float32bits(float32(rng.NormFloat64()))
+			data[4*i], data[4*i+1], data[4*i+2], data[4*i+3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+		}
+	case gguf.TypeF16:
+		for i := 0; i < n*k; i++ {
+			f16(data[2*i:])
+		}
+	default:
+		// Finite block scales: d (and dmin) at their offsets in a block.
+		offs := map[gguf.Type][]int{gguf.TypeQ4_K: {0, 2}, gguf.TypeQ6_K: {208}}[ty]
+		if offs == nil {
+			offs = []int{0}
+		}
+		bs, _ := gguf.RowBytes(ty, ty.BlockSize())
+		for b := 0; b < len(data); b += bs {
+			for _, o := range offs {
+				f16(data[b+o:])
+			}
+		}
+	}
+	rows := make([][]float32, n)
+	for r := range rows {
+		rows[r] = make([]float32, k)
+		if err := gguf.Dequantize(ty, data[r*rb:(r+1)*rb], rows[r]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return data, rows
+}
+
+// TestRowDotsMatchDefinition checks the SIMD row dots (four rows per pass
+// and single rows, rows in any order) against dotLanes on the rows
+// gguf.Dequantize decodes, bit for bit, and dotLanes against a float64
+// dot within float32 rounding.
+func TestRowDotsMatchDefinition(t *testing.T) {
+	types := []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0, gguf.TypeQ4_K, gguf.TypeQ6_K}
+	for _, ty := range types {
+		for _, k := range []int{32, 256, 896, 4864} {
+			if _, err := gguf.RowBytes(ty, k); err != nil {
+				continue
+			}
+			t.Run(ty.String()+"/"+itoa(k), func(t *testing.T) {
+				if simdDots(ty, k) == nil {
+					t.Logf("no SIMD kernel for %s on this CPU: comparing the Go definition with itself", ty)
+				}
+				rng := rand.New(rand.NewPCG(1, uint64(k)))
+				const n = 11
+				data, rows := randomRows(t, ty, n, k, rng)
+				x := make([]float32, k)
+				for i := range x {
+					x[i] = float32(rng.NormFloat64())
+				}
+				order := []int{3, 0, 7, 10, 1, 2, 9, 4, 8, 5, 6}
+				got := make([]float32, n)
+				// Every prefix of the order, so that each row count per
+				// pass (8, 4, 2, 1 and their mixes) runs.
+				for m := 1; m <= n; m++ {
+					rowDots(ty, data, k, order[:m], x, got[:m], make([]float32, k))
+					for j, r := range order[:m] {
+						if want := dotLanes(rows[r], x); math.Float32bits(got[j]) != math.Float32bits(want) {
+							t.Errorf("%d rows, row %d: got %v, want %v (dotLanes)", m, r, got[j], want)
+						}
+					}
+				}
+				for _, r := range order {
+					want := dotLanes(rows[r], x)
+					var ref, mag float64
+					for i := range x {
+						ref += float64(rows[r][i]) * float64(x[i])
+						mag += math.Abs(float64(rows[r][i]) * float64(x[i]))
+					}
+					if d := math.Abs(float64(want) - ref); d > 1e-5*mag+1e-30 {
+						t.Errorf("row %d: dotLanes %v, float64 dot %v (|diff| %g > 1e-5·%g)", r, want, ref, d, mag)
+					}
+				}
+			})
+		}
+	}
+}
+
+func itoa(k int) string {
+	s := ""
+	for {
+		s = string(rune('0'+k%10)) + s
+		k /= 10
+		if k == 0 {
+			return s
+		}
+	}
+}
+
+// TestDotTails checks Dot and dotLanes on lengths that are not a multiple
+// of 32 against a hand-computed sum.
+func TestDotTails(t *testing.T) {
+	for _, n := range []int{1, 5, 31, 33, 64, 100} {
+		a, b := make([]float32, n), make([]float32, n)
+		want := float32(0)
+		for i := range a {
+			a[i], b[i] = 1, float32(i%3)
+			want += float32(i % 3)
+		}
+		if got := Dot(a, b); got != want {
+			t.Errorf("n=%d: got %v, want %v", n, got, want)
+		}
+	}
+}
+
+// TestRoundF16 checks the SIMD f16 rounding of a dot's input against
+// ggmlnum.RoundForDot bit for bit: normal, subnormal, overflowing and
+// halfway values.
+func TestRoundF16(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := make([]float32, 0, 4099)
+	for _, v := range []float32{0, -0, 1, 65504, 65520, 65519.99, -65536, 1e-8, 5.96e-8, 2.98e-8, 1 + 1.0/2048, 1 + 3.0/2048, float32(math.Inf(1))} {
+		x = append(x, v)
+	}
+	for len(x) < cap(x) {
+		e := rng.IntN(40) - 28
+		x = append(x, float32(rng.NormFloat64()*math.Ldexp(1, e)))
+	}
+	got := append([]float32(nil), x...)
+	want := append([]float32(nil), x...)
+	roundF16(got)
+	ggmlnum.RoundForDot(gguf.TypeF16, want)
+	for i := range x {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Errorf("x=%g: got %g, want %g", x[i], got[i], want[i])
+		}
+	}
+}
