@@ -137,6 +137,29 @@ func TestStepsDriftInherited(t *testing.T) {
 	if inherited == 0 {
 		t.Fatal("no pair row downstream of the fault was over its drift bound: the test shows nothing")
 	}
+	// Across numerics profiles too (reference@cpu under ggml-cpu against a
+	// GPU path under plain): each local error is against the path's own
+	// declared arithmetic, so the rule compares them all the same.
+	ref, dsl = newFake(t, "reference", m), newFake(t, "dsl", m)
+	ref.declare = "ggml-cpu"
+	s = fakeSteps(t, m, []model.Path{ref, dsl}, "dsl:blk.1.ffn_out=1e-3")
+	if s.Numerics["reference"] != "ggml-cpu" || s.Numerics["dsl"] != "plain" {
+		t.Fatalf("numerics %v", s.Numerics)
+	}
+	inherited = 0
+	for _, r := range s.Rows {
+		if r.A != "dsl" || r.B != "reference" || r.Verdict == Fused || r.Checkpoint == "blk.1.ffn_out" {
+			continue
+		}
+		if r.Verdict == Fail {
+			t.Errorf("across profiles, %s: %s (%s), want a pass with the excess inherited", r.Checkpoint, r.Verdict, r.Note)
+		} else if strings.Contains(r.Note, "inherited") {
+			inherited++
+		}
+	}
+	if inherited == 0 {
+		t.Fatal("across profiles: no pair row was over its drift bound: the test shows nothing")
+	}
 	// The same fault injected again downstream is that op's own: it fails.
 	ref, dsl = newFake(t, "reference", m), newFake(t, "dsl", m)
 	s = fakeSteps(t, m, []model.Path{ref, dsl}, "dsl:blk.1.ffn_out=1e-3", "dsl:blk.3.ffn_act=1e-3")
