@@ -105,6 +105,16 @@ func TestUnfuseLocalizes(t *testing.T) {
 			if !strings.Contains(b.Evidence, "stage "+c.fault.Stage+" of the kernel that produces "+c.fault.Checkpoint) {
 				t.Errorf("evidence: %s", b.Evidence)
 			}
+			// The fault is in the fused kernel too: some row of the fused
+			// dsl path fails against its local oracle (for q and k, which
+			// rmsnorm_qkv_rope fuses away, the rotated q_rope/k_rope).
+			fusedFails := false
+			for _, r := range steps.Rows {
+				fusedFails = fusedFails || r.A == "dsl" && r.B == parity.LocalOracle && r.Failed()
+			}
+			if !fusedFails {
+				t.Errorf("no row of the fused dsl path fails: the fault did not reach its kernel")
+			}
 			// The fused kernel fails too, and its row names the stage.
 			for _, r := range steps.Rows {
 				if r.Checkpoint == c.fault.Checkpoint && r.A == "dsl" && r.B == parity.LocalOracle {
