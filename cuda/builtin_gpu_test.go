@@ -29,10 +29,13 @@ func gpuOpener(t *testing.T) backend.Backend {
 	return b
 }
 
-func TestBuiltinGPUMatMul(t *testing.T)    { gpuOpener(t); testOpsMatMul(t, gpuOpener) }
-func TestBuiltinGPUAttention(t *testing.T) { gpuOpener(t); testOpsAttention(t, gpuOpener) }
-func TestBuiltinGPURope(t *testing.T)      { gpuOpener(t); testOpsRope(t, gpuOpener) }
-func TestBuiltinGPURowOps(t *testing.T)    { gpuOpener(t); testOpsRowOps(t, gpuOpener) }
+// gpuOps runs backendtest's op tests on the cuda backend.
+var gpuOps = backendtest.Ops{Open: gpuOpener, Stream: 0x6375646b65726e}
+
+func TestBuiltinGPUMatMul(t *testing.T)    { gpuOpener(t); backendtest.OpsMatMul(t, gpuOps) }
+func TestBuiltinGPUAttention(t *testing.T) { gpuOpener(t); backendtest.OpsAttention(t, gpuOps) }
+func TestBuiltinGPURope(t *testing.T)      { gpuOpener(t); backendtest.OpsRope(t, gpuOps) }
+func TestBuiltinGPURowOps(t *testing.T)    { gpuOpener(t); backendtest.OpsRowOps(t, gpuOps) }
 
 // TestBuiltinGPUDeterministic checks that every conformance case gives the
 // same output bits on two runs (fixed reduction orders, no atomics).

@@ -61,10 +61,13 @@ func emuOpener(t *testing.T) backend.Backend {
 	return hb
 }
 
-func TestBuiltinHostMatMul(t *testing.T)    { testOpsMatMul(t, emuOpener) }
-func TestBuiltinHostAttention(t *testing.T) { testOpsAttention(t, emuOpener) }
-func TestBuiltinHostRope(t *testing.T)      { testOpsRope(t, emuOpener) }
-func TestBuiltinHostRowOps(t *testing.T)    { testOpsRowOps(t, emuOpener) }
+// emuOps runs backendtest's op tests on the host-executed kernels.
+var emuOps = backendtest.Ops{Open: emuOpener, Stream: 0x6375646b65726e}
+
+func TestBuiltinHostMatMul(t *testing.T)    { backendtest.OpsMatMul(t, emuOps) }
+func TestBuiltinHostAttention(t *testing.T) { backendtest.OpsAttention(t, emuOps) }
+func TestBuiltinHostRope(t *testing.T)      { backendtest.OpsRope(t, emuOps) }
+func TestBuiltinHostRowOps(t *testing.T)    { backendtest.OpsRowOps(t, emuOps) }
 
 // TestBuiltinBenchCasesOnHost runs each GPU benchmark case small enough
 // for the host once on the host backend, so the benchmark's argument

@@ -42,6 +42,9 @@ func gpu(t testing.TB) *Backend {
 // gpuOpener gives each op test the real backend.
 func gpuOpener(t *testing.T) backend.Backend { return gpu(t) }
 
+// gpuOps runs backendtest's op tests on the metal backend.
+var gpuOps = backendtest.Ops{Open: gpuOpener, Stream: 0x6d6574616c}
+
 // needGPU skips (or fails) a model test without the real backend.
 func needGPU(t testing.TB) {
 	t.Helper()
@@ -75,10 +78,10 @@ func TestGPUDeterminism(t *testing.T) {
 	}
 }
 
-func TestGPUOpsMatMul(t *testing.T)    { needGPU(t); testOpsMatMul(t, gpuOpener) }
-func TestGPUOpsAttention(t *testing.T) { needGPU(t); testOpsAttention(t, gpuOpener) }
-func TestGPUOpsRope(t *testing.T)      { needGPU(t); testOpsRope(t, gpuOpener) }
-func TestGPUOpsRowOps(t *testing.T)    { needGPU(t); testOpsRowOps(t, gpuOpener) }
+func TestGPUOpsMatMul(t *testing.T)    { needGPU(t); backendtest.OpsMatMul(t, gpuOps) }
+func TestGPUOpsAttention(t *testing.T) { needGPU(t); backendtest.OpsAttention(t, gpuOps) }
+func TestGPUOpsRope(t *testing.T)      { needGPU(t); backendtest.OpsRope(t, gpuOps) }
+func TestGPUOpsRowOps(t *testing.T)    { needGPU(t); backendtest.OpsRowOps(t, gpuOps) }
 
 func TestGPUStoriesGolden(t *testing.T) {
 	needGPU(t)

@@ -63,10 +63,13 @@ func hostOpener(t *testing.T) backend.Backend {
 	return b
 }
 
-func TestHostOpsMatMul(t *testing.T)    { testOpsMatMul(t, hostOpener) }
-func TestHostOpsAttention(t *testing.T) { testOpsAttention(t, hostOpener) }
-func TestHostOpsRope(t *testing.T)      { testOpsRope(t, hostOpener) }
-func TestHostOpsRowOps(t *testing.T)    { testOpsRowOps(t, hostOpener) }
+// hostOps runs backendtest's op tests on the backend over the host-executed MSL.
+var hostOps = backendtest.Ops{Open: hostOpener, Stream: 0x6d6574616c}
+
+func TestHostOpsMatMul(t *testing.T)    { backendtest.OpsMatMul(t, hostOps) }
+func TestHostOpsAttention(t *testing.T) { backendtest.OpsAttention(t, hostOps) }
+func TestHostOpsRope(t *testing.T)      { backendtest.OpsRope(t, hostOps) }
+func TestHostOpsRowOps(t *testing.T)    { backendtest.OpsRowOps(t, hostOps) }
 
 // TestKernelCasesOnHost runs each case of BenchmarkKernels once on the
 // host, so its argument lists and buffer sizes are right before it reaches

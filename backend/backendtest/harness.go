@@ -152,8 +152,17 @@ func (h *harness) weight(t gguf.Type, k, n int, a float64) (backend.Buffer, []fl
 // fixScales overwrites the f16 scale fields of one block with values that
 // make elements of magnitude about a.
 func (h *harness) fixScales(t gguf.Type, blk []byte, a float64) {
+	if !scaleBlock(h.rng, t, blk, a) {
+		panic(fmt.Sprintf("backendtest: no block layout for %v", t))
+	}
+}
+
+// scaleBlock overwrites the scale fields of one block of dtype t (f16, or
+// Q8_K's float32) with random values that make elements of magnitude
+// about a; false for a dtype whose layout it does not know.
+func scaleBlock(rng *rand.Rand, t gguf.Type, blk []byte, a float64) bool {
 	put := func(off int, v float64) {
-		binary.LittleEndian.PutUint16(blk[off:], gguf.F32ToF16(float32(v*(0.5+h.rng.Float64()))))
+		binary.LittleEndian.PutUint16(blk[off:], gguf.F32ToF16(float32(v*(0.5+rng.Float64()))))
 	}
 	switch t {
 	case gguf.TypeQ8_0, gguf.TypeIQ4_NL: // IQ4_NL's grid spans ±127
@@ -173,7 +182,10 @@ func (h *harness) fixScales(t gguf.Type, blk []byte, a float64) {
 		put(2, a/256)
 	case gguf.TypeQ6_K:
 		put(208, a/2048)
+	case gguf.TypeQ8_K:
+		binary.LittleEndian.PutUint32(blk, math.Float32bits(float32(a/127*(0.5+rng.Float64()))))
 	default:
-		panic(fmt.Sprintf("backendtest: no block layout for %v", t))
+		return false
 	}
+	return true
 }

@@ -1,4 +1,4 @@
-package metal
+package backendtest
 
 import (
 	"encoding/binary"
@@ -10,9 +10,9 @@ import (
 	"github.com/metallic-go/metallic/gguf"
 )
 
-// Helpers of the op tests beyond the conformance suite, which run on any
-// backend (the backend over the fake runtime whose GPU runs the MSL on the
-// host, on CI; the metal backend on a Mac):
+// Helpers of the op tests beyond the conformance suite (ops.go), which run
+// on any GPU backend (its kernels executed on the host on CI, the device
+// on a GPU machine):
 // inputs from a fixed seed, the values as stored, and a check against a
 // float64 oracle with the suite's element bound
 // |got − ref| ≤ atol + rel·|ref| + acc·mag.
@@ -28,13 +28,18 @@ type opRun struct {
 	bufs []backend.Buffer
 }
 
-// opOpener returns the backend an op test runs on (skipping or failing the
-// test when there is none).
-type opOpener func(t *testing.T) backend.Backend
+// Ops runs the op tests (OpsMatMul, OpsAttention, OpsRope, OpsRowOps) on
+// a backend: Open returns it (skipping or failing the test when there is
+// none), Stream is the PCG stream of the test's inputs (each backend
+// keeps its own, so its inputs stay those it was checked with).
+type Ops struct {
+	Open   func(t *testing.T) backend.Backend
+	Stream uint64
+}
 
-func newOpRun(t *testing.T, open opOpener, seed uint64) *opRun {
+func newOpRun(t *testing.T, o Ops, seed uint64) *opRun {
 	t.Helper()
-	h := &opRun{t: t, b: open(t), rng: rand.New(rand.NewPCG(seed, 0x6d6574616c))}
+	h := &opRun{t: t, b: o.Open(t), rng: rand.New(rand.NewPCG(seed, o.Stream))}
 	t.Cleanup(func() {
 		for _, b := range h.bufs {
 			h.b.Free(b)
@@ -175,21 +180,7 @@ func (h *opRun) weight(t gguf.Type, k, n int, a float64, off int) (backend.Arg, 
 // fixScales gives a random block of the types gguf cannot quantize scales
 // that make elements of magnitude about a.
 func (h *opRun) fixScales(t gguf.Type, blk []byte, a float64) {
-	put := func(o int, v float64) {
-		binary.LittleEndian.PutUint16(blk[o:], gguf.F32ToF16(float32(v*(0.5+h.rng.Float64()))))
-	}
-	switch t {
-	case gguf.TypeQ2_K:
-		put(80, a/48)
-		put(82, a/64)
-	case gguf.TypeQ3_K:
-		put(108, a/128)
-	case gguf.TypeQ5_K:
-		put(0, a/512)
-		put(2, a/256)
-	case gguf.TypeQ8_K:
-		binary.LittleEndian.PutUint32(blk, math.Float32bits(float32(a/127*(0.5+h.rng.Float64()))))
-	default:
+	if !scaleBlock(h.rng, t, blk, a) {
 		h.t.Fatalf("no block layout for %v", t)
 	}
 }
