@@ -1,6 +1,7 @@
 package repro
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -93,21 +94,35 @@ func loadSpecs(man *Manifest, file string) (map[string]backend.KernelSpec, error
 	if rec == nil {
 		return nil, fmt.Errorf("%w: path %s opened no backend", ErrUnsupported, path)
 	}
+	specs := map[string]backend.KernelSpec{}
+	complete := func() bool {
+		for _, s := range rec.loaded {
+			specs[specName(s)] = s
+		}
+		for _, k := range man.Kernels {
+			if _, ok := specs[k.Name]; !ok {
+				return false
+			}
+		}
+		return true
+	}
+	// The dsl path loads its kernels when it opens; the reference loads
+	// each op as it first dispatches it: run the recorded tokens then.
+	if complete() {
+		return specs, nil
+	}
 	if man.PromptLen <= 0 || man.PromptLen > len(man.Tokens) {
 		return nil, fmt.Errorf("repro: repro.json: prompt_len %d of %d tokens", man.PromptLen, len(man.Tokens))
 	}
 	if _, err := p.Forward(man.Tokens[:man.PromptLen], 0); err != nil {
 		return nil, err
 	}
-	for i := man.PromptLen; i < len(man.Tokens); i++ {
+	for i := man.PromptLen; i < len(man.Tokens) && !complete(); i++ {
 		if _, err := p.Forward(man.Tokens[i:i+1], i); err != nil {
 			return nil, err
 		}
 	}
-	specs := map[string]backend.KernelSpec{}
-	for _, s := range rec.loaded {
-		specs[specName(s)] = s
-	}
+	complete()
 	return specs, nil
 }
 
@@ -220,7 +235,7 @@ func report(w io.Writer, dir string, man *Manifest, out []float32) (*Figures, er
 	}
 	want := make([]float64, n)
 	for i := range want {
-		want[i] = math.Float64frombits(le64(e[8*i:]))
+		want[i] = math.Float64frombits(binary.LittleEndian.Uint64(e[8*i:]))
 	}
 	cpuv, recv := decode(c, "f32", n), decode(rec, "f32", n)
 	differ, ulp := 0, int64(0)
@@ -284,7 +299,3 @@ func sameFigures(a, b parity.Metrics) bool {
 		bits(a.Cos) == bits(b.Cos) && bits(a.RMSE) == bits(b.RMSE) && bits(a.MaxRel) == bits(b.MaxRel)
 }
 
-func le64(b []byte) uint64 {
-	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
-}
