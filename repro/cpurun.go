@@ -298,4 +298,3 @@ func sameFigures(a, b parity.Metrics) bool {
 		bits(a.MaxAbs) == bits(b.MaxAbs) && bits(a.MeanAbs) == bits(b.MeanAbs) && bits(a.NMSE) == bits(b.NMSE) &&
 		bits(a.Cos) == bits(b.Cos) && bits(a.RMSE) == bits(b.RMSE) && bits(a.MaxRel) == bits(b.MaxRel)
 }
-
