@@ -325,3 +325,39 @@ func swigluN(y, x, g []float32) int {
 	swigluAVX512(&y[0], &x[0], &g[0], n)
 	return n
 }
+
+//go:noescape
+func q4KRowVNNI(w *byte, x *int8, xsum *int32, xd *float32, superblocks int) float32
+
+//go:noescape
+func q6KRowVNNI(acc *[8]float32, w *byte, x *int8, xsum *int32, xd *float32, superblocks int)
+
+// q4KRowsAsm is DotQ4_KRows in assembly; false if the CPU lacks AVX-512
+// VNNI (or there is nothing to do).
+func q4KRowsAsm(out []float32, w []byte, stride int, xq []int8, xd []float32, xsum []int32) bool {
+	nb := len(xd)
+	if !hasVNNI || nb == 0 {
+		return false
+	}
+	_, _, _ = w[(len(out)-1)*stride+144*nb-1], xq[256*nb-1], xsum[16*nb-1]
+	for r := range out {
+		out[r] = q4KRowVNNI(&w[r*stride], &xq[0], &xsum[0], &xd[0], nb)
+	}
+	return true
+}
+
+// q6KRowsAsm is DotQ6_KRows in assembly; false if the CPU lacks AVX-512
+// VNNI (or there is nothing to do).
+func q6KRowsAsm(out []float32, w []byte, stride int, xq []int8, xd []float32, xsum []int32) bool {
+	nb := len(xd)
+	if !hasVNNI || nb == 0 {
+		return false
+	}
+	_, _, _ = w[(len(out)-1)*stride+210*nb-1], xq[256*nb-1], xsum[16*nb-1]
+	for r := range out {
+		var acc [8]float32
+		q6KRowVNNI(&acc, &w[r*stride], &xq[0], &xsum[0], &xd[0], nb)
+		out[r] = Hsum8(&acc)
+	}
+	return true
+}

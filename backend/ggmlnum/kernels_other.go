@@ -51,3 +51,11 @@ func fmaLanes8(acc *[8]float32, v []float32, d []float32) { fmaLanes8Go(acc, v, 
 
 func expfN(y, x []float32) int      { return 0 }
 func swigluN(y, x, g []float32) int { return 0 }
+
+func q4KRowsAsm(out []float32, w []byte, stride int, xq []int8, xd []float32, xsum []int32) bool {
+	return false
+}
+
+func q6KRowsAsm(out []float32, w []byte, stride int, xq []int8, xd []float32, xsum []int32) bool {
+	return false
+}
