@@ -209,14 +209,13 @@ func matmulPlainFloat(c backend.CPUCall, wt gguf.Type, in, out act) {
 	}
 	for t := range T {
 		x := xs[t*K : (t+1)*K]
+		d := o.dst(t*N+c.Lo, rows, res)
 		if f16 {
-			ggmlnum.DotF16Rows(res[:rows], wb[c.Lo*rb:], rb, x)
+			ggmlnum.DotF16Rows(d, wb[c.Lo*rb:], rb, x)
 		} else {
-			ggmlnum.DotF32Rows(res[:rows], wb[c.Lo*rb:], rb, x)
+			ggmlnum.DotF32Rows(d, wb[c.Lo*rb:], rb, x)
 		}
-		for i, v := range res[:rows] {
-			o.store1(t*N+c.Lo+i, v)
-		}
+		o.finish(t*N+c.Lo, d)
 	}
 }
 
@@ -265,14 +264,13 @@ func matmulFloat(c backend.CPUCall, p *prepared, wt gguf.Type, out act) {
 	}
 	for t := range T {
 		x := xs[t*K : (t+1)*K]
+		d := o.dst(t*N+c.Lo, rows, res)
 		if f16 {
-			ggmlnum.DotF16Rows(res[:rows], wb[c.Lo*rb:], rb, x)
+			ggmlnum.DotF16Rows(d, wb[c.Lo*rb:], rb, x)
 		} else {
-			ggmlnum.DotF32Rows(res[:rows], wb[c.Lo*rb:], rb, x)
+			ggmlnum.DotF32Rows(d, wb[c.Lo*rb:], rb, x)
 		}
-		for i, v := range res[:rows] {
-			o.store1(t*N+c.Lo+i, v)
-		}
+		o.finish(t*N+c.Lo, d)
 	}
 }
 
@@ -388,10 +386,9 @@ func matmulQ8Tiles(c backend.CPUCall, p *prepared, wt gguf.Type, out act) {
 	defer putScratch(sc)
 	res := *sc
 	for t := range T {
-		ggmlnum.QuantRows(wt, res, wb[c.Lo*rb:], rb, p.xq[t*K:(t+1)*K], p.xu[t*K:(t+1)*K], p.xd[t*nb:(t+1)*nb])
-		for i, v := range res {
-			o.store1(t*N+c.Lo+i, v)
-		}
+		d := o.dst(t*N+c.Lo, len(res), res)
+		ggmlnum.QuantRows(wt, d, wb[c.Lo*rb:], rb, p.xq[t*K:(t+1)*K], p.xu[t*K:(t+1)*K], p.xd[t*nb:(t+1)*nb])
+		o.finish(t*N+c.Lo, d)
 	}
 }
 
@@ -492,8 +489,10 @@ func withKRows(items func(backend.CPUCall, *prepared), wt gguf.Type, out act, ro
 		}
 		sc := getScratch(c.Hi - c.Lo)
 		defer putScratch(sc)
-		rows(*sc, c.Args[2].Bytes()[c.Lo*rb:], rb, p.xq[:K], p.xd[:K/256], p.xsum[:K/16])
-		out.bind(c.Args[0]).store(c.Lo, *sc)
+		o := out.bind(c.Args[0])
+		d := o.dst(c.Lo, len(*sc), *sc)
+		rows(d, c.Args[2].Bytes()[c.Lo*rb:], rb, p.xq[:K], p.xd[:K/256], p.xsum[:K/16])
+		o.finish(c.Lo, d)
 	}
 }
 
