@@ -57,8 +57,11 @@ func BenchmarkModel(b *testing.B) {
 			if _, err := c.Forward(ids, 0); err != nil {
 				b.Fatal(err)
 			}
-			pos := prompt
-			tok := make([]int32, 1)
+			tok := []int32{int32(prompt % 100)}
+			if _, err := c.ForwardLast(tok, prompt); err != nil { // grows the one-row logits
+				b.Fatal(err)
+			}
+			pos := prompt + 1
 			b.ReportAllocs()
 			for b.Loop() {
 				if pos == 2*prompt {

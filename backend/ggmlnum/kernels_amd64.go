@@ -141,6 +141,15 @@ func tinyF32Tile512(out *[16]float32, w *byte, wstride int, x *float32, xstride,
 //go:noescape
 func roundF16Avx(x *float32, n int)
 
+//go:noescape
+func dotF16Quads512(out *float32, w *byte, wstride int, x *float32, steps, quads, pf int)
+
+// f16Ahead is how far ahead of each row's current position
+// dotF16Quads512 prefetches, in rows: the same place in the next group of
+// four rows (measured on the 0.5B model's decode, 2026-12-06: 2 rows
+// ahead 10% slower, 8 the same, a fixed 1–8 KiB 5–20% slower).
+const f16Ahead = 4
+
 func rowsF16(out []float32, w []byte, stride int, x []float32) {
 	k := len(x)
 	if !hasAVX512 || k < 64 || len(out) == 0 {
@@ -148,7 +157,13 @@ func rowsF16(out []float32, w []byte, stride int, x []float32) {
 		return
 	}
 	_ = w[(len(out)-1)*stride+2*k-1]
-	dotF16Rows512(&out[0], &w[0], stride, &x[0], k/64, len(out))
+	q := len(out) / 4
+	if q > 0 {
+		dotF16Quads512(&out[0], &w[0], stride, &x[0], k/64, q, f16Ahead*stride)
+	}
+	if r := len(out) - 4*q; r > 0 {
+		dotF16Rows512(&out[4*q], &w[4*q*stride], stride, &x[0], k/64, r)
+	}
 	if k%64 != 0 {
 		for r := range out {
 			out[r] = tailF16(out[r], w[r*stride:r*stride+2*k], x)
