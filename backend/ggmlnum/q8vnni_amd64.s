@@ -272,6 +272,36 @@ q8rowsblk:
 	VZEROUPPER
 	RET
 
+// Q5_DECODE2 decodes the Q5_0 blocks at wa and wb into the int8 weights
+// q−16 of both, [block wa | block wb] in Z28 (the bytes of Q5_DECODE, two
+// blocks at once; constants in Z1…Z5: 0x0F bytes, the qh shuffle, each
+// byte's bit, 0x10 bytes, the nibble shifts). Clobbers Z6, Z7, K1.
+#define Q5_DECODE2(wa, wb) \
+	VBROADCASTI32X4 6(wa), Z28; \
+	VBROADCASTI32X4 6(wb), Z7; \
+	VINSERTI64X4 $1, Y7, Z28, Z28; \
+	VPSRLVW Z5, Z28, Z28; \
+	VPANDD Z1, Z28, Z28; \
+	VPBROADCASTD 2(wa), Y6; \
+	VPBROADCASTD 2(wb), Y7; \
+	VINSERTI64X4 $1, Y7, Z6, Z6; \
+	VPSHUFB Z2, Z6, Z6; \
+	VPTESTNMB Z3, Z6, K1; \
+	VPSUBB Z4, Z28, K1, Z28
+
+DATA q5shifts<>+0(SB)/8, $0x0000000000000000
+DATA q5shifts<>+8(SB)/8, $0x0000000000000000
+DATA q5shifts<>+16(SB)/8, $0x0004000400040004
+DATA q5shifts<>+24(SB)/8, $0x0004000400040004
+DATA q5shifts<>+32(SB)/8, $0x0000000000000000
+DATA q5shifts<>+40(SB)/8, $0x0000000000000000
+DATA q5shifts<>+48(SB)/8, $0x0004000400040004
+DATA q5shifts<>+56(SB)/8, $0x0004000400040004
+GLOBL q5shifts<>(SB), RODATA|NOPTR, $64
+
+DATA q5bit<>+0(SB)/8, $0x8040201008040201
+GLOBL q5bit<>(SB), RODATA|NOPTR, $8
+
 // func q5RowsVNNI(out *float32, w *byte, wstride int, xu *byte, xd *float32, blocks, rows int)
 // q8RowsVNNI for Q5_0 weight rows.
 TEXT ·q5RowsVNNI(SB), NOSPLIT, $0-56
@@ -282,7 +312,13 @@ TEXT ·q5RowsVNNI(SB), NOSPLIT, $0-56
 	MOVL $0x80808080, AX
 	VPBROADCASTD AX, Z31
 	VPXORD Z30, Z30, Z30
-	Q5_CONSTS5
+	MOVL $0x0F0F0F0F, AX
+	VPBROADCASTD AX, Z1
+	VBROADCASTI64X4 q5shufv<>(SB), Z2
+	VPBROADCASTQ q5bit<>(SB), Z3
+	MOVL $0x10101010, AX
+	VPBROADCASTD AX, Z4
+	VMOVDQU64 q5shifts<>(SB), Z5
 q5rows4:
 	MOVQ xu+24(FP), DI
 	MOVQ xd+32(FP), R9
@@ -300,15 +336,9 @@ q5rowsblk:
 	PREFETCHT0 (R12)(BX*4)
 	VBROADCASTI64X4 (DI), Z24
 	VBROADCASTSS (R9), Z26
-	Q5_DECODE(R14)
-	VMOVDQA Y0, Y15
-	Q5_DECODE(R10)
-	VINSERTI64X4 $1, Y0, Z15, Z28
+	Q5_DECODE2(R14, R10)
 	PAIR_ROW(R14, R10, Z16)
-	Q5_DECODE(R11)
-	VMOVDQA Y0, Y15
-	Q5_DECODE(R12)
-	VINSERTI64X4 $1, Y0, Z15, Z28
+	Q5_DECODE2(R11, R12)
 	PAIR_ROW(R11, R12, Z17)
 	ADDQ $22, R14
 	ADDQ $22, R10
