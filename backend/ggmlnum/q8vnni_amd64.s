@@ -221,14 +221,16 @@ q5tile:
 	VMULPS Z26, Z10, Z9; \
 	VFMADD231PS Z29, Z9, acc
 
-// func q8RowsVNNI(out *float32, w *byte, wstride int, xu *byte, xd *float32, blocks, rows int)
+// func q8RowsVNNI(out *float32, w *byte, wstride int, xu *byte, xd *float32, blocks, rows, pf int)
 // out[r] = DotQ8_0 of Q8_0 weight row r (at w + r·wstride) with one token
-// (x+128 bytes at xu, scales at xd), for r < rows (a multiple of 4).
-TEXT ·q8RowsVNNI(SB), NOSPLIT, $0-56
+// (x+128 bytes at xu, scales at xd), for r < rows (a multiple of 4),
+// prefetching pf bytes ahead of each row's current block.
+TEXT ·q8RowsVNNI(SB), NOSPLIT, $0-64
 	MOVQ out+0(FP), DX
 	MOVQ w+8(FP), SI
 	MOVQ wstride+16(FP), BX
 	MOVQ rows+48(FP), R13
+	MOVQ pf+56(FP), R15
 	MOVL $0x80808080, AX
 	VPBROADCASTD AX, Z31
 	VPXORD Z30, Z30, Z30
@@ -243,10 +245,10 @@ q8rows4:
 	VPXORD Z16, Z16, Z16
 	VPXORD Z17, Z17, Z17
 q8rowsblk:
-	PREFETCHT0 (R14)(BX*4)       // the next 4 rows' block: one group ahead
-	PREFETCHT0 (R10)(BX*4)
-	PREFETCHT0 (R11)(BX*4)
-	PREFETCHT0 (R12)(BX*4)
+	PREFETCHT0 (R14)(R15*1)      // pf bytes ahead (the rows of a later group)
+	PREFETCHT0 (R10)(R15*1)
+	PREFETCHT0 (R11)(R15*1)
+	PREFETCHT0 (R12)(R15*1)
 	VBROADCASTI64X4 (DI), Z24
 	VBROADCASTSS (R9), Z26
 	VMOVDQU64 2(R14), Y28
@@ -302,13 +304,14 @@ GLOBL q5shifts<>(SB), RODATA|NOPTR, $64
 DATA q5bit<>+0(SB)/8, $0x8040201008040201
 GLOBL q5bit<>(SB), RODATA|NOPTR, $8
 
-// func q5RowsVNNI(out *float32, w *byte, wstride int, xu *byte, xd *float32, blocks, rows int)
+// func q5RowsVNNI(out *float32, w *byte, wstride int, xu *byte, xd *float32, blocks, rows, pf int)
 // q8RowsVNNI for Q5_0 weight rows.
-TEXT ·q5RowsVNNI(SB), NOSPLIT, $0-56
+TEXT ·q5RowsVNNI(SB), NOSPLIT, $0-64
 	MOVQ out+0(FP), DX
 	MOVQ w+8(FP), SI
 	MOVQ wstride+16(FP), BX
 	MOVQ rows+48(FP), R13
+	MOVQ pf+56(FP), R15
 	MOVL $0x80808080, AX
 	VPBROADCASTD AX, Z31
 	VPXORD Z30, Z30, Z30
@@ -330,10 +333,10 @@ q5rows4:
 	VPXORD Z16, Z16, Z16
 	VPXORD Z17, Z17, Z17
 q5rowsblk:
-	PREFETCHT0 (R14)(BX*4)
-	PREFETCHT0 (R10)(BX*4)
-	PREFETCHT0 (R11)(BX*4)
-	PREFETCHT0 (R12)(BX*4)
+	PREFETCHT0 (R14)(R15*1)
+	PREFETCHT0 (R10)(R15*1)
+	PREFETCHT0 (R11)(R15*1)
+	PREFETCHT0 (R12)(R15*1)
 	VBROADCASTI64X4 (DI), Z24
 	VBROADCASTSS (R9), Z26
 	Q5_DECODE2(R14, R10)
