@@ -250,7 +250,7 @@ func q5TileVNNI(out *[16]float32, w *byte, wstride int, xu *byte, xstride int, x
 func q8RowsVNNI(out *float32, w *byte, wstride int, xu *byte, xd *float32, blocks, rows, pf int)
 
 //go:noescape
-func q5RowsVNNI(out *float32, w *byte, wstride int, xu *byte, xd *float32, blocks, rows, pf int)
+func q5RowsVNNI(out *float32, w *byte, wstride int, xq *int8, xd *float32, blocks, rows, pf int)
 
 func quantTileAsm(t gguf.Type, out *[16]float32, w []byte, stride int, xu []byte, xd []float32, k int) bool {
 	nb := k / 32
@@ -276,7 +276,7 @@ func quantTileAsm(t gguf.Type, out *[16]float32, w []byte, stride int, xu []byte
 // or 4 groups the same; Q5_0 rows are compute-bound and do not care).
 const quantAhead = 8
 
-func quantRowsAsm(t gguf.Type, out []float32, w []byte, stride int, xu []byte, xd []float32) bool {
+func quantRowsAsm(t gguf.Type, out []float32, w []byte, stride int, xq []int8, xu []byte, xd []float32) bool {
 	nb := len(xd)
 	if !hasVNNI || nb == 0 || len(out)%4 != 0 {
 		return false
@@ -285,9 +285,9 @@ func quantRowsAsm(t gguf.Type, out []float32, w []byte, stride int, xu []byte, x
 	if t == gguf.TypeQ5_0 {
 		bb = 22
 	}
-	_, _ = w[(len(out)-1)*stride+bb*nb-1], xu[32*nb-1]
+	_, _, _ = w[(len(out)-1)*stride+bb*nb-1], xu[32*nb-1], xq[32*nb-1]
 	if t == gguf.TypeQ5_0 {
-		q5RowsVNNI(&out[0], &w[0], stride, &xu[0], &xd[0], nb, len(out), quantAhead*stride)
+		q5RowsVNNI(&out[0], &w[0], stride, &xq[0], &xd[0], nb, len(out), quantAhead*stride)
 	} else {
 		q8RowsVNNI(&out[0], &w[0], stride, &xu[0], &xd[0], nb, len(out), quantAhead*stride)
 	}
