@@ -382,3 +382,24 @@ func q6KRowsAsm(out []float32, w []byte, stride int, xq []int8, xd []float32, xs
 	}
 	return true
 }
+
+//go:noescape
+func quantizeQ8_0Avx(x *float32, qs *int8, d *float32, blocks int)
+
+// quantizeQ8_0Asm quantizes the leading whole blocks of x in AVX-512 when
+// every value is finite (the Go definition's max propagates a NaN, vmaxps
+// does not) and returns how many elements it did.
+func quantizeQ8_0Asm(x []float32, qs []int8, d []float32) int {
+	nb := len(x) / 32
+	if !hasAVX512 || nb == 0 {
+		return 0
+	}
+	for _, v := range x[:32*nb] {
+		if v-v != 0 { // NaN or ±Inf
+			return 0
+		}
+	}
+	_, _ = qs[32*nb-1], d[nb-1]
+	quantizeQ8_0Avx(&x[0], &qs[0], &d[0], nb)
+	return 32 * nb
+}

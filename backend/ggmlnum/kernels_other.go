@@ -59,3 +59,5 @@ func q4KRowsAsm(out []float32, w []byte, stride int, xq []int8, xd []float32, xs
 func q6KRowsAsm(out []float32, w []byte, stride int, xq []int8, xd []float32, xsum []int32) bool {
 	return false
 }
+
+func quantizeQ8_0Asm(x []float32, qs []int8, d []float32) int { return 0 }

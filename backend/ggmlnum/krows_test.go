@@ -80,3 +80,52 @@ func TestKRowsMatchDots(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantizeQ8_0MatchesGo: QuantizeQ8_0 (AVX-512 where the CPU has it)
+// gives the portable definition's quants and scales: zero blocks, blocks
+// of one magnitude (ties at .5 after scaling), a wide range of exponents,
+// f16 overflow and underflow of the scale, and non-finite values (which
+// take the definition).
+func TestQuantizeQ8_0MatchesGo(t *testing.T) {
+	rng := rand.New(rand.NewPCG(63, 64))
+	const n = 32 * 40
+	cases := map[string]func(i int) float32{
+		"normal": func(int) float32 { return float32(rng.NormFloat64()) },
+		"wide":   func(int) float32 { return float32(rng.NormFloat64() * math.Exp2(float64(rng.IntN(60)-30))) },
+		"zeros":  func(i int) float32 { return float32(i/32%2) * float32(rng.NormFloat64()) },
+		"ties":   func(i int) float32 { return float32(i%32-16) * 0.5 * float32(1+i/32%3) },
+		"huge":   func(int) float32 { return float32(rng.NormFloat64() * 1e7) },
+		"tiny":   func(int) float32 { return float32(rng.NormFloat64() * 1e-30) }, // the scale underflows f16
+		"nan": func(i int) float32 {
+			if i == 77 {
+				return float32(math.NaN())
+			}
+			return float32(rng.NormFloat64())
+		},
+	}
+	for name, gen := range cases {
+		t.Run(name, func(t *testing.T) {
+			x := make([]float32, n+7) // a tail that is not a whole block
+			for i := range x {
+				x[i] = gen(i)
+			}
+			gq, gd := make([]int8, len(x)), make([]float32, len(x)/32)
+			wq, wd := make([]int8, len(x)), make([]float32, len(x)/32)
+			QuantizeQ8_0(x, gq, gd)
+			quantizeQ8_0Go(x, wq, wd)
+			for b := range gd {
+				if math.Float32bits(gd[b]) != math.Float32bits(wd[b]) {
+					t.Errorf("block %d: d = %g, want %g", b, gd[b], wd[b])
+				}
+			}
+			if name == "nan" {
+				return // int8 of NaN is not defined in Go: only the scales compare
+			}
+			for i := range 32 * len(gd) {
+				if gq[i] != wq[i] {
+					t.Errorf("q[%d] of %g = %d, want %d", i, x[i], gq[i], wq[i])
+				}
+			}
+		})
+	}
+}
