@@ -40,9 +40,10 @@ func benchModel(b *testing.B) *model.Model {
 }
 
 // BenchmarkModel times the reference path on METALLIC_BENCH_MODEL under
-// both numerics profiles: decode (one-token forward calls at positions
-// 64…127 after a 64-token prompt, reporting tok/s and allocs/op) and
-// prefill (one 64-token forward call).
+// both numerics profiles: decode (one-token ForwardLast calls at
+// positions 64…127 after a 64-token prompt, as model.Generate and
+// `paritycheck bench` decode, reporting tok/s and allocs/op) and prefill
+// (one 64-token forward call).
 func BenchmarkModel(b *testing.B) {
 	m := benchModel(b)
 	const prompt = 64
@@ -56,7 +57,11 @@ func BenchmarkModel(b *testing.B) {
 			if _, err := c.Forward(ids, 0); err != nil {
 				b.Fatal(err)
 			}
-			pos := prompt
+			tok := []int32{int32(prompt % 100)}
+			if _, err := c.ForwardLast(tok, prompt); err != nil { // grows the one-row logits
+				b.Fatal(err)
+			}
+			pos := prompt + 1
 			b.ReportAllocs()
 			for b.Loop() {
 				if pos == 2*prompt {
@@ -68,7 +73,8 @@ func BenchmarkModel(b *testing.B) {
 					pos = prompt
 					b.StartTimer()
 				}
-				if _, err := c.Forward([]int32{int32(pos % 100)}, pos); err != nil {
+				tok[0] = int32(pos % 100)
+				if _, err := c.ForwardLast(tok, pos); err != nil {
 					b.Fatal(err)
 				}
 				pos++

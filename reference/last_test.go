@@ -76,3 +76,33 @@ func TestForwardLast(t *testing.T) {
 		}
 	})
 }
+
+// TestDecodeAllocatesNothing: a decode step through ForwardLast (how
+// model.Generate and `paritycheck bench` decode) makes no heap allocation
+// once the context has run a step, under both numerics profiles and both
+// activation storages, on the cpu backend.
+func TestDecodeAllocatesNothing(t *testing.T) {
+	m := stories(t)
+	for _, num := range []string{"plain", "ggml-cpu"} {
+		for _, act := range []string{"f32", "f16"} {
+			t.Run(num+"/"+act, func(t *testing.T) {
+				c := open(t, m, model.PathOptions{ActDType: act, Numerics: num, Ctx: 256})
+				if _, err := c.Forward(prompt, 0); err != nil {
+					t.Fatal(err)
+				}
+				pos := len(prompt)
+				tok := []int32{1}
+				step := func() {
+					if _, err := c.ForwardLast(tok, pos); err != nil {
+						t.Fatal(err)
+					}
+					pos++
+				}
+				step() // first use grows the one-row buffers
+				if got := testing.AllocsPerRun(20, step); got != 0 {
+					t.Errorf("allocations per decode step: got %v, want 0", got)
+				}
+			})
+		}
+	}
+}

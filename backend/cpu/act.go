@@ -80,6 +80,24 @@ func (t tensor) store(off int, src []float32) {
 	copy(t.f[off:off+len(src)], src)
 }
 
+// dst returns where n results for the elements off… are computed: the
+// tensor's own memory for float32 storage, else scratch[:n] (finish then
+// stores them).
+func (t tensor) dst(off, n int, scratch []float32) []float32 {
+	if t.h == nil {
+		return t.f[off : off+n : off+n]
+	}
+	return scratch[:n]
+}
+
+// finish stores results computed into d = t.dst(off, …): nothing to do
+// for float32 storage, rounded to f16 else.
+func (t tensor) finish(off int, d []float32) {
+	if t.h != nil {
+		t.store(off, d)
+	}
+}
+
 // store1 writes one element.
 func (t tensor) store1(off int, v float32) {
 	if t.h != nil {

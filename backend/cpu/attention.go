@@ -111,11 +111,22 @@ func attention(c backend.CPUCall, in, kv, out act, ggmlF16 bool) {
 			}
 		}
 		mx := float32(math.Inf(-1))
-		for j := range n {
-			k := kt.view(j*kvDim+g*hd, hd, kr)
-			v := dot(k, q) * scale
-			scores[j] = v
-			mx = max(mx, v)
+		if !f16 && kt.f != nil {
+			// An f32 cache: DotF32 of every cached row at once, read in
+			// place (DotF32Rows: the same values).
+			ggmlnum.DotF32Rows(scores[:n], f32Bytes(kt.f[g*hd:]), 4*kvDim, q)
+			for j, v := range scores[:n] {
+				v *= scale
+				scores[j] = v
+				mx = max(mx, v)
+			}
+		} else {
+			for j := range n {
+				k := kt.view(j*kvDim+g*hd, hd, kr)
+				v := dot(k, q) * scale
+				scores[j] = v
+				mx = max(mx, v)
+			}
 		}
 		np := (n + 15) &^ 15
 		for j := range n {
@@ -142,16 +153,12 @@ func attention(c backend.CPUCall, in, kv, out act, ggmlF16 bool) {
 			slot := j & (width - 1)
 			ggmlnum.FMAScale(lanes[slot*hd:(slot+1)*hd], v, p)
 		}
-		for i := range res {
-			if T == 1 {
-				// tinyBLAS declines a single query (n < 2):
-				// ggml_vec_dot_f32 dots each V column with p.
-				var a ggmlnum.DotF32Lanes
-				for l := range a {
-					a[l] = lanes[l*hd+i]
-				}
-				res[i] = a.Sum()
-			} else {
+		if T == 1 {
+			// tinyBLAS declines a single query (n < 2): ggml_vec_dot_f32
+			// dots each V column with p.
+			sumLanes64(res, lanes, hd)
+		} else {
+			for i := range res {
 				var a ggmlnum.TinyLanes
 				for l := range a {
 					a[l] = lanes[l*hd+i]
@@ -160,6 +167,39 @@ func attention(c backend.CPUCall, in, kv, out act, ggmlF16 bool) {
 			}
 		}
 		o.store((t*heads+h)*hd, res)
+	}
+}
+
+// sumLanes64 writes res[i] = ggmlnum.DotF32Lanes.Sum of the 64 lanes
+// lanes[l·hd+i], l < 64, for every dim i < hd: the same additions in the
+// same order, done a lane row at a time (contiguous in i) instead of one
+// dim's 64 strided lanes at a time. It overwrites lanes' first 16 rows.
+func sumLanes64(res, lanes []float32, hd int) {
+	row := func(l int) []float32 { return lanes[l*hd : (l+1)*hd : (l+1)*hd] }
+	// s_l = (a_l + a_{32+l}) + (a_{16+l} + a_{48+l}), into row l.
+	for l := range 16 {
+		r, a, b, c := row(l), row(32+l), row(16+l), row(48+l)
+		for i := range r {
+			r[i] = (r[i] + a[i]) + (b[i] + c[i])
+		}
+	}
+	// Reduce16: s_l + s_{l+8}, then + the sum 4 rows on, then the last
+	// four as (t0+t2)+(t1+t3).
+	for l := range 8 {
+		r, a := row(l), row(l+8)
+		for i := range r {
+			r[i] += a[i]
+		}
+	}
+	for l := range 4 {
+		r, a := row(l), row(l+4)
+		for i := range r {
+			r[i] += a[i]
+		}
+	}
+	t0, t1, t2, t3 := row(0), row(1), row(2), row(3)
+	for i := range res[:hd] {
+		res[i] = (t0[i] + t2[i]) + (t1[i] + t3[i])
 	}
 }
 

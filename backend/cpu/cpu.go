@@ -33,6 +33,7 @@ type Backend struct {
 	mapped  []*buffer // live buffers mapped from the system (bigAlloc)
 	task    task      // the dispatch being run (one at a time per backend)
 	prep    prepared  // what the running dispatch's prep made
+	spare   *encoder  // a committed encoder for the next Begin
 }
 
 // New returns a cpu backend using opts.Threads workers (0: GOMAXPROCS).
@@ -187,7 +188,16 @@ func (b *Backend) Load(spec backend.KernelSpec) (backend.Kernel, error) {
 }
 
 // Begin returns an encoder that runs each dispatch as it is recorded.
-func (b *Backend) Begin() backend.Encoder { return &encoder{b: b} }
+// The encoder of the last Commit is reused (an encoder must not be used
+// after Commit), so a forward call's Begin allocates nothing.
+func (b *Backend) Begin() backend.Encoder {
+	if e := b.spare; e != nil {
+		b.spare = nil
+		*e = encoder{b: b}
+		return e
+	}
+	return &encoder{b: b}
+}
 
 // Sync returns (and clears) the first error of the committed encoders.
 func (b *Backend) Sync() error {
@@ -252,10 +262,14 @@ func (e *encoder) Dispatch(k backend.Kernel, g backend.Grid, args ...backend.Arg
 }
 
 func (e *encoder) Commit() error {
+	if e.done {
+		return e.err
+	}
 	e.done = true
 	if e.err != nil && e.b.err == nil {
 		e.b.err = e.err
 	}
+	e.b.spare = e
 	return e.err
 }
 

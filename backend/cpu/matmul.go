@@ -209,14 +209,13 @@ func matmulPlainFloat(c backend.CPUCall, wt gguf.Type, in, out act) {
 	}
 	for t := range T {
 		x := xs[t*K : (t+1)*K]
+		d := o.dst(t*N+c.Lo, rows, res)
 		if f16 {
-			ggmlnum.DotF16Rows(res[:rows], wb[c.Lo*rb:], rb, x)
+			ggmlnum.DotF16Rows(d, wb[c.Lo*rb:], rb, x)
 		} else {
-			ggmlnum.DotF32Rows(res[:rows], wb[c.Lo*rb:], rb, x)
+			ggmlnum.DotF32Rows(d, wb[c.Lo*rb:], rb, x)
 		}
-		for i, v := range res[:rows] {
-			o.store1(t*N+c.Lo+i, v)
-		}
+		o.finish(t*N+c.Lo, d)
 	}
 }
 
@@ -265,14 +264,13 @@ func matmulFloat(c backend.CPUCall, p *prepared, wt gguf.Type, out act) {
 	}
 	for t := range T {
 		x := xs[t*K : (t+1)*K]
+		d := o.dst(t*N+c.Lo, rows, res)
 		if f16 {
-			ggmlnum.DotF16Rows(res[:rows], wb[c.Lo*rb:], rb, x)
+			ggmlnum.DotF16Rows(d, wb[c.Lo*rb:], rb, x)
 		} else {
-			ggmlnum.DotF32Rows(res[:rows], wb[c.Lo*rb:], rb, x)
+			ggmlnum.DotF32Rows(d, wb[c.Lo*rb:], rb, x)
 		}
-		for i, v := range res[:rows] {
-			o.store1(t*N+c.Lo+i, v)
-		}
+		o.finish(t*N+c.Lo, d)
 	}
 }
 
@@ -388,10 +386,9 @@ func matmulQ8Tiles(c backend.CPUCall, p *prepared, wt gguf.Type, out act) {
 	defer putScratch(sc)
 	res := *sc
 	for t := range T {
-		ggmlnum.QuantRows(wt, res, wb[c.Lo*rb:], rb, p.xq[t*K:(t+1)*K], p.xu[t*K:(t+1)*K], p.xd[t*nb:(t+1)*nb])
-		for i, v := range res {
-			o.store1(t*N+c.Lo+i, v)
-		}
+		d := o.dst(t*N+c.Lo, len(res), res)
+		ggmlnum.QuantRows(wt, d, wb[c.Lo*rb:], rb, p.xq[t*K:(t+1)*K], p.xu[t*K:(t+1)*K], p.xd[t*nb:(t+1)*nb])
+		o.finish(t*N+c.Lo, d)
 	}
 }
 
@@ -464,11 +461,39 @@ func ggmlMatMul(wt gguf.Type, in, out act) (prep, items func(backend.CPUCall, *p
 	case gguf.TypeIQ4_NL:
 		return q8(32, vecDot(ggmlnum.DotIQ4_NL), nil)
 	case gguf.TypeQ6_K:
-		return q8(256, func(row []byte, xq []int8, xd []float32, xsum []int32, _ bool) float32 {
+		prep, items, ok := q8(256, func(row []byte, xq []int8, xd []float32, xsum []int32, _ bool) float32 {
 			return ggmlnum.DotQ6_K(row, xq, xd, xsum)
 		}, nil)
+		return prep, withKRows(items, wt, out, ggmlnum.DotQ6_KRows), ok
 	}
 	return nil, nil, false
+}
+
+// kRows is a k-quant's decode dot over a run of weight rows
+// (ggmlnum.DotQ4_KRows, DotQ6_KRows).
+type kRows func(out []float32, w []byte, stride int, xq []int8, xd []float32, xsum []int32)
+
+// withKRows runs one token (decode) through rows, whole runs of weight
+// rows at a time, and anything else through items: the same values as
+// matmulInt's one output at a time (GEMV), faster.
+func withKRows(items func(backend.CPUCall, *prepared), wt gguf.Type, out act, rows kRows) func(backend.CPUCall, *prepared) {
+	return func(c backend.CPUCall, p *prepared) {
+		K, T := c.Args[3].I, c.Args[5].I
+		if T != 1 {
+			items(c, p)
+			return
+		}
+		rb, err := gguf.RowBytes(wt, K)
+		if err != nil {
+			panic(err)
+		}
+		sc := getScratch(c.Hi - c.Lo)
+		defer putScratch(sc)
+		o := out.bind(c.Args[0])
+		d := o.dst(c.Lo, len(*sc), *sc)
+		rows(d, c.Args[2].Bytes()[c.Lo*rb:], rb, p.xq[:K], p.xd[:K/256], p.xsum[:K/16])
+		o.finish(c.Lo, d)
+	}
 }
 
 // ggmlMatMulRows is ggmlMatMul for the kernels llama.cpp picks by the
@@ -487,7 +512,8 @@ func ggmlMatMulRows(wt gguf.Type, n int, in, out act) (prep, items func(backend.
 			func(c backend.CPUCall, p *prepared) { matmulInt(c, p, wt, out, 32, vecDot(ggmlnum.DotIQ4_NLx8), nil) }, true
 	case wt == gguf.TypeQ4_K && n%8 == 0: // repacked by llama.cpp
 		return func(c backend.CPUCall, p *prepared) { prepQ8(c, p, wt, in, 256) },
-			func(c backend.CPUCall, p *prepared) { matmulInt(c, p, wt, out, 256, ggmlnum.DotQ4_Kx8, nil) }, true
+			withKRows(func(c backend.CPUCall, p *prepared) { matmulInt(c, p, wt, out, 256, ggmlnum.DotQ4_Kx8, nil) },
+				wt, out, ggmlnum.DotQ4_KRows), true
 	}
 	return ggmlMatMul(wt, in, out)
 }

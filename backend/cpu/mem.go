@@ -19,3 +19,11 @@ func u16s(b []byte) []uint16 {
 	}
 	return unsafe.Slice((*uint16)(unsafe.Pointer(&b[0])), len(b)/2)
 }
+
+// f32Bytes views float32s as their little-endian bytes (aliasing).
+func f32Bytes(f []float32) []byte {
+	if len(f) == 0 {
+		return nil
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(&f[0])), 4*len(f))
+}

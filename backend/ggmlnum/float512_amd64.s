@@ -409,3 +409,90 @@ roundloop:
 rounddone:
 	VZEROUPPER
 	RET
+
+// F16QUAD_ROW widens the 64 halves at p and fuses them with x (Z16…Z19)
+// into one row's accumulators a0…a3 (DotF32Lanes' lanes and order).
+#define F16QUAD_ROW(p, a0, a1, a2, a3) \
+	VCVTPH2PS (p), Z20; \
+	VCVTPH2PS 32(p), Z21; \
+	VCVTPH2PS 64(p), Z22; \
+	VCVTPH2PS 96(p), Z23; \
+	VFMADD231PS Z16, Z20, a0; \
+	VFMADD231PS Z17, Z21, a1; \
+	VFMADD231PS Z18, Z22, a2; \
+	VFMADD231PS Z19, Z23, a3
+
+// func dotF16Quads512(out *float32, w *byte, wstride int, x *float32, steps, quads, pf int)
+// dotF16Rows512 for 4·quads rows, four rows per pass (each row's lanes
+// and fused multiply-adds as there), prefetching pf bytes ahead of each
+// row's current position.
+TEXT ·dotF16Quads512(SB), NOSPLIT, $0-56
+	MOVQ out+0(FP), DX
+	MOVQ w+8(FP), SI
+	MOVQ wstride+16(FP), BX
+	MOVQ quads+40(FP), R9
+	MOVQ pf+48(FP), R8
+quadnext:
+	TESTQ R9, R9
+	JZ quaddone
+	MOVQ x+24(FP), DI
+	MOVQ steps+32(FP), CX
+	MOVQ SI, R11
+	LEAQ (SI)(BX*1), R12
+	LEAQ (SI)(BX*2), R13
+	LEAQ (R12)(BX*2), R14
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	VXORPS Z12, Z12, Z12
+	VXORPS Z13, Z13, Z13
+	VXORPS Z14, Z14, Z14
+	VXORPS Z15, Z15, Z15
+quadloop:
+	PREFETCHT0 (R11)(R8*1)
+	PREFETCHT0 64(R11)(R8*1)
+	PREFETCHT0 (R12)(R8*1)
+	PREFETCHT0 64(R12)(R8*1)
+	PREFETCHT0 (R13)(R8*1)
+	PREFETCHT0 64(R13)(R8*1)
+	PREFETCHT0 (R14)(R8*1)
+	PREFETCHT0 64(R14)(R8*1)
+	VMOVUPS (DI), Z16
+	VMOVUPS 64(DI), Z17
+	VMOVUPS 128(DI), Z18
+	VMOVUPS 192(DI), Z19
+	F16QUAD_ROW(R11, Z0, Z1, Z2, Z3)
+	F16QUAD_ROW(R12, Z4, Z5, Z6, Z7)
+	F16QUAD_ROW(R13, Z8, Z9, Z10, Z11)
+	F16QUAD_ROW(R14, Z12, Z13, Z14, Z15)
+	ADDQ $128, R11
+	ADDQ $128, R12
+	ADDQ $128, R13
+	ADDQ $128, R14
+	ADDQ $256, DI
+	DECQ CX
+	JNZ quadloop
+	REDUCE64(Z0, Z1, Z2, Z3, Y0, Y1, X0, X1)
+	VMOVSS X0, (DX)
+	REDUCE64(Z4, Z5, Z6, Z7, Y4, Y5, X4, X5)
+	VMOVSS X4, 4(DX)
+	REDUCE64(Z8, Z9, Z10, Z11, Y8, Y9, X8, X9)
+	VMOVSS X8, 8(DX)
+	REDUCE64(Z12, Z13, Z14, Z15, Y12, Y13, X12, X13)
+	VMOVSS X12, 12(DX)
+	ADDQ $16, DX
+	LEAQ (SI)(BX*4), SI
+	DECQ R9
+	JMP quadnext
+quaddone:
+	VZEROUPPER
+	RET

@@ -24,7 +24,7 @@ func TestFloatRowsMatchDefinitions(t *testing.T) {
 		return v
 	}
 	for _, k := range []int{16, 48, 64, 100, 896, 4864} {
-		for _, rows := range []int{1, 2, 3, 7} {
+		for _, rows := range []int{1, 2, 3, 4, 7, 8, 9, 13} {
 			t.Run(fmt.Sprintf("k=%d/rows=%d", k, rows), func(t *testing.T) {
 				stride16, stride32 := 2*k+6, 4*k+8
 				w16, w32 := make([]byte, rows*stride16), make([]byte, rows*stride32)

@@ -234,6 +234,12 @@ func DotF32Tiny(x, y []float32) float32 {
 // half away from zero instead). qs receives the quants, d the scales
 // widened from f16.
 func QuantizeQ8_0(x []float32, qs []int8, d []float32) {
+	n := quantizeQ8_0Asm(x, qs, d)
+	quantizeQ8_0Go(x[n:], qs[n:], d[n/32:])
+}
+
+// quantizeQ8_0Go is QuantizeQ8_0's portable definition.
+func quantizeQ8_0Go(x []float32, qs []int8, d []float32) {
 	for b := 0; b+32 <= len(x); b += 32 {
 		blk := x[b : b+32 : b+32]
 		var amax float32

@@ -44,10 +44,20 @@ func q5Blocks4(acc *[4][8]float32, rows []byte, stride int, x []int8, xd []float
 }
 
 func quantTileAsm(gguf.Type, *[16]float32, []byte, int, []byte, []float32, int) bool { return false }
-func quantRowsAsm(gguf.Type, []float32, []byte, int, []byte, []float32) bool         { return false }
+func quantRowsAsm(gguf.Type, []float32, []byte, int, []int8, []byte, []float32) bool { return false }
 
 func fmaChain(acc float32, a, b []float32) float32        { return fmaChainGo(acc, a, b) }
 func fmaLanes8(acc *[8]float32, v []float32, d []float32) { fmaLanes8Go(acc, v, d) }
 
 func expfN(y, x []float32) int      { return 0 }
 func swigluN(y, x, g []float32) int { return 0 }
+
+func q4KRowsAsm(out []float32, w []byte, stride int, xq []int8, xd []float32, xsum []int32) bool {
+	return false
+}
+
+func q6KRowsAsm(out []float32, w []byte, stride int, xq []int8, xd []float32, xsum []int32) bool {
+	return false
+}
+
+func quantizeQ8_0Asm(x []float32, qs []int8, d []float32) int { return 0 }

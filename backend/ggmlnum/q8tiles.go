@@ -39,7 +39,7 @@ func QuantTile(t gguf.Type, out *[16]float32, w []byte, stride int, xq []int8, x
 // type t at w[r·stride:]) with one token's activations xq (and xu, xd).
 func QuantRows(t gguf.Type, out []float32, w []byte, stride int, xq []int8, xu []byte, xd []float32) {
 	n := len(out) &^ 3
-	if n > 0 && quantRowsAsm(t, out[:n], w, stride, xu, xd) {
+	if n > 0 && quantRowsAsm(t, out[:n], w, stride, xq, xu, xd) {
 		out, w = out[n:], w[n*stride:]
 	}
 	r := 0

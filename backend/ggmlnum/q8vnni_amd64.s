@@ -221,14 +221,16 @@ q5tile:
 	VMULPS Z26, Z10, Z9; \
 	VFMADD231PS Z29, Z9, acc
 
-// func q8RowsVNNI(out *float32, w *byte, wstride int, xu *byte, xd *float32, blocks, rows int)
+// func q8RowsVNNI(out *float32, w *byte, wstride int, xu *byte, xd *float32, blocks, rows, pf int)
 // out[r] = DotQ8_0 of Q8_0 weight row r (at w + r·wstride) with one token
-// (x+128 bytes at xu, scales at xd), for r < rows (a multiple of 4).
-TEXT ·q8RowsVNNI(SB), NOSPLIT, $0-56
+// (x+128 bytes at xu, scales at xd), for r < rows (a multiple of 4),
+// prefetching pf bytes ahead of each row's current block.
+TEXT ·q8RowsVNNI(SB), NOSPLIT, $0-64
 	MOVQ out+0(FP), DX
 	MOVQ w+8(FP), SI
 	MOVQ wstride+16(FP), BX
 	MOVQ rows+48(FP), R13
+	MOVQ pf+56(FP), R15
 	MOVL $0x80808080, AX
 	VPBROADCASTD AX, Z31
 	VPXORD Z30, Z30, Z30
@@ -243,10 +245,10 @@ q8rows4:
 	VPXORD Z16, Z16, Z16
 	VPXORD Z17, Z17, Z17
 q8rowsblk:
-	PREFETCHT0 (R14)(BX*4)       // the next 4 rows' block: one group ahead
-	PREFETCHT0 (R10)(BX*4)
-	PREFETCHT0 (R11)(BX*4)
-	PREFETCHT0 (R12)(BX*4)
+	PREFETCHT0 (R14)(R15*1)      // pf bytes ahead (the rows of a later group)
+	PREFETCHT0 (R10)(R15*1)
+	PREFETCHT0 (R11)(R15*1)
+	PREFETCHT0 (R12)(R15*1)
 	VBROADCASTI64X4 (DI), Z24
 	VBROADCASTSS (R9), Z26
 	VMOVDQU64 2(R14), Y28
@@ -272,19 +274,74 @@ q8rowsblk:
 	VZEROUPPER
 	RET
 
-// func q5RowsVNNI(out *float32, w *byte, wstride int, xu *byte, xd *float32, blocks, rows int)
-// q8RowsVNNI for Q5_0 weight rows.
-TEXT ·q5RowsVNNI(SB), NOSPLIT, $0-56
+// Q5_DECODE2 decodes the Q5_0 blocks at wa and wb into their unsigned
+// 5-bit quants q (0…31, the weight being q−16), [block wa | block wb] in
+// Z28: the nibbles (elements 0–15 low, 16–31 high, as ggml's
+// bytes_from_nibbles_32) with 16 added where the element's qh bit is set.
+// Constants in Z1…Z5: 0x0F bytes, the qh shuffle, each byte's bit, 0x10
+// bytes, the nibble shifts. Clobbers Z6, Z7, K1.
+#define Q5_DECODE2(wa, wb) \
+	VBROADCASTI32X4 6(wa), Z28; \
+	VBROADCASTI32X4 6(wb), Z7; \
+	VINSERTI64X4 $1, Y7, Z28, Z28; \
+	VPSRLVW Z5, Z28, Z28; \
+	VPANDD Z1, Z28, Z28; \
+	VPBROADCASTD 2(wa), Y6; \
+	VPBROADCASTD 2(wb), Y7; \
+	VINSERTI64X4 $1, Y7, Z6, Z6; \
+	VPSHUFB Z2, Z6, Z6; \
+	VPTESTMB Z3, Z6, K1; \
+	VPADDB Z4, Z28, K1, Z28
+
+// PAIR_ROW5 is PAIR_ROW for the unsigned quants q of Q5_DECODE2 and the
+// signed activations x (both halves of Z24): each lane's exact sum
+// Σ(q−16)·x = Σq·x − 16·Σx starts from Z25 = −16·Σx (per lane of 4).
+#define PAIR_ROW5(w0, w1, acc) \
+	VMOVDQA64 Z25, Z29; \
+	VPDPBUSD Z24, Z28, Z29; \
+	VPBROADCASTW (w0), X10; \
+	VPBROADCASTW (w1), X9; \
+	VINSERTI128 $1, X9, Y10, Y10; \
+	VCVTPH2PS Y10, Z10; \
+	VCVTDQ2PS Z29, Z29; \
+	VMULPS Z26, Z10, Z9; \
+	VFMADD231PS Z29, Z9, acc
+
+DATA q5shifts<>+0(SB)/8, $0x0000000000000000
+DATA q5shifts<>+8(SB)/8, $0x0000000000000000
+DATA q5shifts<>+16(SB)/8, $0x0004000400040004
+DATA q5shifts<>+24(SB)/8, $0x0004000400040004
+DATA q5shifts<>+32(SB)/8, $0x0000000000000000
+DATA q5shifts<>+40(SB)/8, $0x0000000000000000
+DATA q5shifts<>+48(SB)/8, $0x0004000400040004
+DATA q5shifts<>+56(SB)/8, $0x0004000400040004
+GLOBL q5shifts<>(SB), RODATA|NOPTR, $64
+
+DATA q5bit<>+0(SB)/8, $0x8040201008040201
+GLOBL q5bit<>(SB), RODATA|NOPTR, $8
+
+// func q5RowsVNNI(out *float32, w *byte, wstride int, xq *int8, xd *float32, blocks, rows, pf int)
+// q8RowsVNNI for Q5_0 weight rows, on the signed activations xq (not
+// x+128: the −16 offset of Q5_0 is taken from the activations' lane sums,
+// computed once per block for all rows).
+TEXT ·q5RowsVNNI(SB), NOSPLIT, $0-64
 	MOVQ out+0(FP), DX
 	MOVQ w+8(FP), SI
 	MOVQ wstride+16(FP), BX
 	MOVQ rows+48(FP), R13
-	MOVL $0x80808080, AX
+	MOVQ pf+56(FP), R15
+	MOVL $0x01010101, AX
 	VPBROADCASTD AX, Z31
 	VPXORD Z30, Z30, Z30
-	Q5_CONSTS5
+	MOVL $0x0F0F0F0F, AX
+	VPBROADCASTD AX, Z1
+	VBROADCASTI64X4 q5shufv<>(SB), Z2
+	VPBROADCASTQ q5bit<>(SB), Z3
+	MOVL $0x10101010, AX
+	VPBROADCASTD AX, Z4
+	VMOVDQU64 q5shifts<>(SB), Z5
 q5rows4:
-	MOVQ xu+24(FP), DI
+	MOVQ xq+24(FP), DI
 	MOVQ xd+32(FP), R9
 	MOVQ blocks+40(FP), CX
 	LEAQ (SI)(BX*1), R10
@@ -294,22 +351,20 @@ q5rows4:
 	VPXORD Z16, Z16, Z16
 	VPXORD Z17, Z17, Z17
 q5rowsblk:
-	PREFETCHT0 (R14)(BX*4)
-	PREFETCHT0 (R10)(BX*4)
-	PREFETCHT0 (R11)(BX*4)
-	PREFETCHT0 (R12)(BX*4)
+	PREFETCHT0 (R14)(R15*1)
+	PREFETCHT0 (R10)(R15*1)
+	PREFETCHT0 (R11)(R15*1)
+	PREFETCHT0 (R12)(R15*1)
 	VBROADCASTI64X4 (DI), Z24
 	VBROADCASTSS (R9), Z26
-	Q5_DECODE(R14)
-	VMOVDQA Y0, Y15
-	Q5_DECODE(R10)
-	VINSERTI64X4 $1, Y0, Z15, Z28
-	PAIR_ROW(R14, R10, Z16)
-	Q5_DECODE(R11)
-	VMOVDQA Y0, Y15
-	Q5_DECODE(R12)
-	VINSERTI64X4 $1, Y0, Z15, Z28
-	PAIR_ROW(R11, R12, Z17)
+	VPXORD Z25, Z25, Z25
+	VPDPBUSD Z24, Z31, Z25
+	VPSLLD $4, Z25, Z25
+	VPSUBD Z25, Z30, Z25
+	Q5_DECODE2(R14, R10)
+	PAIR_ROW5(R14, R10, Z16)
+	Q5_DECODE2(R11, R12)
+	PAIR_ROW5(R11, R12, Z17)
 	ADDQ $22, R14
 	ADDQ $22, R10
 	ADDQ $22, R11
