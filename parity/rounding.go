@@ -53,14 +53,15 @@ func RoundingFor(numerics string) (string, error) {
 
 // localOracles returns tr's local oracle, with the rounding tr's declared
 // numerics implies (recorded in tr.Rounding), and, when some projection
-// weight is not F32, the oracle with the other rounding (else nil).
-func localOracles(cfg *model.Config, w *model.Weights, tokens []int32, cache *oracle.Cache, tr *Trace) (declared, other *oracle.Evaluator, err error) {
+// weight is not F32, the oracle with the other rounding (else nil). Both
+// read tr's captures through wd, which widens each once.
+func localOracles(cfg *model.Config, w *model.Weights, tokens []int32, cache *oracle.Cache, tr *Trace, wd *widened) (declared, other *oracle.Evaluator, err error) {
 	if tr.Rounding, err = RoundingFor(tr.Numerics); err != nil {
 		return nil, nil, fmt.Errorf("parity: path %s: %w", tr.Path, err)
 	}
 	mk := func(round bool) (*oracle.Evaluator, error) {
 		return oracle.New(oracle.Options{Config: cfg, Weights: w, Tokens: tokens, Cache: cache,
-			Captured: widened(tr.Capture), RoundActivations: round, KVF16: tr.KV == F16})
+			Captured: wd.get, RoundActivations: round, KVF16: tr.KV == F16})
 	}
 	vec := tr.Rounding == RoundingVecDot
 	if declared, err = mk(vec); err != nil || !nonF32MatMul(w) {

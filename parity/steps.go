@@ -142,11 +142,12 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 			return nil, err
 		}
 		for _, tr := range s.Traces {
-			ev, other, err := localOracles(cfg, o.Weights, s.Tokens, cache, tr)
+			wd := newWidened(tr.Capture)
+			ev, other, err := localOracles(cfg, o.Weights, s.Tokens, cache, tr, wd)
 			if err != nil {
 				return nil, err
 			}
-			j.local, j.other = append(j.local, ev), append(j.other, other)
+			j.local, j.other, j.wide = append(j.local, ev), append(j.other, other), append(j.wide, wd)
 			s.Rounding[tr.Path] = tr.Rounding
 		}
 		// Paths whose declared numerics round mul_mat inputs differently
@@ -161,7 +162,9 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 		}
 	}
 	known := map[string]bool{}
-	for _, name := range j.graph.Names() {
+	names := j.graph.Names()
+	dead := j.liveness(names)
+	for i, name := range names {
 		known[name] = true
 		if err := j.stageRows(name, known); err != nil {
 			return nil, err
@@ -169,6 +172,7 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 		if err := j.checkpoint(name); err != nil {
 			return nil, err
 		}
+		j.forget(dead[i])
 	}
 	j.twinRows()
 	for _, tr := range s.Traces {
@@ -214,9 +218,62 @@ type judge struct {
 	// other are the local oracles with the rounding the path's numerics
 	// does not imply (nil where every weight is F32).
 	other []*oracle.Evaluator
+	// wide are, per trace, the float64 copies of its captures the local
+	// oracles read.
+	wide []*widened
 	// stages are, per trace, the stage checkpoints its path declares
 	// (model.StagePath), with the index of its fused twin (-1 if none).
 	stages []pathStages
+}
+
+// liveness returns, for each index of names (the checkpoints in the
+// order they are judged), the checkpoints and stage checkpoints that
+// nothing judged after it reads: not a later checkpoint's op, not a
+// stage of one. Once its rows are made, the oracles may drop them.
+func (j *judge) liveness(names []string) [][]string {
+	last := map[string]int{}
+	for i, name := range names {
+		last[name] = i
+		ins, err := j.graph.Inputs(name)
+		if err != nil {
+			continue // judged (and reported) by checkpoint
+		}
+		for _, in := range ins {
+			last[in] = i
+		}
+		for _, ps := range j.stages {
+			for _, st := range ps.byOf[name] {
+				last[st.Name] = i
+				for _, in := range st.Inputs {
+					last[in] = i
+				}
+			}
+		}
+	}
+	dead := make([][]string, len(names))
+	for n, i := range last {
+		dead[i] = append(dead[i], n)
+	}
+	for _, d := range dead {
+		slices.Sort(d)
+	}
+	return dead
+}
+
+// forget drops every oracle's result and every float64 copy of a capture
+// of the named checkpoints, which no later row reads, so that the
+// oracles' memory stays that of a few checkpoints, not of a model's.
+func (j *judge) forget(names []string) {
+	for _, name := range names {
+		for _, ev := range append([]*oracle.Evaluator{j.global, j.globalVec}, append(j.local, j.other...)...) {
+			if ev != nil {
+				ev.Forget(name)
+			}
+		}
+		for _, wd := range j.wide {
+			wd.forget(name)
+		}
+	}
 }
 
 // threshold is the NMSE bound of a checkpoint computed by ops (localBound).
@@ -398,17 +455,25 @@ func (j *judge) shape(sr *Series, cols int) string {
 }
 
 // widened adapts a capture to the oracle's Captured callback, widening each
-// series once.
-func widened(c *Capture) func(string) ([]float64, bool) {
-	memo := map[string][]float64{}
-	return func(name string) ([]float64, bool) {
-		if v, ok := memo[name]; ok {
-			return v, true
-		}
-		v, ok := c.Float64(name)
-		if ok {
-			memo[name] = v
-		}
-		return v, ok
-	}
+// series once and keeping the float64 copy until forget drops it.
+type widened struct {
+	c    *Capture
+	memo map[string][]float64
 }
+
+func newWidened(c *Capture) *widened { return &widened{c: c, memo: map[string][]float64{}} }
+
+// get is the oracle's Captured callback.
+func (w *widened) get(name string) ([]float64, bool) {
+	if v, ok := w.memo[name]; ok {
+		return v, true
+	}
+	v, ok := w.c.Float64(name)
+	if ok {
+		w.memo[name] = v
+	}
+	return v, ok
+}
+
+// forget drops the float64 copy of name.
+func (w *widened) forget(name string) { delete(w.memo, name) }
