@@ -82,7 +82,7 @@ func otherRounding(r string) string {
 // misrounded checks a local row whose recomputation involved a mul_mat
 // against the oracle with the other rounding; it returns the failure note
 // when the other rounding fits clearly better, else "".
-func misrounded(tr *Trace, other *oracle.Evaluator, name string, ops []string, got []float64, declared Num, th float64) (string, error) {
+func misrounded(tr *Trace, other *oracle.Evaluator, name string, ops []string, got []float32, declared Num, th float64) (string, error) {
 	if other == nil || !slices.Contains(ops, "mul_mat") {
 		return "", nil
 	}
@@ -93,7 +93,7 @@ func misrounded(tr *Trace, other *oracle.Evaluator, name string, ops []string, g
 	if len(alt.Data) != len(got) {
 		return "", nil
 	}
-	na := Compare(got, alt.Data, tr.DType).NMSE
+	na := compare(got, alt.Data, tr.DType).NMSE
 	if !(float64(declared) > th/1000 && float64(na)*RoundingMargin < float64(declared)) {
 		return "", nil
 	}

@@ -63,6 +63,12 @@ type StepsOptions struct {
 	NoOracle bool
 	// Progress, when set, is told about each stage.
 	Progress func(stage string)
+	// DropCaptures releases what the report does not need as soon as it
+	// is judged, so that a run's memory stays that of a few checkpoints:
+	// each captured series' Data (set to nil once the last row that reads
+	// it is made) and each trace's Logits (nil after the runs). Callers
+	// that read Steps.Traces' data afterwards leave it false.
+	DropCaptures bool
 }
 
 // Steps is a step-parity report.
@@ -128,6 +134,9 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 		if i == 0 {
 			s.Tokens = tr.Tokens
 		}
+		if o.DropCaptures {
+			tr.Logits = nil // the greedy steps are taken; the capture keeps the logits
+		}
 		s.Paths = append(s.Paths, tr.Path)
 		s.Numerics[tr.Path] = tr.Numerics
 		s.Traces = append(s.Traces, tr)
@@ -169,12 +178,28 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 		if err := j.stageRows(name, known); err != nil {
 			return nil, err
 		}
+		j.dying = map[string]bool{}
+		for _, n := range dead[i] {
+			j.dying[n] = true
+		}
+		before := len(s.Rows)
 		if err := j.checkpoint(name); err != nil {
 			return nil, err
 		}
+		if len(s.Rows) > before {
+			j.twinRows(name)
+		}
 		j.forget(dead[i])
+		if o.DropCaptures {
+			for _, tr := range s.Traces {
+				for _, n := range dead[i] {
+					if sr, ok := tr.Capture.Series[n]; ok {
+						sr.Data = nil
+					}
+				}
+			}
+		}
 	}
-	j.twinRows()
 	for _, tr := range s.Traces {
 		for _, name := range tr.Capture.Order {
 			if !known[name] {
@@ -221,6 +246,9 @@ type judge struct {
 	// wide are, per trace, the float64 copies of its captures the local
 	// oracles read.
 	wide []*widened
+	// dying are the checkpoints that no row after the current
+	// checkpoint's reads (liveness).
+	dying map[string]bool
 	// stages are, per trace, the stage checkpoints its path declares
 	// (model.StagePath), with the index of its fused twin (-1 if none).
 	stages []pathStages
@@ -228,24 +256,39 @@ type judge struct {
 
 // liveness returns, for each index of names (the checkpoints in the
 // order they are judged), the checkpoints and stage checkpoints that
-// nothing judged after it reads: not a later checkpoint's op, not a
-// stage of one. Once its rows are made, the oracles may drop them.
+// nothing judged after it reads, so that once its rows are made the
+// oracles may drop them. A checkpoint read at index i is live until i;
+// when some path did not materialize it, its local oracle recomputes it
+// there from its own inputs, so they are live until i too (and so on up
+// the graph).
 func (j *judge) liveness(names []string) [][]string {
 	last := map[string]int{}
-	for i, name := range names {
+	var read func(name string, i int)
+	read = func(name string, i int) {
 		last[name] = i
+		if j.materialized(name) {
+			return
+		}
 		ins, err := j.graph.Inputs(name)
 		if err != nil {
-			continue // judged (and reported) by checkpoint
+			return
 		}
 		for _, in := range ins {
-			last[in] = i
+			read(in, i)
+		}
+	}
+	for i, name := range names {
+		last[name] = i
+		if ins, err := j.graph.Inputs(name); err == nil {
+			for _, in := range ins {
+				read(in, i)
+			}
 		}
 		for _, ps := range j.stages {
 			for _, st := range ps.byOf[name] {
 				last[st.Name] = i
 				for _, in := range st.Inputs {
-					last[in] = i
+					read(in, i)
 				}
 			}
 		}
@@ -258,6 +301,16 @@ func (j *judge) liveness(names []string) [][]string {
 		slices.Sort(d)
 	}
 	return dead
+}
+
+// materialized reports whether every path captured checkpoint name.
+func (j *judge) materialized(name string) bool {
+	for _, tr := range j.s.Traces {
+		if _, ok := tr.Capture.Series[name]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // forget drops every oracle's result and every float64 copy of a capture
@@ -341,8 +394,8 @@ func (j *judge) checkpoint(name string) error {
 		if err != nil {
 			return err
 		}
-		got := widen(sr.Data)
-		r.Metrics = Compare(got, res.Data, tr.DType)
+		got := sr.Data
+		r.Metrics = compare(got, res.Data, tr.DType)
 		localRMSE[i], localOps[i] = float64(r.RMSE), len(res.Ops)
 		th := j.threshold(tr, res.Ops)
 		r.Bound = Num(th)
@@ -362,6 +415,15 @@ func (j *judge) checkpoint(name string) error {
 			r.Verdict, r.Note = Fail, why+"; "+r.Note
 		}
 		j.s.Rows = append(j.s.Rows, r)
+		if j.dying[name] {
+			// Read by nothing after this row: drop the path's oracle
+			// results now, before the next path's are made.
+			j.local[i].Forget(name)
+			if j.other[i] != nil {
+				j.other[i].Forget(name)
+			}
+			j.wide[i].forget(name)
+		}
 	}
 	if glob != nil {
 		for i, tr := range j.s.Traces {
@@ -369,7 +431,7 @@ func (j *judge) checkpoint(name string) error {
 				continue
 			}
 			r := row(tr.Path, GlobalOracle)
-			r.Metrics = Compare(widen(have[i].Data), glob, tr.DType)
+			r.Metrics = compare(have[i].Data, glob, tr.DType)
 			r.Verdict = Info
 			j.s.Rows = append(j.s.Rows, r)
 		}
@@ -388,8 +450,8 @@ func (j *judge) checkpoint(name string) error {
 		case j.shape(sr, cols) != "" || j.shape(rs, cols) != "":
 			continue // already failed in a local row
 		default:
-			a, b := widen(sr.Data), widen(rs.Data)
-			r.Metrics = Compare(a, b, tr.DType)
+			a, b := sr.Data, rs.Data
+			r.Metrics = compare(a, b, tr.DType)
 			if glob == nil {
 				th := 4 * j.threshold(tr, []string{op})
 				r.Bound, r.Verdict = Num(th), Pass
@@ -399,7 +461,7 @@ func (j *judge) checkpoint(name string) error {
 				r.Note = "direct, no oracle"
 				break
 			}
-			ca, cb := Compare(a, glob, tr.DType), Compare(b, glob, ref.DType)
+			ca, cb := compare(a, glob, tr.DType), compare(b, glob, ref.DType)
 			errRef, extra := float64(cb.RMSE), ""
 			if tr.Rounding != ref.Rounding && j.globalVec != nil {
 				// err(a) ≤ m·(err(b) + R) + floor, R = rmse of the f64
