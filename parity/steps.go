@@ -63,6 +63,12 @@ type StepsOptions struct {
 	NoOracle bool
 	// Progress, when set, is told about each stage.
 	Progress func(stage string)
+	// File, when set, is the model file the paths and Weights read. A
+	// path that maps it itself (llamacpp) makes a second copy of the model
+	// resident beside the gguf mapping; RunSteps then lets the kernel drop
+	// both mappings' resident pages before each path runs and before the
+	// oracles, so each phase holds one copy (releaseFile).
+	File string
 	// DropCaptures releases what the report does not need as soon as it
 	// is judged, so that a run's memory stays that of a few checkpoints:
 	// each captured series' Data (set to nil once the last row that reads
@@ -123,6 +129,9 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 	}
 	for i, t := range o.Targets {
 		progress("run " + t.name())
+		if _, err := releaseFile(o.File, 2); err != nil {
+			return nil, err
+		}
 		ro := RunOptions{Tokens: o.Prompt, Decode: o.Decode, Hook: PerturbHook(t, o.Perturb)}
 		if i > 0 {
 			ro = RunOptions{Tokens: s.Tokens, Prompt: len(o.Prompt), Hook: ro.Hook}
@@ -145,6 +154,9 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 	j.linkTwins()
 	if !o.NoOracle {
 		progress("float64 oracles")
+		if _, err := releaseFile(o.File, 2); err != nil {
+			return nil, err
+		}
 		cache := oracle.NewCache()
 		var err error
 		if j.global, err = oracle.New(oracle.Options{Config: cfg, Weights: o.Weights, Tokens: s.Tokens, Cache: cache}); err != nil {

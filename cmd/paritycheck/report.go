@@ -280,7 +280,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	defer s.Close()
 	prog := pcProgress(stderr, 2*len(s.Targets)+1, "report")
 	steps, err := parity.RunSteps(parity.StepsOptions{Targets: s.Targets, Weights: &s.Model.Weights, Prompt: toks,
-		Decode: *r.decode, Perturb: ps, Progress: prog, DropCaptures: true})
+		Decode: *r.decode, Perturb: ps, Progress: prog, DropCaptures: true, File: s.File})
 	if err != nil {
 		return err
 	}

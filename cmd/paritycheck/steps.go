@@ -40,7 +40,7 @@ func runSteps(args []string, stdout, stderr io.Writer) error {
 	}
 	defer s.Close()
 	steps, err := parity.RunSteps(parity.StepsOptions{Targets: s.Targets, Weights: &s.Model.Weights, Prompt: toks,
-		Decode: *r.decode, Perturb: ps, NoOracle: r.noOracle, Progress: pcProgress(stderr, len(s.Targets)+1, "steps"), DropCaptures: true})
+		Decode: *r.decode, Perturb: ps, NoOracle: r.noOracle, Progress: pcProgress(stderr, len(s.Targets)+1, "steps"), DropCaptures: true, File: s.File})
 	if err != nil {
 		return err
 	}
