@@ -107,9 +107,9 @@ func (c *Cache) matmul(w *model.Weight, x []float64, t int) ([]float64, error) {
 		blas64.Gemm(blas.NoTrans, blas.Trans, 1, X, W, 0, Y)
 		return y, nil
 	}
-	bp, pp := getF64(chunkRows*w.K), getF64(t*chunkRows)
-	defer putF64(bp)
-	defer putF64(pp)
+	bp, pp := chunkPool.get(chunkRows*w.K), partPool.get(t*chunkRows)
+	defer chunkPool.put(bp)
+	defer partPool.put(pp)
 	buf, part := *bp, *pp
 	for r0 := 0; r0 < w.N; r0 += chunkRows {
 		r1 := min(r0+chunkRows, w.N)
@@ -127,12 +127,18 @@ func (c *Cache) matmul(w *model.Weight, x []float64, t int) ([]float64, error) {
 	return y, nil
 }
 
-// f64Pool recycles the streaming buffers of matmul, so streaming a model's
-// weights again and again makes no garbage.
-var f64Pool sync.Pool
+// chunkPool and partPool recycle the streaming buffers of matmul (the
+// dequantized weight rows, the partial products), so streaming a model's
+// weights again and again makes no garbage. They are apart so that a
+// small buffer of one kind never displaces a large one of the other.
+var chunkPool, partPool f64Pool
 
-func getF64(n int) *[]float64 {
-	if p, ok := f64Pool.Get().(*[]float64); ok && cap(*p) >= n {
+// f64Pool is a pool of float64 buffers.
+type f64Pool struct{ p sync.Pool }
+
+// get returns a buffer of n values (old contents).
+func (fp *f64Pool) get(n int) *[]float64 {
+	if p, ok := fp.p.Get().(*[]float64); ok && cap(*p) >= n {
 		*p = (*p)[:n]
 		return p
 	}
@@ -140,7 +146,7 @@ func getF64(n int) *[]float64 {
 	return &s
 }
 
-func putF64(p *[]float64) { f64Pool.Put(p) }
+func (fp *f64Pool) put(p *[]float64) { fp.p.Put(p) }
 
 // rmsNorm normalizes each length-n row of x: x / sqrt(mean(x²) + eps) · g.
 func rmsNorm(x []float64, n int, g []float64, eps float64) []float64 {
