@@ -1,6 +1,7 @@
 package oracle
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"sync"
@@ -45,10 +46,34 @@ func rows(w *model.Weight, r0, r1 int, dst []float64) error {
 	if hi > len(w.Data) {
 		return fmt.Errorf("oracle: %s: %d rows of %d %s need %d bytes, have %d", w.Name, r1, w.K, w.Type, hi, len(w.Data))
 	}
+	if w.Type == gguf.TypeF16 {
+		decodeF16(w.Data[lo:hi], dst[:(r1-r0)*w.K])
+		return nil
+	}
 	if err := gguf.DequantizeF64(w.Type, w.Data[lo:hi], dst[:(r1-r0)*w.K]); err != nil {
 		return fmt.Errorf("oracle: %s: %w", w.Name, err)
 	}
 	return nil
+}
+
+// f16Values maps every f16 bit pattern to its value (gguf.F16ToF32,
+// exact in float64): streaming F16 weights is a table lookup per
+// element, not a conversion.
+var f16Values = sync.OnceValue(func() *[1 << 16]float64 {
+	var t [1 << 16]float64
+	for h := range t {
+		t[h] = float64(gguf.F16ToF32(uint16(h)))
+	}
+	return &t
+})
+
+// decodeF16 widens the little-endian f16 values of src into dst
+// (len(src) = 2·len(dst)), as gguf.DequantizeF64 does.
+func decodeF16(src []byte, dst []float64) {
+	t := f16Values()
+	for i := range dst {
+		dst[i] = t[binary.LittleEndian.Uint16(src[2*i:])]
+	}
 }
 
 // full returns all of w dequantized (N rows of K), from the cache when small.

@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/metallic-go/metallic/gguf"
 	"github.com/metallic-go/metallic/model"
 )
 
@@ -46,4 +47,41 @@ func TestOpsByHand(t *testing.T) {
 	near(t, "gqa", attention([]float64{1, 0, 0, 1}, []float64{1, 0}, []float64{5, 6}, 1, 2, 1, 2), []float64{5, 6, 5, 6})
 
 	near(t, "swiglu", swiglu([]float64{0, 2}, []float64{3, 5}), []float64{0, 2 / (1 + math.Exp(-2)) * 5})
+}
+
+// decodeF16 (the streaming oracle's table) gives hand-computed values,
+// and every one of the 65536 f16 patterns exactly as gguf.DequantizeF64
+// widens it, NaNs included, so the table changes no oracle's result.
+func TestDecodeF16(t *testing.T) {
+	cases := []struct {
+		bits uint16
+		want float64
+	}{
+		{0x3c00, 1}, {0xc000, -2}, {0x3555, 0.333251953125}, {0x7bff, 65504},
+		{0x0001, 0x1p-24}, {0x8400, -0x1p-14}, {0x0000, 0}, {0x7c00, math.Inf(1)}, {0xfc00, math.Inf(-1)},
+	}
+	for _, c := range cases {
+		got := make([]float64, 1)
+		decodeF16([]byte{byte(c.bits), byte(c.bits >> 8)}, got)
+		if got[0] != c.want {
+			t.Errorf("f16 %#04x = %g, want %g", c.bits, got[0], c.want)
+		}
+	}
+	src := make([]byte, 2<<16)
+	for h := 0; h < 1<<16; h++ {
+		src[2*h], src[2*h+1] = byte(h), byte(h>>8)
+	}
+	got, want := make([]float64, 1<<16), make([]float64, 1<<16)
+	decodeF16(src, got)
+	if err := gguf.DequantizeF64(gguf.TypeF16, src, want); err != nil {
+		t.Fatal(err)
+	}
+	for h := range got {
+		if math.Float64bits(got[h]) != math.Float64bits(want[h]) {
+			t.Errorf("f16 %#04x: %v (bits %#x), gguf.DequantizeF64 %v (bits %#x)", h, got[h], math.Float64bits(got[h]), want[h], math.Float64bits(want[h]))
+		}
+	}
+	if !math.IsNaN(got[0x7e00]) {
+		t.Errorf("f16 0x7e00 = %g, want NaN", got[0x7e00])
+	}
 }
