@@ -46,8 +46,12 @@ func rows(w *model.Weight, r0, r1 int, dst []float64) error {
 	if hi > len(w.Data) {
 		return fmt.Errorf("oracle: %s: %d rows of %d %s need %d bytes, have %d", w.Name, r1, w.K, w.Type, hi, len(w.Data))
 	}
-	if w.Type == gguf.TypeF16 {
+	switch w.Type {
+	case gguf.TypeF16:
 		decodeF16(w.Data[lo:hi], dst[:(r1-r0)*w.K])
+		return nil
+	case gguf.TypeQ8_0:
+		decodeQ8_0(w.Data[lo:hi], dst[:(r1-r0)*w.K])
 		return nil
 	}
 	if err := gguf.DequantizeF64(w.Type, w.Data[lo:hi], dst[:(r1-r0)*w.K]); err != nil {
@@ -73,6 +77,20 @@ func decodeF16(src []byte, dst []float64) {
 	t := f16Values()
 	for i := range dst {
 		dst[i] = t[binary.LittleEndian.Uint16(src[2*i:])]
+	}
+}
+
+// decodeQ8_0 dequantizes the Q8_0 blocks of src (an f16 scale d, then 32
+// int8 q; x = q·d) into dst, as gguf.DequantizeF64 does: each product is
+// exact in float64.
+func decodeQ8_0(src []byte, dst []float64) {
+	t := f16Values()
+	for b := 0; b < len(dst)/32; b++ {
+		blk, out := src[34*b:34*b+34], dst[32*b:32*b+32]
+		d := t[binary.LittleEndian.Uint16(blk)]
+		for j, q := range blk[2:34] {
+			out[j] = float64(int8(q)) * d
+		}
 	}
 }
 

@@ -85,3 +85,42 @@ func TestDecodeF16(t *testing.T) {
 		t.Errorf("f16 0x7e00 = %g, want NaN", got[0x7e00])
 	}
 }
+
+// decodeQ8_0 gives hand-computed values and, on blocks of every scale
+// pattern class and random quants, exactly what gguf.DequantizeF64 gives.
+func TestDecodeQ8_0(t *testing.T) {
+	// d = 0.5 (f16 0x3800), q = −128, −1, 0, 1, 127, then zeros.
+	blk := make([]byte, 34)
+	blk[0], blk[1] = 0x00, 0x38
+	for j, q := range []int8{-128, -1, 0, 1, 127} {
+		blk[2+j] = byte(q)
+	}
+	got := make([]float64, 32)
+	decodeQ8_0(blk, got)
+	for j, want := range []float64{-64, -0.5, 0, 0.5, 63.5, 0} {
+		if got[j] != want {
+			t.Errorf("x[%d] = %g, want %g", j, got[j], want)
+		}
+	}
+	const blocks = 4096
+	src := make([]byte, 34*blocks)
+	rng := uint64(7)
+	for i := range src {
+		rng = rng*6364136223846793005 + 1442695040888963407
+		src[i] = byte(rng >> 56)
+	}
+	for b := 0; b < blocks; b++ { // scales over the whole f16 range, NaN and Inf included
+		h := uint16(b * 16)
+		src[34*b], src[34*b+1] = byte(h), byte(h>>8)
+	}
+	got, want := make([]float64, 32*blocks), make([]float64, 32*blocks)
+	decodeQ8_0(src, got)
+	if err := gguf.DequantizeF64(gguf.TypeQ8_0, src, want); err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if math.Float64bits(got[i]) != math.Float64bits(want[i]) && !(math.IsNaN(got[i]) && math.IsNaN(want[i])) {
+			t.Fatalf("value %d: %v, gguf.DequantizeF64 %v", i, got[i], want[i])
+		}
+	}
+}
