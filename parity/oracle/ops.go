@@ -150,10 +150,9 @@ func (c *Cache) matmul(w *model.Weight, x []float64, t int) ([]float64, error) {
 		blas64.Gemm(blas.NoTrans, blas.Trans, 1, X, W, 0, Y)
 		return y, nil
 	}
-	bp, pp := chunkPool.get(chunkRows*w.K), partPool.get(t*chunkRows)
-	defer chunkPool.put(bp)
-	defer partPool.put(pp)
-	buf, part := *bp, *pp
+	buf, part := chunkPool.get(chunkRows*w.K), partPool.get(t*chunkRows)
+	defer chunkPool.put(buf)
+	defer partPool.put(part)
 	for r0 := 0; r0 < w.N; r0 += chunkRows {
 		r1 := min(r0+chunkRows, w.N)
 		n := r1 - r0
@@ -176,20 +175,34 @@ func (c *Cache) matmul(w *model.Weight, x []float64, t int) ([]float64, error) {
 // small buffer of one kind never displaces a large one of the other.
 var chunkPool, partPool f64Pool
 
-// f64Pool is a pool of float64 buffers.
-type f64Pool struct{ p sync.Pool }
-
-// get returns a buffer of n values (old contents).
-func (fp *f64Pool) get(n int) *[]float64 {
-	if p, ok := fp.p.Get().(*[]float64); ok && cap(*p) >= n {
-		*p = (*p)[:n]
-		return p
-	}
-	s := make([]float64, n)
-	return &s
+// f64Pool keeps the largest float64 buffer given back to it: one buffer,
+// not one per thread, so a run holds one chunk of the widest matrix.
+type f64Pool struct {
+	mu  sync.Mutex
+	buf []float64
 }
 
-func (fp *f64Pool) put(p *[]float64) { fp.p.Put(p) }
+// get returns a buffer of n values (old contents), the kept one when it
+// is large enough.
+func (fp *f64Pool) get(n int) []float64 {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	if cap(fp.buf) >= n {
+		b := fp.buf[:n]
+		fp.buf = nil
+		return b
+	}
+	return make([]float64, n)
+}
+
+// put gives b back; the pool keeps it when it is its largest.
+func (fp *f64Pool) put(b []float64) {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	if cap(b) > cap(fp.buf) {
+		fp.buf = b
+	}
+}
 
 // rmsNorm normalizes each length-n row of x: x / sqrt(mean(x²) + eps) · g.
 func rmsNorm(x []float64, n int, g []float64, eps float64) []float64 {
