@@ -13,7 +13,7 @@ type Series struct {
 	Layer int
 	Cols  int
 	Rows  int       // positions captured so far: 0 … Rows−1
-	Data  []float32 // row-major [Rows, Cols], copied from the path
+	Data  []float32 // row-major [Rows, Cols], copied from the path; nil once judged under StepsOptions.DropCaptures
 }
 
 // Call records one forward call.

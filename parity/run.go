@@ -153,7 +153,6 @@ func Run(t Target, o RunOptions) (*Trace, error) {
 		}
 		return o.Tokens[i]
 	}
-
 	for i := 0; i < steps; i++ {
 		pos := len(tr.Tokens)
 		tok := next(pos)
