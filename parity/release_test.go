@@ -2,6 +2,7 @@ package parity
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -109,4 +110,54 @@ func rowsJSON(t *testing.T, s *Steps) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// liveness drops each checkpoint right after its last reader: the next
+// op for most, the residual add for a block's input, the block's own
+// ffn_inp for an attn_out that a path fused into attn_proj (the path's
+// oracle recomputes attn_proj there), and nothing is kept to the end.
+func TestLiveness(t *testing.T) {
+	m := openStories(t)
+	g := model.NewGraph(&m.Config)
+	names := g.Names()
+	trace := func(skip ...string) *Trace {
+		c := NewCapture()
+		for _, n := range names {
+			kind, _, _ := model.ParseCheckpoint(n)
+			if !slices.Contains(skip, kind) {
+				c.Series[n] = &Series{Name: n}
+			}
+		}
+		return &Trace{Capture: c}
+	}
+	j := &judge{cfg: &m.Config, graph: g, s: &Steps{Traces: []*Trace{trace(), trace("attn_proj")}}, stages: make([]pathStages, 2)}
+	dead := j.liveness(names)
+	diesAt := map[string]string{}
+	for i, ns := range dead {
+		for _, n := range ns {
+			diesAt[n] = names[i]
+		}
+	}
+	last := m.Config.Layers - 1
+	for _, c := range []struct{ name, at string }{
+		{"embd", "blk.0.ffn_inp"},
+		{"blk.0.attn_norm", "blk.0.v"},
+		{"blk.0.q", "blk.0.q_rope"},
+		{"blk.0.q_rope", "blk.0.attn_out"},
+		{"blk.0.attn_out", "blk.0.ffn_inp"},  // attn_proj recomputed there for the second path
+		{"blk.0.attn_proj", "blk.0.ffn_inp"}, // read by the first path's add
+		{"blk.0.ffn_act", "blk.0.ffn_out"},
+		{"blk.0.ffn_inp", "blk.0.l_out"},
+		{"blk.0.l_out", "blk.1.ffn_inp"},
+		{model.CheckpointName("l_out", last), "output_norm"},
+		{"output_norm", "logits"},
+		{"logits", "logits"},
+	} {
+		if got := diesAt[c.name]; got != c.at {
+			t.Errorf("%s is dropped after %q, want after %s", c.name, got, c.at)
+		}
+	}
+	if len(diesAt) != len(names) {
+		t.Errorf("%d of %d checkpoints are dropped", len(diesAt), len(names))
+	}
 }
