@@ -25,6 +25,7 @@ func runBisect(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stepsGC()
 	s, ps, toks, err := pcSession(&r, fs, pos, stderr, runSizes{Decode: *r.decode, Capture: true})
 	if err != nil {
 		return err

@@ -273,6 +273,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	start := time.Now()
+	stepsGC()
 	s, ps, toks, err := pcSession(&r, fs, pos, stderr, runSizes{Decode: *r.decode, Generate: *r.n, Capture: true, Distributions: true})
 	if err != nil {
 		return err
