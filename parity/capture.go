@@ -13,7 +13,7 @@ type Series struct {
 	Layer int
 	Cols  int
 	Rows  int       // positions captured so far: 0 … Rows−1
-	Data  []float32 // row-major [Rows, Cols], copied from the path
+	Data  []float32 // row-major [Rows, Cols], copied from the path; nil once judged under StepsOptions.DropCaptures
 }
 
 // Call records one forward call.
@@ -28,7 +28,10 @@ type Capture struct {
 	Order  []string
 	Series map[string]*Series
 	Calls  []Call
-	err    error
+	// positions, when set, is how many positions the run will capture:
+	// each series is allocated at its full size once.
+	positions int
+	err       error
 }
 
 // NewCapture returns an empty capture.
@@ -53,6 +56,9 @@ func (c *Capture) record(t *model.Tensor) {
 	s, ok := c.Series[t.Name]
 	if !ok {
 		s = &Series{Name: t.Name, Layer: t.Layer, Cols: t.Cols}
+		if c.positions > 0 && t.Pos == 0 && t.Rows <= c.positions {
+			s.Data = make([]float32, 0, c.positions*t.Cols)
+		}
 		c.Series[t.Name] = s
 		c.Order = append(c.Order, t.Name)
 	}

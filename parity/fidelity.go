@@ -225,7 +225,7 @@ func RunFidelity(o FidelityOptions) (*Fidelity, error) {
 func judgeFidelity(f *Fidelity, a Target, capB *Capture, tokens []int32, w *model.Weights, got func(i int) []float32) error {
 	cfg := a.Path.Config()
 	tr := &Trace{Path: a.name(), Numerics: a.Path.Numerics(), DType: a.DType, KV: a.kv(), Capture: capB}
-	ev, _, err := localOracles(cfg, w, tokens, oracle.NewCache(), tr)
+	ev, _, err := localOracles(cfg, w, tokens, oracle.NewCache(), tr, newWidened(capB))
 	if err != nil {
 		return err
 	}

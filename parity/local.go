@@ -14,7 +14,7 @@ import (
 // computes it. It returns the values, row-major [positions, cols], and
 // the ops evaluated (for the row's bound).
 func LocalExpected(cfg *model.Config, w *model.Weights, tr *Trace, name string, st *model.Stage) ([]float64, []string, error) {
-	ev, _, err := localOracles(cfg, w, tr.Tokens, oracle.NewCache(), tr)
+	ev, _, err := localOracles(cfg, w, tr.Tokens, oracle.NewCache(), tr, newWidened(tr.Capture))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -108,7 +108,12 @@ type Metrics struct {
 // Compare computes the metrics of a (stored in dtype d) against b. a and b
 // must have the same length. Non-finite pairs are counted and left out of
 // the sums.
-func Compare(a, b []float64, d DType) Metrics {
+func Compare(a, b []float64, d DType) Metrics { return compare(a, b, d) }
+
+// compare is Compare for a candidate or reference of either precision:
+// float32 values are widened exactly, element by element, so a float32
+// capture is compared as its widened copy would be, without the copy.
+func compare[A, B float32 | float64](a []A, b []B, d DType) Metrics {
 	if len(a) != len(b) {
 		panic(fmt.Sprintf("parity: Compare of %d and %d elements", len(a), len(b)))
 	}
@@ -116,8 +121,8 @@ func Compare(a, b []float64, d DType) Metrics {
 	var sumAbs, sumErr2, sumB2, sumA2, sumAB, maxAbs, maxRel float64
 	var maxULP int64
 	n := 0
-	for i, av := range a {
-		bv := b[i]
+	for i := range a {
+		av, bv := float64(a[i]), float64(b[i])
 		switch {
 		case math.IsNaN(av):
 			m.NaN++

@@ -53,14 +53,15 @@ func RoundingFor(numerics string) (string, error) {
 
 // localOracles returns tr's local oracle, with the rounding tr's declared
 // numerics implies (recorded in tr.Rounding), and, when some projection
-// weight is not F32, the oracle with the other rounding (else nil).
-func localOracles(cfg *model.Config, w *model.Weights, tokens []int32, cache *oracle.Cache, tr *Trace) (declared, other *oracle.Evaluator, err error) {
+// weight is not F32, the oracle with the other rounding (else nil). Both
+// read tr's captures through wd, which widens each once.
+func localOracles(cfg *model.Config, w *model.Weights, tokens []int32, cache *oracle.Cache, tr *Trace, wd *widened) (declared, other *oracle.Evaluator, err error) {
 	if tr.Rounding, err = RoundingFor(tr.Numerics); err != nil {
 		return nil, nil, fmt.Errorf("parity: path %s: %w", tr.Path, err)
 	}
 	mk := func(round bool) (*oracle.Evaluator, error) {
 		return oracle.New(oracle.Options{Config: cfg, Weights: w, Tokens: tokens, Cache: cache,
-			Captured: widened(tr.Capture), RoundActivations: round, KVF16: tr.KV == F16})
+			Captured: wd.get, RoundActivations: round, KVF16: tr.KV == F16})
 	}
 	vec := tr.Rounding == RoundingVecDot
 	if declared, err = mk(vec); err != nil || !nonF32MatMul(w) {
@@ -81,7 +82,7 @@ func otherRounding(r string) string {
 // misrounded checks a local row whose recomputation involved a mul_mat
 // against the oracle with the other rounding; it returns the failure note
 // when the other rounding fits clearly better, else "".
-func misrounded(tr *Trace, other *oracle.Evaluator, name string, ops []string, got []float64, declared Num, th float64) (string, error) {
+func misrounded(tr *Trace, other *oracle.Evaluator, name string, ops []string, got []float32, declared Num, th float64) (string, error) {
 	if other == nil || !slices.Contains(ops, "mul_mat") {
 		return "", nil
 	}
@@ -92,7 +93,7 @@ func misrounded(tr *Trace, other *oracle.Evaluator, name string, ops []string, g
 	if len(alt.Data) != len(got) {
 		return "", nil
 	}
-	na := Compare(got, alt.Data, tr.DType).NMSE
+	na := compare(got, alt.Data, tr.DType).NMSE
 	if !(float64(declared) > th/1000 && float64(na)*RoundingMargin < float64(declared)) {
 		return "", nil
 	}

@@ -119,7 +119,12 @@ func Run(t Target, o RunOptions) (*Trace, error) {
 		prompt = len(o.Tokens)
 	}
 	vocab := p.Config().Vocab
+	steps := o.Decode
+	if o.Decode == 0 {
+		steps = len(o.Tokens) - prompt
+	}
 	capt := NewCapture()
+	capt.positions = prompt + steps
 	p.Reset()
 	p.SetHook(Chain(o.Hook, capt.Hook()))
 	defer p.SetHook(nil)
@@ -147,10 +152,6 @@ func Run(t Target, o RunOptions) (*Trace, error) {
 			return sample.Greedy(tr.Logits[(n-1)*vocab:])
 		}
 		return o.Tokens[i]
-	}
-	steps := o.Decode
-	if o.Decode == 0 {
-		steps = len(o.Tokens) - prompt
 	}
 	for i := 0; i < steps; i++ {
 		pos := len(tr.Tokens)

@@ -15,6 +15,8 @@ const DefaultPrompt = "Once upon a time"
 
 // Session is an opened model with the paths under test.
 type Session struct {
+	// File is the model file's path, as given to Open.
+	File    string
 	Model   *model.Model
 	Targets []Target
 	// Skipped explains paths that were asked for optionally but could not
@@ -91,7 +93,7 @@ func Open(file string, o SessionOptions) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Session{Model: m, Skipped: map[string]string{}}
+	s := &Session{File: file, Model: m, Skipped: map[string]string{}}
 	for i, r := range refs {
 		p, err := model.OpenPathRef(r, m, o.PathOptions)
 		if err != nil {

@@ -116,8 +116,8 @@ func (j *judge) judgeStage(i int, tr *Trace, st model.Stage, sr *Series, r *Row)
 	if err != nil {
 		return err
 	}
-	got := widen(sr.Data)
-	r.Metrics = Compare(got, res.Data, dt)
+	got := sr.Data
+	r.Metrics = compare(got, res.Data, dt)
 	th := localBound(dt, tr.KV, res.Ops)
 	r.Bound, r.Verdict = Num(th), Pass
 	if r.NonFinite > 0 || !(float64(r.NMSE) <= th) {
@@ -132,7 +132,7 @@ func (j *judge) judgeStage(i int, tr *Trace, st model.Stage, sr *Series, r *Row)
 		if err != nil {
 			return err
 		}
-		na := Compare(got, alt.Data, dt).NMSE
+		na := compare(got, alt.Data, dt).NMSE
 		if float64(r.NMSE) > th/1000 && float64(na)*RoundingMargin < float64(r.NMSE) {
 			r.Verdict = Fail
 			r.Note = fmt.Sprintf("mul_mat inputs fit %s rounding (nmse %.3g) better than the %s rounding its declared numerics %s implies (nmse %.3g); %s",
@@ -142,46 +142,36 @@ func (j *judge) judgeStage(i int, tr *Trace, st model.Stage, sr *Series, r *Row)
 	return nil
 }
 
-// twinRows inserts, after the rows of each checkpoint, the direct
+// twinRows appends, after the rows of checkpoint name, the direct
 // comparison of each unfused path with its fused twin (the same stages,
 // dispatched separately): pass when the NMSE is within 4× the op's
 // threshold, as paths compared without an oracle are.
-func (j *judge) twinRows() {
-	var rows []Row
-	flush := func(name string) {
-		node, layer, err := j.graph.Check(name)
-		if err != nil {
-			return
-		}
-		for i, tr := range j.s.Traces {
-			k := j.stages[i].twin
-			if k < 0 {
-				continue
-			}
-			a, okA := tr.Capture.Series[name]
-			b, okB := j.s.Traces[k].Capture.Series[name]
-			cols := node.Width.Of(j.cfg)
-			if !okA || !okB || j.shape(a, cols) != "" || j.shape(b, cols) != "" {
-				continue
-			}
-			r := Row{Checkpoint: name, Layer: layer, A: tr.Path, B: j.s.Traces[k].Path, Op: string(node.Op)}
-			r.Metrics = Compare(widen(a.Data), widen(b.Data), tr.DType)
-			th := 4 * localBound(tr.DType, tr.KV, []string{string(node.Op)})
-			r.Bound, r.Verdict = Num(th), Pass
-			if r.NonFinite > 0 || !(float64(r.NMSE) <= th) {
-				r.Verdict = Fail
-			}
-			r.Note = "unfused vs fused: the same stages, one dispatch each"
-			rows = append(rows, r)
-		}
+func (j *judge) twinRows(name string) {
+	node, layer, err := j.graph.Check(name)
+	if err != nil {
+		return
 	}
-	for i, r := range j.s.Rows {
-		rows = append(rows, r)
-		if r.Stage == "" && (i+1 == len(j.s.Rows) || j.s.Rows[i+1].Checkpoint != r.Checkpoint) {
-			flush(r.Checkpoint)
+	for i, tr := range j.s.Traces {
+		k := j.stages[i].twin
+		if k < 0 {
+			continue
 		}
+		a, okA := tr.Capture.Series[name]
+		b, okB := j.s.Traces[k].Capture.Series[name]
+		cols := node.Width.Of(j.cfg)
+		if !okA || !okB || j.shape(a, cols) != "" || j.shape(b, cols) != "" {
+			continue
+		}
+		r := Row{Checkpoint: name, Layer: layer, A: tr.Path, B: j.s.Traces[k].Path, Op: string(node.Op)}
+		r.Metrics = compare(a.Data, b.Data, tr.DType)
+		th := 4 * localBound(tr.DType, tr.KV, []string{string(node.Op)})
+		r.Bound, r.Verdict = Num(th), Pass
+		if r.NonFinite > 0 || !(float64(r.NMSE) <= th) {
+			r.Verdict = Fail
+		}
+		r.Note = "unfused vs fused: the same stages, one dispatch each"
+		j.s.Rows = append(j.s.Rows, r)
 	}
-	j.s.Rows = rows
 }
 
 // composition marks each failing local row of a fused path whose unfused

@@ -63,6 +63,18 @@ type StepsOptions struct {
 	NoOracle bool
 	// Progress, when set, is told about each stage.
 	Progress func(stage string)
+	// File, when set, is the model file the paths and Weights read. A
+	// path that maps it itself (llamacpp) makes a second copy of the model
+	// resident beside the gguf mapping; RunSteps then lets the kernel drop
+	// both mappings' resident pages before each path runs and before the
+	// oracles, so each phase holds one copy (releaseFile).
+	File string
+	// DropCaptures releases what the report does not need as soon as it
+	// is judged, so that a run's memory stays that of a few checkpoints:
+	// each captured series' Data (set to nil once the last row that reads
+	// it is made) and each trace's Logits (nil after the runs). Callers
+	// that read Steps.Traces' data afterwards leave it false.
+	DropCaptures bool
 }
 
 // Steps is a step-parity report.
@@ -117,6 +129,9 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 	}
 	for i, t := range o.Targets {
 		progress("run " + t.name())
+		if _, err := releaseFile(o.File, 2); err != nil {
+			return nil, err
+		}
 		ro := RunOptions{Tokens: o.Prompt, Decode: o.Decode, Hook: PerturbHook(t, o.Perturb)}
 		if i > 0 {
 			ro = RunOptions{Tokens: s.Tokens, Prompt: len(o.Prompt), Hook: ro.Hook}
@@ -128,6 +143,9 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 		if i == 0 {
 			s.Tokens = tr.Tokens
 		}
+		if o.DropCaptures {
+			tr.Logits = nil // the greedy steps are taken; the capture keeps the logits
+		}
 		s.Paths = append(s.Paths, tr.Path)
 		s.Numerics[tr.Path] = tr.Numerics
 		s.Traces = append(s.Traces, tr)
@@ -136,17 +154,21 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 	j.linkTwins()
 	if !o.NoOracle {
 		progress("float64 oracles")
+		if _, err := releaseFile(o.File, 2); err != nil {
+			return nil, err
+		}
 		cache := oracle.NewCache()
 		var err error
 		if j.global, err = oracle.New(oracle.Options{Config: cfg, Weights: o.Weights, Tokens: s.Tokens, Cache: cache}); err != nil {
 			return nil, err
 		}
 		for _, tr := range s.Traces {
-			ev, other, err := localOracles(cfg, o.Weights, s.Tokens, cache, tr)
+			wd := newWidened(tr.Capture)
+			ev, other, err := localOracles(cfg, o.Weights, s.Tokens, cache, tr, wd)
 			if err != nil {
 				return nil, err
 			}
-			j.local, j.other = append(j.local, ev), append(j.other, other)
+			j.local, j.other, j.wide = append(j.local, ev), append(j.other, other), append(j.wide, wd)
 			s.Rounding[tr.Path] = tr.Rounding
 		}
 		// Paths whose declared numerics round mul_mat inputs differently
@@ -161,16 +183,35 @@ func RunSteps(o StepsOptions) (*Steps, error) {
 		}
 	}
 	known := map[string]bool{}
-	for _, name := range j.graph.Names() {
+	names := j.graph.Names()
+	dead := j.liveness(names)
+	for i, name := range names {
 		known[name] = true
 		if err := j.stageRows(name, known); err != nil {
 			return nil, err
 		}
+		j.dying = map[string]bool{}
+		for _, n := range dead[i] {
+			j.dying[n] = true
+		}
+		before := len(s.Rows)
 		if err := j.checkpoint(name); err != nil {
 			return nil, err
 		}
+		if len(s.Rows) > before {
+			j.twinRows(name)
+		}
+		j.forget(dead[i])
+		if o.DropCaptures {
+			for _, tr := range s.Traces {
+				for _, n := range dead[i] {
+					if sr, ok := tr.Capture.Series[n]; ok {
+						sr.Data = nil
+					}
+				}
+			}
+		}
 	}
-	j.twinRows()
 	for _, tr := range s.Traces {
 		for _, name := range tr.Capture.Order {
 			if !known[name] {
@@ -214,9 +255,90 @@ type judge struct {
 	// other are the local oracles with the rounding the path's numerics
 	// does not imply (nil where every weight is F32).
 	other []*oracle.Evaluator
+	// wide are, per trace, the float64 copies of its captures the local
+	// oracles read.
+	wide []*widened
+	// dying are the checkpoints that no row after the current
+	// checkpoint's reads (liveness).
+	dying map[string]bool
 	// stages are, per trace, the stage checkpoints its path declares
 	// (model.StagePath), with the index of its fused twin (-1 if none).
 	stages []pathStages
+}
+
+// liveness returns, for each index of names (the checkpoints in the
+// order they are judged), the checkpoints and stage checkpoints that
+// nothing judged after it reads, so that once its rows are made the
+// oracles may drop them. A checkpoint read at index i is live until i;
+// when some path did not materialize it, its local oracle recomputes it
+// there from its own inputs, so they are live until i too (and so on up
+// the graph).
+func (j *judge) liveness(names []string) [][]string {
+	last := map[string]int{}
+	var read func(name string, i int)
+	read = func(name string, i int) {
+		last[name] = i
+		if j.materialized(name) {
+			return
+		}
+		ins, err := j.graph.Inputs(name)
+		if err != nil {
+			return
+		}
+		for _, in := range ins {
+			read(in, i)
+		}
+	}
+	for i, name := range names {
+		last[name] = i
+		if ins, err := j.graph.Inputs(name); err == nil {
+			for _, in := range ins {
+				read(in, i)
+			}
+		}
+		for _, ps := range j.stages {
+			for _, st := range ps.byOf[name] {
+				last[st.Name] = i
+				for _, in := range st.Inputs {
+					read(in, i)
+				}
+			}
+		}
+	}
+	dead := make([][]string, len(names))
+	for n, i := range last {
+		dead[i] = append(dead[i], n)
+	}
+	for _, d := range dead {
+		slices.Sort(d)
+	}
+	return dead
+}
+
+// materialized reports whether every path captured checkpoint name.
+func (j *judge) materialized(name string) bool {
+	for _, tr := range j.s.Traces {
+		if _, ok := tr.Capture.Series[name]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// forget drops every oracle's result and every float64 copy of a capture
+// of the named checkpoints, which no later row reads, so that the
+// oracles' memory stays that of a few checkpoints, not of a model's.
+func (j *judge) forget(names []string) {
+	for _, name := range names {
+		for _, ev := range append([]*oracle.Evaluator{j.global, j.globalVec}, append(j.local, j.other...)...) {
+			if ev != nil {
+				ev.Forget(name)
+			}
+		}
+		for _, wd := range j.wide {
+			wd.forget(name)
+		}
+	}
 }
 
 // threshold is the NMSE bound of a checkpoint computed by ops (localBound).
@@ -284,8 +406,8 @@ func (j *judge) checkpoint(name string) error {
 		if err != nil {
 			return err
 		}
-		got := widen(sr.Data)
-		r.Metrics = Compare(got, res.Data, tr.DType)
+		got := sr.Data
+		r.Metrics = compare(got, res.Data, tr.DType)
 		localRMSE[i], localOps[i] = float64(r.RMSE), len(res.Ops)
 		th := j.threshold(tr, res.Ops)
 		r.Bound = Num(th)
@@ -305,6 +427,15 @@ func (j *judge) checkpoint(name string) error {
 			r.Verdict, r.Note = Fail, why+"; "+r.Note
 		}
 		j.s.Rows = append(j.s.Rows, r)
+		if j.dying[name] {
+			// Read by nothing after this row: drop the path's oracle
+			// results now, before the next path's are made.
+			j.local[i].Forget(name)
+			if j.other[i] != nil {
+				j.other[i].Forget(name)
+			}
+			j.wide[i].forget(name)
+		}
 	}
 	if glob != nil {
 		for i, tr := range j.s.Traces {
@@ -312,7 +443,7 @@ func (j *judge) checkpoint(name string) error {
 				continue
 			}
 			r := row(tr.Path, GlobalOracle)
-			r.Metrics = Compare(widen(have[i].Data), glob, tr.DType)
+			r.Metrics = compare(have[i].Data, glob, tr.DType)
 			r.Verdict = Info
 			j.s.Rows = append(j.s.Rows, r)
 		}
@@ -331,8 +462,8 @@ func (j *judge) checkpoint(name string) error {
 		case j.shape(sr, cols) != "" || j.shape(rs, cols) != "":
 			continue // already failed in a local row
 		default:
-			a, b := widen(sr.Data), widen(rs.Data)
-			r.Metrics = Compare(a, b, tr.DType)
+			a, b := sr.Data, rs.Data
+			r.Metrics = compare(a, b, tr.DType)
 			if glob == nil {
 				th := 4 * j.threshold(tr, []string{op})
 				r.Bound, r.Verdict = Num(th), Pass
@@ -342,7 +473,7 @@ func (j *judge) checkpoint(name string) error {
 				r.Note = "direct, no oracle"
 				break
 			}
-			ca, cb := Compare(a, glob, tr.DType), Compare(b, glob, ref.DType)
+			ca, cb := compare(a, glob, tr.DType), compare(b, glob, ref.DType)
 			errRef, extra := float64(cb.RMSE), ""
 			if tr.Rounding != ref.Rounding && j.globalVec != nil {
 				// err(a) ≤ m·(err(b) + R) + floor, R = rmse of the f64
@@ -398,17 +529,25 @@ func (j *judge) shape(sr *Series, cols int) string {
 }
 
 // widened adapts a capture to the oracle's Captured callback, widening each
-// series once.
-func widened(c *Capture) func(string) ([]float64, bool) {
-	memo := map[string][]float64{}
-	return func(name string) ([]float64, bool) {
-		if v, ok := memo[name]; ok {
-			return v, true
-		}
-		v, ok := c.Float64(name)
-		if ok {
-			memo[name] = v
-		}
-		return v, ok
-	}
+// series once and keeping the float64 copy until forget drops it.
+type widened struct {
+	c    *Capture
+	memo map[string][]float64
 }
+
+func newWidened(c *Capture) *widened { return &widened{c: c, memo: map[string][]float64{}} }
+
+// get is the oracle's Captured callback.
+func (w *widened) get(name string) ([]float64, bool) {
+	if v, ok := w.memo[name]; ok {
+		return v, true
+	}
+	v, ok := w.c.Float64(name)
+	if ok {
+		w.memo[name] = v
+	}
+	return v, ok
+}
+
+// forget drops the float64 copy of name.
+func (w *widened) forget(name string) { delete(w.memo, name) }

@@ -25,6 +25,7 @@ func runBisect(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stepsGC()
 	s, ps, toks, err := pcSession(&r, fs, pos, stderr, runSizes{Decode: *r.decode, Capture: true})
 	if err != nil {
 		return err
@@ -34,7 +35,7 @@ func runBisect(args []string, stdout, stderr io.Writer) error {
 		return usagef("--no-oracle needs two paths (--paths a,b)")
 	}
 	steps, err := parity.RunSteps(parity.StepsOptions{Targets: s.Targets, Weights: &s.Model.Weights, Prompt: toks,
-		Decode: *r.decode, Perturb: ps, NoOracle: r.noOracle, Progress: pcProgress(stderr, len(s.Targets)+1, "bisect")})
+		Decode: *r.decode, Perturb: ps, NoOracle: r.noOracle, Progress: pcProgress(stderr, len(s.Targets)+1, "bisect"), DropCaptures: true, File: s.File})
 	if err != nil {
 		return err
 	}

@@ -273,6 +273,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	start := time.Now()
+	stepsGC()
 	s, ps, toks, err := pcSession(&r, fs, pos, stderr, runSizes{Decode: *r.decode, Generate: *r.n, Capture: true, Distributions: true})
 	if err != nil {
 		return err
@@ -280,7 +281,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	defer s.Close()
 	prog := pcProgress(stderr, 2*len(s.Targets)+1, "report")
 	steps, err := parity.RunSteps(parity.StepsOptions{Targets: s.Targets, Weights: &s.Model.Weights, Prompt: toks,
-		Decode: *r.decode, Perturb: ps, Progress: prog})
+		Decode: *r.decode, Perturb: ps, Progress: prog, DropCaptures: true, File: s.File})
 	if err != nil {
 		return err
 	}

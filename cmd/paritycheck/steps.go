@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
+	"runtime/debug"
 
 	"github.com/metallic-go/metallic/parity"
 )
@@ -21,6 +23,18 @@ type stepsJSON struct {
 	Skipped map[string]string `json:"skipped"`
 }
 
+// stepsGC sets the collector of a step-parity run (steps, bisect,
+// report) to collect at 1.5× the live heap instead of 2×, unless GOGC is
+// set: the run's live heap is small (a few checkpoints and the captures
+// not yet judged) and its garbage large (every float64 oracle result),
+// so this lowers the peak resident set by tens of MB at little CPU
+// (docs/PERFORMANCE.md, "steps on the 0.5B model").
+func stepsGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
+}
+
 func runSteps(args []string, stdout, stderr io.Writer) error {
 	var r pcRun
 	fs := newFlags("steps", "steps [MODEL] [--prompt S | --tokens 1,2] [--paths reference,dsl,llamacpp] [--numerics plain|ggml-cpu] [--perturb P:C=R] [--unfuse] [--plot F.png] [--explain] [--all] [--json]", stderr)
@@ -34,13 +48,14 @@ func runSteps(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	stepsGC()
 	s, ps, toks, err := pcSession(&r, fs, pos, stderr, runSizes{Decode: *r.decode, Capture: true})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	steps, err := parity.RunSteps(parity.StepsOptions{Targets: s.Targets, Weights: &s.Model.Weights, Prompt: toks,
-		Decode: *r.decode, Perturb: ps, NoOracle: r.noOracle, Progress: pcProgress(stderr, len(s.Targets)+1, "steps")})
+		Decode: *r.decode, Perturb: ps, NoOracle: r.noOracle, Progress: pcProgress(stderr, len(s.Targets)+1, "steps"), DropCaptures: true, File: s.File})
 	if err != nil {
 		return err
 	}

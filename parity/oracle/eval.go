@@ -142,6 +142,12 @@ func (e *Evaluator) Compute(name string) (*Result, error) {
 	return r, nil
 }
 
+// Forget drops the memoized result of name (a checkpoint or a stage
+// checkpoint), so that its memory can be reclaimed once no later
+// computation reads it. A later Compute or Value of name recomputes it
+// (the same values, but with Jitter a fresh draw of the noise).
+func (e *Evaluator) Forget(name string) { delete(e.memo, name) }
+
 // apply evaluates node's op at layer l on its inputs' values, reading the
 // weights the graph names.
 func (e *Evaluator) apply(node model.Node, l int, in []*Result) ([]float64, error) {

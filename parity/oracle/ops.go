@@ -1,6 +1,7 @@
 package oracle
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"sync"
@@ -45,10 +46,52 @@ func rows(w *model.Weight, r0, r1 int, dst []float64) error {
 	if hi > len(w.Data) {
 		return fmt.Errorf("oracle: %s: %d rows of %d %s need %d bytes, have %d", w.Name, r1, w.K, w.Type, hi, len(w.Data))
 	}
+	switch w.Type {
+	case gguf.TypeF16:
+		decodeF16(w.Data[lo:hi], dst[:(r1-r0)*w.K])
+		return nil
+	case gguf.TypeQ8_0:
+		decodeQ8_0(w.Data[lo:hi], dst[:(r1-r0)*w.K])
+		return nil
+	}
 	if err := gguf.DequantizeF64(w.Type, w.Data[lo:hi], dst[:(r1-r0)*w.K]); err != nil {
 		return fmt.Errorf("oracle: %s: %w", w.Name, err)
 	}
 	return nil
+}
+
+// f16Values maps every f16 bit pattern to its value (gguf.F16ToF32,
+// exact in float64): streaming F16 weights is a table lookup per
+// element, not a conversion.
+var f16Values = sync.OnceValue(func() *[1 << 16]float64 {
+	var t [1 << 16]float64
+	for h := range t {
+		t[h] = float64(gguf.F16ToF32(uint16(h)))
+	}
+	return &t
+})
+
+// decodeF16 widens the little-endian f16 values of src into dst
+// (len(src) = 2·len(dst)), as gguf.DequantizeF64 does.
+func decodeF16(src []byte, dst []float64) {
+	t := f16Values()
+	for i := range dst {
+		dst[i] = t[binary.LittleEndian.Uint16(src[2*i:])]
+	}
+}
+
+// decodeQ8_0 dequantizes the Q8_0 blocks of src (an f16 scale d, then 32
+// int8 q; x = q·d) into dst, as gguf.DequantizeF64 does: each product is
+// exact in float64.
+func decodeQ8_0(src []byte, dst []float64) {
+	t := f16Values()
+	for b := 0; b < len(dst)/32; b++ {
+		blk, out := src[34*b:34*b+34], dst[32*b:32*b+32]
+		d := t[binary.LittleEndian.Uint16(blk)]
+		for j, q := range blk[2:34] {
+			out[j] = float64(int8(q)) * d
+		}
+	}
 }
 
 // full returns all of w dequantized (N rows of K), from the cache when small.
@@ -107,10 +150,9 @@ func (c *Cache) matmul(w *model.Weight, x []float64, t int) ([]float64, error) {
 		blas64.Gemm(blas.NoTrans, blas.Trans, 1, X, W, 0, Y)
 		return y, nil
 	}
-	bp, pp := getF64(chunkRows*w.K), getF64(t*chunkRows)
-	defer putF64(bp)
-	defer putF64(pp)
-	buf, part := *bp, *pp
+	buf, part := chunkPool.get(chunkRows*w.K), partPool.get(t*chunkRows)
+	defer chunkPool.put(buf)
+	defer partPool.put(part)
 	for r0 := 0; r0 < w.N; r0 += chunkRows {
 		r1 := min(r0+chunkRows, w.N)
 		n := r1 - r0
@@ -127,20 +169,40 @@ func (c *Cache) matmul(w *model.Weight, x []float64, t int) ([]float64, error) {
 	return y, nil
 }
 
-// f64Pool recycles the streaming buffers of matmul, so streaming a model's
-// weights again and again makes no garbage.
-var f64Pool sync.Pool
+// chunkPool and partPool recycle the streaming buffers of matmul (the
+// dequantized weight rows, the partial products), so streaming a model's
+// weights again and again makes no garbage. They are apart so that a
+// small buffer of one kind never displaces a large one of the other.
+var chunkPool, partPool f64Pool
 
-func getF64(n int) *[]float64 {
-	if p, ok := f64Pool.Get().(*[]float64); ok && cap(*p) >= n {
-		*p = (*p)[:n]
-		return p
-	}
-	s := make([]float64, n)
-	return &s
+// f64Pool keeps the largest float64 buffer given back to it: one buffer,
+// not one per thread, so a run holds one chunk of the widest matrix.
+type f64Pool struct {
+	mu  sync.Mutex
+	buf []float64
 }
 
-func putF64(p *[]float64) { f64Pool.Put(p) }
+// get returns a buffer of n values (old contents), the kept one when it
+// is large enough.
+func (fp *f64Pool) get(n int) []float64 {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	if cap(fp.buf) >= n {
+		b := fp.buf[:n]
+		fp.buf = nil
+		return b
+	}
+	return make([]float64, n)
+}
+
+// put gives b back; the pool keeps it when it is its largest.
+func (fp *f64Pool) put(b []float64) {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	if cap(b) > cap(fp.buf) {
+		fp.buf = b
+	}
+}
 
 // rmsNorm normalizes each length-n row of x: x / sqrt(mean(x²) + eps) · g.
 func rmsNorm(x []float64, n int, g []float64, eps float64) []float64 {

@@ -54,7 +54,7 @@ func (e *Evaluator) stageInput(name string) (*Result, error) {
 	}
 	if e.o.Captured != nil {
 		if d, ok := e.o.Captured(name); ok {
-			if e.n == 0 || len(d)%e.n != 0 {
+			if e.n == 0 || len(d) == 0 || len(d)%e.n != 0 {
 				return nil, fmt.Errorf("captured %s has %d values for %d positions", name, len(d), e.n)
 			}
 			return &Result{Data: d, Cols: len(d) / e.n, Inputs: []string{name}}, nil
