@@ -62,46 +62,74 @@ func reduceLanes(l *[32]float32) float32 {
 func rowDots(t gguf.Type, data []byte, k int, rows []int, x []float32, out []float32, scratch []float32) {
 	rb, _ := gguf.RowBytes(t, k)
 	x = x[:k]
-	if fast := simdDots(t, k); fast != nil {
-		j := 0
-		if fast.block > 0 {
-			for ; j < len(rows); j++ {
-				out[j] = fast.x1(&data[rows[j]*rb], &x[0], k/fast.block)
-			}
-			return
-		}
-		for ; j+8 <= len(rows); j += 8 {
-			fast.x8(&out[j], &data[rows[j]*rb], &data[rows[j+1]*rb], &data[rows[j+2]*rb], &data[rows[j+3]*rb],
-				&data[rows[j+4]*rb], &data[rows[j+5]*rb], &data[rows[j+6]*rb], &data[rows[j+7]*rb], &x[0], k/32, prefetchAhead(rows[j:j+8], rb))
-		}
-		for ; j+4 <= len(rows); j += 4 {
-			fast.x4(&out[j], &data[rows[j]*rb], &data[rows[j+1]*rb], &data[rows[j+2]*rb], &data[rows[j+3]*rb], &x[0], k/32, prefetchAhead(rows[j:j+4], rb))
-		}
-		if j+2 <= len(rows) {
-			fast.x2(&out[j], &data[rows[j]*rb], &data[rows[j+1]*rb], &x[0], k/32, prefetchAhead(rows[j:j+2], rb))
-			j += 2
-		}
-		for ; j < len(rows); j++ {
-			out[j] = fast.x1(&data[rows[j]*rb], &x[0], k/32)
+	fast := simdDots(t, k)
+	if fast == nil {
+		for j, r := range rows {
+			out[j] = dotLanes(WeightRow(t, data, k, r, scratch), x)
 		}
 		return
 	}
-	for j, r := range rows {
-		out[j] = dotLanes(WeightRow(t, data, k, r, scratch), x)
+	var p [8]*byte
+	for j := 0; j < len(rows); {
+		n := fast.group(len(rows) - j)
+		for i := range n {
+			p[i] = &data[rows[j+i]*rb]
+		}
+		fast.run(&out[j], &p, n, &x[0], k, n*rb)
+		j += n
 	}
 }
 
-// prefetchAhead is the distance in bytes at which a multi-row kernel
-// prefetches each of its rows: the next pass's rows where the rows are
-// consecutive and short (the same offset in the row one group further),
-// else far enough ahead in the row itself.
-func prefetchAhead(rows []int, rb int) int {
-	const far = 8192
-	n := len(rows)
-	if rows[n-1] == rows[0]+n-1 && n*rb <= 2*far {
-		return n * rb
+// rangeDots computes out[j] = row r0+j (k elements) of a weight of type t
+// dotted with x, for j < len(out): rowDots on consecutive rows, each
+// kernel prefetching the rows of its next pass.
+func rangeDots(t gguf.Type, data []byte, k, r0 int, x, out, scratch []float32) {
+	rb, _ := gguf.RowBytes(t, k)
+	x = x[:k]
+	fast := simdDots(t, k)
+	if fast == nil {
+		for j := range out {
+			out[j] = dotLanes(WeightRow(t, data, k, r0+j, scratch), x)
+		}
+		return
 	}
-	return far
+	var p [8]*byte
+	for j := 0; j < len(out); {
+		n := fast.group(len(out) - j)
+		for i := range n {
+			p[i] = &data[(r0+j+i)*rb]
+		}
+		fast.run(&out[j], &p, n, &x[0], k, n*rb)
+		j += n
+	}
+}
+
+// pairDots computes outA[j] and outB[j], rows r0+j of two weights of type
+// t (a gate and an up projection), for j < len(outA): half of each pass's
+// rows from each weight, so that both stream together and neither starts
+// cold.
+func pairDots(t gguf.Type, a, b []byte, k, r0 int, x, outA, outB, scratch []float32) {
+	fast := simdDots(t, k)
+	n := len(outA)
+	if fast == nil || fast.block > 0 || fast.x8 == nil {
+		rangeDots(t, a, k, r0, x, outA, scratch)
+		rangeDots(t, b, k, r0, x, outB[:n], scratch)
+		return
+	}
+	rb, _ := gguf.RowBytes(t, k)
+	x = x[:k]
+	var o [8]float32
+	j := 0
+	for ; j+4 <= n; j += 4 {
+		ra, rbb := a[(r0+j)*rb:], b[(r0+j)*rb:]
+		fast.x8(&o[0], &ra[0], &ra[rb], &ra[2*rb], &ra[3*rb], &rbb[0], &rbb[rb], &rbb[2*rb], &rbb[3*rb], &x[0], k/32, 4*rb)
+		copy(outA[j:j+4], o[:4])
+		copy(outB[j:j+4], o[4:])
+	}
+	if j < n {
+		rangeDots(t, a, k, r0+j, x, outA[j:n], scratch)
+		rangeDots(t, b, k, r0+j, x, outB[j:n], scratch)
+	}
 }
 
 // DotRow is row r (k elements) of a weight of type t dotted with x in the
@@ -134,4 +162,39 @@ type dotKernels struct {
 	// block is the dtype's block size where it is not 32 (the k-quants'
 	// 256); such dtypes have only x1.
 	block int
+}
+
+// group is the number of rows of the next pass when n rows are left: the
+// widest kernel that fits.
+func (d *dotKernels) group(n int) int {
+	switch {
+	case d.block > 0:
+		return 1
+	case n >= 8 && d.x8 != nil:
+		return 8
+	case n >= 4 && d.x4 != nil:
+		return 4
+	case n >= 2 && d.x2 != nil:
+		return 2
+	}
+	return 1
+}
+
+// run computes n rows (a group's count) at p into out, prefetching pf
+// bytes ahead in each row.
+func (d *dotKernels) run(out *float32, p *[8]*byte, n int, x *float32, k, pf int) {
+	bs := 32
+	if d.block > 0 {
+		bs = d.block
+	}
+	switch n {
+	case 8:
+		d.x8(out, p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], x, k/bs, pf)
+	case 4:
+		d.x4(out, p[0], p[1], p[2], p[3], x, k/bs, pf)
+	case 2:
+		d.x2(out, p[0], p[1], x, k/bs, pf)
+	default:
+		*out = d.x1(p[0], x, k/bs)
+	}
 }

@@ -13,7 +13,8 @@ import (
 // AVX-512F).
 var hasDot512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512DQ
 
-var dot512 = map[gguf.Type]*dotKernels{
+// dot512 are the AVX-512 row dots by dtype.
+var dot512 = dotTable(map[gguf.Type]*dotKernels{
 	gguf.TypeF32:  {x8: dotF32x8, x4: dotF32x4, x2: dotF32x2, x1: dotF32x1},
 	gguf.TypeF16:  {x8: dotF16x8, x4: dotF16x4, x2: dotF16x2, x1: dotF16x1},
 	gguf.TypeQ8_0: {x8: dotQ8_0x8, x4: dotQ8_0x4, x2: dotQ8_0x2, x1: dotQ8_0x1},
@@ -21,13 +22,23 @@ var dot512 = map[gguf.Type]*dotKernels{
 	gguf.TypeQ5_0: {x8: dotQ5_0x8, x4: dotQ5_0x4, x2: dotQ5_0x2, x1: dotQ5_0x1},
 	gguf.TypeQ4_K: {x1: dotQ4_Kx1, block: 256},
 	gguf.TypeQ6_K: {x1: dotQ6_Kx1, block: 256},
+})
+
+// dotTable indexes kernels by dtype (a map lookup per pass costs more
+// than a short row's dot).
+func dotTable(m map[gguf.Type]*dotKernels) *[64]*dotKernels {
+	var t [64]*dotKernels
+	for ty, d := range m {
+		t[ty] = d
+	}
+	return &t
 }
 
 // simdDots returns the SIMD kernels for rows of k weights of type t, or
 // nil where there are none (no AVX-512, another dtype, k not a positive
 // multiple of 32).
 func simdDots(t gguf.Type, k int) *dotKernels {
-	if !hasDot512 || k < 32 || k%32 != 0 || noSIMD {
+	if !hasDot512 || k < 32 || k%32 != 0 || noSIMD || int(t) >= len(dot512) {
 		return nil
 	}
 	d := dot512[t]
