@@ -1,8 +1,9 @@
-# Generates dsl/kernel/dot_amd64.s, the AVX-512 row dots of the dsl CPU
-# twin: from dsl/kernel, python3 dotgen/gen.py > dot_amd64.s
-# This file writes the 32-element block dtypes (F32, F16, Q8_0, Q4_0,
-# Q5_0; 8, 4, 2 and 1 rows per pass); genk.py the k-quants (Q4_K, Q6_K,
-# one row per pass) and the f16 rounding of inputs.
+# Generates dsl/kernel/dot_amd64.s, the AVX-512 and AVX2 row dots of the
+# dsl CPU twin: from dsl/kernel, python3 dotgen/gen.py > dot_amd64.s
+# This file writes the AVX-512 kernels of the 32-element block dtypes
+# (F32, F16, Q8_0, Q4_0, Q5_0; 8, 4, 2 and 1 rows per pass); genk.py the
+# AVX-512 k-quants (Q4_K, Q6_K, one row per pass) and the f16 rounding of
+# inputs; gen2.py the AVX2 (+F16C) kernels of every dtype.
 import os
 # Dtypes whose block scale is looked up in the f16 table (f16Base)
 # instead of converted with a broadcast and vcvtph2ps.
@@ -101,3 +102,4 @@ print("\n".join(out))
 
 import os as _os
 exec(open(_os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "genk.py")).read())
+exec(open(_os.path.join(_os.path.dirname(_os.path.abspath(__file__)), "gen2.py")).read())
