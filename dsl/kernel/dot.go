@@ -107,8 +107,9 @@ func rangeDots(t gguf.Type, data []byte, k, r0 int, x, out, scratch []float32) {
 // pairDots computes outA[j] and outB[j], rows r0+j of two weights of type
 // t (a gate and an up projection), for j < len(outA): half of each pass's
 // rows from each weight, so that both stream together and neither starts
-// cold.
-func pairDots(t gguf.Type, a, b []byte, k, r0 int, x, outA, outB, scratch []float32) {
+// cold. o is room for a pass's results (the caller's, so that nothing is
+// allocated per pass).
+func pairDots(t gguf.Type, a, b []byte, k, r0 int, x, outA, outB []float32, o *[8]float32, scratch []float32) {
 	fast := simdDots(t, k)
 	n := len(outA)
 	if fast == nil || fast.block > 0 || fast.x8 == nil {
@@ -118,7 +119,6 @@ func pairDots(t gguf.Type, a, b []byte, k, r0 int, x, outA, outB, scratch []floa
 	}
 	rb, _ := gguf.RowBytes(t, k)
 	x = x[:k]
-	var o [8]float32
 	j := 0
 	for ; j+4 <= n; j += 4 {
 		ra, rbb := a[(r0+j)*rb:], b[(r0+j)*rb:]

@@ -129,7 +129,7 @@ func testRowDotsMatchDefinition(t *testing.T, set string) {
 					m := n - r0
 					rangeDots(ty, data, k, r0, x, got[:m], make([]float32, k))
 					gotB := make([]float32, m)
-					pairDots(ty, data, data[rb(t, ty, k):], k, r0, x[:k], got[:m-1], gotB[:m-1], make([]float32, k))
+					pairDots(ty, data, data[rb(t, ty, k):], k, r0, x[:k], got[:m-1], gotB[:m-1], new([8]float32), make([]float32, k))
 					for j := 0; j < m-1; j++ {
 						wantA, wantB := dotLanes(rows[r0+j], x), dotLanes(rows[r0+j+1], x)
 						if math.Float32bits(got[j]) != math.Float32bits(wantA) || math.Float32bits(gotB[j]) != math.Float32bits(wantB) {

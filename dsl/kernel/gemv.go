@@ -313,7 +313,7 @@ func (g *Gemv) cpuSpan(f *Frame, limit int, pro, epi func()) int {
 				m := min(w-j, 8)
 				for t := 0; t < nt; t++ {
 					x := in[t*K : (t+1)*K]
-					pairDots(ty, wb, ub, K, r0+j, x, acc[t*w+j:t*w+j+m], aux[t*w+j:t*w+j+m], scr)
+					pairDots(ty, wb, ub, K, r0+j, x, acc[t*w+j:t*w+j+m], aux[t*w+j:t*w+j+m], &f.pair, scr)
 				}
 			}
 			break
