@@ -31,7 +31,7 @@ var dot512 = &dotSet{name: "avx512", tab: dotTable(map[gguf.Type]*dotKernels{
 		roundF16x16(&x[0], n/16)
 	}
 	return n
-}}
+}, accum: accumPV16, rescale: rescalePV16, width: 16}
 
 // dot256 are the AVX2 row dots by dtype: the same bits, at most two rows
 // per pass (sixteen ymm registers hold two rows' 32 lanes).
@@ -49,7 +49,7 @@ var dot256 = &dotSet{name: "avx2", tab: dotTable(map[gguf.Type]*dotKernels{
 		roundF16x8(&x[0], n/8)
 	}
 	return n
-}}
+}, accum: accumPV8, rescale: rescalePV8, width: 8}
 
 // dotSets returns the instruction sets this CPU runs, best first.
 func dotSets() []*dotSet {
@@ -224,6 +224,18 @@ func roundF16x16(x *float32, n int)
 
 //go:noescape
 func roundF16x8(x *float32, n int)
+
+//go:noescape
+func accumPV16(out, v *float32, p float32, n int)
+
+//go:noescape
+func rescalePV16(out, v *float32, c, p float32, n int)
+
+//go:noescape
+func accumPV8(out, v *float32, p float32, n int)
+
+//go:noescape
+func rescalePV8(out, v *float32, c, p float32, n int)
 
 // roundF16 rounds x to f16 and back in place, as ggmlnum.RoundForDot
 // does for an F16 weight's input, 16 or 8 floats at a time where the

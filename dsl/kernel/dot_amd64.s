@@ -4442,3 +4442,80 @@ roundf16loop8:
 	JNZ roundf16loop8
 	VZEROUPPER
 	RET
+
+// func accumPV16(out, v *float32, p float32, n int)
+// out[i] += p·v[i] for n·16 floats (AVX-512).
+TEXT ·accumPV16(SB), NOSPLIT, $0-32
+	MOVQ out+0(FP), DI
+	MOVQ v+8(FP), SI
+	VBROADCASTSS p+16(FP), Z2
+	MOVQ n+24(FP), CX
+accumpv16:
+	VMULPS (SI), Z2, Z0
+	VADDPS (DI), Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ accumpv16
+	VZEROUPPER
+	RET
+
+// func rescalePV16(out, v *float32, c, p float32, n int)
+// out[i] = out[i]·c + p·v[i] for n·16 floats (AVX-512).
+TEXT ·rescalePV16(SB), NOSPLIT, $0-32
+	MOVQ out+0(FP), DI
+	MOVQ v+8(FP), SI
+	VBROADCASTSS c+16(FP), Z3
+	VBROADCASTSS p+20(FP), Z2
+	MOVQ n+24(FP), CX
+rescalepv16:
+	VMULPS (SI), Z2, Z0
+	VMULPS (DI), Z3, Z1
+	VADDPS Z1, Z0, Z0
+	VMOVUPS Z0, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	DECQ CX
+	JNZ rescalepv16
+	VZEROUPPER
+	RET
+
+// func accumPV8(out, v *float32, p float32, n int)
+// out[i] += p·v[i] for n·8 floats (AVX2).
+TEXT ·accumPV8(SB), NOSPLIT, $0-32
+	MOVQ out+0(FP), DI
+	MOVQ v+8(FP), SI
+	VBROADCASTSS p+16(FP), Y2
+	MOVQ n+24(FP), CX
+accumpv8:
+	VMULPS (SI), Y2, Y0
+	VADDPS (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ accumpv8
+	VZEROUPPER
+	RET
+
+// func rescalePV8(out, v *float32, c, p float32, n int)
+// out[i] = out[i]·c + p·v[i] for n·8 floats (AVX2).
+TEXT ·rescalePV8(SB), NOSPLIT, $0-32
+	MOVQ out+0(FP), DI
+	MOVQ v+8(FP), SI
+	VBROADCASTSS c+16(FP), Y3
+	VBROADCASTSS p+20(FP), Y2
+	MOVQ n+24(FP), CX
+rescalepv8:
+	VMULPS (SI), Y2, Y0
+	VMULPS (DI), Y3, Y1
+	VADDPS Y1, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	DECQ CX
+	JNZ rescalepv8
+	VZEROUPPER
+	RET
+

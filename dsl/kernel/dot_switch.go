@@ -22,6 +22,39 @@ type dotSet struct {
 	// round rounds x to f16 and back in place for the elements it
 	// handles (a multiple of its width) and returns their count.
 	round func(x []float32) int
+	// accum and rescale are attention's P·V updates over n·width floats
+	// (accumPV, rescalePV); nil for the pure Go definition.
+	accum   func(out, v *float32, p float32, n int)
+	rescale func(out, v *float32, c, p float32, n int)
+	width   int
+}
+
+// accumPV sets out[i] += p·v[i] for every i < len(out), each product
+// rounded to float32 (no fused multiply-add).
+func accumPV(out, v []float32, p float32) {
+	v = v[:len(out)]
+	n := 0
+	if s := activeDots.Load(); s.accum != nil && len(out) >= s.width {
+		n = len(out) / s.width * s.width
+		s.accum(&out[0], &v[0], p, n/s.width)
+	}
+	for i := n; i < len(out); i++ {
+		out[i] += float32(p * v[i])
+	}
+}
+
+// rescalePV sets out[i] = out[i]·c + p·v[i] for every i < len(out), each
+// product rounded to float32 (no fused multiply-add).
+func rescalePV(out, v []float32, c, p float32) {
+	v = v[:len(out)]
+	n := 0
+	if s := activeDots.Load(); s.rescale != nil && len(out) >= s.width {
+		n = len(out) / s.width * s.width
+		s.rescale(&out[0], &v[0], c, p, n/s.width)
+	}
+	for i := n; i < len(out); i++ {
+		out[i] = float32(out[i]*c) + float32(p*v[i])
+	}
 }
 
 var (

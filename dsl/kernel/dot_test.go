@@ -224,3 +224,37 @@ func TestRoundF16(t *testing.T) {
 		}
 	})
 }
+
+// TestPVMatchDefinition checks attention's P·V updates (accumPV,
+// rescalePV) under every instruction set against their scalar
+// definitions, bit for bit, on lengths around the SIMD widths.
+func TestPVMatchDefinition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	eachSIMD(t, func(t *testing.T, _ string) {
+		for _, n := range []int{1, 7, 8, 15, 16, 24, 64, 100} {
+			out, v := make([]float32, n), make([]float32, n)
+			for i := range out {
+				out[i], v[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+			}
+			p, c := float32(rng.Float64()), float32(rng.Float64())
+			got, want := append([]float32(nil), out...), append([]float32(nil), out...)
+			accumPV(got, v, p)
+			for i := range want {
+				want[i] += float32(p * v[i])
+			}
+			got2, want2 := append([]float32(nil), out...), append([]float32(nil), out...)
+			rescalePV(got2, v, c, p)
+			for i := range want2 {
+				want2[i] = float32(want2[i]*c) + float32(p*v[i])
+			}
+			for i := range out {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Errorf("accumPV n=%d [%d]: got %v, want %v", n, i, got[i], want[i])
+				}
+				if math.Float32bits(got2[i]) != math.Float32bits(want2[i]) {
+					t.Errorf("rescalePV n=%d [%d]: got %v, want %v", n, i, got2[i], want2[i])
+				}
+			}
+		}
+	})
+}

@@ -164,6 +164,27 @@ o2 += ["// func roundF16x8(x *float32, n int)",
        "TEXT ·roundF16x8(SB), NOSPLIT, $0-16",
        "MOVQ x+0(FP), SI", "MOVQ n+8(FP), CX",
        "roundf16loop8:", "VMOVUPS (SI), Y0", "VCVTPS2PH $0, Y0, X1", "VCVTPH2PS X1, Y0", "VMOVUPS Y0, (SI)",
-       "ADDQ $32, SI", "DECQ CX", "JNZ roundf16loop8", "VZEROUPPER", "RET"]
+       "ADDQ $32, SI", "DECQ CX", "JNZ roundf16loop8", "VZEROUPPER", "RET", ""]
 
 print("\n".join(("\t" + l if l and not l.endswith(":") and not l.startswith("//") and not l.startswith("TEXT") else l) for l in o2))
+
+# ---------------- attention's P·V accumulation ----------------
+# axpy: out[i] = out[i] + p·v[i]; axpbypy: out[i] = out[i]·c + p·v[i];
+# every product rounded, no fused multiply-add (attention.go's loops).
+AX = []
+for isa, reg, w, sfx in (("AVX-512", "Z", 16, "16"), ("AVX2", "Y", 8, "8")):
+    bc = "VBROADCASTSS"
+    AX += [f"// func accumPV{sfx}(out, v *float32, p float32, n int)",
+           f"// out[i] += p·v[i] for n·{w} floats ({isa}).",
+           f"TEXT ·accumPV{sfx}(SB), NOSPLIT, $0-32",
+           "MOVQ out+0(FP), DI", "MOVQ v+8(FP), SI", f"{bc} p+16(FP), {reg}2", "MOVQ n+24(FP), CX",
+           f"accumpv{sfx}:", f"VMULPS (SI), {reg}2, {reg}0", f"VADDPS (DI), {reg}0, {reg}0", f"VMOVUPS {reg}0, (DI)",
+           f"ADDQ ${4*w}, SI", f"ADDQ ${4*w}, DI", "DECQ CX", f"JNZ accumpv{sfx}", "VZEROUPPER", "RET", "",
+           f"// func rescalePV{sfx}(out, v *float32, c, p float32, n int)",
+           f"// out[i] = out[i]·c + p·v[i] for n·{w} floats ({isa}).",
+           f"TEXT ·rescalePV{sfx}(SB), NOSPLIT, $0-32",
+           "MOVQ out+0(FP), DI", "MOVQ v+8(FP), SI", f"{bc} c+16(FP), {reg}3", f"{bc} p+20(FP), {reg}2", "MOVQ n+24(FP), CX",
+           f"rescalepv{sfx}:", f"VMULPS (SI), {reg}2, {reg}0", f"VMULPS (DI), {reg}3, {reg}1", f"VADDPS {reg}1, {reg}0, {reg}0",
+           f"VMOVUPS {reg}0, (DI)",
+           f"ADDQ ${4*w}, SI", f"ADDQ ${4*w}, DI", "DECQ CX", f"JNZ rescalepv{sfx}", "VZEROUPPER", "RET", ""]
+print("\n".join(("\t" + l if l and not l.endswith(":") and not l.startswith("//") and not l.startswith("TEXT") else l) for l in AX))
