@@ -177,8 +177,9 @@ func (g *Gemv) ropeCPU(vals []float32, r0, pos int, th []float32) []float32 {
 }
 
 // ropeItem finishes a CPU work item of a rotated output: per token, each
-// row's epilogues (one row at a time: its column is its own), the
-// rounding to storage, the rotation of the pairs, and the stores.
+// row's epilogues (over the item's rows in row order where they are one
+// range, else one row at a time: its column is its own), the rounding to
+// storage, the rotation of the pairs, and the stores.
 func (g *Gemv) ropeItem(f *Frame, o, t0, nt, r0, w int, acc []float32, epi func()) {
 	rp := g.Rope
 	n := g.N[o]
@@ -188,6 +189,38 @@ func (g *Gemv) ropeItem(f *Frame, o, t0, nt, r0, w int, acc []float32, epi func(
 	}
 	vals := f.Scratch(4, w)
 	th := f.Scratch(5, 3*rp.Dim/2)
+	rows := f.rowIx[:0]
+	lo, hi := int(^uint(0)>>1), -1
+	for s := 0; s < w; s++ {
+		r := RopePairRow(r0+s, rp.HeadDim, rp.Dim, rp.NeoX)
+		rows = append(rows, r)
+		lo, hi = min(lo, r), max(hi, r)
+	}
+	f.rowIx = rows
+	if hi-lo+1 == w {
+		// The slots' rows are one range (whole heads): the epilogues
+		// and the store run once over the range in row order.
+		for t := 0; t < nt; t++ {
+			f.Row, f.Col0 = t0+t, lo
+			f.Out = grow(f.Out, w)
+			for s, r := range rows {
+				f.Out[r-lo] = acc[t*w+s]
+			}
+			epi()
+			for s, r := range rows {
+				vals[s] = f.Out[r-lo]
+				if g.Out == Half {
+					vals[s] = gguf.F16ToF32(gguf.F32ToF16(vals[s]))
+				}
+			}
+			g.ropeCPU(vals, r0, posCPU(f, &g.a.Vars)+f.Row, th)
+			for s, r := range rows {
+				f.Out[r-lo] = vals[s]
+			}
+			WriteAct(f.Args[g.y(o).Index], g.Out, (row0+f.Row)*n+lo, f.Out)
+		}
+		return
+	}
 	for t := 0; t < nt; t++ {
 		f.Row = t0 + t
 		for s := 0; s < w; s++ {
