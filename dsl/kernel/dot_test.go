@@ -97,7 +97,7 @@ func TestRowDotsMatchDefinition(t *testing.T) {
 func testRowDotsMatchDefinition(t *testing.T, set string) {
 	types := []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0, gguf.TypeQ4_K, gguf.TypeQ6_K}
 	for _, ty := range types {
-		for _, k := range []int{32, 256, 896, 4864} {
+		for _, k := range []int{32, 96, 160, 256, 896, 4864} {
 			if _, err := gguf.RowBytes(ty, k); err != nil {
 				continue
 			}
