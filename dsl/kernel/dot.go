@@ -75,9 +75,22 @@ func rowDots(t gguf.Type, data []byte, k int, rows []int, x []float32, out []flo
 		for i := range n {
 			p[i] = &data[rows[j+i]*rb]
 		}
-		fast.run(&out[j], &p, n, &x[0], k, n*rb)
+		fast.run(&out[j], &p, n, &x[0], k, ahead(n*rb))
 		j += n
 	}
+}
+
+// ahead is the prefetch distance of passes over groups of gb bytes of
+// rows: whole groups ahead (the next passes' rows where the rows are
+// consecutive), at least 16 KB (short rows stream ~3% faster from a
+// mapped file two groups ahead than one; long rows' one group is far
+// enough).
+func ahead(gb int) int {
+	d := gb
+	for d < 16384 {
+		d += gb
+	}
+	return d
 }
 
 // rangeDots computes out[j] = row r0+j (k elements) of a weight of type t
@@ -99,7 +112,7 @@ func rangeDots(t gguf.Type, data []byte, k, r0 int, x, out, scratch []float32) {
 		for i := range n {
 			p[i] = &data[(r0+j+i)*rb]
 		}
-		fast.run(&out[j], &p, n, &x[0], k, n*rb)
+		fast.run(&out[j], &p, n, &x[0], k, ahead(n*rb))
 		j += n
 	}
 }
@@ -122,7 +135,7 @@ func pairDots(t gguf.Type, a, b []byte, k, r0 int, x, outA, outB []float32, o *[
 	j := 0
 	for ; j+4 <= n; j += 4 {
 		ra, rbb := a[(r0+j)*rb:], b[(r0+j)*rb:]
-		fast.x8(&o[0], &ra[0], &ra[rb], &ra[2*rb], &ra[3*rb], &rbb[0], &rbb[rb], &rbb[2*rb], &rbb[3*rb], &x[0], k/32, 4*rb)
+		fast.x8(&o[0], &ra[0], &ra[rb], &ra[2*rb], &ra[3*rb], &rbb[0], &rbb[rb], &rbb[2*rb], &rbb[3*rb], &x[0], k/32, ahead(4*rb))
 		copy(outA[j:j+4], o[:4])
 		copy(outB[j:j+4], o[4:])
 	}

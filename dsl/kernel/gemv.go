@@ -309,8 +309,12 @@ func (g *Gemv) cpuSpan(f *Frame, limit int, pro, epi func()) int {
 			// item's tokens: the rows stay in the cache while every
 			// token's input streams past them.
 			ub := f.Args[g.w(1).Index].Bytes()
-			for j := 0; j < w; j += 8 {
-				m := min(w-j, 8)
+			step := 8
+			if nt == 1 {
+				step = w // one call for the span (one token: nothing to reuse)
+			}
+			for j := 0; j < w; j += step {
+				m := min(w-j, step)
 				for t := 0; t < nt; t++ {
 					x := in[t*K : (t+1)*K]
 					pairDots(ty, wb, ub, K, r0+j, x, acc[t*w+j:t*w+j+m], aux[t*w+j:t*w+j+m], &f.pair, scr)
@@ -348,9 +352,13 @@ func (g *Gemv) cpuSpan(f *Frame, limit int, pro, epi func()) int {
 // their slots, so the weights stream as consecutive rows.
 func (g *Gemv) spanDots(f *Frame, ty gguf.Type, wb []byte, o, r0, w, nt int, in, dst, scr []float32) {
 	K := g.K
+	step := 8
+	if nt == 1 {
+		step = w // one call for the span (one token: nothing to reuse)
+	}
 	if !g.rotates(o) {
-		for j := 0; j < w; j += 8 {
-			m := min(w-j, 8)
+		for j := 0; j < w; j += step {
+			m := min(w-j, step)
 			for t := 0; t < nt; t++ {
 				rangeDots(ty, wb, K, r0+j, in[t*K:(t+1)*K], dst[t*w+j:t*w+j+m], scr)
 			}
@@ -377,8 +385,8 @@ func (g *Gemv) spanDots(f *Frame, ty gguf.Type, wb []byte, o, r0, w, nt int, in,
 		return
 	}
 	tmp := f.Scratch(3, nt*w)
-	for j := 0; j < w; j += 8 {
-		m := min(w-j, 8)
+	for j := 0; j < w; j += step {
+		m := min(w-j, step)
 		for t := 0; t < nt; t++ {
 			rangeDots(ty, wb, K, lo+j, in[t*K:(t+1)*K], tmp[t*w+j:t*w+j+m], scr)
 		}
