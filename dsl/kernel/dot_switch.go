@@ -66,6 +66,11 @@ var (
 
 func init() {
 	name := os.Getenv("METALLIC_DSL_SIMD")
+	switch v := os.Getenv("METALLIC_DSL_NOSIMD"); v {
+	case "", "0", "1":
+	default:
+		simdEnvErr = fmt.Errorf("METALLIC_DSL_NOSIMD=%q: want 1, 0 or unset", v)
+	}
 	if os.Getenv("METALLIC_DSL_NOSIMD") == "1" {
 		if name != "" && name != "go" {
 			simdEnvErr = fmt.Errorf("METALLIC_DSL_NOSIMD=1 (the pure Go row dots) conflicts with METALLIC_DSL_SIMD=%s", name)

@@ -1,10 +1,14 @@
 package kernel
 
 import (
+	"fmt"
 	"github.com/metallic-go/metallic/backend/ggmlnum"
 	"math"
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/metallic-go/metallic/gguf"
@@ -257,4 +261,48 @@ func TestPVMatchDefinition(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSIMDEnv checks METALLIC_DSL_SIMD and METALLIC_DSL_NOSIMD as a fresh
+// process reads them: the set they choose, or the error that makes the
+// dsl path refuse to open.
+func TestSIMDEnv(t *testing.T) {
+	if os.Getenv("DSL_SIMD_ENV_CHILD") == "1" {
+		fmt.Printf("set=%s err=%v\n", SIMD(), SIMDEnvError())
+		return
+	}
+	cases := []struct {
+		env  []string
+		want string
+	}{
+		{nil, "set=" + SIMDs()[0] + " err=<nil>"},
+		{[]string{"METALLIC_DSL_SIMD=auto"}, "set=" + SIMDs()[0] + " err=<nil>"},
+		{[]string{"METALLIC_DSL_SIMD=go"}, "set=go err=<nil>"},
+		{[]string{"METALLIC_DSL_NOSIMD=1"}, "set=go err=<nil>"},
+		{[]string{"METALLIC_DSL_SIMD=avx3"}, `unknown row-dot instruction set "avx3"`},
+		{[]string{"METALLIC_DSL_NOSIMD=1", "METALLIC_DSL_SIMD=avx2"}, "conflicts with METALLIC_DSL_SIMD=avx2"},
+		{[]string{"METALLIC_DSL_NOSIMD=yes"}, `METALLIC_DSL_NOSIMD="yes"`},
+	}
+	if !slices.Contains(SIMDs(), "avx2") {
+		cases = append(cases, struct {
+			env  []string
+			want string
+		}{[]string{"METALLIC_DSL_SIMD=avx2"}, "this CPU has no avx2 row dots"})
+	}
+	for _, c := range cases {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestSIMDEnv$")
+		for _, e := range os.Environ() {
+			if !strings.HasPrefix(e, "METALLIC_DSL_SIMD=") && !strings.HasPrefix(e, "METALLIC_DSL_NOSIMD=") {
+				cmd.Env = append(cmd.Env, e)
+			}
+		}
+		cmd.Env = append(append(cmd.Env, c.env...), "DSL_SIMD_ENV_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", c.env, err, out)
+		}
+		if !strings.Contains(string(out), c.want) {
+			t.Errorf("%v: got %q, want it to contain %q", c.env, out, c.want)
+		}
+	}
 }
