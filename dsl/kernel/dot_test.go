@@ -2,7 +2,6 @@ package kernel
 
 import (
 	"fmt"
-	"github.com/metallic-go/metallic/backend/ggmlnum"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/metallic-go/metallic/backend/ggmlnum"
 	"github.com/metallic-go/metallic/gguf"
 )
 
