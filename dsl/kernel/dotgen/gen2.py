@@ -70,13 +70,18 @@ for t, bs in b2.items():
            "MOVQ w0+8(FP), R8", "MOVQ w1+16(FP), R9", "MOVQ x+24(FP), DI", "MOVQ blocks+32(FP), CX",
            "MOVQ pf+40(FP), AX"] + consts2(t)
     o2 += [f"VXORPS Y{i}, Y{i}, Y{i}" for i in range(8)]
-    o2 += [f"loop{lbl}y2:"]
+    # One block of both rows; four per loop iteration (as the AVX-512
+    # kernels' UNROLL), then the remaining blocks one at a time.
+    blk = []
     for i, r in enumerate(["R8", "R9"]):
-        o2 += [f"PREFETCHT0 ({r})(AX*1)"] + scale2(t, r) + qh2(t, r)
+        blk += [f"PREFETCHT0 ({r})(AX*1)"] + scale2(t, r) + qh2(t, r)
         for g in range(4):
-            o2 += load2(t, r, g, "Y8") + [f"VMULPS {32*g}(DI), Y8, Y8", f"VADDPS Y8, Y{4*i+g}, Y{4*i+g}"]
-    o2 += [f"ADDQ ${bs}, R8", f"ADDQ ${bs}, R9", "ADDQ $128, DI", "DECQ CX", f"JNZ loop{lbl}y2",
-           "MOVQ out+0(FP), DX"]
+            blk += load2(t, r, g, "Y8") + [f"VMULPS {32*g}(DI), Y8, Y8", f"VADDPS Y8, Y{4*i+g}, Y{4*i+g}"]
+    blk += [f"ADDQ ${bs}, R8", f"ADDQ ${bs}, R9", "ADDQ $128, DI"]
+    o2 += ["SHRQ $2, CX", f"JZ tail{lbl}y2", f"loop{lbl}y2:"] + blk * 4
+    o2 += ["DECQ CX", f"JNZ loop{lbl}y2", f"tail{lbl}y2:", "MOVQ blocks+32(FP), CX", "ANDQ $3, CX",
+           f"JZ done{lbl}y2", f"one{lbl}y2:"] + blk
+    o2 += ["DECQ CX", f"JNZ one{lbl}y2", f"done{lbl}y2:", "MOVQ out+0(FP), DX"]
     o2 += red2(["Y0", "Y1", "Y2", "Y3"]) + ["VMOVSS X0, (DX)"]
     o2 += red2(["Y4", "Y5", "Y6", "Y7"]) + ["VMOVSS X4, 4(DX)", "VZEROUPPER", "RET", ""]
     # one row
