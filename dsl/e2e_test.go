@@ -80,28 +80,38 @@ func TestTinyModelsAgainstOracle(t *testing.T) {
 
 // The CPU results are bit-identical for any number of threads.
 func TestDeterministicAcrossThreads(t *testing.T) {
-	m := tinyOf("qwen2", gguf.TypeQ8_0).open(t)
-	tokens := []int32{1, 2, 3, 50, 60}
-	var ref []float32
-	for _, threads := range []int{1, 2, 5} {
-		e, err := New(m, Options{PathOptions: model.PathOptions{Threads: threads, Ctx: 8, ActDType: "f16"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := e.Forward(tokens, 0)
-		e.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ref == nil {
-			ref = got
-			continue
-		}
-		for i := range got {
-			if math.Float32bits(got[i]) != math.Float32bits(ref[i]) {
-				t.Fatalf("threads=%d: logit %d = %g, threads=1 gave %g", threads, i, got[i], ref[i])
+	for _, dt := range []gguf.Type{gguf.TypeQ8_0, gguf.TypeF16, gguf.TypeQ4_K} {
+		t.Run(dt.String(), func(t *testing.T) {
+			m := tinyOf("qwen2", dt).open(t)
+			tokens := []int32{1, 2, 3, 50, 60}
+			var ref []float32
+			for _, threads := range []int{1, 2, 5} {
+				e, err := New(m, Options{PathOptions: model.PathOptions{Threads: threads, Ctx: 8, ActDType: "f16"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := e.Forward(tokens, 0)
+				if err == nil {
+					// A decode step too: the GEMV spans of one token.
+					var last []float32
+					last, err = e.Forward([]int32{7}, len(tokens))
+					got = append(append([]float32(nil), got...), last...)
+				}
+				e.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ref == nil {
+					ref = got
+					continue
+				}
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(ref[i]) {
+						t.Fatalf("threads=%d: logit %d = %g, threads=1 gave %g", threads, i, got[i], ref[i])
+					}
+				}
 			}
-		}
+		})
 	}
 }
 

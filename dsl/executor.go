@@ -133,6 +133,9 @@ func newFromSpec(m *model.Model, spec *Spec, opts Options) (*Executor, error) {
 	if err := model.CheckFlashAttn("dsl", opts.PathOptions); err != nil {
 		return nil, err
 	}
+	if err := kernel.SIMDEnvError(); err != nil {
+		return nil, err
+	}
 	dt, err := backend.ParseDType(opts.ActDType)
 	if err != nil {
 		return nil, err

@@ -222,16 +222,12 @@ func (s *Attention) CPUItem(f *Frame, pro, epi func()) {
 			// The running max holds: the rescale factor is exp(0) = 1,
 			// and multiplying by it changes no bit.
 			l += p
-			for i, vv := range v {
-				f.Out[i] += p * vv
-			}
+			accumPV(f.Out, v, p)
 			continue
 		}
 		corr := float32(math.Exp(float64(m - mn)))
 		l = l*corr + p
-		for i, vv := range v {
-			f.Out[i] = f.Out[i]*corr + p*vv
-		}
+		rescalePV(f.Out, v, corr, p)
 		m = mn
 	}
 	for i := range f.Out {

@@ -28,9 +28,10 @@ type Frame struct {
 	// for this call (mains whose input does not depend on x reuse it).
 	inValid bool
 	inRow   int
-	inT     []float32 // fused inputs of a block of tokens (Gemv)
-	acc     []float32 // accumulators of a block of tokens (Gemv)
-	rowIx   []int     // weight rows of a work item (Gemv)
+	inT     []float32  // fused inputs of a block of tokens (Gemv)
+	acc     []float32  // accumulators of a block of tokens (Gemv)
+	rowIx   []int      // weight rows of a work item (Gemv)
+	pair    [8]float32 // one pass of pairDots (Gemv)
 	// rnd caches In rounded for each dot-product class (see Gemv.Round).
 	rnd   [numDotClasses][]float32
 	rndOK [numDotClasses]bool

@@ -7,6 +7,10 @@ import (
 	"github.com/metallic-go/metallic/gguf"
 )
 
+// dotSets returns the pure Go definition: this architecture has no SIMD
+// row dots.
+func dotSets() []*dotSet { return []*dotSet{goDots} }
+
 // simdDots returns nil: this architecture runs the pure Go dot (dotLanes).
 func simdDots(gguf.Type, int) *dotKernels { return nil }
 

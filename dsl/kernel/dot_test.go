@@ -1,11 +1,16 @@
 package kernel
 
 import (
-	"github.com/metallic-go/metallic/backend/ggmlnum"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
 	"testing"
 
+	"github.com/metallic-go/metallic/backend/ggmlnum"
 	"github.com/metallic-go/metallic/gguf"
 )
 
@@ -58,20 +63,51 @@ func randomRows(t *testing.T, ty gguf.Type, n, k int, rng *rand.Rand) ([]byte, [
 	return data, rows
 }
 
-// TestRowDotsMatchDefinition checks the SIMD row dots (four rows per pass
-// and single rows, rows in any order) against dotLanes on the rows
-// gguf.Dequantize decodes, bit for bit, and dotLanes against a float64
-// dot within float32 rounding.
+// eachSIMD runs f under every instruction set of the row dots this CPU
+// has (SIMDs: avx512, avx2, go), restoring the start-up one after.
+func eachSIMD(t *testing.T, f func(t *testing.T, set string)) {
+	t.Helper()
+	prev := SIMD()
+	t.Cleanup(func() {
+		if err := SetSIMD(prev); err != nil {
+			t.Fatal(err)
+		}
+	})
+	for _, set := range SIMDs() {
+		t.Run(set, func(t *testing.T) {
+			if err := SetSIMD(set); err != nil {
+				t.Fatal(err)
+			}
+			f(t, set)
+		})
+	}
+}
+
+// TestRowDotsMatchDefinition checks the SIMD row dots of every
+// instruction set this CPU has (eight, four, two rows per pass and single
+// rows, rows in any order, consecutive rows, gate and up pairs) against
+// dotLanes on the rows gguf.Dequantize decodes, bit for bit, and dotLanes
+// against a float64 dot within float32 rounding. Sets the CPU lacks are
+// reported as skipped (the pure Go set always runs).
 func TestRowDotsMatchDefinition(t *testing.T) {
+	for _, set := range []string{"avx512", "avx2"} {
+		if !slices.Contains(SIMDs(), set) {
+			t.Run(set, func(t *testing.T) { t.Skipf("this CPU has no %s (it has %v)", set, SIMDs()) })
+		}
+	}
+	eachSIMD(t, testRowDotsMatchDefinition)
+}
+
+func testRowDotsMatchDefinition(t *testing.T, set string) {
 	types := []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ5_0, gguf.TypeQ4_K, gguf.TypeQ6_K}
 	for _, ty := range types {
-		for _, k := range []int{32, 256, 896, 4864} {
+		for _, k := range []int{32, 96, 160, 256, 896, 4864} {
 			if _, err := gguf.RowBytes(ty, k); err != nil {
 				continue
 			}
 			t.Run(ty.String()+"/"+itoa(k), func(t *testing.T) {
-				if simdDots(ty, k) == nil {
-					t.Logf("no SIMD kernel for %s on this CPU: comparing the Go definition with itself", ty)
+				if simdDots(ty, k) == nil && set != "go" {
+					t.Fatalf("%s has no %s kernel for k=%d", set, ty, k)
 				}
 				rng := rand.New(rand.NewPCG(1, uint64(k)))
 				const n = 11
@@ -92,6 +128,28 @@ func TestRowDotsMatchDefinition(t *testing.T) {
 						}
 					}
 				}
+				// Consecutive rows from every start, and gate/up pairs.
+				for r0 := 0; r0 < n; r0++ {
+					m := n - r0
+					rangeDots(ty, data, k, r0, x, got[:m], make([]float32, k))
+					gotB := make([]float32, m)
+					pairDots(ty, data, data[rb(t, ty, k):], k, r0, x[:k], got[:m-1], gotB[:m-1], new([8]float32), make([]float32, k))
+					for j := 0; j < m-1; j++ {
+						wantA, wantB := dotLanes(rows[r0+j], x), dotLanes(rows[r0+j+1], x)
+						if math.Float32bits(got[j]) != math.Float32bits(wantA) || math.Float32bits(gotB[j]) != math.Float32bits(wantB) {
+							t.Errorf("pair from row %d, slot %d: got %v, %v, want %v, %v (dotLanes)", r0, j, got[j], gotB[j], wantA, wantB)
+						}
+					}
+				}
+				for r0 := 0; r0 < n; r0++ {
+					m := n - r0
+					rangeDots(ty, data, k, r0, x, got[:m], make([]float32, k))
+					for j := range m {
+						if want := dotLanes(rows[r0+j], x); math.Float32bits(got[j]) != math.Float32bits(want) {
+							t.Errorf("rows %d…: row %d: got %v, want %v (dotLanes)", r0, r0+j, got[j], want)
+						}
+					}
+				}
 				for _, r := range order {
 					want := dotLanes(rows[r], x)
 					var ref, mag float64
@@ -106,6 +164,16 @@ func TestRowDotsMatchDefinition(t *testing.T) {
 			})
 		}
 	}
+}
+
+// rb is the bytes of a row of k weights of type ty.
+func rb(t *testing.T, ty gguf.Type, k int) int {
+	t.Helper()
+	n, err := gguf.RowBytes(ty, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func itoa(k int) string {
@@ -148,13 +216,93 @@ func TestRoundF16(t *testing.T) {
 		e := rng.IntN(40) - 28
 		x = append(x, float32(rng.NormFloat64()*math.Ldexp(1, e)))
 	}
-	got := append([]float32(nil), x...)
 	want := append([]float32(nil), x...)
-	roundF16(got)
 	ggmlnum.RoundForDot(gguf.TypeF16, want)
-	for i := range x {
-		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-			t.Errorf("x=%g: got %g, want %g", x[i], got[i], want[i])
+	eachSIMD(t, func(t *testing.T, _ string) {
+		got := append([]float32(nil), x...)
+		roundF16(got)
+		for i := range x {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Errorf("x=%g: got %g, want %g", x[i], got[i], want[i])
+			}
+		}
+	})
+}
+
+// TestPVMatchDefinition checks attention's P·V updates (accumPV,
+// rescalePV) under every instruction set against their scalar
+// definitions, bit for bit, on lengths around the SIMD widths.
+func TestPVMatchDefinition(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	eachSIMD(t, func(t *testing.T, _ string) {
+		for _, n := range []int{1, 7, 8, 15, 16, 24, 64, 100} {
+			out, v := make([]float32, n), make([]float32, n)
+			for i := range out {
+				out[i], v[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+			}
+			p, c := float32(rng.Float64()), float32(rng.Float64())
+			got, want := append([]float32(nil), out...), append([]float32(nil), out...)
+			accumPV(got, v, p)
+			for i := range want {
+				want[i] += float32(p * v[i])
+			}
+			got2, want2 := append([]float32(nil), out...), append([]float32(nil), out...)
+			rescalePV(got2, v, c, p)
+			for i := range want2 {
+				want2[i] = float32(want2[i]*c) + float32(p*v[i])
+			}
+			for i := range out {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Errorf("accumPV n=%d [%d]: got %v, want %v", n, i, got[i], want[i])
+				}
+				if math.Float32bits(got2[i]) != math.Float32bits(want2[i]) {
+					t.Errorf("rescalePV n=%d [%d]: got %v, want %v", n, i, got2[i], want2[i])
+				}
+			}
+		}
+	})
+}
+
+// TestSIMDEnv checks METALLIC_DSL_SIMD and METALLIC_DSL_NOSIMD as a fresh
+// process reads them: the set they choose, or the error that makes the
+// dsl path refuse to open.
+func TestSIMDEnv(t *testing.T) {
+	if os.Getenv("DSL_SIMD_ENV_CHILD") == "1" {
+		fmt.Printf("set=%s err=%v\n", SIMD(), SIMDEnvError())
+		return
+	}
+	cases := []struct {
+		env  []string
+		want string
+	}{
+		{nil, "set=" + SIMDs()[0] + " err=<nil>"},
+		{[]string{"METALLIC_DSL_SIMD=auto"}, "set=" + SIMDs()[0] + " err=<nil>"},
+		{[]string{"METALLIC_DSL_SIMD=go"}, "set=go err=<nil>"},
+		{[]string{"METALLIC_DSL_NOSIMD=1"}, "set=go err=<nil>"},
+		{[]string{"METALLIC_DSL_SIMD=avx3"}, `unknown row-dot instruction set "avx3"`},
+		{[]string{"METALLIC_DSL_NOSIMD=1", "METALLIC_DSL_SIMD=avx2"}, "conflicts with METALLIC_DSL_SIMD=avx2"},
+		{[]string{"METALLIC_DSL_NOSIMD=yes"}, `METALLIC_DSL_NOSIMD="yes"`},
+	}
+	if !slices.Contains(SIMDs(), "avx2") {
+		cases = append(cases, struct {
+			env  []string
+			want string
+		}{[]string{"METALLIC_DSL_SIMD=avx2"}, "this CPU has no avx2 row dots"})
+	}
+	for _, c := range cases {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestSIMDEnv$")
+		for _, e := range os.Environ() {
+			if !strings.HasPrefix(e, "METALLIC_DSL_SIMD=") && !strings.HasPrefix(e, "METALLIC_DSL_NOSIMD=") {
+				cmd.Env = append(cmd.Env, e)
+			}
+		}
+		cmd.Env = append(append(cmd.Env, c.env...), "DSL_SIMD_ENV_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", c.env, err, out)
+		}
+		if !strings.Contains(string(out), c.want) {
+			t.Errorf("%v: got %q, want it to contain %q", c.env, out, c.want)
 		}
 	}
 }

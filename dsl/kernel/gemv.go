@@ -292,31 +292,37 @@ func (g *Gemv) cpuSpan(f *Frame, limit int, pro, epi func()) int {
 		}
 		ty, wb := g.Types[wi], f.Args[g.w(wi).Index].Bytes()
 		in := g.input(f, ty)
-		// Eight rows at a time for all the item's tokens: the rows stay in
-		// the cache while every token's input streams past them.
-		rows := f.rowIx[:0]
-		for r := r0; r < r1; r++ {
-			rows = append(rows, rowOf(r))
-		}
-		f.rowIx = rows
 		scr := f.Scratch(0, K)
 		if nt > 1 && simdDots(ty, K) == nil {
 			// No in-register decoding for this dtype: dequantize each
 			// row once for all the tokens (the same values and order).
-			for j, r := range rows {
-				row := WeightRow(ty, wb, K, r, scr)
+			for j := 0; j < w; j++ {
+				row := WeightRow(ty, wb, K, rowOf(r0+j), scr)
 				for t := 0; t < nt; t++ {
 					dst[t*w+j] = Dot(row, in[t*K:(t+1)*K])
 				}
 			}
 			continue
 		}
-		for j := 0; j < w; j += 8 {
-			rj := rows[j:min(w, j+8)]
-			for t := 0; t < nt; t++ {
-				rowDots(ty, wb, K, rj, in[t*K:(t+1)*K], dst[t*w+j:t*w+j+len(rj)], scr)
+		if g.Pair && i == 0 && g.Types[1] == ty {
+			// Gate and up together, eight rows at a time for all the
+			// item's tokens: the rows stay in the cache while every
+			// token's input streams past them.
+			ub := f.Args[g.w(1).Index].Bytes()
+			step := 8
+			if nt == 1 {
+				step = w // one call for the span (one token: nothing to reuse)
 			}
+			for j := 0; j < w; j += step {
+				m := min(w-j, step)
+				for t := 0; t < nt; t++ {
+					x := in[t*K : (t+1)*K]
+					pairDots(ty, wb, ub, K, r0+j, x, acc[t*w+j:t*w+j+m], aux[t*w+j:t*w+j+m], &f.pair, scr)
+				}
+			}
+			break
 		}
+		g.spanDots(f, ty, wb, o, r0, w, nt, in, dst, scr)
 	}
 	row0 := 0
 	if g.atPos(o) {
@@ -336,6 +342,60 @@ func (g *Gemv) cpuSpan(f *Frame, limit int, pro, epi func()) int {
 		WriteAct(f.Args[g.y(o).Index], g.Out, (row0+f.Row)*n+r0, f.Out)
 	}
 	return nblk
+}
+
+// spanDots computes rows r0…r0+w−1 of output o (weight bytes wb of type
+// ty) for nt tokens into dst (token-major, w per token), eight rows at a
+// time for all the tokens: the rows stay in the cache while every
+// token's input streams past them. A rotated output's rows (RoPE pair
+// order) are computed in ascending weight-row order and scattered to
+// their slots, so the weights stream as consecutive rows.
+func (g *Gemv) spanDots(f *Frame, ty gguf.Type, wb []byte, o, r0, w, nt int, in, dst, scr []float32) {
+	K := g.K
+	step := 8
+	if nt == 1 {
+		step = w // one call for the span (one token: nothing to reuse)
+	}
+	if !g.rotates(o) {
+		for j := 0; j < w; j += step {
+			m := min(w-j, step)
+			for t := 0; t < nt; t++ {
+				rangeDots(ty, wb, K, r0+j, in[t*K:(t+1)*K], dst[t*w+j:t*w+j+m], scr)
+			}
+		}
+		return
+	}
+	rp := g.Rope
+	f.rowIx = f.rowIx[:0]
+	lo, hi := int(^uint(0)>>1), -1
+	for j := 0; j < w; j++ {
+		r := RopePairRow(r0+j, rp.HeadDim, rp.Dim, rp.NeoX)
+		f.rowIx = append(f.rowIx, r)
+		lo, hi = min(lo, r), max(hi, r)
+	}
+	rows := f.rowIx
+	if hi-lo+1 != w {
+		// The span cuts a head: the rows are not one range.
+		for j := 0; j < w; j += 8 {
+			rj := rows[j:min(w, j+8)]
+			for t := 0; t < nt; t++ {
+				rowDots(ty, wb, K, rj, in[t*K:(t+1)*K], dst[t*w+j:t*w+j+len(rj)], scr)
+			}
+		}
+		return
+	}
+	tmp := f.Scratch(3, nt*w)
+	for j := 0; j < w; j += step {
+		m := min(w-j, step)
+		for t := 0; t < nt; t++ {
+			rangeDots(ty, wb, K, lo+j, in[t*K:(t+1)*K], tmp[t*w+j:t*w+j+m], scr)
+		}
+	}
+	for t := 0; t < nt; t++ {
+		for j, r := range rows {
+			dst[t*w+j] = tmp[t*w+r-lo]
+		}
+	}
 }
 
 // Dot-product classes of the input rounding (llama.cpp's vec_dot_type).

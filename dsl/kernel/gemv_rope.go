@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/metallic-go/metallic/backend/ggmlnum"
@@ -145,34 +146,40 @@ func (g *Gemv) ropeStore(c *Ctx, o int, loc, ar, row Expr, n int) {
 
 // ropeCPU rotates the pairs of one token's values of a rotated output in
 // place: vals[s] is slot r0+s (r0 even, pairs complete), already rounded
-// to storage.
+// to storage; th is scratch for 3·Dim/2 floats.
 func (g *Gemv) ropeCPU(vals []float32, r0, pos int, th []float32) []float32 {
 	rp := g.Rope
+	h := rp.Dim / 2
+	// th holds the angles, their cosines and their sines (ropePair's
+	// values, computed once per pair index instead of once per pair).
+	ang, cs, sn := th[:h], th[h:2*h], th[2*h:3*h]
 	if rp.Plain {
 		if rp.inv == nil {
 			rp.inv = plainInv(rp.Dim, rp.Base)
 		}
-		th = th[:rp.Dim/2]
 		for i, v := range rp.inv {
-			th[i] = float32(pos) * v
+			ang[i] = float32(pos) * v
 		}
 	} else {
-		th = th[:rp.Dim/2]
-		ggmlnum.RopeAngles(pos, rp.Base, rp.Dim, th)
+		ggmlnum.RopeAngles(pos, rp.Base, rp.Dim, ang)
+	}
+	for i, a := range ang {
+		cs[i], sn[i] = float32(math.Cos(float64(a))), float32(math.Sin(float64(a)))
 	}
 	for s := 0; s+1 < len(vals); s += 2 {
 		q := ((r0 + s) / 2) % (rp.HeadDim / 2)
-		if q >= rp.Dim/2 {
+		if q >= h {
 			continue
 		}
-		vals[s], vals[s+1] = ropePair(vals[s], vals[s+1], th[q])
+		vals[s], vals[s+1] = ropeRot(vals[s], vals[s+1], cs[q], sn[q])
 	}
 	return th
 }
 
 // ropeItem finishes a CPU work item of a rotated output: per token, each
-// row's epilogues (one row at a time: its column is its own), the
-// rounding to storage, the rotation of the pairs, and the stores.
+// row's epilogues (over the item's rows in row order where they are one
+// range, else one row at a time: its column is its own), the rounding to
+// storage, the rotation of the pairs, and the stores.
 func (g *Gemv) ropeItem(f *Frame, o, t0, nt, r0, w int, acc []float32, epi func()) {
 	rp := g.Rope
 	n := g.N[o]
@@ -181,7 +188,39 @@ func (g *Gemv) ropeItem(f *Frame, o, t0, nt, r0, w int, acc []float32, epi func(
 		row0 = posCPU(f, &g.a.Vars)
 	}
 	vals := f.Scratch(4, w)
-	th := f.Scratch(5, rp.Dim/2)
+	th := f.Scratch(5, 3*rp.Dim/2)
+	rows := f.rowIx[:0]
+	lo, hi := int(^uint(0)>>1), -1
+	for s := 0; s < w; s++ {
+		r := RopePairRow(r0+s, rp.HeadDim, rp.Dim, rp.NeoX)
+		rows = append(rows, r)
+		lo, hi = min(lo, r), max(hi, r)
+	}
+	f.rowIx = rows
+	if hi-lo+1 == w {
+		// The slots' rows are one range (whole heads): the epilogues
+		// and the store run once over the range in row order.
+		for t := 0; t < nt; t++ {
+			f.Row, f.Col0 = t0+t, lo
+			f.Out = grow(f.Out, w)
+			for s, r := range rows {
+				f.Out[r-lo] = acc[t*w+s]
+			}
+			epi()
+			for s, r := range rows {
+				vals[s] = f.Out[r-lo]
+				if g.Out == Half {
+					vals[s] = gguf.F16ToF32(gguf.F32ToF16(vals[s]))
+				}
+			}
+			g.ropeCPU(vals, r0, posCPU(f, &g.a.Vars)+f.Row, th)
+			for s, r := range rows {
+				f.Out[r-lo] = vals[s]
+			}
+			WriteAct(f.Args[g.y(o).Index], g.Out, (row0+f.Row)*n+lo, f.Out)
+		}
+		return
+	}
 	for t := 0; t < nt; t++ {
 		f.Row = t0 + t
 		for s := 0; s < w; s++ {

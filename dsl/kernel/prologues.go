@@ -283,6 +283,11 @@ func rotate(x, th []float32, rd int, neox bool) {
 // the float32 angle): the one rotation of the Rope prologue and the GEMV's
 // fused RoPE.
 func ropePair(x0, x1, th float32) (float32, float32) {
-	c, sn := float32(math.Cos(float64(th))), float32(math.Sin(float64(th)))
+	return ropeRot(x0, x1, float32(math.Cos(float64(th))), float32(math.Sin(float64(th))))
+}
+
+// ropeRot rotates the pair (x0, x1) by the angle whose cosine and sine
+// are c and sn.
+func ropeRot(x0, x1, c, sn float32) (float32, float32) {
 	return x0*c - x1*sn, x0*sn + x1*c
 }
