@@ -7,6 +7,23 @@ def red(za, zb):
             f"VEXTRACTF32X4 $1, {y(za)}, {x(zb)}", f"VADDPS {x(zb)}, {x(za)}, {x(za)}",
             f"VMOVHLPS {x(za)}, {x(za)}, {x(zb)}", f"VADDPS {x(zb)}, {x(za)}, {x(za)}",
             f"VMOVSHDUP {x(za)}, {x(zb)}", f"VADDSS {x(zb)}, {x(za)}, {x(za)}"]
+
+def q4k_scales():
+    # Q4_K's 12 scale bytes at 4(R8) unpacked as gguf.Dequantize's utmp:
+    # the six-bit scales into AX (bytes 0-7) and the mins into BX
+    # (bytes 0-7), for VMOVQ/VPMOVZXBD; uses DX, R9, R10
+    return ["MOVL 4(R8), AX", "MOVL 8(R8), BX", "MOVL 12(R8), DX",
+            # u3 = ((u2>>4)&0x0f0f0f0f) | (((u1>>6)&0x03030303)<<4)
+            "MOVL DX, R9", "SHRL $4, R9", "ANDL $0x0f0f0f0f, R9",
+            "MOVL BX, R10", "SHRL $6, R10", "ANDL $0x03030303, R10", "SHLL $4, R10", "ORL R10, R9",
+            # u1' = (u2 & 0x0f0f0f0f) | (((u0>>6)&0x03030303)<<4)
+            "MOVL AX, R10", "SHRL $6, R10", "ANDL $0x03030303, R10", "SHLL $4, R10",
+            "ANDL $0x0f0f0f0f, DX", "ORL R10, DX",
+            # u2' = u1 & 0x3f3f3f3f ; u0' = u0 & 0x3f3f3f3f
+            "ANDL $0x3f3f3f3f, BX", "ANDL $0x3f3f3f3f, AX",
+            # scales u0'|u1'<<32 and mins u2'|u3<<32
+            "SHLQ $32, DX", "ORQ DX, AX", "SHLQ $32, R9", "ORQ R9, BX"]
+
 o = []
 # ---------------- Q4_K ----------------
 o += ["// func dotQ4_Kx1(w *byte, x *float32, blocks int) float32",
@@ -21,17 +38,9 @@ o += ["// func dotQ4_Kx1(w *byte, x *float32, blocks int) float32",
       "PREFETCHT0 8192(R8)", "PREFETCHT0 8256(R8)", "PREFETCHT0 8320(R8)",
       "VPBROADCASTW (R8), X28", "VCVTPH2PS X28, Y28",
       "VPBROADCASTW 2(R8), X27", "VCVTPH2PS X27, Y27",
-      "MOVL 4(R8), AX", "MOVL 8(R8), BX", "MOVL 12(R8), DX",
-      # u3 = ((u2>>4)&0x0f0f0f0f) | (((u1>>6)&0x03030303)<<4)
-      "MOVL DX, R9", "SHRL $4, R9", "ANDL $0x0f0f0f0f, R9",
-      "MOVL BX, R10", "SHRL $6, R10", "ANDL $0x03030303, R10", "SHLL $4, R10", "ORL R10, R9",
-      # u1' = (u2 & 0x0f0f0f0f) | (((u0>>6)&0x03030303)<<4)
-      "MOVL AX, R10", "SHRL $6, R10", "ANDL $0x03030303, R10", "SHLL $4, R10",
-      "ANDL $0x0f0f0f0f, DX", "ORL R10, DX",
-      # u2' = u1 & 0x3f3f3f3f ; u0' = u0 & 0x3f3f3f3f
-      "ANDL $0x3f3f3f3f, BX", "ANDL $0x3f3f3f3f, AX",
-      # scales u0'|u1'<<32 and mins u2'|u3<<32 straight into vector registers
-      "SHLQ $32, DX", "ORQ DX, AX", "SHLQ $32, R9", "ORQ R9, BX",
+      ]
+o += q4k_scales()
+o += [
       "VMOVQ AX, X26", "VPMOVZXBD X26, Y26", "VCVTDQ2PS Y26, Y26", "VMULPS Y28, Y26, Y26",
       "VMOVQ BX, X25", "VPMOVZXBD X25, Y25", "VCVTDQ2PS Y25, Y25", "VMULPS Y27, Y25, Y25",
       "VMOVUPS Y26, 16(SP)", "VMOVUPS Y25, 48(SP)"]
