@@ -1,0 +1,100 @@
+package parity
+
+import (
+	"fmt"
+
+	"github.com/metallic-go/metallic/parity/oracle"
+	"github.com/metallic-go/metallic/parity/oracle/vecdot"
+)
+
+// Activation quantization ties (oracle.Tie): where a local oracle had to
+// recompute a mul_mat's input that the path fused away, an element whose
+// rounding lies within vecdot.TieRel of a boundary may legitimately round
+// the other way in the path. The judge resolves each such tie against the
+// path's values: per position, in the oracle's order, a tie's exact
+// change of the row is applied to the expectation when it lowers that
+// row's squared error against the path. The row is then judged, at its
+// unchanged bound, against the resolved expectation, and its note says how
+// many ties were resolved and the NMSE before. A tie is one rounding step
+// of one element: it cannot absorb a fault spread over a row, which still
+// fails.
+
+// resolved is a local expectation after tie resolution.
+type resolved struct {
+	want    []float64 // rows [p0, p1) of the expectation
+	applied int       // ties applied
+	capped  int       // positions whose ties were too many to list
+}
+
+// resolveTies resolves res's ties of rows [p0, p1) against got, the
+// path's values of those rows (row-major, res.Cols wide).
+func resolveTies[A float32 | float64](got []A, res *oracle.Result, p0, p1 int) (resolved, error) {
+	cols := res.Cols
+	out := resolved{want: res.Data[p0*cols : p1*cols], capped: res.TiesCapped}
+	copied := false
+	for _, t := range res.Ties {
+		if t.Pos < p0 || t.Pos >= p1 {
+			continue
+		}
+		d, err := t.Dir()
+		if err != nil {
+			return resolved{}, err
+		}
+		if len(d) != cols {
+			return resolved{}, fmt.Errorf("parity: tie %s at position %d has %d values, want %d", t.Key, t.Pos, len(d), cols)
+		}
+		o := (t.Pos - p0) * cols
+		g, w := got[o:o+cols], out.want[o:o+cols]
+		// The squared error changes by Σ 2·(w−g)·d + d² if applied.
+		var change float64
+		for i, v := range d {
+			change += (2*(w[i]-float64(g[i])) + v) * v
+		}
+		if !(change < 0) {
+			continue
+		}
+		if !copied {
+			out.want, copied = append([]float64(nil), out.want...), true
+			w = out.want[o : o+cols]
+		}
+		for i, v := range d {
+			w[i] += v
+		}
+		out.applied++
+	}
+	return out, nil
+}
+
+// note describes the resolution for a row's note ("" when nothing was
+// resolved or capped); before is the NMSE against the unresolved
+// expectation.
+func (r resolved) note(before Num) string {
+	s := ""
+	if r.applied > 0 {
+		s = fmt.Sprintf("%d activation quantization tie%s (within 2^%d of a rounding boundary) resolved the path's way; unresolved nmse %.3g",
+			r.applied, plural(r.applied), exponent(vecdot.TieRel), float64(before))
+	}
+	if r.capped > 0 {
+		if s != "" {
+			s += "; "
+		}
+		s += fmt.Sprintf("ties not resolved at %d position%s (more than %d)", r.capped, plural(r.capped), oracle.MaxTiesPerPos)
+	}
+	return s
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// exponent is log2 of a power of two.
+func exponent(p float64) int {
+	e := 0
+	for ; p < 1; p *= 2 {
+		e--
+	}
+	return e
+}
