@@ -32,8 +32,26 @@ func resolveTies[A float32 | float64](got []A, res *oracle.Result, p0, p1 int) (
 	cols := res.Cols
 	out := resolved{want: res.Data[p0*cols : p1*cols], capped: res.TiesCapped}
 	copied := false
+	rowErr := map[int]float64{} // current squared error of a row with ties
 	for _, t := range res.Ties {
 		if t.Pos < p0 || t.Pos >= p1 {
+			continue
+		}
+		o := (t.Pos - p0) * cols
+		e, ok := rowErr[t.Pos]
+		if !ok {
+			for i, v := range out.want[o : o+cols] {
+				x := v - float64(got[o+i])
+				e += x * x
+			}
+			rowErr[t.Pos] = e
+		}
+		// Applying a direction d changes the squared error by
+		// |d|² + 2(w−g)·d ≥ |d|(|d| − 2|w−g|): never a decrease when
+		// |d|² ≥ 4e (a margin of 2^-20 covers the sums' rounding).
+		if n2, known, err := t.Norm2(); err != nil {
+			return resolved{}, err
+		} else if known && n2 >= 4*e*(1+0x1p-20) {
 			continue
 		}
 		d, err := t.Dir()
@@ -43,7 +61,6 @@ func resolveTies[A float32 | float64](got []A, res *oracle.Result, p0, p1 int) (
 		if len(d) != cols {
 			return resolved{}, fmt.Errorf("parity: tie %s at position %d has %d values, want %d", t.Key, t.Pos, len(d), cols)
 		}
-		o := (t.Pos - p0) * cols
 		g, w := got[o:o+cols], out.want[o:o+cols]
 		// The squared error changes by Σ 2·(w−g)·d + d² if applied.
 		var change float64
@@ -60,6 +77,7 @@ func resolveTies[A float32 | float64](got []A, res *oracle.Result, p0, p1 int) (
 		for i, v := range d {
 			w[i] += v
 		}
+		rowErr[t.Pos] = e + change
 		out.applied++
 	}
 	return out, nil

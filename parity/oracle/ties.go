@@ -37,6 +37,8 @@ type Tie struct {
 	// same ffn_norm row).
 	Key string
 	dir func() ([]float64, error)
+	// norm2, when known without computing the direction, returns Σ Dir².
+	norm2 func() (float64, error)
 }
 
 // Dir returns the change of row Pos of the Result (Cols values) if the
@@ -44,6 +46,19 @@ type Tie struct {
 // bias is unaffected), carried exactly through the ops after it. It is
 // computed on each call (a vocabulary-long row is not kept).
 func (t Tie) Dir() ([]float64, error) { return t.dir() }
+
+// Norm2 returns Σ Dir² (up to rounding) when it is known without computing
+// Dir — for a mul_mat's own ties Delta² times the squared norm of the
+// weight's column, and through a rope, which preserves it — and false
+// otherwise. A judge uses it to skip a tie that cannot lower an error
+// (one whose direction is longer than twice the error) cheaply.
+func (t Tie) Norm2() (float64, bool, error) {
+	if t.norm2 == nil {
+		return 0, false, nil
+	}
+	n, err := t.norm2()
+	return n, err == nil, err
+}
 
 // ties lists the ties of a result of node computed from in (named names),
 // r being the result so far (its Data set): new ones for a mul_mat of a
@@ -60,7 +75,7 @@ func (e *Evaluator) ties(node model.Node, l int, in []*Result, names []string, r
 			all = append(all, x.Ties)
 			r.TiesCapped = max(r.TiesCapped, x.TiesCapped)
 		}
-		r.Ties = mergeTies(all, func(_ int, dirs [][]float64) []float64 {
+		r.Ties = mergeTies(all, true, func(_ int, dirs [][]float64) []float64 {
 			out := make([]float64, r.Cols)
 			for _, d := range dirs {
 				for i, v := range d {
@@ -74,7 +89,7 @@ func (e *Evaluator) ties(node model.Node, l int, in []*Result, names []string, r
 		r.TiesCapped = in[0].TiesCapped
 		for _, t := range in[0].Ties {
 			src, pos := t.dir, t.Pos
-			r.Ties = append(r.Ties, Tie{Pos: pos, Key: t.Key, dir: func() ([]float64, error) {
+			r.Ties = append(r.Ties, Tie{Pos: pos, Key: t.Key, norm2: t.norm2, dir: func() ([]float64, error) {
 				d, err := src()
 				if err != nil {
 					return nil, err
@@ -87,7 +102,7 @@ func (e *Evaluator) ties(node model.Node, l int, in []*Result, names []string, r
 	case model.OpSwiGLU:
 		gate, up, cols := in[0].Data, in[1].Data, r.Cols
 		r.TiesCapped = max(in[0].TiesCapped, in[1].TiesCapped)
-		r.Ties = mergeTies([][]Tie{in[0].Ties, in[1].Ties}, func(pos int, dirs [][]float64) []float64 {
+		r.Ties = mergeTies([][]Tie{in[0].Ties, in[1].Ties}, false, func(pos int, dirs [][]float64) []float64 {
 			g, u := gate[pos*cols:(pos+1)*cols], up[pos*cols:(pos+1)*cols]
 			g2, u2 := append([]float64(nil), g...), append([]float64(nil), u...)
 			for i, v := range dirs[0] {
@@ -127,7 +142,14 @@ func (e *Evaluator) mulMatTies(node model.Node, l int, x *Result, name string, r
 		}
 		for _, t := range vt {
 			j, delta := t.Index, t.Delta
-			r.Ties = append(r.Ties, Tie{Pos: pos, Key: fmt.Sprintf("%s %s [%d]", name, class, j), dir: func() ([]float64, error) {
+			norm2 := func() (float64, error) {
+				n, err := e.o.Cache.columnNorms(w)
+				if err != nil {
+					return 0, err
+				}
+				return delta * delta * n[j], nil
+			}
+			r.Ties = append(r.Ties, Tie{Pos: pos, Key: fmt.Sprintf("%s %s [%d]", name, class, j), norm2: norm2, dir: func() ([]float64, error) {
 				d := make([]float64, w.N)
 				if err := e.o.Cache.column(w, j, d); err != nil {
 					return nil, err
@@ -145,14 +167,16 @@ func (e *Evaluator) mulMatTies(node model.Node, l int, x *Result, name string, r
 // mergeTies merges the ties of several inputs of an elementwise op: one
 // tie per (position, key), in the order of first appearance, whose
 // direction is combine(pos, the inputs' directions), an input without
-// that key contributing nil.
-func mergeTies(in [][]Tie, combine func(pos int, dirs [][]float64) []float64) []Tie {
+// that key contributing nil. With sum (combine adds the directions) a tie
+// of one input keeps its Norm2.
+func mergeTies(in [][]Tie, sum bool, combine func(pos int, dirs [][]float64) []float64) []Tie {
 	type id struct {
 		pos int
 		key string
 	}
 	var order []id
 	by := map[id][]func() ([]float64, error){}
+	norms, count := map[id]func() (float64, error){}, map[id]int{}
 	for k, ts := range in {
 		for _, t := range ts {
 			i := id{t.Pos, t.Key}
@@ -161,12 +185,18 @@ func mergeTies(in [][]Tie, combine func(pos int, dirs [][]float64) []float64) []
 				by[i] = make([]func() ([]float64, error), len(in))
 			}
 			by[i][k] = t.dir
+			norms[i] = t.norm2
+			count[i]++
 		}
 	}
 	out := make([]Tie, 0, len(order))
 	for _, i := range order {
 		srcs, pos := by[i], i.pos
-		out = append(out, Tie{Pos: pos, Key: i.key, dir: func() ([]float64, error) {
+		var norm2 func() (float64, error)
+		if sum && count[i] == 1 {
+			norm2 = norms[i]
+		}
+		out = append(out, Tie{Pos: pos, Key: i.key, norm2: norm2, dir: func() ([]float64, error) {
 			dirs := make([][]float64, len(srcs))
 			for k, f := range srcs {
 				if f == nil {
@@ -231,4 +261,36 @@ func (c *Cache) column(w *model.Weight, j int, dst []float64) error {
 		}
 	}
 	return nil
+}
+
+// columnNorms returns, per column of w, the sum of its squared values
+// (one pass over w in row chunks), kept in the cache.
+func (c *Cache) columnNorms(w *model.Weight) ([]float64, error) {
+	if w.Data == nil {
+		return nil, fmt.Errorf("oracle: weight %q is absent", w.Name)
+	}
+	key := fmt.Sprintf("column norms of %s@%p", w.Name, w.Data)
+	c.mu.Lock()
+	v, ok := c.m[key]
+	c.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v = make([]float64, w.K)
+	buf := make([]float64, min(chunkRows, w.N)*w.K)
+	for r0 := 0; r0 < w.N; r0 += chunkRows {
+		r1 := min(r0+chunkRows, w.N)
+		if err := rows(w, r0, r1, buf); err != nil {
+			return nil, err
+		}
+		for r := 0; r < r1-r0; r++ {
+			for k, x := range buf[r*w.K : (r+1)*w.K] {
+				v[k] += x * x
+			}
+		}
+	}
+	c.mu.Lock()
+	c.m[key] = v
+	c.mu.Unlock()
+	return v, nil
 }
