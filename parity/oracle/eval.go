@@ -47,8 +47,9 @@ type Result struct {
 	// Inputs are the captured checkpoints Data was computed from.
 	Inputs []string
 	// Ties are the activation quantization ties of Data (ties.go): set
-	// only under RoundActivations, for a mul_mat whose input was
-	// recomputed, and carried through the ops after it up to here.
+	// only by a local oracle (Captured set) under RoundActivations, for a
+	// mul_mat whose input was recomputed, and carried through the ops
+	// after it up to here.
 	Ties []Tie
 	// TiesCapped counts the positions whose ties, more than
 	// MaxTiesPerPos, were dropped (none is listed there).

@@ -122,9 +122,10 @@ func (e *Evaluator) ties(node model.Node, l int, in []*Result, names []string, r
 }
 
 // mulMatTies lists the ties of mul_mat node (weights at layer l) of the
-// input x named name.
+// input x named name. The global oracle (no captures) lists none: it is
+// never judged against a path's values.
 func (e *Evaluator) mulMatTies(node model.Node, l int, x *Result, name string, r *Result) error {
-	if !e.o.RoundActivations || x.captured || len(node.Weights) == 0 {
+	if !e.o.RoundActivations || e.o.Captured == nil || x.captured || len(node.Weights) == 0 {
 		return nil
 	}
 	w := e.o.Weights.Lookup(l, node.Weights[0])
