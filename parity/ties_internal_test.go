@@ -21,7 +21,7 @@ import (
 // attn_norm and ffn_norm are recomputed, so q, k, v, q_rope, k_rope,
 // ffn_gate, ffn_up and ffn_act carry ties.
 type tieFixture struct {
-	m     *model.Model
+	m      *model.Model
 	local  *oracle.Evaluator
 	tokens []int32
 	t      int
