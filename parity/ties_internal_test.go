@@ -2,9 +2,9 @@ package parity
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -87,25 +87,33 @@ func (f *tieFixture) compute(t *testing.T, name string) *oracle.Result {
 }
 
 // flipped returns the recomputed norm (src) rounded for weights of type
-// ty, with element j of row pos rounded the other way (the tie's own
-// Delta, from vecdot.RoundTies), and that Delta.
-func (f *tieFixture) flipped(t *testing.T, src string, ty gguf.Type, pos, j int) ([]float64, float64) {
+// ty, with the rounding the tie key names made the other way at row pos:
+// element j moved by its Delta, or, for a scale tie, each element of the
+// block moved by its Scale (both from vecdot.RoundTies).
+func (f *tieFixture) flipped(t *testing.T, src string, ty gguf.Type, pos int, key string) []float64 {
 	t.Helper()
 	x := append([]float64(nil), f.compute(t, src).Data...)
 	k := len(x) / f.t
-	delta := math.NaN()
+	j, scale := element(t, key), strings.Contains(key, " scale ")
+	var found *vecdot.Tie
 	for p := 0; p < f.t; p++ {
 		for _, tie := range vecdot.RoundTies(ty, x[p*k:(p+1)*k]) {
-			if p == pos && tie.Index == j {
-				delta = tie.Delta
+			if p == pos && tie.Index == j && (tie.Scale != nil) == scale {
+				found = &tie
 			}
 		}
 	}
-	if math.IsNaN(delta) {
-		t.Fatalf("%s: no tie at position %d element %d", src, pos, j)
+	if found == nil {
+		t.Fatalf("%s: no tie %s at position %d", src, key, pos)
 	}
-	x[pos*k+j] += delta
-	return x, delta
+	if scale {
+		for i, v := range found.Scale {
+			x[pos*k+j+i] += v
+		}
+	} else {
+		x[pos*k+j] += found.Delta
+	}
+	return x
 }
 
 // rounded returns the recomputed src with each row rounded for weights
@@ -171,23 +179,27 @@ func element(t *testing.T, key string) int {
 func TestTieResolvesOneFlip(t *testing.T) {
 	f := newTieFixture(t)
 	v := f.compute(t, "blk.1.v")
-	if len(v.Ties) == 0 {
-		t.Fatal("blk.1.v has no ties: the fixture tests nothing")
-	}
-	tie := v.Ties[0]
 	w := f.m.Weights.Lookup(1, "attn_v.weight")
-	x, _ := f.flipped(t, "blk.1.attn_norm", w.Type, tie.Pos, element(t, tie.Key))
-	path := f32s(f.product(t, x, 1, "attn_v"))
-
-	if before := Compare(path, v.Data, F32).NMSE; !(before > 1e-8) {
-		t.Fatalf("the flip costs nmse %g unresolved: want > 1e-8 (the bound)", float64(before))
-	}
-	rs, err := resolveTies(path, v, 0, f.t)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := Compare(path, rs.want, F32).NMSE; rs.applied != 1 || !(got < 1e-13) {
-		t.Errorf("resolved: %d ties applied, nmse %g; want 1 and < 1e-13", rs.applied, float64(got))
+	var path []float64
+	for _, kind := range []string{"element", "scale"} {
+		t.Run(kind, func(t *testing.T) {
+			i := slices.IndexFunc(v.Ties, func(x oracle.Tie) bool { return strings.Contains(x.Key, " scale ") == (kind == "scale") })
+			if i < 0 {
+				t.Fatalf("blk.1.v has no %s tie: the fixture tests nothing", kind)
+			}
+			tie := v.Ties[i]
+			path = f32s(f.product(t, f.flipped(t, "blk.1.attn_norm", w.Type, tie.Pos, tie.Key), 1, "attn_v"))
+			if before := Compare(path, v.Data, F32).NMSE; !(before > 1e-9) {
+				t.Fatalf("the flip costs nmse %g unresolved: want > 1e-9", float64(before))
+			}
+			rs, err := resolveTies(path, v, 0, f.t)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := Compare(path, rs.want, F32).NMSE; rs.applied != 1 || !(got < 1e-13) {
+				t.Errorf("resolved: %d ties applied, nmse %g; want 1 and < 1e-13", rs.applied, float64(got))
+			}
+		})
 	}
 
 	// A path that rounds as the oracle does resolves nothing.
@@ -196,12 +208,16 @@ func TestTieResolvesOneFlip(t *testing.T) {
 		t.Errorf("unflipped path: %d ties applied (%v), want 0", rs.applied, err)
 	}
 
+	// A uniform fault on top of the (scale) flip is kept.
+	if path == nil {
+		t.Fatal("no flipped path")
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	faulty := append([]float64(nil), path...)
 	for i := range faulty {
 		faulty[i] *= 1 + 5.5e-4*(2*rng.Float64()-1)
 	}
-	rs, err = resolveTies(faulty, v, 0, f.t)
+	rs, err := resolveTies(faulty, v, 0, f.t)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,9 +251,9 @@ func TestTiePropagation(t *testing.T) {
 			if len(r.Ties) == 0 {
 				t.Fatalf("%s has no ties: the case tests nothing", c.name)
 			}
-			for _, tie := range r.Ties[:min(3, len(r.Ties))] {
+			for _, tie := range r.Ties[:min(4, len(r.Ties))] {
 				w := f.m.Weights.Lookup(1, c.mats[0]+".weight")
-				x, _ := f.flipped(t, c.src, w.Type, tie.Pos, element(t, tie.Key))
+				x := f.flipped(t, c.src, w.Type, tie.Pos, tie.Key)
 				captured := map[string][]float64{}
 				for i, mat := range c.mats {
 					captured[c.inputs[i]] = f.product(t, x, 1, mat)

@@ -32,7 +32,8 @@ type Tie struct {
 	// Pos is the row (position) it changes.
 	Pos int
 	// Key names the rounding decision: the recomputed input, the rounding
-	// class and the element ("blk.23.attn_norm q8_0 [70]"). Ties of two
+	// class and the element ("blk.23.attn_norm q8_0 [70]"), or the block
+	// of a Q8_0 scale tie ("blk.23.attn_norm q8_0 scale [64]"). Ties of two
 	// inputs with one key are one decision (ffn_gate and ffn_up round the
 	// same ffn_norm row).
 	Key string
@@ -43,7 +44,7 @@ type Tie struct {
 
 // Dir returns the change of row Pos of the Result (Cols values) if the
 // element rounds the other way: Delta·W[:, j] for the mul_mat itself (its
-// bias is unaffected), carried exactly through the ops after it. It is
+// bias is unaffected; for a scale tie Σ Scale[i]·W[:, b+i]), carried exactly through the ops after it. It is
 // computed on each call (a vocabulary-long row is not kept).
 func (t Tie) Dir() ([]float64, error) { return t.dir() }
 
@@ -142,6 +143,25 @@ func (e *Evaluator) mulMatTies(node model.Node, l int, x *Result, name string, r
 			continue
 		}
 		for _, t := range vt {
+			if t.Scale != nil {
+				b, sc := t.Index, t.Scale
+				r.Ties = append(r.Ties, Tie{Pos: pos, Key: fmt.Sprintf("%s %s scale [%d]", name, class, b), dir: func() ([]float64, error) {
+					d, col := make([]float64, w.N), make([]float64, w.N)
+					for i, s := range sc {
+						if s == 0 {
+							continue
+						}
+						if err := e.o.Cache.column(w, b+i, col); err != nil {
+							return nil, err
+						}
+						for n, v := range col {
+							d[n] += s * v
+						}
+					}
+					return d, nil
+				}})
+				continue
+			}
 			j, delta := t.Index, t.Delta
 			norm2 := func() (float64, error) {
 				n, err := e.o.Cache.columnNorms(w)

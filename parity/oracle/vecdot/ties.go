@@ -19,18 +19,28 @@ const TieRel = 0x1p-16
 // ulps may round it to the neighbouring value, and nothing the oracle
 // computes can say which.
 type Tie struct {
-	// Index is the element's index in the row.
+	// Index is the element's index in the row (for a scale tie, the
+	// block's first element).
 	Index int
 	// Delta is the other neighbouring rounding minus the one Round chose,
 	// in the units of the rounded row (±d for a Q8_0 quant step).
 	Delta float64
+	// Scale is set instead for a scale tie: a Q8_0 block whose scale
+	// float32(amax/127) lies within TieRel of an f16 rounding boundary, so
+	// that d may round to the other neighbouring f16 value d′ (the quants,
+	// scaled by id, do not change). It holds the change of each of the
+	// block's elements, q·(d′ − d).
+	Scale []float64
 }
 
 // RoundTies rounds x in place exactly as Round does and returns the
 // ambiguous elements, in increasing Index:
 //
 //   - Q8_0: v = float32(x·id) within TieRel·|b| of a half-integer b; the
-//     other rounding is the other integer next to b, times d;
+//     other rounding is the other integer next to b, times d; and the
+//     block's scale itself (a Tie with Scale set, listed before the
+//     block's elements) when float32(amax/127) is within TieRel of an f16
+//     rounding boundary;
 //   - Q8_K: v = float32(iscale·x) likewise; the other quant is clipped to
 //     127 as the chosen one is (no tie when the clip makes them equal), and
 //     Delta = float32(d·q') − float32(d·q);
@@ -92,6 +102,14 @@ func q8_0Ties(x []float64, off int) []Tie {
 	}
 	id := f32(127 / amax)
 	var ties []Tie
+	if alt := binaryTies([]float64{f32(amax / 127)}, 11, -14, 15); len(alt) == 1 {
+		dd := alt[0].Delta // d′ − d
+		sc := make([]float64, len(x))
+		for i, v := range x {
+			sc[i] = quant(f32(v*id)) * dd
+		}
+		ties = append(ties, Tie{Index: off, Scale: sc})
+	}
 	for i, v := range x {
 		s := f32(v * id)
 		q := quant(s)

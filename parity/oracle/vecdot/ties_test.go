@@ -20,19 +20,19 @@ func TestRoundTiesHand(t *testing.T) {
 	}{
 		// amax 127: id = 1, d = 1, the scaled value is x itself.
 		{"q8_0", gguf.TypeQ8_0, []float64{127, 2.5 + eps, 2.5 - eps, 2.5, 3.4, 7.5 + 1e-3, -4.5 - eps},
-			[]Tie{{1, -1}, {2, 1}, {3, 1}, {6, 1}}},
+			[]Tie{{Index: 1, Delta: -1}, {Index: 2, Delta: 1}, {Index: 3, Delta: 1}, {Index: 6, Delta: 1}}},
 		// amax 63.5: id = 2, d = f16(0.5) = 0.5; 1.25 scales to the boundary 2.5.
 		{"q8_0 scaled", gguf.TypeQ8_0, []float64{63.5, 1.25 + eps, 1.3},
-			[]Tie{{1, -0.5}}},
+			[]Tie{{Index: 1, Delta: -0.5}}},
 		// m = −127 (the first of largest magnitude): iscale = 1, d = 1.
 		{"q8_K", gguf.TypeQ4_K, []float64{-127, 2.5 + eps, 2.5 - eps, 127, 10.2},
-			[]Tie{{1, -1}, {2, 1}}},
+			[]Tie{{Index: 1, Delta: -1}, {Index: 2, Delta: 1}}},
 		// f16 around 1: spacing 2^-10, the midpoint 1+2^-11; around 2 from
 		// below: 2−2^-11 is the midpoint of 2−2^-10 and 2.
 		{"f16", gguf.TypeF16, []float64{1 + 0x1p-11 + eps, 1 + 0x1p-11 - eps, 1 + 0x1p-12, -(1 + 0x1p-11 + eps), 2 - 0x1p-11 + eps, 1},
-			[]Tie{{0, -0x1p-10}, {1, 0x1p-10}, {3, 0x1p-10}, {4, -0x1p-10}}},
+			[]Tie{{Index: 0, Delta: -0x1p-10}, {Index: 1, Delta: 0x1p-10}, {Index: 3, Delta: 0x1p-10}, {Index: 4, Delta: -0x1p-10}}},
 		{"bf16", gguf.TypeBF16, []float64{1 + 0x1p-8 + eps, 1 + 0x1p-9},
-			[]Tie{{0, -0x1p-7}}},
+			[]Tie{{Index: 0, Delta: -0x1p-7}}},
 		{"f32", gguf.TypeF32, []float64{1 + 0x1p-11 + eps, 2.5}, nil},
 	}
 	for _, c := range cases {
@@ -50,7 +50,7 @@ func TestRoundTiesHand(t *testing.T) {
 				t.Fatalf("ties %v, want %v", got, c.want)
 			}
 			for i := range got {
-				if got[i] != c.want[i] {
+				if got[i].Scale != nil || got[i].Index != c.want[i].Index || got[i].Delta != c.want[i].Delta {
 					t.Errorf("tie %d: got %+v, want %+v", i, got[i], c.want[i])
 				}
 			}
@@ -88,6 +88,9 @@ func TestRoundTiesAlternate(t *testing.T) {
 					}
 				}
 				for _, tie := range ties {
+					if tie.Scale != nil {
+						continue // TestRoundTiesScale
+					}
 					found++
 					b := tie.Index / bs * bs // the element's block
 					alt := append([]float64(nil), row[b:b+bs]...)
@@ -114,5 +117,26 @@ func TestRoundTiesAlternate(t *testing.T) {
 				t.Fatal("no ties in 60 random rows: the test checks nothing")
 			}
 		})
+	}
+}
+
+// TestRoundTiesScale: a Q8_0 block whose float32(amax/127) is an f16
+// midpoint, 1 + 2^-11 (amax = 127·(1 + 2^-11)), rounds d to 1 (ties to
+// even); d′ = 1 + 2^-10, and each element changes by q·2^-10.
+func TestRoundTiesScale(t *testing.T) {
+	x := make([]float64, 32)
+	x[0], x[1], x[2] = 127*(1+0x1p-11), 10, -3
+	ties := RoundTies(gguf.TypeQ8_0, x)
+	if len(ties) != 1 || ties[0].Index != 0 || len(ties[0].Scale) != 32 {
+		t.Fatalf("ties %+v, want one scale tie of block 0", ties)
+	}
+	want := map[int]float64{0: 127 * 0x1p-10, 1: 10 * 0x1p-10, 2: -3 * 0x1p-10}
+	for i, v := range ties[0].Scale {
+		if v != want[i] {
+			t.Errorf("element %d changes by %g, want %g", i, v, want[i])
+		}
+	}
+	if x[0] != 127 || x[1] != 10 || x[2] != -3 {
+		t.Errorf("rounded to %v, want d = 1: 127, 10, -3", x[:3])
 	}
 }
