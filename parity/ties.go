@@ -12,8 +12,10 @@ import (
 // rounding lies within vecdot.TieRel of a boundary may legitimately round
 // the other way in the path. The judge resolves each such tie against the
 // path's values: per position, in the oracle's order, a tie's exact
-// change of the row is applied to the expectation when it lowers that
-// row's squared error against the path. The row is then judged, at its
+// change d of the row is applied to the expectation when it lowers that
+// row's squared error against the path by more than half of |d|² (the
+// path's row lies clearly on the flipped side: a tie whose effect is lost
+// in the row's own rounding noise is left alone). The row is then judged, at its
 // unchanged bound, against the resolved expectation, and its note says how
 // many ties were resolved and the NMSE before. A tie is one rounding step
 // of one element: it cannot absorb a fault spread over a row, which still
@@ -47,11 +49,12 @@ func resolveTies[A float32 | float64](got []A, res *oracle.Result, p0, p1 int) (
 			rowErr[t.Pos] = e
 		}
 		// Applying a direction d changes the squared error by
-		// |d|² + 2(w−g)·d ≥ |d|(|d| − 2|w−g|): never a decrease when
-		// |d|² ≥ 4e (a margin of 2^-20 covers the sums' rounding).
+		// |d|² + 2(w−g)·d ≥ |d|(|d| − 2|w−g|): never by −|d|²/2 or less
+		// when |d|² ≥ (16/9)·e (a margin of 2^-20 covers the sums'
+		// rounding).
 		if n2, known, err := t.Norm2(); err != nil {
 			return resolved{}, err
-		} else if known && n2 >= 4*e*(1+0x1p-20) {
+		} else if known && n2 >= 16.0/9*e*(1+0x1p-20) {
 			continue
 		}
 		d, err := t.Dir()
@@ -63,11 +66,12 @@ func resolveTies[A float32 | float64](got []A, res *oracle.Result, p0, p1 int) (
 		}
 		g, w := got[o:o+cols], out.want[o:o+cols]
 		// The squared error changes by Σ 2·(w−g)·d + d² if applied.
-		var change float64
+		var change, n2 float64
 		for i, v := range d {
 			change += (2*(w[i]-float64(g[i])) + v) * v
+			n2 += v * v
 		}
-		if !(change < 0) {
+		if !(change < -n2/2) {
 			continue
 		}
 		if !copied {
