@@ -241,7 +241,11 @@ func judgeFidelity(f *Fidelity, a Target, capB *Capture, tokens []int32, w *mode
 		if cols <= 0 || r.Pos+n > len(tokens) || len(res.Data) < (r.Pos+n)*cols {
 			return fmt.Errorf("parity: oracle of %s: %d values for %d positions of %d columns", r.Checkpoint, len(res.Data), r.Pos+n, cols)
 		}
-		want := res.Data[r.Pos*cols : (r.Pos+n)*cols]
+		rs, err := resolveTies(got(i), res, r.Pos, r.Pos+n)
+		if err != nil {
+			return err
+		}
+		want := rs.want
 		ma := Compare(widen(got(i)), want, a.DType)
 		sr := capB.Series[r.Checkpoint]
 		mb := Compare(widen(sr.Data[r.Pos*cols:(r.Pos+n)*cols]), want, a.DType)

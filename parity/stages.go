@@ -117,7 +117,11 @@ func (j *judge) judgeStage(i int, tr *Trace, st model.Stage, sr *Series, r *Row)
 		return err
 	}
 	got := sr.Data
-	r.Metrics = compare(got, res.Data, dt)
+	rs, err := resolveTies(got, res, 0, j.n)
+	if err != nil {
+		return err
+	}
+	r.Metrics = compare(got, rs.want, dt)
 	th := localBound(dt, tr.KV, res.Ops)
 	r.Bound, r.Verdict = Num(th), Pass
 	if r.NonFinite > 0 || !(float64(r.NMSE) <= th) {
@@ -126,6 +130,9 @@ func (j *judge) judgeStage(i int, tr *Trace, st model.Stage, sr *Series, r *Row)
 	r.Note = "from " + strings.Join(res.Inputs, ",")
 	if len(res.Ops) > 1 {
 		r.Note += " via " + strings.Join(res.Ops, "+")
+	}
+	if n := rs.note(compare(got, res.Data, dt).NMSE); n != "" {
+		r.Note += "; " + n
 	}
 	if j.other[i] != nil && st.Op == model.OpMulMat {
 		alt, err := j.other[i].Stage(st)

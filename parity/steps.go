@@ -407,7 +407,11 @@ func (j *judge) checkpoint(name string) error {
 			return err
 		}
 		got := sr.Data
-		r.Metrics = compare(got, res.Data, tr.DType)
+		rs, err := resolveTies(got, res, 0, j.n)
+		if err != nil {
+			return err
+		}
+		r.Metrics = compare(got, rs.want, tr.DType)
 		localRMSE[i], localOps[i] = float64(r.RMSE), len(res.Ops)
 		th := j.threshold(tr, res.Ops)
 		r.Bound = Num(th)
@@ -418,6 +422,9 @@ func (j *judge) checkpoint(name string) error {
 		r.Note = "from " + strings.Join(res.Inputs, ",")
 		if len(res.Ops) > 1 {
 			r.Note += " via " + strings.Join(res.Ops, "+")
+		}
+		if n := rs.note(compare(got, res.Data, tr.DType).NMSE); n != "" {
+			r.Note += "; " + n
 		}
 		why, err := misrounded(tr, j.other[i], name, res.Ops, got, r.NMSE, th)
 		if err != nil {

@@ -46,6 +46,16 @@ type Result struct {
 	Ops []string
 	// Inputs are the captured checkpoints Data was computed from.
 	Inputs []string
+	// Ties are the activation quantization ties of Data (ties.go): set
+	// only by a local oracle (Captured set) under RoundActivations, for a
+	// mul_mat whose input was recomputed, and carried through the ops
+	// after it up to here.
+	Ties []Tie
+	// TiesCapped counts the positions whose ties, more than
+	// MaxTiesPerPos, were dropped (none is listed there).
+	TiesCapped int
+	// captured marks a path's own checkpoint (no op evaluated).
+	captured bool
 }
 
 // Evaluator computes checkpoints in float64. It is not safe for concurrent
@@ -101,7 +111,7 @@ func (e *Evaluator) Value(name string) (*Result, error) {
 			if len(d) != e.n*cols {
 				return nil, fmt.Errorf("oracle: captured %s has %d values, want %d positions × %d", name, len(d), e.n, cols)
 			}
-			return &Result{Data: d, Cols: cols, Inputs: []string{name}}, nil
+			return &Result{Data: d, Cols: cols, Inputs: []string{name}, captured: true}, nil
 		}
 	}
 	return e.Compute(name)
@@ -131,6 +141,9 @@ func (e *Evaluator) Compute(name string) (*Result, error) {
 		r.Inputs = appendNew(r.Inputs, in[i].Inputs...)
 	}
 	if r.Data, err = e.apply(node, l, in); err != nil {
+		return nil, fmt.Errorf("oracle: %s: %w", name, err)
+	}
+	if err := e.ties(node, l, in, names, r); err != nil {
 		return nil, fmt.Errorf("oracle: %s: %w", name, err)
 	}
 	if e.o.Jitter != 0 {

@@ -223,24 +223,30 @@ func rmsNorm(x []float64, n int, g []float64, eps float64) []float64 {
 // (2i, 2i+1), NeoX pairs (i, i+ropeDim/2). Dimensions ≥ ropeDim are copied.
 func rope(x []float64, cols, hd, ropeDim int, base float64, style model.RopeStyle) []float64 {
 	y := append([]float64(nil), x...)
-	half := ropeDim / 2
 	for t := 0; t*cols < len(x); t++ {
-		for h := 0; h < cols/hd; h++ {
-			o := t*cols + h*hd
-			for i := 0; i < half; i++ {
-				theta := float64(t) * math.Pow(base, -2*float64(i)/float64(ropeDim))
-				sin, cos := math.Sincos(theta)
-				a, b := 2*i, 2*i+1
-				if style == model.RopeNeoX {
-					a, b = i, i+half
-				}
-				x0, x1 := x[o+a], x[o+b]
-				y[o+a] = x0*cos - x1*sin
-				y[o+b] = x0*sin + x1*cos
-			}
-		}
+		ropeRow(x[t*cols:(t+1)*cols], y[t*cols:(t+1)*cols], t, hd, ropeDim, base, style)
 	}
 	return y
+}
+
+// ropeRow writes into y (a copy of x) the row x rotated at position t, as
+// rope does.
+func ropeRow(x, y []float64, t, hd, ropeDim int, base float64, style model.RopeStyle) {
+	half := ropeDim / 2
+	for h := 0; h < len(x)/hd; h++ {
+		o := h * hd
+		for i := 0; i < half; i++ {
+			theta := float64(t) * math.Pow(base, -2*float64(i)/float64(ropeDim))
+			sin, cos := math.Sincos(theta)
+			a, b := 2*i, 2*i+1
+			if style == model.RopeNeoX {
+				a, b = i, i+half
+			}
+			x0, x1 := x[o+a], x[o+b]
+			y[o+a] = x0*cos - x1*sin
+			y[o+b] = x0*sin + x1*cos
+		}
+	}
 }
 
 // attention computes softmax(q·kᵀ/√hd + causal mask)·v for every row

@@ -34,6 +34,9 @@ func (e *Evaluator) Stage(s model.Stage) (*Result, error) {
 	if r.Data, err = e.apply(node, s.Layer, in); err != nil {
 		return nil, fmt.Errorf("oracle: stage %s: %w", s.Name, err)
 	}
+	if err := e.ties(node, s.Layer, in, s.Inputs, r); err != nil {
+		return nil, fmt.Errorf("oracle: stage %s: %w", s.Name, err)
+	}
 	if len(r.Data) != e.n*s.Cols {
 		return nil, fmt.Errorf("oracle: stage %s: computed %d values, want %d positions × %d", s.Name, len(r.Data), e.n, s.Cols)
 	}
@@ -57,7 +60,7 @@ func (e *Evaluator) stageInput(name string) (*Result, error) {
 			if e.n == 0 || len(d) == 0 || len(d)%e.n != 0 {
 				return nil, fmt.Errorf("captured %s has %d values for %d positions", name, len(d), e.n)
 			}
-			return &Result{Data: d, Cols: len(d) / e.n, Inputs: []string{name}}, nil
+			return &Result{Data: d, Cols: len(d) / e.n, Inputs: []string{name}, captured: true}, nil
 		}
 	}
 	return nil, fmt.Errorf("input %s was not materialized", name)
