@@ -241,7 +241,8 @@ func judgeFidelity(f *Fidelity, a Target, capB *Capture, tokens []int32, w *mode
 		if cols <= 0 || r.Pos+n > len(tokens) || len(res.Data) < (r.Pos+n)*cols {
 			return fmt.Errorf("parity: oracle of %s: %d values for %d positions of %d columns", r.Checkpoint, len(res.Data), r.Pos+n, cols)
 		}
-		rs, err := resolveTies(got(i), res, r.Pos, r.Pos+n)
+		th := localBound(a.DType, a.kv(), res.Ops)
+		rs, err := resolveTies(got(i), res, r.Pos, r.Pos+n, a.DType, th)
 		if err != nil {
 			return err
 		}
@@ -249,7 +250,6 @@ func judgeFidelity(f *Fidelity, a Target, capB *Capture, tokens []int32, w *mode
 		ma := Compare(widen(got(i)), want, a.DType)
 		sr := capB.Series[r.Checkpoint]
 		mb := Compare(widen(sr.Data[r.Pos*cols:(r.Pos+n)*cols]), want, a.DType)
-		th := localBound(a.DType, a.kv(), res.Ops)
 		r.OracleNMSE, r.OracleNMSEB, r.Bound, r.NonFinite = ma.NMSE, mb.NMSE, Num(th), ma.NonFinite
 		r.Verdict = Pass
 		if ma.NonFinite > 0 || !(float64(ma.NMSE) <= th) {

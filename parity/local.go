@@ -12,7 +12,8 @@ import (
 // with: the float64 recomputation from tr's own materialized inputs, with
 // the mul_mat input rounding tr's declared numerics implies, as RunSteps
 // computes it (with its activation quantization ties resolved against
-// tr's captured values of name, as the row is). It returns the values,
+// tr's captured values of name where the row fails without them, as the
+// row is). It returns the values,
 // row-major [positions, cols], and the ops evaluated (for the row's bound).
 func LocalExpected(cfg *model.Config, w *model.Weights, tr *Trace, name string, st *model.Stage) ([]float64, []string, error) {
 	ev, _, err := localOracles(cfg, w, tr.Tokens, oracle.NewCache(), tr, newWidened(tr.Capture))
@@ -35,7 +36,11 @@ func LocalExpected(cfg *model.Config, w *model.Weights, tr *Trace, name string, 
 		key = st.Name
 	}
 	if sr, ok := tr.Capture.Series[key]; ok && len(res.Ties) > 0 && res.Cols > 0 && len(sr.Data) == len(res.Data) {
-		rs, err := resolveTies(sr.Data, res, 0, len(res.Data)/res.Cols)
+		dt := tr.DType
+		if st != nil && st.F32 {
+			dt = F32 // as judgeStage judges it
+		}
+		rs, err := resolveTies(sr.Data, res, 0, len(res.Data)/res.Cols, dt, localBound(dt, tr.KV, res.Ops))
 		if err != nil {
 			return nil, nil, err
 		}

@@ -117,12 +117,12 @@ func (j *judge) judgeStage(i int, tr *Trace, st model.Stage, sr *Series, r *Row)
 		return err
 	}
 	got := sr.Data
-	rs, err := resolveTies(got, res, 0, j.n)
+	th := localBound(dt, tr.KV, res.Ops)
+	rs, err := resolveTies(got, res, 0, j.n, dt, th)
 	if err != nil {
 		return err
 	}
 	r.Metrics = compare(got, rs.want, dt)
-	th := localBound(dt, tr.KV, res.Ops)
 	r.Bound, r.Verdict = Num(th), Pass
 	if r.NonFinite > 0 || !(float64(r.NMSE) <= th) {
 		r.Verdict = Fail

@@ -407,13 +407,13 @@ func (j *judge) checkpoint(name string) error {
 			return err
 		}
 		got := sr.Data
-		rs, err := resolveTies(got, res, 0, j.n)
+		th := j.threshold(tr, res.Ops)
+		rs, err := resolveTies(got, res, 0, j.n, tr.DType, th)
 		if err != nil {
 			return err
 		}
 		r.Metrics = compare(got, rs.want, tr.DType)
 		localRMSE[i], localOps[i] = float64(r.RMSE), len(res.Ops)
-		th := j.threshold(tr, res.Ops)
 		r.Bound = Num(th)
 		r.Verdict = Pass
 		if r.NonFinite > 0 || !(float64(r.NMSE) <= th) {

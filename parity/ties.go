@@ -17,9 +17,11 @@ import (
 // path's row lies clearly on the flipped side: a tie whose effect is lost
 // in the row's own rounding noise is left alone). The row is then judged, at its
 // unchanged bound, against the resolved expectation, and its note says how
-// many ties were resolved and the NMSE before. A tie is one rounding step
-// of one element: it cannot absorb a fault spread over a row, which still
-// fails.
+// many ties were resolved and the NMSE before. Ties are resolved only for
+// a row that fails its bound against the unresolved expectation: a row
+// that passes as it is keeps its numbers and its note. A tie is one
+// rounding step of one element: it cannot absorb a fault spread over a
+// row, which still fails.
 
 // resolved is a local expectation after tie resolution.
 type resolved struct {
@@ -29,10 +31,16 @@ type resolved struct {
 }
 
 // resolveTies resolves res's ties of rows [p0, p1) against got, the
-// path's values of those rows (row-major, res.Cols wide).
-func resolveTies[A float32 | float64](got []A, res *oracle.Result, p0, p1 int) (resolved, error) {
+// path's values of those rows (row-major, res.Cols wide), when got fails
+// the row's bound th (NMSE, values stored in dt) against the unresolved
+// expectation; otherwise it returns that expectation as it is.
+func resolveTies[A float32 | float64](got []A, res *oracle.Result, p0, p1 int, dt DType, th float64) (resolved, error) {
 	cols := res.Cols
-	out := resolved{want: res.Data[p0*cols : p1*cols], capped: res.TiesCapped}
+	out := resolved{want: res.Data[p0*cols : p1*cols]}
+	if m := compare(got, out.want, dt); m.NonFinite == 0 && float64(m.NMSE) <= th {
+		return out, nil
+	}
+	out.capped = res.TiesCapped
 	copied := false
 	rowErr := map[int]float64{} // current squared error of a row with ties
 	for _, t := range res.Ties {

@@ -192,19 +192,23 @@ func TestTieResolvesOneFlip(t *testing.T) {
 			if before := Compare(path, v.Data, F32).NMSE; !(before > 1e-9) {
 				t.Fatalf("the flip costs nmse %g unresolved: want > 1e-9", float64(before))
 			}
-			rs, err := resolveTies(path, v, 0, f.t)
+			rs, err := resolveTies(path, v, 0, f.t, F32, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got := Compare(path, rs.want, F32).NMSE; rs.applied != 1 || !(got < 1e-13) {
 				t.Errorf("resolved: %d ties applied, nmse %g; want 1 and < 1e-13", rs.applied, float64(got))
 			}
+			// A row that passes its bound unresolved is left as it is.
+			if rs, err := resolveTies(path, v, 0, f.t, F32, 1); err != nil || rs.applied != 0 || &rs.want[0] != &v.Data[0] {
+				t.Errorf("passing row: %d ties applied (%v), want 0 and the oracle's own values", rs.applied, err)
+			}
 		})
 	}
 
 	// A path that rounds as the oracle does resolves nothing.
 	same := f32s(f.product(t, f.rounded(t, "blk.1.attn_norm", w.Type), 1, "attn_v"))
-	if rs, err := resolveTies(same, v, 0, f.t); err != nil || rs.applied != 0 {
+	if rs, err := resolveTies(same, v, 0, f.t, F32, 0); err != nil || rs.applied != 0 {
 		t.Errorf("unflipped path: %d ties applied (%v), want 0", rs.applied, err)
 	}
 
@@ -217,7 +221,7 @@ func TestTieResolvesOneFlip(t *testing.T) {
 	for i := range faulty {
 		faulty[i] *= 1 + 5.5e-4*(2*rng.Float64()-1)
 	}
-	rs, err := resolveTies(faulty, v, 0, f.t)
+	rs, err := resolveTies(faulty, v, 0, f.t, F32, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
