@@ -274,25 +274,32 @@ func matmulFloat(c backend.CPUCall, p *prepared, wt gguf.Type, out act) {
 	}
 }
 
-// matmulBF16 is matmulFloat for BF16 weights, one output at a time.
+// bf16Chunk is how many weight rows matmulBF16 gives each kernel call:
+// a prompt's tokens all go over one chunk before the next, so the chunk
+// stays in cache.
+const bf16Chunk = 16
+
+// matmulBF16 is matmulFloat for BF16 weights: rows read in place, many per
+// kernel call against the packed bf16 activations (ggmlnum.DotBF16Rows for
+// ggml_vec_dot_bf16, DotBF16TinyRows for tinyBLAS's GEMM elements), the
+// same values as one output at a time.
 func matmulBF16(c backend.CPUCall, p *prepared, out act) {
 	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
-	w, err := newWeights(gguf.TypeBF16, K)
-	if err != nil {
-		panic(err)
-	}
-	sc := getScratch(K)
-	defer putScratch(sc)
-	xs, wrow := p.xs, *sc
-	dot := ggmlnum.DotBF16
+	rb := 2 * K
+	wb := c.Args[2].Bytes()
+	dot := ggmlnum.DotBF16Rows
 	if T >= 2 && K%32 == 0 && N%4 == 0 { // llamafile_sgemm's gates
-		dot = ggmlnum.DotBF16Tiny
+		dot = ggmlnum.DotBF16TinyRows
 	}
+	sc := getScratch(bf16Chunk)
+	defer putScratch(sc)
 	o := out.bind(c.Args[0])
-	for n := c.Lo; n < c.Hi; n++ {
-		wr := w.row(c.Args[2], n, wrow)
+	for n0 := c.Lo; n0 < c.Hi; n0 += bf16Chunk {
+		rows := min(bf16Chunk, c.Hi-n0)
 		for t := range T {
-			o.store1(t*N+n, dot(wr, xs[t*K:(t+1)*K]))
+			d := o.dst(t*N+n0, rows, *sc)
+			dot(d, wb[n0*rb:], rb, p.xb[t*K:(t+1)*K])
+			o.finish(t*N+n0, d)
 		}
 	}
 }
@@ -428,7 +435,8 @@ func prepQ8(c backend.CPUCall, p *prepared, wt gguf.Type, in act, block int) {
 }
 
 // prepFloat loads the dispatch's activations once, rounded to f16 / bf16
-// for F16 / BF16 weights (ggml's vec_dot types).
+// for F16 / BF16 weights (ggml's vec_dot types); BF16's are also packed
+// as bf16 bits (p.xb), the operand of the vdpbf16ps kernels.
 func prepFloat(c backend.CPUCall, p *prepared, wt gguf.Type, in act) {
 	K, T := c.Args[3].I, c.Args[5].I
 	p.xs = grow(p.xs, T*K)
@@ -438,6 +446,8 @@ func prepFloat(c backend.CPUCall, p *prepared, wt gguf.Type, in act) {
 		ggmlnum.RoundF16(p.xs)
 	case gguf.TypeBF16:
 		ggmlnum.RoundForDot(gguf.TypeBF16, p.xs)
+		p.xb = grow(p.xb, T*K)
+		ggmlnum.PackBF16(p.xb, p.xs)
 	}
 }
 
