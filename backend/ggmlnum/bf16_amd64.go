@@ -45,3 +45,19 @@ func tinyRowsBF16(out []float32, w []byte, stride int, x []uint16) {
 	_ = w[(len(out)-1)*stride+2*k-1]
 	tinyBF16Rows512(&out[0], &w[0], stride, &x[0], k/32, len(out))
 }
+
+// tinyBF16Tile512 writes out[4t+r] = DotBF16Tiny of the row at
+// w + r·wstride with the activation row at x + t·xstride (bytes), for 4
+// rows × 4 tokens over steps·32 values.
+//
+//go:noescape
+func tinyBF16Tile512(out *[16]float32, w *byte, wstride int, x *uint16, xstride, steps int)
+
+func tinyTileBF16(out *[16]float32, w []byte, stride int, x []uint16, k int) {
+	if !hasBF16 || k < 32 || k%32 != 0 {
+		tinyTileBF16Go(out, w, stride, x, k)
+		return
+	}
+	_, _ = w[3*stride+2*k-1], x[4*k-1]
+	tinyBF16Tile512(out, &w[0], stride, &x[0], 2*k, k/32)
+}

@@ -84,3 +84,22 @@ func finishBF16(s1, s2 float32, row []byte, x []uint16) float32 {
 	}
 	return float32(sum)
 }
+
+// BF16TinyTile computes one tile of tinyBLAS's bf16 GEMM: out[4t+r] =
+// DotBF16Tiny(widen(row r), widen(x row t)) for the 4 bf16 weight rows at
+// w[r·stride:] and the 4 packed activation rows at x[t·k:], each k values
+// (a multiple of 32).
+func BF16TinyTile(out *[16]float32, w []byte, stride int, x []uint16, k int) {
+	tinyTileBF16(out, w, stride, x, k)
+}
+
+// tinyTileBF16Go is BF16TinyTile on the portable definition.
+func tinyTileBF16Go(out *[16]float32, w []byte, stride int, x []uint16, k int) {
+	var col [4]float32
+	for t := range 4 {
+		tinyRowsBF16Go(col[:], w, stride, x[t*k:(t+1)*k])
+		for r := range 4 {
+			out[4*t+r] = col[r]
+		}
+	}
+}

@@ -38,8 +38,9 @@ func bf16Edge(rng *rand.Rand, n int, tiny bool) []uint16 {
 	return v
 }
 
-// TestBF16RowsAsmMatchDefinitions: the AVX512_BF16 kernels give every
-// output the bits of DotBF16 / DotBF16Tiny (the Go models of vdpbf16ps
+// TestBF16RowsAsmMatchDefinitions: the AVX512_BF16 kernels (DotBF16Rows,
+// DotBF16TinyRows, BF16TinyTile) give every output the bits of DotBF16 /
+// DotBF16Tiny (the Go models of vdpbf16ps
 // that are tested against llama.cpp), for lengths with and without a
 // tail, every row count around the four-row pass, and edge values.
 func TestBF16RowsAsmMatchDefinitions(t *testing.T) {
@@ -91,5 +92,21 @@ func testBF16Rows(t *testing.T, rng *rand.Rand, k, n int, tiny bool) {
 	DotBF16TinyRows(got, w, stride, x)
 	for r := range n {
 		requireBits(t, fmt.Sprintf("DotBF16TinyRows row %d", r), got[r], DotBF16Tiny(wf[r], xf))
+	}
+	if n < 4 {
+		return
+	}
+	// A tile of the first 4 rows and 4 tokens: x and three more rows.
+	xs := append(append([]uint16(nil), x...), bf16Edge(rng, 3*k, tiny)...)
+	var tile [16]float32
+	BF16TinyTile(&tile, w, stride, xs, k)
+	for tok := range 4 {
+		xt := make([]float32, k)
+		for i, h := range xs[tok*k : (tok+1)*k] {
+			xt[i] = bf16Widen(h)
+		}
+		for r := range 4 {
+			requireBits(t, fmt.Sprintf("BF16TinyTile row %d token %d", r, tok), tile[4*tok+r], DotBF16Tiny(wf[r], xt))
+		}
 	}
 }

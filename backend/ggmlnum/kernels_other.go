@@ -66,3 +66,7 @@ func rowsBF16(out []float32, w []byte, stride int, x []uint16) { rowsBF16Go(out,
 func tinyRowsBF16(out []float32, w []byte, stride int, x []uint16) {
 	tinyRowsBF16Go(out, w, stride, x)
 }
+
+func tinyTileBF16(out *[16]float32, w []byte, stride int, x []uint16, k int) {
+	tinyTileBF16Go(out, w, stride, x, k)
+}
