@@ -274,32 +274,51 @@ func matmulFloat(c backend.CPUCall, p *prepared, wt gguf.Type, out act) {
 	}
 }
 
-// bf16Chunk is how many weight rows matmulBF16 gives each kernel call:
-// a prompt's tokens all go over one chunk before the next, so the chunk
-// stays in cache.
+// bf16Chunk is how many weight rows matmulBF16 gives each DotBF16Rows
+// call (a prompt outside tinyBLAS's gates runs all its tokens over one
+// chunk before the next, so the chunk stays in cache).
 const bf16Chunk = 16
 
-// matmulBF16 is matmulFloat for BF16 weights: rows read in place, many per
-// kernel call against the packed bf16 activations (ggmlnum.DotBF16Rows for
-// ggml_vec_dot_bf16, DotBF16TinyRows for tinyBLAS's GEMM elements), the
-// same values as one output at a time.
+// matmulBF16 is matmulFloat for BF16 weights: rows read in place against
+// the packed bf16 activations, the same values as one output at a time.
+// Decode and prompts outside tinyBLAS's gates run ggmlnum.DotBF16Rows
+// (ggml_vec_dot_bf16) many rows per call; a prompt runs tinyBLAS's GEMM in
+// tiles of 4 rows × 4 tokens (BF16TinyTile), the rows and tokens left
+// over through DotBF16TinyRows.
 func matmulBF16(c backend.CPUCall, p *prepared, out act) {
 	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
 	rb := 2 * K
 	wb := c.Args[2].Bytes()
-	dot := ggmlnum.DotBF16Rows
-	if T >= 2 && K%32 == 0 && N%4 == 0 { // llamafile_sgemm's gates
-		dot = ggmlnum.DotBF16TinyRows
-	}
 	sc := getScratch(bf16Chunk)
 	defer putScratch(sc)
 	o := out.bind(c.Args[0])
-	for n0 := c.Lo; n0 < c.Hi; n0 += bf16Chunk {
-		rows := min(bf16Chunk, c.Hi-n0)
-		for t := range T {
-			d := o.dst(t*N+n0, rows, *sc)
-			dot(d, wb[n0*rb:], rb, p.xb[t*K:(t+1)*K])
-			o.finish(t*N+n0, d)
+	rowsOf := func(dot func([]float32, []byte, int, []uint16), n0, rows, t int) {
+		d := o.dst(t*N+n0, rows, *sc)
+		dot(d, wb[n0*rb:], rb, p.xb[t*K:(t+1)*K])
+		o.finish(t*N+n0, d)
+	}
+	if !(T >= 2 && K%32 == 0 && N%4 == 0) { // llamafile_sgemm's gates
+		for n0 := c.Lo; n0 < c.Hi; n0 += bf16Chunk {
+			for t := range T {
+				rowsOf(ggmlnum.DotBF16Rows, n0, min(bf16Chunk, c.Hi-n0), t)
+			}
+		}
+		return
+	}
+	var tile [16]float32
+	for n0 := c.Lo; n0 < c.Hi; n0 += 4 {
+		rows := min(4, c.Hi-n0)
+		t0 := 0
+		for ; rows == 4 && t0+4 <= T; t0 += 4 {
+			ggmlnum.BF16TinyTile(&tile, wb[n0*rb:], rb, p.xb[t0*K:], K)
+			for t := range 4 {
+				for r := range 4 {
+					o.store1((t0+t)*N+n0+r, tile[4*t+r])
+				}
+			}
+		}
+		for t := t0; t < T; t++ {
+			rowsOf(ggmlnum.DotBF16TinyRows, n0, rows, t)
 		}
 	}
 }
