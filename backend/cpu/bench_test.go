@@ -14,7 +14,7 @@ import (
 func BenchmarkGEMV(b *testing.B) {
 	be := cpu.New(backend.Options{})
 	const K, N = 4864, 896
-	for _, wt := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeBF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
+	for _, wt := range []gguf.Type{gguf.TypeF32, gguf.TypeF16, gguf.TypeQ8_0, gguf.TypeQ4_0, gguf.TypeQ4_K, gguf.TypeQ6_K} {
 		b.Run(fmt.Sprint(wt), func(b *testing.B) {
 			rb, _ := gguf.RowBytes(wt, K)
 			src := make([]float32, K*N)

@@ -81,3 +81,38 @@ func TestBF16MatMulMatchesDefinitions(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBF16GEMV times OpMatMulQ (ggml-cpu) on an ff×d-shaped BF16
+// weight with T = 1 (decode) and T = 64 (a prompt); bytes/s is weight
+// bytes read once.
+func BenchmarkBF16GEMV(b *testing.B) {
+	be := cpu.New(backend.Options{})
+	const K, N = 4864, 896
+	src := make([]float32, K*N)
+	for i := range src {
+		src[i] = float32(i%7-3) * 0.01
+	}
+	data, err := gguf.Quantize(gguf.TypeBF16, src)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w, _ := be.Wrap(data)
+	k, err := be.Load(backend.KernelSpec{Name: backend.OpMatMulQ, Numerics: backend.GGMLCPU, Weight: gguf.TypeBF16})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, T := range []int{1, 64} {
+		b.Run(fmt.Sprintf("T=%d", T), func(b *testing.B) {
+			x, _ := be.Alloc(4 * K * T)
+			y, _ := be.Alloc(4 * N * T)
+			b.SetBytes(int64(2 * K * N))
+			for b.Loop() {
+				enc := be.Begin()
+				enc.Dispatch(k, backend.Grid{X: N}, backend.Buf(y), backend.Buf(x), backend.Buf(w), backend.Int(K), backend.Int(N), backend.Int(T))
+				if err := enc.Commit(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
