@@ -274,25 +274,51 @@ func matmulFloat(c backend.CPUCall, p *prepared, wt gguf.Type, out act) {
 	}
 }
 
-// matmulBF16 is matmulFloat for BF16 weights, one output at a time.
+// bf16Chunk is how many weight rows matmulBF16 gives each DotBF16Rows
+// call (a prompt outside tinyBLAS's gates runs all its tokens over one
+// chunk before the next, so the chunk stays in cache).
+const bf16Chunk = 16
+
+// matmulBF16 is matmulFloat for BF16 weights: rows read in place against
+// the packed bf16 activations, the same values as one output at a time.
+// Decode and prompts outside tinyBLAS's gates run ggmlnum.DotBF16Rows
+// (ggml_vec_dot_bf16) many rows per call; a prompt runs tinyBLAS's GEMM in
+// tiles of 4 rows × 4 tokens (BF16TinyTile), the rows and tokens left
+// over through DotBF16TinyRows.
 func matmulBF16(c backend.CPUCall, p *prepared, out act) {
 	K, N, T := c.Args[3].I, c.Args[4].I, c.Args[5].I
-	w, err := newWeights(gguf.TypeBF16, K)
-	if err != nil {
-		panic(err)
-	}
-	sc := getScratch(K)
+	rb := 2 * K
+	wb := c.Args[2].Bytes()
+	sc := getScratch(bf16Chunk)
 	defer putScratch(sc)
-	xs, wrow := p.xs, *sc
-	dot := ggmlnum.DotBF16
-	if T >= 2 && K%32 == 0 && N%4 == 0 { // llamafile_sgemm's gates
-		dot = ggmlnum.DotBF16Tiny
-	}
 	o := out.bind(c.Args[0])
-	for n := c.Lo; n < c.Hi; n++ {
-		wr := w.row(c.Args[2], n, wrow)
-		for t := range T {
-			o.store1(t*N+n, dot(wr, xs[t*K:(t+1)*K]))
+	rowsOf := func(dot func([]float32, []byte, int, []uint16), n0, rows, t int) {
+		d := o.dst(t*N+n0, rows, *sc)
+		dot(d, wb[n0*rb:], rb, p.xb[t*K:(t+1)*K])
+		o.finish(t*N+n0, d)
+	}
+	if !(T >= 2 && K%32 == 0 && N%4 == 0) { // llamafile_sgemm's gates
+		for n0 := c.Lo; n0 < c.Hi; n0 += bf16Chunk {
+			for t := range T {
+				rowsOf(ggmlnum.DotBF16Rows, n0, min(bf16Chunk, c.Hi-n0), t)
+			}
+		}
+		return
+	}
+	var tile [16]float32
+	for n0 := c.Lo; n0 < c.Hi; n0 += 4 {
+		rows := min(4, c.Hi-n0)
+		t0 := 0
+		for ; rows == 4 && t0+4 <= T; t0 += 4 {
+			ggmlnum.BF16TinyTile(&tile, wb[n0*rb:], rb, p.xb[t0*K:], K)
+			for t := range 4 {
+				for r := range 4 {
+					o.store1((t0+t)*N+n0+r, tile[4*t+r])
+				}
+			}
+		}
+		for t := t0; t < T; t++ {
+			rowsOf(ggmlnum.DotBF16TinyRows, n0, rows, t)
 		}
 	}
 }
@@ -428,7 +454,8 @@ func prepQ8(c backend.CPUCall, p *prepared, wt gguf.Type, in act, block int) {
 }
 
 // prepFloat loads the dispatch's activations once, rounded to f16 / bf16
-// for F16 / BF16 weights (ggml's vec_dot types).
+// for F16 / BF16 weights (ggml's vec_dot types); BF16's are also packed
+// as bf16 bits (p.xb), the operand of the vdpbf16ps kernels.
 func prepFloat(c backend.CPUCall, p *prepared, wt gguf.Type, in act) {
 	K, T := c.Args[3].I, c.Args[5].I
 	p.xs = grow(p.xs, T*K)
@@ -438,6 +465,8 @@ func prepFloat(c backend.CPUCall, p *prepared, wt gguf.Type, in act) {
 		ggmlnum.RoundF16(p.xs)
 	case gguf.TypeBF16:
 		ggmlnum.RoundForDot(gguf.TypeBF16, p.xs)
+		p.xb = grow(p.xb, T*K)
+		ggmlnum.PackBF16(p.xb, p.xs)
 	}
 }
 

@@ -10,6 +10,7 @@ import "github.com/metallic-go/metallic/backend"
 // once they have grown.
 type prepared struct {
 	xs   []float32 // activations [T, K] as float32
+	xb   []uint16  // xs as bf16 bits (BF16 weights)
 	xq   []int8    // quantized activations [T, K] (Q8_0 tiles: padded to a multiple of 4 tokens)
 	xu   []byte    // xq + 128 as bytes (the VNNI kernels' unsigned operand)
 	xd   []float32 // block scales [T, K/block]

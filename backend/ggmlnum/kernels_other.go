@@ -61,3 +61,12 @@ func q6KRowsAsm(out []float32, w []byte, stride int, xq []int8, xd []float32, xs
 }
 
 func quantizeQ8_0Asm(x []float32, qs []int8, d []float32) int { return 0 }
+
+func rowsBF16(out []float32, w []byte, stride int, x []uint16) { rowsBF16Go(out, w, stride, x) }
+func tinyRowsBF16(out []float32, w []byte, stride int, x []uint16) {
+	tinyRowsBF16Go(out, w, stride, x)
+}
+
+func tinyTileBF16(out *[16]float32, w []byte, stride int, x []uint16, k int) {
+	tinyTileBF16Go(out, w, stride, x, k)
+}
