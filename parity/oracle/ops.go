@@ -96,21 +96,34 @@ func decodeQ8_0(src []byte, dst []float64) {
 
 // full returns all of w dequantized (N rows of K), from the cache when small.
 func (c *Cache) full(w *model.Weight) ([]float64, error) {
+	return c.cached(w, "", w.K*w.N <= cacheLimit, func() ([]float64, error) {
+		v := make([]float64, w.K*w.N)
+		if err := rows(w, 0, w.N, v); err != nil {
+			return nil, err
+		}
+		return v, nil
+	})
+}
+
+// cached returns what compute computes for w (kind tells apart the values
+// kept for one weight), from the cache when there, keeping the result
+// when keep.
+func (c *Cache) cached(w *model.Weight, kind string, keep bool, compute func() ([]float64, error)) ([]float64, error) {
 	if w.Data == nil {
 		return nil, fmt.Errorf("oracle: weight %q is absent", w.Name)
 	}
-	key := fmt.Sprintf("%s@%p", w.Name, w.Data)
+	key := fmt.Sprintf("%s%s@%p", kind, w.Name, w.Data)
 	c.mu.Lock()
 	v, ok := c.m[key]
 	c.mu.Unlock()
 	if ok {
 		return v, nil
 	}
-	v = make([]float64, w.K*w.N)
-	if err := rows(w, 0, w.N, v); err != nil {
+	v, err := compute()
+	if err != nil {
 		return nil, err
 	}
-	if w.K*w.N <= cacheLimit {
+	if keep {
 		c.mu.Lock()
 		c.m[key] = v
 		c.mu.Unlock()

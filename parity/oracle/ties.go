@@ -287,31 +287,20 @@ func (c *Cache) column(w *model.Weight, j int, dst []float64) error {
 // columnNorms returns, per column of w, the sum of its squared values
 // (one pass over w in row chunks), kept in the cache.
 func (c *Cache) columnNorms(w *model.Weight) ([]float64, error) {
-	if w.Data == nil {
-		return nil, fmt.Errorf("oracle: weight %q is absent", w.Name)
-	}
-	key := fmt.Sprintf("column norms of %s@%p", w.Name, w.Data)
-	c.mu.Lock()
-	v, ok := c.m[key]
-	c.mu.Unlock()
-	if ok {
-		return v, nil
-	}
-	v = make([]float64, w.K)
-	buf := make([]float64, min(chunkRows, w.N)*w.K)
-	for r0 := 0; r0 < w.N; r0 += chunkRows {
-		r1 := min(r0+chunkRows, w.N)
-		if err := rows(w, r0, r1, buf); err != nil {
-			return nil, err
-		}
-		for r := 0; r < r1-r0; r++ {
-			for k, x := range buf[r*w.K : (r+1)*w.K] {
-				v[k] += x * x
+	return c.cached(w, "column norms of ", true, func() ([]float64, error) {
+		v := make([]float64, w.K)
+		buf := make([]float64, min(chunkRows, w.N)*w.K)
+		for r0 := 0; r0 < w.N; r0 += chunkRows {
+			r1 := min(r0+chunkRows, w.N)
+			if err := rows(w, r0, r1, buf); err != nil {
+				return nil, err
+			}
+			for r := 0; r < r1-r0; r++ {
+				for k, x := range buf[r*w.K : (r+1)*w.K] {
+					v[k] += x * x
+				}
 			}
 		}
-	}
-	c.mu.Lock()
-	c.m[key] = v
-	c.mu.Unlock()
-	return v, nil
+		return v, nil
+	})
 }
