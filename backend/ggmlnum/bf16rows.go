@@ -1,6 +1,11 @@
 package ggmlnum
 
-import "math"
+import (
+	"encoding/binary"
+	"math"
+
+	"github.com/metallic-go/metallic/gguf"
+)
 
 // The BF16 matmuls of ggml-cpu over whole weight rows, read in place: the
 // row dots (ggml_vec_dot_bf16) and tinyBLAS's GEMM elements that
@@ -36,40 +41,32 @@ func DotBF16TinyRows(out []float32, w []byte, stride int, x []uint16) {
 }
 
 // bf16Widen is the float32 value of the bf16 bits h.
-func bf16Widen(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
-
-// widenBF16 widens the bf16 values of src (little-endian bytes) into dst.
-func widenBF16(dst []float32, src []byte) {
-	for i := range dst {
-		dst[i] = bf16Widen(uint16(src[2*i]) | uint16(src[2*i+1])<<8)
-	}
-}
-
-// widenBF16Row returns row r of w (bf16 bytes) and x as float32 values.
-func widenBF16Row(w []byte, x []uint16) (row, xf []float32) {
-	k := len(x)
-	row = make([]float32, k)
-	widenBF16(row, w[:2*k])
-	xf = make([]float32, k)
-	for i, h := range x {
-		xf[i] = bf16Widen(h)
-	}
-	return row, xf
-}
+func bf16Widen(h uint16) float32 { return gguf.BF16ToF32(h) }
 
 // rowsBF16Go is DotBF16Rows on the portable definition.
 func rowsBF16Go(out []float32, w []byte, stride int, x []uint16) {
-	for r := range out {
-		row, xf := widenBF16Row(w[r*stride:], x)
-		out[r] = DotBF16(row, xf)
-	}
+	eachBF16Row(out, w, stride, x, DotBF16)
 }
 
 // tinyRowsBF16Go is DotBF16TinyRows on the portable definition.
 func tinyRowsBF16Go(out []float32, w []byte, stride int, x []uint16) {
+	eachBF16Row(out, w, stride, x, DotBF16Tiny)
+}
+
+// eachBF16Row sets out[r] = dot(widen(row r), widen(x)) for the bf16
+// weight rows at w[r·stride:], widening x once.
+func eachBF16Row(out []float32, w []byte, stride int, x []uint16, dot func(a, b []float32) float32) {
+	k := len(x)
+	row, xf := make([]float32, k), make([]float32, k)
+	for i, h := range x {
+		xf[i] = bf16Widen(h)
+	}
 	for r := range out {
-		row, xf := widenBF16Row(w[r*stride:], x)
-		out[r] = DotBF16Tiny(row, xf)
+		src := w[r*stride : r*stride+2*k]
+		for i := range row {
+			row[i] = bf16Widen(binary.LittleEndian.Uint16(src[2*i:]))
+		}
+		out[r] = dot(row, xf)
 	}
 }
 
@@ -80,7 +77,7 @@ func finishBF16(s1, s2 float32, row []byte, x []uint16) float32 {
 	sum := float64(s1)
 	sum += float64(s2)
 	for i := len(x) &^ 63; i < len(x); i++ {
-		sum += float64(bf16Widen(uint16(row[2*i])|uint16(row[2*i+1])<<8) * bf16Widen(x[i]))
+		sum += float64(bf16Widen(binary.LittleEndian.Uint16(row[2*i:])) * bf16Widen(x[i]))
 	}
 	return float32(sum)
 }
