@@ -63,7 +63,7 @@ func mappingsOf(file string) ([]fileMapping, error) {
 }
 
 // releaseFile lets the kernel drop this process's resident pages of
-// file when the process maps it at least min times (llama.cpp maps the
+// file when the process maps it at least atLeast times (llama.cpp maps the
 // model itself, beside the gguf package's mapping): each phase of a run
 // then holds only the pages of the mapping it reads, not two copies of
 // the model in its resident set. It is safe: only shared mappings
@@ -71,12 +71,12 @@ func mappingsOf(file string) ([]fileMapping, error) {
 // bytes, read back from the page cache on the next access
 // (MADV_DONTNEED); nothing written can be lost. It returns the number of
 // mappings released.
-func releaseFile(file string, min int) (int, error) {
+func releaseFile(file string, atLeast int) (int, error) {
 	if file == "" {
 		return 0, nil
 	}
 	ms, err := mappingsOf(file)
-	if err != nil || len(ms) < min || len(ms) == 0 {
+	if err != nil || len(ms) < atLeast || len(ms) == 0 {
 		return 0, err
 	}
 	for _, m := range ms {

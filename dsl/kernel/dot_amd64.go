@@ -1,11 +1,11 @@
 package kernel
 
 import (
-	"github.com/metallic-go/metallic/backend/ggmlnum"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
 
+	"github.com/metallic-go/metallic/backend/ggmlnum"
 	"github.com/metallic-go/metallic/gguf"
 )
 
