@@ -166,7 +166,7 @@ func RunFidelity(o FidelityOptions) (*Fidelity, error) {
 				r.First = fmt.Sprintf("[%d,%d] %s=%g %s=%g", i/max(t.Cols, 1), i%max(t.Cols, 1), an, v, bn, w[i])
 			}
 		}
-		r.NMSE = Compare(widen(t.Data), widen(w), a.DType).NMSE
+		r.NMSE = compare(t.Data, w, a.DType).NMSE
 		if o.Weights != nil {
 			got[k] = append([]float32(nil), t.Data...)
 		}
@@ -247,9 +247,9 @@ func judgeFidelity(f *Fidelity, a Target, capB *Capture, tokens []int32, w *mode
 			return err
 		}
 		want := rs.want
-		ma := Compare(widen(got(i)), want, a.DType)
+		ma := compare(got(i), want, a.DType)
 		sr := capB.Series[r.Checkpoint]
-		mb := Compare(widen(sr.Data[r.Pos*cols:(r.Pos+n)*cols]), want, a.DType)
+		mb := compare(sr.Data[r.Pos*cols:(r.Pos+n)*cols], want, a.DType)
 		r.OracleNMSE, r.OracleNMSEB, r.Bound, r.NonFinite = ma.NMSE, mb.NMSE, Num(th), ma.NonFinite
 		r.Verdict = Pass
 		if ma.NonFinite > 0 || !(float64(ma.NMSE) <= th) {
